@@ -1,0 +1,40 @@
+# Everything runs from a virtual environment this Makefile builds itself.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: demo test lint format check-config bench clean
+
+demo: $(STAMP)
+	$(PY) -m sandbox.demo
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+check-config: $(STAMP)
+	$(PY) -m chalicelib.config $(or $(CONFIG),chalicelib/configs/example.yaml)
+
+bench: $(STAMP)
+	$(PY) bench/probe_fanout.py
+	$(PY) bench/cold_start.py
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,58 @@
+"""One cached boto3 client per service, with retries for transient errors.
+
+boto3 comes with the Lambda runtime and is never packaged. Every client honours
+AWS_ENDPOINT_URL, so the local world needs no special code here.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+_RETRIES = {"mode": "standard", "max_attempts": 4}
+
+
+@functools.lru_cache(maxsize=None)
+def client(service: str) -> Any:
+    """Return a shared client for `service` (thread-safe once created).
+
+    >>> client("sns").publish(TopicArn=arn, Message="hi")  # doctest: +SKIP
+    """
+    import boto3  # deferred: the probe's cold start should not pay for boto3 until it needs it
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        service, config=Config(retries=_RETRIES, connect_timeout=3, read_timeout=10)
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def table(name: str) -> Any:
+    """A DynamoDB Table resource (it serialises items and resends unprocessed batch writes)."""
+    import boto3
+    from botocore.config import Config
+
+    dynamodb = boto3.session.Session().resource("dynamodb", config=Config(retries=_RETRIES))
+    return dynamodb.Table(name)
+
+
+@functools.lru_cache(maxsize=None)
+def account_id() -> str:
+    return client("sts").get_caller_identity()["Account"]
+
+
+def region() -> str:
+    return client("sts").meta.region_name
+
+
+def topic_arn(name_or_arn: str) -> str:
+    """Config may name a topic or give its ARN; SNS wants the ARN."""
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    return f"arn:aws:sns:{region()}:{account_id()}:{name_or_arn}"
+
+
+def reset() -> None:
+    """Forget cached clients (tests point them at a new endpoint)."""
+    for cached in (client, table, account_id):
+        cached.cache_clear()

@@ -1,0 +1,131 @@
+"""The validated configuration: frozen dataclasses, built only by `config.loader`.
+
+Durations are seconds (float). Optional sections are None when absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+MONITOR_KINDS = ("http", "websocket", "tcp")
+SERVICE_MANAGERS = ("pm2", "systemd", "docker")
+STRATEGIES = ("all_at_once", "canary", "linear")
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_table: str
+    alarm_topic: str
+    notify_topic: str
+    status_bucket: str
+    metrics_namespace: str = "Autoheal"
+    chat_webhook_parameter: Optional[str] = None
+    probe_every: Optional[float] = None  # sub-minute probing inside one invocation
+    probe_workers: int = 32
+    remind_every: Optional[float] = 1800.0  # reminders while an incident stays open
+    restart_document: str = "autoheal-restart"  # the project's own SSM Command document
+
+
+@dataclass(frozen=True)
+class Expect:
+    status: tuple[int, ...] = ()  # empty: any 2xx
+    max_response_time: Optional[float] = None
+    json: Mapping[str, object] = field(default_factory=dict)  # dotted path -> value
+    body_contains: Optional[str] = None
+    certificate_valid_for: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Monitor:
+    name: str
+    url: str
+    component: str = ""
+    kind: str = "http"
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 5.0
+    retries: int = 1
+    failure_threshold: int = 3
+    success_threshold: int = 2
+    verify_tls: bool = True
+    ca_bundle: Optional[str] = None
+    expect: Expect = field(default_factory=Expect)
+    runbook: Optional[str] = None
+
+    @property
+    def attempts(self) -> int:
+        return 1 + self.retries
+
+
+@dataclass(frozen=True)
+class AlarmRoute:
+    match: str  # glob on AlarmName
+    runbook: str
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_runs: int = 3
+    per: float = 1800.0
+
+
+@dataclass(frozen=True)
+class Targets:
+    tag: Mapping[str, str] = field(default_factory=dict)
+    instance_ids: tuple[str, ...] = ()
+    target_group: Optional[str] = None  # its unhealthy targets
+
+
+@dataclass(frozen=True)
+class Step:
+    """One runbook step: `action` is restart | verify | reboot | replace | run | maintenance |
+    escalate; `params` holds its validated fields (see loader.STEP_SCHEMAS)."""
+
+    action: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Runbook:
+    name: str
+    targets: Targets
+    steps: tuple[Step, ...]
+    budget: Budget = field(default_factory=Budget)
+    maintenance_page: bool = False
+
+
+@dataclass(frozen=True)
+class Gates:
+    monitors: tuple[str, ...] = ()
+    alarms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Listener:
+    load_balancer: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    listener: Listener
+    blue: str
+    green: str
+    strategy: str = "canary"
+    steps: tuple[int, ...] = (10, 50, 100)
+    step_interval: float = 300.0
+    gates: Gates = field(default_factory=Gates)
+
+
+@dataclass(frozen=True)
+class Config:
+    settings: Settings
+    monitors: tuple[Monitor, ...] = ()
+    alarms: tuple[AlarmRoute, ...] = ()
+    runbooks: Mapping[str, Runbook] = field(default_factory=dict)
+    deployments: Mapping[str, Deployment] = field(default_factory=dict)
+
+    def monitor(self, name: str) -> Optional[Monitor]:
+        return next((m for m in self.monitors if m.name == name), None)

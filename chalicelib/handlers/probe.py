@@ -1,0 +1,187 @@
+"""The `probe` function: probe every monitor, fold results into UP/DOWN, tell the alarms topic.
+
+One invocation covers one schedule tick (a minute). With `settings.probe_every` it runs several
+cycles inside that minute, starting none that could not finish before the next tick or the
+Lambda's deadline, so invocations never overlap and detection is not bound to the one-minute
+floor of EventBridge.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Optional
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.alarms.message import probe_alarm_message
+from chalicelib.aws.topics import publish_json
+from chalicelib.config.model import Config
+from chalicelib.metrics import emit_probe_metrics
+from chalicelib.probe.engine import ProbeEngine
+from chalicelib.probe.result import ProbeResult
+from chalicelib.state.store import StateStore
+from chalicelib.state.thresholds import ALARM_STATE, MonitorState, Transition, advance
+from chalicelib.statuspage.status_json import publish_status, status_document
+
+logger = Logger(service="autoheal", child=True)
+
+TICK_SECONDS = 60.0  # the EventBridge schedule's rate
+RESERVE_SECONDS = 3.0  # kept back from the deadline for writes and publishing
+BACKOFF_SECONDS = 0.2
+
+
+@dataclass
+class Invocation:
+    """What one invocation saw and did; becomes the function's return value."""
+
+    cycles: int = 0
+    results: dict[str, ProbeResult] = field(default_factory=dict)
+    transitions: list[Transition] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self, states: dict[str, MonitorState]) -> dict:
+        monitors = {}
+        for name, result in self.results.items():
+            entry = result.as_dict()
+            entry["state"] = states.get(name, MonitorState()).status
+            monitors[name] = entry
+        return {
+            "cycles": self.cycles,
+            "monitors": monitors,
+            "transitions": [f"{t.monitor}: {t.old} -> {t.new}" for t in self.transitions],
+            "errors": self.errors,
+        }
+
+
+class ProbeRun:
+    """>>> ProbeRun(config, ProbeEngine()).invoke(remaining_ms=60_000)  # doctest: +SKIP"""
+
+    def __init__(
+        self,
+        config: Config,
+        engine: ProbeEngine,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.store = StateStore(config.settings.state_table)
+        self.clock = clock
+        self.monotonic = monotonic
+
+    def invoke(self, remaining_ms: int) -> dict:
+        started = self.monotonic()
+        deadline = started + remaining_ms / 1000 - RESERVE_SECONDS
+        window_end = min(deadline, started + TICK_SECONDS - RESERVE_SECONDS)
+        run = Invocation()
+        states, trusted = self.load_states(run)
+        every = self.config.settings.probe_every
+        next_start = started
+        while True:
+            self.cycle(run, states, trusted, deadline)
+            if every is None:
+                break
+            next_start += every
+            if next_start + self.cycle_budget() > window_end:
+                break
+            time.sleep(max(0.0, next_start - self.monotonic()))
+        self.publish_status(run, states)
+        return run.summary(states)
+
+    def cycle_budget(self) -> float:
+        """The longest a cycle can take: the slowest monitor's attempts and backoffs."""
+        return max(
+            (m.timeout * m.attempts + BACKOFF_SECONDS * m.retries for m in self.config.monitors),
+            default=0.0,
+        )
+
+    def cycle(self, run: Invocation, states: dict[str, MonitorState], trusted: bool, deadline: float) -> None:
+        results = self.engine.run(self.config.monitors, deadline)
+        run.cycles += 1
+        run.results = {r.monitor: r for r in results}
+        emit_probe_metrics(self.config.settings.metrics_namespace, results)
+        changed, transitions = self.fold(states, results)
+        self.save(run, changed)
+        for transition in transitions:
+            log_transition(transition)
+            run.transitions.append(transition)
+            if trusted and transition.publishable:
+                self.publish(run, transition)
+
+    def fold(
+        self, states: dict[str, MonitorState], results: list[ProbeResult]
+    ) -> tuple[dict[str, MonitorState], list[Transition]]:
+        changed: dict[str, MonitorState] = {}
+        transitions: list[Transition] = []
+        now = self.clock()
+        for result in results:
+            monitor = self.config.monitor(result.monitor)
+            if monitor is None or result.skipped:
+                continue
+            old = states.get(result.monitor, MonitorState())
+            new, status_changed = advance(
+                old, result.ok, result.reason, now, monitor.failure_threshold, monitor.success_threshold
+            )
+            if new != old:
+                states[result.monitor] = changed[result.monitor] = new
+            if status_changed:
+                reason = result.reason or f"{monitor.success_threshold} consecutive good checks"
+                transitions.append(Transition(result.monitor, old.status, new.status, reason, now))
+        return changed, transitions
+
+    # -- AWS side effects: each failure is reported in the summary, never lost silently ----------
+    def load_states(self, run: Invocation) -> tuple[dict[str, MonitorState], bool]:
+        try:
+            return self.store.load(), True
+        except Exception as exc:  # noqa: BLE001 - botocore already retried transient errors
+            report(run, "state read failed; transitions are not published this time", exc)
+            return {}, False
+
+    def save(self, run: Invocation, changed: dict[str, MonitorState]) -> None:
+        try:
+            self.store.save(changed)
+        except Exception as exc:  # noqa: BLE001
+            report(run, f"state write failed for {', '.join(sorted(changed))}", exc)
+
+    def publish(self, run: Invocation, transition: Transition) -> None:
+        settings = self.config.settings
+        message = probe_alarm_message(
+            monitor=transition.monitor,
+            new_state=ALARM_STATE[transition.new],
+            old_state=ALARM_STATE[transition.old],
+            reason=transition.reason,
+            namespace=settings.metrics_namespace,
+            changed_at=datetime.fromtimestamp(transition.at, timezone.utc),
+        )
+        try:
+            publish_json(settings.alarm_topic, message, subject=f"{transition.monitor} is {transition.new}")
+        except Exception as exc:  # noqa: BLE001
+            report(run, f"publishing {transition.monitor} {transition.new} failed", exc)
+
+    def publish_status(self, run: Invocation, states: dict[str, MonitorState]) -> None:
+        document = status_document(self.config.monitors, states, run.results, self.clock())
+        try:
+            publish_status(self.config.settings.status_bucket, document)
+        except Exception as exc:  # noqa: BLE001
+            report(run, "status.json update failed", exc)
+
+
+def report(run: Invocation, what: str, exc: Exception) -> None:
+    message = f"{what}: {type(exc).__name__}: {exc}"
+    run.errors.append(message)
+    logger.error(message)
+
+
+def log_transition(transition: Transition) -> None:
+    logger.info(
+        f"{transition.monitor} {transition.old} -> {transition.new}",
+        extra={"monitor": transition.monitor, "old": transition.old, "new": transition.new,
+               "reason": transition.reason},
+    )
+
+
+def remaining_ms(context: Optional[object], default: int = 60_000) -> int:
+    getter = getattr(context, "get_remaining_time_in_millis", None)
+    return int(getter()) if callable(getter) else default

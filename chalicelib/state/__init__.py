@@ -1,0 +1,1 @@
+"""Per-monitor health state: pure threshold logic (`thresholds`) and its DynamoDB store (`store`)."""
