@@ -1,5 +1,7 @@
 """autoheal's Lambda functions. Wiring only: every decorator hands its event to chalicelib."""
 
+import time
+
 from chalice import Chalice, Rate
 
 from chalicelib import wiring
@@ -8,8 +10,36 @@ app = Chalice(app_name="autoheal")
 config = wiring.config()  # validated at cold start: a bad file fails here with every error listed
 
 
+def deadline(event) -> float:
+    """The Lambda's deadline on the monotonic clock."""
+    context = event.context
+    remaining = context.get_remaining_time_in_millis() if context is not None else 60_000
+    return time.monotonic() + remaining / 1000
+
+
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="probe")
 def probe(event):
-    from chalicelib.handlers.probe import ProbeRun, remaining_ms
+    from chalicelib.handlers.probe import ProbeRun
 
-    return ProbeRun(wiring.config(), wiring.probe_engine()).invoke(remaining_ms(app.lambda_context))
+    return ProbeRun(wiring.config(), wiring.probe_engine()).invoke(deadline(event))
+
+
+@app.on_sns_message(topic=config.settings.alarm_topic, name="on_alarm")
+def on_alarm(event):
+    from chalicelib.handlers.on_alarm import handle_sns_event
+
+    ends = deadline(event)
+    return handle_sns_event(
+        event.to_dict(),
+        wiring.config(),
+        lambda alarm, runbook: wiring.process_alarm(alarm, runbook, ends, event.context),
+    )
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="follow_up")
+def follow_up(event):
+    from chalicelib.handlers.follow_up import FollowUp
+    from chalicelib.runbooks.incident_store import IncidentStore
+
+    incidents = IncidentStore(wiring.config().settings.state_table)
+    return FollowUp(wiring.config(), incidents, wiring.runbook_engine()).invoke(deadline(event))

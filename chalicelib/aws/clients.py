@@ -12,7 +12,7 @@ from typing import Any
 _RETRIES = {"mode": "standard", "max_attempts": 4}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def client(service: str) -> Any:
     """Return a shared client for `service` (thread-safe once created).
 
@@ -26,7 +26,7 @@ def client(service: str) -> Any:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def table(name: str) -> Any:
     """A DynamoDB Table resource (it serialises items and resends unprocessed batch writes)."""
     import boto3
@@ -36,7 +36,7 @@ def table(name: str) -> Any:
     return dynamodb.Table(name)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def account_id() -> str:
     return client("sts").get_caller_identity()["Account"]
 

@@ -15,7 +15,7 @@ def parse_duration(text: object) -> float:
     120.0
     """
     if not isinstance(text, str):
-        raise ValueError(f"expected a duration like \"5s\", got {type(text).__name__}")
+        raise ValueError(f'expected a duration like "5s", got {type(text).__name__}')
     match = _PATTERN.match(text)
     if not match:
         raise ValueError(f'expected a duration like "5s", got {text!r}')

@@ -112,7 +112,7 @@ class Section:
             return default
         return value
 
-    def section(self, key: str, required: bool = False) -> "Section":
+    def section(self, key: str, required: bool = False) -> Section:
         return Section(self.raw(key, _MISSING if required else {}), self.key_path(key), self.errors)
 
     def items(self, key: str, required: bool = False) -> list[tuple[str, Any]]:

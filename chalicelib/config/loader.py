@@ -56,7 +56,9 @@ def load_config(path: str) -> Config:
 def parse_config(text: str, source: str = "config", environ: Mapping[str, str] | None = None) -> Config:
     text, missing = expand_environment(text, os.environ if environ is None else environ)
     if missing:
-        raise ConfigError([f"{source}: ${{{name}}} is used but not set in the environment" for name in missing])
+        raise ConfigError(
+            [f"{source}: ${{{name}}} is used but not set in the environment" for name in missing]
+        )
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -136,7 +138,8 @@ def read_monitor(s: Section) -> Monitor:
         s.error("expected letters, digits, '.', '_' or '-' (at most 64)", "name")
     kind = s.choice("kind", MONITOR_KINDS, "http")
     url = s.string("url")
-    check_url(s, url, kind)
+    if s.data.get("kind", "http") == kind:  # an unknown kind is reported already; its URL can't be judged
+        check_url(s, url, kind)
     monitor = s.build(
         Monitor,
         name=name,
@@ -167,8 +170,11 @@ def check_url(s: Section, url: object, kind: str) -> None:
     parts = urlsplit(url)
     schemes = URL_SCHEMES[kind]
     if parts.scheme not in schemes or not parts.hostname:
-        example = {"http": "https://app.example.com/healthz", "websocket": "wss://app.example.com/ws",
-                   "tcp": "tcp://db.internal:5432"}[kind]
+        example = {
+            "http": "https://app.example.com/healthz",
+            "websocket": "wss://app.example.com/ws",
+            "tcp": "tcp://db.internal:5432",
+        }[kind]
         s.error(f"expected a {'/'.join(schemes)} URL for kind {kind} like {example!r}, got {url!r}", "url")
     elif kind == "tcp" and parts.port is None:
         s.error(f"expected tcp://host:port, got {url!r}", "url")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Optional
+from datetime import UTC, datetime
+from typing import Callable
 
 from aws_lambda_powertools import Logger
 
@@ -56,7 +56,7 @@ class Invocation:
 
 
 class ProbeRun:
-    """>>> ProbeRun(config, ProbeEngine()).invoke(remaining_ms=60_000)  # doctest: +SKIP"""
+    """>>> ProbeRun(config, ProbeEngine()).invoke(deadline=time.monotonic() + 60)  # doctest: +SKIP"""
 
     def __init__(
         self,
@@ -71,9 +71,10 @@ class ProbeRun:
         self.clock = clock
         self.monotonic = monotonic
 
-    def invoke(self, remaining_ms: int) -> dict:
+    def invoke(self, deadline: float) -> dict:
+        """Probe until the tick's minute is up; `deadline` is the Lambda's, on the monotonic clock."""
         started = self.monotonic()
-        deadline = started + remaining_ms / 1000 - RESERVE_SECONDS
+        deadline -= RESERVE_SECONDS
         window_end = min(deadline, started + TICK_SECONDS - RESERVE_SECONDS)
         run = Invocation()
         states, trusted = self.load_states(run)
@@ -101,6 +102,16 @@ class ProbeRun:
         results = self.engine.run(self.config.monitors, deadline)
         run.cycles += 1
         run.results = {r.monitor: r for r in results}
+        for result in results:
+            if not result.ok and not result.skipped:
+                logger.warning(
+                    f"{result.monitor}: {result.reason}",
+                    extra={
+                        "monitor": result.monitor,
+                        "reason": result.reason,
+                        "latency_ms": result.latency_ms,
+                    },
+                )
         emit_probe_metrics(self.config.settings.metrics_namespace, results)
         changed, transitions = self.fold(states, results)
         self.save(run, changed)
@@ -153,7 +164,7 @@ class ProbeRun:
             old_state=ALARM_STATE[transition.old],
             reason=transition.reason,
             namespace=settings.metrics_namespace,
-            changed_at=datetime.fromtimestamp(transition.at, timezone.utc),
+            changed_at=datetime.fromtimestamp(transition.at, UTC),
         )
         try:
             publish_json(settings.alarm_topic, message, subject=f"{transition.monitor} is {transition.new}")
@@ -177,11 +188,10 @@ def report(run: Invocation, what: str, exc: Exception) -> None:
 def log_transition(transition: Transition) -> None:
     logger.info(
         f"{transition.monitor} {transition.old} -> {transition.new}",
-        extra={"monitor": transition.monitor, "old": transition.old, "new": transition.new,
-               "reason": transition.reason},
+        extra={
+            "monitor": transition.monitor,
+            "old": transition.old,
+            "new": transition.new,
+            "reason": transition.reason,
+        },
     )
-
-
-def remaining_ms(context: Optional[object], default: int = 60_000) -> int:
-    getter = getattr(context, "get_remaining_time_in_millis", None)
-    return int(getter()) if callable(getter) else default

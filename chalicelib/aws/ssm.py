@@ -1,0 +1,71 @@
+"""SSM Run Command: send a fixed document and wait for its result without outliving the Lambda."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+from chalicelib.aws.clients import client
+
+TERMINAL = {
+    "Success",
+    "Failed",
+    "Cancelled",
+    "TimedOut",
+    "Undeliverable",
+    "Terminated",
+    "DeliveryTimedOut",
+    "ExecutionTimedOut",
+    "Cancelling",
+}
+OUTPUT_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    instance_id: str
+    status: str  # an SSM status, or "Pending" when it had not finished in the time we had
+    output: str = ""
+
+
+def send_command(
+    document: str, instance_ids: Sequence[str], parameters: Mapping[str, Sequence[str]], comment: str = ""
+) -> str:
+    """Send `document` to the instances; returns the CommandId."""
+    response = client("ssm").send_command(
+        DocumentName=document,
+        InstanceIds=list(instance_ids),
+        Parameters={key: list(values) for key, values in parameters.items()},
+        Comment=comment[:100],
+        TimeoutSeconds=600,
+    )
+    return response["Command"]["CommandId"]
+
+
+def wait_for_invocations(
+    command_id: str,
+    instance_ids: Sequence[str],
+    until: float,
+    poll_seconds: float = 1.0,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> list[InvocationResult]:
+    """Poll GetCommandInvocation per instance until each is terminal or `until` (monotonic) passes."""
+    results: dict[str, InvocationResult] = {}
+    while True:
+        for instance_id in instance_ids:
+            if instance_id not in results or results[instance_id].status not in TERMINAL:
+                results[instance_id] = fetch_invocation(command_id, instance_id)
+        if all(r.status in TERMINAL for r in results.values()) or monotonic() + poll_seconds > until:
+            return [results[i] for i in instance_ids]
+        time.sleep(poll_seconds)
+
+
+def fetch_invocation(command_id: str, instance_id: str) -> InvocationResult:
+    ssm = client("ssm")
+    try:
+        found = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
+    except ssm.exceptions.InvocationDoesNotExist:
+        return InvocationResult(instance_id, "Pending")  # right after SendCommand it may not exist yet
+    output = (found.get("StandardOutputContent") or "") + (found.get("StandardErrorContent") or "")
+    return InvocationResult(instance_id, found.get("Status", "Pending"), output[-OUTPUT_LIMIT:])

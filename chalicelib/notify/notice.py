@@ -1,0 +1,35 @@
+"""A Notice: one thing people should hear about an incident, whatever the channel.
+
+>>> Notice("opened", "web", "web is DOWN", lines=("21:03:04 DOWN: timeout after 5s",))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Optional
+
+NOTICE_KINDS = ("opened", "action", "recovered", "escalated", "budget_exhausted", "reminder")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What to tell people; the formatters in `notify.format` shape it per channel."""
+
+    kind: str  # one of NOTICE_KINDS
+    incident: str  # incident id, e.g. "web" or "web-blue-memory-high"
+    title: str  # one line, e.g. "web is DOWN"
+    lines: tuple[str, ...] = ()  # the story so far, oldest first
+    command_id: Optional[str] = None  # the SSM command, when one was sent
+    downtime_s: Optional[float] = None
+    at: datetime = field(default_factory=_now)
+
+    def __post_init__(self) -> None:
+        if self.kind not in NOTICE_KINDS:
+            raise ValueError(f"kind: expected one of {', '.join(NOTICE_KINDS)}")
+        if not isinstance(self.lines, tuple):  # a list would make the notice unhashable
+            object.__setattr__(self, "lines", tuple(self.lines))

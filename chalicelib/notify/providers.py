@@ -1,0 +1,50 @@
+"""The one interface every notifier implements, and a fan-out over several of them.
+
+Like Gatus's alert providers: each channel is a small class with `send(notice)`.
+
+>>> FanOut([SnsNotifier(topic_arn), WebhookNotifier("/autoheal/chat-webhook")]).send(notice)  # doctest: +SKIP
+[]
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Protocol
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.notify.notice import Notice
+
+logger = Logger(service="autoheal", child=True)
+
+
+class Notifier(Protocol):
+    """Sends a Notice somewhere. May raise on failure; may return False for a handled one."""
+
+    def send(self, notice: Notice) -> None: ...
+
+
+class FanOut:
+    """Send to every notifier; one failing never stops the others.
+
+    `send` returns the names of the notifiers that failed (raised, or returned False).
+    """
+
+    def __init__(self, notifiers: Iterable[Notifier]) -> None:
+        self.notifiers = list(notifiers)
+
+    def send(self, notice: Notice) -> list[str]:
+        failed = []
+        for notifier in self.notifiers:
+            name = type(notifier).__name__
+            try:
+                result: Any = notifier.send(notice)
+            except Exception as exc:  # noqa: BLE001 - the next channel must still hear about it
+                logger.warning(
+                    "notifier failed",
+                    extra={"notifier": name, "error": type(exc).__name__, "incident": notice.incident},
+                )
+                failed.append(name)
+                continue
+            if result is False:
+                failed.append(name)
+        return failed

@@ -1,0 +1,183 @@
+"""`make demo`: the whole loop in the local world, with a timeline.
+
+Scenario 1, a hang: all healthy; blue hangs; the probe sees DOWN; on_alarm restarts blue
+through SSM; verify sees it healthy; people hear "recovered". Prints the MTTR.
+Scenario 2, an app that never recovers: restarts do not help; each run escalates; repeated
+alarms meet the runbook's budget, which stops the restarts and escalates once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Callable, Optional, TextIO
+
+from chalicelib.alarms.message import cloudwatch_time
+from chalicelib.aws.clients import client
+from chalicelib.runbooks.incident import ESCALATED, RESOLVED, STOPPED
+from chalicelib.runbooks.incident_store import IncidentStore
+from chalicelib.state.store import StateStore
+from sandbox.world import World
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "chalicelib" / "configs" / "demo.yaml"
+MEMORY_ALARM = ROOT / "events" / "alarm-metric-alarm.json"
+WAIT_LIMIT = 40.0
+
+
+class Timeline:
+    """Prints "+12.3s  what happened" on the real console, whatever the functions log."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.started = time.monotonic()
+
+    def say(self, text: str) -> float:
+        elapsed = time.monotonic() - self.started
+        print(f"{elapsed:+7.1f}s  {text}", file=self.out, flush=True)
+        return elapsed
+
+
+def wait_for(what: str, condition: Callable[[], object], limit: float = WAIT_LIMIT) -> object:
+    ends = time.monotonic() + limit
+    while time.monotonic() < ends:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise TimeoutError(f"gave up waiting for: {what}")
+
+
+class Watchers:
+    """Follows, in the background, what people receive and what the stand-in SSM agent does."""
+
+    def __init__(self, world: World, timeline: Timeline) -> None:
+        self.world, self.timeline = world, timeline
+        self.people: list[str] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.seen_agent = 0
+
+    def run(self) -> None:
+        sqs = client("sqs")
+        queue = self.world.resources.notify_queue_url
+        while not self.stopping.is_set():
+            with contextlib.suppress(Exception):
+                for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", []):
+                    envelope = json.loads(message["Body"])
+                    self.people.append(envelope.get("Subject") or "")
+                    self.timeline.say(f"people notified: {envelope.get('Subject')}")
+                    sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            for entry in self.world.agent.log[self.seen_agent :]:
+                self.timeline.say(f"ssm agent on {entry.instance}: {entry.action} -> {entry.result}")
+            self.seen_agent = len(self.world.agent.log)
+
+
+def monitor_status(table: str, name: str) -> Optional[str]:
+    state = StateStore(table).load().get(name)
+    return state.status if state else None
+
+
+def incident(table: str, key: str):
+    return IncidentStore(table).get(key)
+
+
+def publish_memory_alarm(topic_arn: str) -> None:
+    """What CloudWatch sends when the blue instance's memory alarm fires."""
+    record = json.loads(MEMORY_ALARM.read_text())["Records"][0]["Sns"]
+    body = json.loads(record["Message"])
+    body["StateChangeTime"] = cloudwatch_time(datetime.now(UTC))
+    client("sns").publish(
+        TopicArn=topic_arn, Subject=record.get("Subject") or "ALARM", Message=json.dumps(body)
+    )
+
+
+def commands_sent() -> int:
+    return len(client("ssm").list_commands()["Commands"])
+
+
+def scenario_hang(world: World, timeline: Timeline, table: str) -> float:
+    timeline.say("scenario 1: blue hangs")
+    world.fleet.fault("blue-1", "hang")
+    hung_at = timeline.say("blue-1 stops answering (hang)")
+    wait_for("web DOWN", lambda: monitor_status(table, "web") == "DOWN")
+    timeline.say("probe: web is DOWN -> alarm published")
+    healed = wait_for("web healed", lambda: (i := incident(table, "web")) and i.status == RESOLVED and i)
+    verified_at = timeline.say(f"on_alarm: {healed.story[-1][9:]}")
+    wait_for("web UP", lambda: monitor_status(table, "web") == "UP")
+    timeline.say("probe: web is UP again")
+    mttr = verified_at - hung_at
+    timeline.say(f"MTTR {mttr:.1f}s (hang -> verified UP)")
+    return mttr
+
+
+def scenario_never_recovers(world: World, timeline: Timeline, table: str) -> int:
+    timeline.say("scenario 2: blue fails and a restart does not help")
+    before = commands_sent()
+    world.fleet.fault("blue-1", "error", sticky=True)
+    wait_for("web DOWN", lambda: monitor_status(table, "web") == "DOWN")
+    timeline.say("probe: web is DOWN -> alarm published")
+    wait_for("web escalated", lambda: (i := incident(table, "web")) and i.run and i.run.state == ESCALATED)
+    timeline.say("on_alarm: restart did not help; escalated to people")
+    for attempt in range(1, 4):
+        told = len(getattr(incident(table, "web-blue-memory-high"), "story", []))
+        publish_memory_alarm(world.resources.alarm_topic_arn)
+        timeline.say(f"CloudWatch: web-blue-memory-high ALARM (#{attempt})")
+        handled = wait_for(
+            "the alarm handled",
+            lambda told=told: (
+                (i := incident(table, "web-blue-memory-high"))
+                and len(i.story) > told
+                and i.run
+                and i.run.state in (ESCALATED, STOPPED)
+                and i
+            ),
+        )
+        outcome = (
+            "refused by the budget" if handled.run.state == STOPPED else "restart, verify failed, escalated"
+        )
+        timeline.say(f"on_alarm: {outcome}")
+    sent = commands_sent() - before
+    timeline.say(f"SSM commands sent in scenario 2: {sent} (budget: 3 runs per 30m, one used in scenario 1)")
+    return sent
+
+
+def main() -> int:
+    console = sys.stdout
+    timeline = Timeline(console)
+    log = tempfile.NamedTemporaryFile("w", prefix="autoheal-demo-", suffix=".log", delete=False)  # noqa: SIM115 - kept for the reader
+    timeline.say(f"starting the local world (function logs go to {log.name})")
+    for handler in logging.getLogger("autoheal").handlers:  # Powertools' JSON lines: to the log file
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(log)
+    with contextlib.redirect_stdout(log), World(str(CONFIG)) as world:
+        table = world.config.settings.state_table
+        watchers = Watchers(world, timeline)
+        watchers.thread.start()
+        world.runtime.start()
+        wait_for("all UP", lambda: all(monitor_status(table, m.name) == "UP" for m in world.config.monitors))
+        timeline.say("all monitors UP: " + ", ".join(m.name for m in world.config.monitors))
+        mttr = scenario_hang(world, timeline, table)
+        sent = scenario_never_recovers(world, timeline, table)
+        time.sleep(1.5)  # the last notifications reach the queue
+        watchers.stopping.set()
+        watchers.thread.join(3)
+        timeline.say(f"chat messages posted: {len(world.chat.messages)}")
+        for message in world.chat.messages:
+            print("          chat | " + str(message.get("text", "")).splitlines()[0], file=console)
+    timeline.say(
+        f"done: MTTR {mttr:.1f}s with probe every 1s, failure_threshold 2; "
+        f"{sent} restarts for an app that never recovers; {len(watchers.people)} messages to people"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,322 @@
+"""The fleet: one ``sandbox.fleet_app`` process per blue/green instance.
+
+Each instance has an app port (what probes and the front door hit) and a control port
+(faults), both on 127.0.0.1, kept across restarts. Process output goes to log files
+in a temp dir, never the console.
+
+Usage::
+
+    from sandbox.fleet import Fleet
+
+    with Fleet([("blue-1", "blue"), ("green-1", "green")]) as fleet:
+        requests.get(fleet.url("blue-1") + "/healthz")       # {"status": "ok", ...}
+        fleet.fault("blue-1", "hang")                       # now it never answers
+        fleet.restart("blue-1")                             # a new process: healthy
+        fleet.fault("green-1", "error", sticky=True)        # survives restarts
+        ids = fleet.register_instances(boto3.client("ec2")) # {"blue-1": "i-...", ...}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sandbox.ports import LOOPBACK, free_port
+
+# moto ships this AMI in its default image list, so run_instances accepts it even
+# with MOTO_ENABLE_AMI_VALIDATION set.
+DEFAULT_AMI = "ami-12c6146b"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HEALTHY_MODES = ("none", "slow", "degraded")  # modes in which /healthz answers 200
+
+
+class FleetError(RuntimeError):
+    """An instance did not start, or the control port refused a request."""
+
+
+@dataclass
+class Instance:
+    """One fleet member and its process; ports stay fixed for its whole life."""
+
+    name: str
+    color: str
+    port: int
+    control_port: int
+    state_file: Path
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    instance_id: str | None = None  # its EC2 id in moto, once registered
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Fleet:
+    """Start, fault, restart and stop the app processes of a blue/green fleet.
+
+    ``instances`` is a list of ``(name, color)``. ``workdir`` holds logs and sticky
+    state (a temp dir removed on stop when not given). ``start_timeout`` bounds how
+    long :meth:`start` and :meth:`restart` wait for an instance to be healthy.
+    """
+
+    def __init__(
+        self,
+        instances: list[tuple[str, str]],
+        workdir: str | Path | None = None,
+        start_timeout: float = 10.0,
+    ) -> None:
+        self._owns_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="autoheal-fleet-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.start_timeout = start_timeout
+        self._instances = {name: self._plan(name, color) for name, color in instances}
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> Fleet:
+        """Spawn every instance and wait until each answers (or stop all, raise FleetError)."""
+        try:
+            for instance in self._instances.values():
+                self._spawn(instance)
+            for instance in self._instances.values():
+                if not self._wait_started(instance):
+                    raise FleetError(f"{instance.name} did not start; see {instance.log_path}")
+        except BaseException:
+            self._stop_processes()  # no half-started fleet is left behind
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every process; remove the workdir if the fleet created it."""
+        self._stop_processes()
+        if self._owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Fleet:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- per instance --------------------------------------------------------
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._instances)
+
+    def instance(self, name: str) -> Instance:
+        try:
+            return self._instances[name]
+        except KeyError:
+            raise KeyError(f"no fleet instance named {name!r}") from None
+
+    def url(self, name: str) -> str:
+        """Base URL of the app, e.g. ``http://127.0.0.1:53817`` (no trailing slash)."""
+        return f"http://{LOOPBACK}:{self.port(name)}"
+
+    def port(self, name: str) -> int:
+        return self.instance(name).port
+
+    def color(self, name: str) -> str:
+        return self.instance(name).color
+
+    def is_alive(self, name: str) -> bool:
+        process = self.instance(name).process
+        return process is not None and process.poll() is None
+
+    def state(self, name: str) -> dict[str, Any]:
+        """The app's own view: mode, seconds, sticky, pid, started_at."""
+        return self._control(self.instance(name), "GET", "/state")
+
+    def fault(
+        self,
+        name: str,
+        mode: str,
+        seconds: float | None = None,
+        sticky: bool = False,
+    ) -> dict[str, Any]:
+        """Set a fault (see ``sandbox.fleet_app.MODES``); return the app's state.
+
+        ``die`` returns once the process has exited, so ``is_alive`` is then False.
+        """
+        instance = self.instance(name)
+        query = {"sticky": "1"} if sticky else {}
+        if seconds is not None:
+            query["seconds"] = str(seconds)
+        path = f"/fault/{urllib.parse.quote(mode)}"
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        state = self._control(instance, "POST", path)
+        if mode == "die" and instance.process is not None:
+            _wait_exit(instance.process, timeout=5.0)
+        return state
+
+    def restart(self, name: str, timeout: float | None = None) -> bool:
+        """Terminate and respawn on the same ports; True once /healthz answers 200.
+
+        A non-sticky fault is gone (new process); a sticky one comes back, in which
+        case this returns False after at most ``timeout`` (default start_timeout).
+        """
+        instance = self.instance(name)
+        with instance.lock:  # two restarts of one instance must not interleave
+            _terminate(instance.process)
+            self._spawn(instance)
+            return self._wait_healthy(instance, timeout or self.start_timeout)
+
+    def kill(self, name: str) -> None:
+        """Stop one instance without restarting it (an instance that is down)."""
+        instance = self.instance(name)
+        with instance.lock:
+            _terminate(instance.process)
+
+    # -- moto ------------------------------------------------------------------
+
+    def register_instances(self, ec2_client: Any, image_id: str = DEFAULT_AMI) -> dict[str, str]:
+        """Create one EC2 instance in moto per fleet member; return name -> id.
+
+        Tags: ``Name=<name>``, ``app=web``, ``color=<color>``.
+        """
+        ids = {}
+        for instance in self._instances.values():
+            tags = {"Name": instance.name, "app": "web", "color": instance.color}
+            response = ec2_client.run_instances(
+                ImageId=image_id,
+                InstanceType="t3.micro",
+                MinCount=1,
+                MaxCount=1,
+                TagSpecifications=[
+                    {
+                        "ResourceType": "instance",
+                        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+                    }
+                ],
+            )
+            instance.instance_id = response["Instances"][0]["InstanceId"]
+            ids[instance.name] = instance.instance_id
+        return ids
+
+    def name_of(self, instance_id: str) -> str | None:
+        """The fleet name registered under an EC2 instance id, if any."""
+        for instance in self._instances.values():
+            if instance.instance_id == instance_id:
+                return instance.name
+        return None
+
+    # -- internals ---------------------------------------------------------------
+
+    def _stop_processes(self) -> None:
+        for instance in self._instances.values():
+            _terminate(instance.process)
+            instance.process = None
+
+    def _plan(self, name: str, color: str) -> Instance:
+        return Instance(
+            name=name,
+            color=color,
+            port=free_port(),
+            control_port=free_port(),
+            state_file=self.workdir / f"{name}.state.json",
+            log_path=self.workdir / f"{name}.log",
+        )
+
+    def _spawn(self, instance: Instance) -> None:
+        command = [sys.executable, "-m", "sandbox.fleet_app", "--name", instance.name]
+        command += ["--port", str(instance.port)]
+        command += ["--control-port", str(instance.control_port)]
+        command += ["--color", instance.color, "--state-file", str(instance.state_file)]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # The child imports sandbox.* whatever the caller's working directory is.
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
+        )
+        with open(instance.log_path, "ab") as log:
+            instance.process = subprocess.Popen(
+                command,
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def _wait_started(self, instance: Instance, timeout: float | None = None) -> bool:
+        """Wait until the control port answers: the process is up, whatever its mode."""
+        deadline = time.monotonic() + (timeout or self.start_timeout)
+        while time.monotonic() < deadline:
+            if instance.process is None or instance.process.poll() is not None:
+                return False
+            try:
+                self._control(instance, "GET", "/state")
+                return True
+            except FleetError:
+                time.sleep(0.05)
+        return False
+
+    def _wait_healthy(self, instance: Instance, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        if not self._wait_started(instance, timeout):
+            return False
+        if self._control(instance, "GET", "/state")["mode"] not in HEALTHY_MODES:
+            return False  # a sticky fault came back: no use waiting for health
+        while time.monotonic() < deadline:
+            remaining = max(0.1, deadline - time.monotonic())
+            if _get_status(f"{self.url(instance.name)}/healthz", remaining) == 200:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _control(self, instance: Instance, method: str, path: str) -> dict[str, Any]:
+        url = f"http://{LOOPBACK}:{instance.control_port}{path}"
+        request = urllib.request.Request(url, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return dict(json.load(response))
+        except urllib.error.HTTPError as err:
+            raise FleetError(f"{instance.name}: {method} {path}: {err.read()!r}") from err
+        except (urllib.error.URLError, OSError) as err:
+            raise FleetError(f"{instance.name}: control port unreachable: {err}") from err
+
+
+def _get_status(url: str, timeout: float) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=min(timeout, 2.0)) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def _wait_exit(process: subprocess.Popen[bytes], timeout: float) -> None:
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout)
+
+
+def _terminate(process: subprocess.Popen[bytes] | None, timeout: float = 5.0) -> None:
+    """Terminate, then kill after ``timeout``; always reap so no zombie is left."""
+    if process is None:
+        return
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    process.wait(timeout)

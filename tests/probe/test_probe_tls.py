@@ -1,0 +1,69 @@
+"""https: verification against a CA bundle and the certificate_valid_for condition."""
+
+from __future__ import annotations
+
+import datetime
+import ssl
+import time
+
+import pytest
+from cryptography import x509
+
+from chalicelib.config.model import Expect, Monitor
+from chalicelib.probe.checks.tls import der_not_after
+
+pytestmark = pytest.mark.timeout(20)
+DAY = 86400.0
+
+
+def far() -> float:
+    return time.monotonic() + 10
+
+
+def monitor(url: str, **fields) -> Monitor:
+    return Monitor(name="web", url=url, timeout=2.0, retries=0, **fields)
+
+
+def test_self_signed_certificate_fails_verification_without_its_bundle(engine, tls_server):
+    server = tls_server(datetime.timedelta(days=90))
+    result = engine.check(monitor(server.url), far())
+    assert not result.ok
+    assert result.reason == "tls: certificate verify failed: self-signed certificate"
+
+
+def test_certificate_expiring_soon(engine, tls_server):
+    server = tls_server(datetime.timedelta(days=3, hours=2))
+    expect = Expect(json={"status": "ok"}, certificate_valid_for=14 * DAY)
+    result = engine.check(monitor(server.url, ca_bundle=str(server.cert_path), expect=expect), far())
+    assert not result.ok
+    assert result.reason == "certificate expires in 3d, expected at least 14d"
+    assert result.latency_ms is not None
+
+
+def test_certificate_valid_for_long_passes(engine, tls_server):
+    server = tls_server(datetime.timedelta(days=365))
+    expect = Expect(json={"status": "ok"}, certificate_valid_for=14 * DAY)
+    result = engine.check(monitor(server.url, ca_bundle=str(server.cert_path), expect=expect), far())
+    assert result.ok, result.reason
+
+
+def test_without_verification_the_expiry_is_still_read(engine, tls_server):
+    server = tls_server(datetime.timedelta(days=5, hours=1))
+    expect = Expect(certificate_valid_for=7 * DAY)
+    result = engine.check(monitor(server.url, verify_tls=False, expect=expect), far())
+    assert result.reason == "certificate expires in 5d, expected at least 7d"
+
+
+def test_der_walk_agrees_with_cryptography(tls_server):
+    server = tls_server(datetime.timedelta(days=42))
+    pem = server.cert_path.read_bytes()
+    cert = x509.load_pem_x509_certificate(pem)
+    der = ssl.PEM_cert_to_DER_cert(pem.decode())
+    assert der_not_after(der) == cert.not_valid_after_utc.replace(microsecond=0).timestamp()
+
+
+def test_plain_http_port_speaking_to_https_client(engine, httpserver):
+    httpserver.expect_request("/").respond_with_data("ok")
+    url = httpserver.url_for("/").replace("http://", "https://")
+    result = engine.check(monitor(url), far())
+    assert result.reason.startswith("tls: ")

@@ -1,0 +1,71 @@
+"""MotoServer: a real moto subprocess on 127.0.0.1 that is always stopped."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from sandbox.moto_server import MotoServer
+from sandbox.ports import free_port
+
+
+def test_free_port_is_bindable_on_loopback() -> None:
+    import socket
+
+    port = free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))  # raises if the port were taken
+    assert 1024 <= port <= 65535
+
+
+def test_server_answers_and_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "a-profile-that-is-not-here")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with MotoServer() as aws:
+        assert aws.endpoint_url.startswith("http://127.0.0.1:")
+        aws.apply_env()
+        assert os.environ["AWS_ENDPOINT_URL"] == aws.endpoint_url
+        assert "AWS_PROFILE" not in os.environ
+        boto3.client("sqs").create_queue(QueueName="q")  # env alone reaches moto
+        assert requests.get(f"{aws.endpoint_url}/moto-api/", timeout=2).ok
+        url = aws.endpoint_url
+    assert not aws.is_running()
+    assert "AWS_ENDPOINT_URL" not in os.environ  # the old environment is back
+    assert os.environ["AWS_PROFILE"] == "a-profile-that-is-not-here"
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/moto-api/", timeout=2)
+
+
+def test_env_is_what_boto3_needs(aws: MotoServer) -> None:
+    env = aws.env()
+    assert env["AWS_ENDPOINT_URL"] == aws.endpoint_url
+    assert env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["AWS_ACCESS_KEY_ID"] == env["AWS_SECRET_ACCESS_KEY"] == "testing"
+
+
+def test_send_command_targets_only_the_given_instance(
+    aws_client: Callable[[str], Any],
+) -> None:
+    # Unpatched moto 5.2.5 adds every EC2 instance to a command without Targets.
+    ec2, ssm = aws_client("ec2"), aws_client("ssm")
+    ids = [
+        i["InstanceId"]
+        for i in ec2.run_instances(ImageId="ami-12c6146b", MinCount=2, MaxCount=2)["Instances"]
+    ]
+    command = ssm.send_command(
+        DocumentName="AWS-RunShellScript",
+        InstanceIds=ids[:1],
+        Parameters={"commands": ["true"]},
+    )["Command"]
+    assert command["InstanceIds"] == ids[:1]
+    by_key = ssm.send_command(
+        DocumentName="AWS-RunShellScript",
+        Targets=[{"Key": "InstanceIds", "Values": ids[1:]}],
+        Parameters={"commands": ["true"]},
+    )["Command"]
+    assert by_key["InstanceIds"] == ids[1:]
