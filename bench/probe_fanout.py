@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE.parent))  # run from anywhere: `import chalicelib`
 
 from chalicelib.config.model import Expect, Monitor  # noqa: E402
 from chalicelib.probe import ProbeEngine, ProbeResult  # noqa: E402
-from chalicelib.probe.engine import DEFAULT_WORKERS  # noqa: E402
+from chalicelib.probe.engine import BACKOFF, DEFAULT_WORKERS  # noqa: E402
 
 SLOW_FRACTION = 0.3  # /slow answers after this share of the timeout
 
@@ -127,7 +127,10 @@ def report(args: argparse.Namespace, run: dict, seq: dict) -> None:
         f"monitors={args.monitors} timeout={args.timeout}s retries={args.retries} "
         f"workers={args.workers} cpus={os.cpu_count()}  (10% hang, 10% slow at {SLOW_FRACTION}x timeout)"
     )
-    print(f"lower bound (timeout x attempts): {bound:.3f}s")
+    backoff = (
+        f" (+{BACKOFF * args.retries:g}s of backoff between attempts, not counted)" if args.retries else ""
+    )
+    print(f"lower bound (timeout x attempts): {bound:.3f}s{backoff}")
     for name in ("cold", "warm"):
         fig = run[name]
         print(

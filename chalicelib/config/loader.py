@@ -107,7 +107,7 @@ def read_settings(s: Section) -> Settings:
         metrics_namespace=s.string("metrics_namespace", "Autoheal"),
         chat_webhook_parameter=s.string("chat_webhook_parameter", None),
         probe_every=s.duration("probe_every", None, minimum=0.999),
-        probe_workers=s.integer("probe_workers", 32, minimum=1),
+        probe_workers=s.integer("probe_workers", 256, minimum=1),
         remind_every=s.duration("remind_every", 1800.0),
         restart_document=s.string("restart_document", "autoheal-restart"),
     )

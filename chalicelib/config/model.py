@@ -22,7 +22,7 @@ class Settings:
     metrics_namespace: str = "Autoheal"
     chat_webhook_parameter: Optional[str] = None
     probe_every: Optional[float] = None  # sub-minute probing inside one invocation
-    probe_workers: int = 32
+    probe_workers: int = 256  # threads are started only as many as there are monitors
     remind_every: Optional[float] = 1800.0  # reminders while an incident stays open
     restart_document: str = "autoheal-restart"  # the project's own SSM Command document
 

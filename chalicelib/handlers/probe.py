@@ -29,6 +29,7 @@ logger = Logger(service="autoheal", child=True)
 
 TICK_SECONDS = 60.0  # the EventBridge schedule's rate
 RESERVE_SECONDS = 3.0  # kept back from the deadline for writes and publishing
+RESERVE_SHARE = 0.2  # ...or this share of a short invocation, whichever is less
 BACKOFF_SECONDS = 0.2
 
 
@@ -74,7 +75,7 @@ class ProbeRun:
     def invoke(self, deadline: float) -> dict:
         """Probe until the tick's minute is up; `deadline` is the Lambda's, on the monotonic clock."""
         started = self.monotonic()
-        deadline -= RESERVE_SECONDS
+        deadline -= min(RESERVE_SECONDS, RESERVE_SHARE * max(0.0, deadline - started))
         window_end = min(deadline, started + TICK_SECONDS - RESERVE_SECONDS)
         run = Invocation()
         states, trusted = self.load_states(run)

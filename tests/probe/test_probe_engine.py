@@ -9,7 +9,7 @@ from werkzeug import Request, Response
 
 from chalicelib.config.model import Monitor
 from chalicelib.probe import ProbeEngine
-from chalicelib.probe.engine import BACKOFF, SKIPPED
+from chalicelib.probe.engine import BACKOFF, GRACE, SKIPPED, STUCK
 from tests.probe.conftest import hang
 
 pytestmark = pytest.mark.timeout(20)
@@ -146,6 +146,25 @@ def test_skipped_monitors_keep_their_turn(socket_server, httpserver):
     second = engine.run(monitors, far())
     assert second[1].ok
     assert second[1].checked_at < second[0].checked_at  # one worker: it went first this time
+
+
+class _Stubborn:
+    """A check that ignores its timeout, like a resolver that never answers."""
+
+    def attempt(self, monitor, timeout):
+        time.sleep(1.5)
+        raise AssertionError("never reported")
+
+
+def test_run_returns_by_the_deadline_even_if_a_check_never_does():
+    engine = ProbeEngine(workers=2)
+    engine._checks["stubborn"] = _Stubborn()
+    monitors = [Monitor(name=f"s{i}", url="x://", kind="stubborn") for i in range(3)]
+    start = time.monotonic()
+    results = engine.run(monitors, deadline=start + 0.3)
+    assert time.monotonic() - start < 0.3 + GRACE + 0.1
+    assert [r.reason for r in results] == [STUCK, STUCK, SKIPPED]
+    assert [r.as_dict()["status"] for r in results] == ["down", "down", "skipped"]
 
 
 def test_unknown_kind_is_down_with_a_reason(engine):

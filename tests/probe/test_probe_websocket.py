@@ -62,6 +62,11 @@ def test_refused(engine, free_port):
     assert result.reason == "connection refused"
 
 
+def test_unresolvable_host(engine):
+    result = engine.check(monitor("ws://ws.autoheal-probe-test.invalid/socket.io/"), far())
+    assert result.reason == "dns: host not found: ws.autoheal-probe-test.invalid"
+
+
 def test_wss_with_untrusted_certificate(engine, tls_server):
     server = tls_server(datetime.timedelta(days=30))
     result = engine.check(monitor(f"wss://127.0.0.1:{server.port}/ws"), far())

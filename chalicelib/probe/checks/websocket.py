@@ -45,6 +45,8 @@ class WebSocketCheck:
                     timeout=timeout,
                     header=[f"{name}: {value}" for name, value in monitor.headers.items()],
                     redirect_limit=0,
+                    # like the http session's trust_env=False: no proxy from the environment
+                    http_no_proxy=[urlsplit(monitor.url).hostname or ""],
                 )
             except Exception as exc:  # every failure becomes a reason
                 return Outcome.failed(self._reason(exc, monitor, timeout, timer.expired))

@@ -1,0 +1,168 @@
+"""`probe` through Chalice's test client, against real local servers and the local AWS."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.alarms.parse import parse_sns_record
+from chalicelib.aws.clients import client, table
+from chalicelib.state.store import StateStore
+from sandbox.ports import free_port
+from tests.support.servers import SocketServer, hang
+
+
+@pytest.fixture
+def servers(httpserver):
+    httpserver.expect_request("/healthz").respond_with_json({"status": "ok"})
+    httpserver.expect_request("/broken").respond_with_json({"status": "error"}, status=500)
+    httpserver.expect_request("/degraded").respond_with_json({"status": "degraded"})
+    hanging = SocketServer(hang)
+    yield {
+        "ok": httpserver.url_for("/healthz"),
+        "broken": httpserver.url_for("/broken"),
+        "degraded": httpserver.url_for("/degraded"),
+        "hang": f"http://127.0.0.1:{hanging.port}/healthz",
+        "refused": f"http://127.0.0.1:{free_port()}/healthz",
+    }
+    hanging.stop()
+
+
+def monitors_yaml(urls: dict[str, str], threshold: int = 1) -> str:
+    lines = ["monitors:"]
+    for name, url in urls.items():
+        lines += [
+            f"  - name: {name}",
+            f"    url: {url}",
+            "    timeout: 500ms",
+            "    retries: 0",
+            f"    failure_threshold: {threshold}",
+            "    success_threshold: 1",
+            "    expect: {json: {status: ok}}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def invoke_probe(deployment) -> dict:
+    with Client(deployment.app.app) as chalice:
+        event = chalice.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        )
+        return chalice.lambda_.invoke("probe", event).payload
+
+
+def emf_documents(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_one_cycle_reports_each_monitor_with_its_reason(deploy, servers, capsys):
+    deployment = deploy(monitors_yaml(servers))
+    summary = invoke_probe(deployment)["monitors"]
+    assert {name: m["status"] for name, m in summary.items()} == {
+        "ok": "up",
+        "broken": "down",
+        "degraded": "down",
+        "hang": "down",
+        "refused": "down",
+    }
+    assert summary["broken"]["reason"].startswith("status 500")
+    assert summary["degraded"]["reason"] == "json status: 'degraded' != 'ok'"
+    assert summary["hang"]["reason"] == "timeout after 500ms"
+    assert summary["refused"]["reason"] == "connection refused"
+    assert summary["ok"]["reason"] is None and summary["ok"]["latency_ms"] < 500
+    assert {name: m["state"] for name, m in summary.items()}["hang"] == "DOWN"
+
+
+def test_state_changes_are_published_once_in_the_alarm_shape(deploy, servers):
+    deployment = deploy(monitors_yaml({"ok": servers["ok"], "broken": servers["broken"]}))
+    invoke_probe(deployment)
+    published = deployment.alarms_published()
+    assert [(m["AlarmName"], m["NewStateValue"], m["OldStateValue"]) for m in published] == [
+        ("autoheal-probe-broken", "ALARM", "INSUFFICIENT_DATA")
+    ]
+    record = {"EventSource": "aws:sns", "Sns": {"MessageId": "m-1", "Message": json.dumps(published[0])}}
+    parsed = parse_sns_record(record, probe_namespace="Autoheal")
+    assert (parsed.kind, parsed.monitor, parsed.state) == ("probe", "broken", "ALARM")
+    invoke_probe(deployment)  # still down: no second message
+    assert deployment.alarms_published() == []
+
+
+def test_state_lives_in_dynamodb_and_steady_cycles_write_nothing(deploy, servers):
+    deployment = deploy(monitors_yaml({"ok": servers["ok"], "broken": servers["broken"]}))
+    written: list[int] = []
+    dynamodb = table("autoheal-state").meta.client
+    dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.BatchWriteItem",
+        lambda params, **_: written.append(sum(len(v) for v in params["RequestItems"].values())),
+    )
+    invoke_probe(deployment)
+    states = StateStore("autoheal-state").load()
+    assert (states["ok"].status, states["broken"].status) == ("UP", "DOWN")
+    assert states["broken"].reason.startswith("status 500")
+    assert written == [2]
+    invoke_probe(deployment)
+    assert written == [2], "a steady cycle must not write"
+
+
+def test_recovery_needs_the_success_threshold_and_publishes_ok(deploy, httpserver):
+    httpserver.expect_ordered_request("/flaky").respond_with_data("no", status=503)
+    httpserver.expect_request("/flaky").respond_with_json({"status": "ok"})
+    deployment = deploy(monitors_yaml({"flaky": httpserver.url_for("/flaky")}))
+    invoke_probe(deployment)
+    invoke_probe(deployment)
+    states = [(m["NewStateValue"], m["OldStateValue"]) for m in deployment.alarms_published()]
+    assert states == [("ALARM", "INSUFFICIENT_DATA"), ("OK", "ALARM")]
+
+
+def test_metrics_are_emf_per_monitor_plus_a_heartbeat(deploy, servers, capsys):
+    deployment = deploy(monitors_yaml({"ok": servers["ok"], "hang": servers["hang"]}))
+    capsys.readouterr()
+    invoke_probe(deployment)
+    documents = emf_documents(capsys.readouterr().out)
+    by_monitor = {d["Monitor"]: d for d in documents if "Monitor" in d}
+    assert by_monitor["ok"]["Availability"] == [1.0] and by_monitor["hang"]["Availability"] == [0.0]
+    assert "ResponseTime" in by_monitor["ok"] and "ResponseTime" not in by_monitor["hang"]
+    assert by_monitor["ok"]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Autoheal"
+    assert sum(1 for d in documents if d.get("ProbeHeartbeat") == [1.0]) == 1
+
+
+def test_unresolvable_host_is_down_and_the_others_unaffected(deploy, servers):
+    urls = {"ok": servers["ok"], "nowhere": "http://autoheal-test.invalid/healthz"}
+    summary = invoke_probe(deploy(monitors_yaml(urls)))["monitors"]
+    assert summary["ok"]["status"] == "up"
+    assert summary["nowhere"]["status"] == "down" and "autoheal-test.invalid" in summary["nowhere"]["reason"]
+
+
+def test_a_failing_state_write_is_reported_and_results_still_published(deploy, servers):
+    deployment = deploy(monitors_yaml({"broken": servers["broken"]}))
+    client("dynamodb").delete_table(TableName="autoheal-state")
+    payload = invoke_probe(deployment)
+    assert payload["monitors"]["broken"]["status"] == "down"
+    assert any("state read failed" in e for e in payload["errors"])
+    assert any("state write failed for broken" in e for e in payload["errors"])
+    # Without the stored state a transition can't be told from a steady state: nothing is claimed.
+    assert deployment.alarms_published() == []
+
+
+def test_status_json_is_republished_with_no_store(deploy, servers):
+    deployment = deploy(monitors_yaml({"ok": servers["ok"], "broken": servers["broken"]}))
+    invoke_probe(deployment)
+    document = client("s3").get_object(Bucket="autoheal-status", Key="status.json")
+    assert document["CacheControl"] == "no-store"
+    body = json.loads(document["Body"].read())
+    assert body["healthy"] is False
+    assert {c["name"]: c["status"] for c in body["components"]} == {"ok": "UP", "broken": "DOWN"}
+
+
+def test_sub_minute_probing_runs_several_cycles_in_one_invocation(deploy, servers):
+    deployment = deploy("  probe_every: 1s\n" + monitors_yaml({"hang": servers["hang"]}, threshold=2))
+    payload = invoke_probe(deployment)
+    assert payload["cycles"] >= 2
+    assert payload["transitions"] == ["hang: UNKNOWN -> DOWN"]
+
+
+def test_a_bad_config_fails_the_cold_start_naming_the_key(deploy):
+    with pytest.raises(Exception, match=r"monitors\[0\]\.timeout: expected a duration"):
+        deploy("monitors: [{name: web, url: 'http://127.0.0.1:1/', timeout: soon}]")

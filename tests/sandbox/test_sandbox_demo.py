@@ -1,0 +1,92 @@
+"""The `make demo` scenario, end to end, as a newcomer runs it."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_heals_a_hang_and_the_budget_stops_a_hopeless_app():
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "sandbox.demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert elapsed < 120
+    order = [
+        "all monitors UP",
+        "blue-1 stops answering (hang)",
+        "probe: web is DOWN",
+        "ssm agent on blue-1: pm2 restart web -> ok",
+        "on_alarm: verified: web, api healthy",
+        "probe: web is UP again",
+        "MTTR",
+        "scenario 2",
+        "restart did not help; escalated",
+        "refused by the budget",
+    ]
+    positions = [out.find(step) for step in order]
+    assert -1 not in positions, out
+    assert positions == sorted(positions), out
+    mttr = float(re.search(r"MTTR (\d+\.\d)s", out).group(1))
+    assert 0 < mttr < 30
+    assert "SSM commands sent in scenario 2: 2" in out
+    people = [line for line in out.splitlines() if "people notified" in line]
+    assert sum("budget exhausted" in line for line in people) == 1
+    assert "people notified: [autoheal] web recovered" in out
+    assert '{"level"' not in out, "function logs belong in the log file, not the timeline"
+
+
+def test_sandbox_command_brings_the_world_up_for_a_config_and_stops_on_signal():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--config", "chalicelib/configs/demo.yaml"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if line.startswith("running"):
+                break
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    text = "".join(lines)
+    assert re.search(r"^AWS_ENDPOINT_URL=http://127\.0\.0\.1:\d+$", text, re.MULTILINE), text
+    assert re.search(r"^blue-1: http://127\.0\.0\.1:\d+$", text, re.MULTILINE), text
+    assert process.returncode == 0
+
+
+def test_sandbox_command_rejects_a_bad_config_with_its_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("settings: {state_table: t}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "sandbox", "--config", str(bad)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "settings.alarm_topic: required" in done.stderr
