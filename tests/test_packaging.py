@@ -1,0 +1,75 @@
+"""What ships: the Lambda requirements, the CloudFormation template, the stage config."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent  # the virtual environment's commands
+
+
+def test_lambda_requirements_never_carry_the_aws_sdk_or_test_tools():
+    names = [
+        re.split(r"[<>=\[ ;#]", line.strip(), maxsplit=1)[0].lower()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert names and not {"boto3", "botocore", "moto", "pytest", "chalice"} & set(names)
+
+
+def test_resources_template_passes_cfn_lint():
+    linted = subprocess.run(
+        [str(BIN / "cfn-lint"), str(ROOT / "resources" / "autoheal.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_every_stage_names_a_valid_config_and_an_existing_policy():
+    from chalicelib.config import load_config
+
+    chalice = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    for name, stage in chalice["stages"].items():
+        config_path = stage.get("environment_variables", {}).get("AUTOHEAL_CONFIG")
+        assert config_path, name
+        load_config(str(ROOT / config_path))
+        assert (ROOT / ".chalice" / stage["iam_policy_file"]).is_file()
+        assert set(stage["lambda_functions"]) <= {"probe", "on_alarm", "follow_up"}
+
+
+def test_chalice_package_holds_only_what_lambda_needs_and_its_template_lints(tmp_path):
+    out = tmp_path / "out"
+    packaged = subprocess.run(
+        [
+            str(BIN / "chalice"),
+            "package",
+            "--stage",
+            "prod",
+            "--merge-template",
+            "resources/autoheal.yaml",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    assert packaged.returncode == 0, packaged.stdout + packaged.stderr
+    top = {name.split("/", 1)[0] for name in zipfile.ZipFile(out / "deployment.zip").namelist()}
+    assert {"app.py", "chalicelib", "aws_lambda_powertools", "requests", "yaml", "websocket"} <= top
+    assert not {name for name in top if name.split("-")[0] in {"boto3", "botocore", "moto", "pytest"}}
+    assert "chalicelib/configs" in "\n".join(zipfile.ZipFile(out / "deployment.zip").namelist())
+    linted = subprocess.run(
+        [str(BIN / "cfn-lint"), str(out / "sam.yaml")], capture_output=True, text=True, check=False
+    )
+    assert linted.returncode == 0, linted.stdout
