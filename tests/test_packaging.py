@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import zipfile
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
