@@ -28,7 +28,11 @@ def import_seconds(statement: str) -> float:
     env = {**os.environ, "AUTOHEAL_CONFIG": "chalicelib/configs/example.yaml", "PYTHONDONTWRITEBYTECODE": "0"}
     done = subprocess.run(
         [sys.executable, "-c", TIMER.format(statement=statement)],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(done.stdout.strip().splitlines()[-1])
 

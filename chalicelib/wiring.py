@@ -8,6 +8,7 @@ modules are deferred to the function that needs them, to keep every cold start s
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from pathlib import Path
 from typing import Any, Optional
@@ -15,12 +16,15 @@ from typing import Any, Optional
 from aws_lambda_powertools import Logger
 
 from chalicelib.config import Config, load_config
+from chalicelib.logs import CurrentStdoutHandler
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = "chalicelib/configs/example.yaml"
 IDEMPOTENCY_SECONDS = 24 * 3600  # SNS redelivers for hours at most
 # The parent of every module's `Logger(service="autoheal", child=True)`: JSON lines, one per event.
-logger = Logger(service="autoheal")
+logger = Logger(service="autoheal", logger_handler=CurrentStdoutHandler())
+# A handler that fails must not print the exception being handled: it may hold a secret URL.
+logging.raiseExceptions = False
 
 
 def config_path() -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import sys
 import tempfile
 import threading
@@ -154,9 +153,6 @@ def main() -> int:
     timeline = Timeline(console)
     log = tempfile.NamedTemporaryFile("w", prefix="autoheal-demo-", suffix=".log", delete=False)  # noqa: SIM115 - kept for the reader
     timeline.say(f"starting the local world (function logs go to {log.name})")
-    for handler in logging.getLogger("autoheal").handlers:  # Powertools' JSON lines: to the log file
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(log)
     with contextlib.redirect_stdout(log), World(str(CONFIG)) as world:
         table = world.config.settings.state_table
         watchers = Watchers(world, timeline)

@@ -42,7 +42,9 @@ class FollowUp:
                 if incident.run is not None and incident.run.state == PAUSED:
                     self.resume(incident, deadline)
                     resumed.append(incident.key)
-                elif self.reminder_due(incident):
+                elif self.reminder_due(incident) and not incident.run_in_flight(self.clock()):
+                    # A run in flight belongs to the invocation running it: writing the incident
+                    # here would make that run's next checkpoint fail its version check.
                     self.remind(incident)
                     reminded.append(incident.key)
                 else:

@@ -26,6 +26,7 @@ from chalice.local import LambdaContext
 
 from chalicelib import wiring
 from chalicelib.aws.clients import client, table
+from chalicelib.config import load_config
 from chalicelib.config.model import Config
 from chalicelib.notify.format import LABELS
 from chalicelib.notify.notice import Notice
@@ -63,6 +64,7 @@ class HealthServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in separate writes
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 outer.requests += 1
@@ -92,6 +94,12 @@ class HealthServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
+    def reset(self) -> None:
+        """Healthy again; requests hung by the last test are let go."""
+        self._release.set()
+        self._release = threading.Event()
+        self.status, self.hang, self.requests = 200, 0.0, 0
+
     def close(self) -> None:
         self._release.set()
         self._server.shutdown()
@@ -99,23 +107,37 @@ class HealthServer:
         self._thread.join(5)
 
 
-@pytest.fixture
-def health() -> Iterator[HealthServer]:
+@pytest.fixture(scope="session")
+def health_server() -> Iterator[HealthServer]:
+    """One server for the session, so the config (which holds its port) stays the same from
+    test to test and autoheal's cached clients need not be rebuilt for every test."""
     server = HealthServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def health(health_server: HealthServer) -> Iterator[HealthServer]:
+    health_server.reset()
+    yield health_server
+    health_server.reset()
 
 
 # --- AWS -------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def aws() -> Iterator[MotoServer]:
-    server = MotoServer().start()
+def aws(request: pytest.FixtureRequest) -> MotoServer:
+    """moto in server mode for the session: the suite's shared `moto_server` (tests/conftest.py)
+    when there is one, else one of our own, stopped (and the environment restored) at the end."""
+    try:
+        server = request.getfixturevalue("moto_server")
+    except pytest.FixtureLookupError:
+        server = MotoServer().start()
+        request.addfinalizer(wiring.reset)
+        request.addfinalizer(server.stop)  # also puts the environment back
     server.apply_env()
-    yield server
-    server.stop()  # also puts the environment back
-    wiring.reset()
+    return server
 
 
 # --- config ----------------------------------------------------------------------------------
@@ -353,18 +375,38 @@ def make_world(
     """make_world(config_dict=None) -> World: fresh moto, resources, instances and app."""
 
     def build(config: Optional[dict[str, Any]] = None) -> World:
+        aws.apply_env()
         aws.reset()
         path = tmp_path / "autoheal.yaml"
         path.write_text(yaml.safe_dump(config or base_config(health.url)), encoding="utf-8")
         monkeypatch.setenv("AUTOHEAL_CONFIG", str(path))
-        wiring.reset()
+        wanted = load_config(str(path))
+        if _applied.get("endpoint") != aws.endpoint_url or _applied.get("config") != wanted:
+            # Config or endpoint changed: rebuild every cached client and object. (Rebuilding
+            # boto3 clients costs about a second, so an unchanged config keeps them.)
+            wiring.reset()
         loaded = wiring.config()
+        if loaded != wanted or client("sts").meta.endpoint_url != aws.endpoint_url:
+            # Another test left its own config or clients cached: start from scratch.
+            wiring.reset()
+            loaded = wiring.config()
+        _applied.update(endpoint=aws.endpoint_url, config=loaded)
         resources = provision(loaded)
         instances = register_instances()
         app = load_app()  # a cold start: app.py reads the config again
         return World(aws, health, loaded, resources, instances, app)
 
-    yield build
+    yield build  # the caches stay warm for the next test; see build()
+
+
+_applied: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="package", autouse=True)
+def forget_wiring() -> Iterator[None]:
+    """Leave no client or config of ours cached for the folders that run after this one."""
+    yield
+    _applied.clear()
     wiring.reset()
 
 

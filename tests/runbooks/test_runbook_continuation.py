@@ -1,0 +1,172 @@
+"""Runs that outlive one invocation: on_alarm pauses before its deadline and records where it
+is; the `follow_up` function continues from the same step. And reminders while it stays open."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from chalicelib.handlers.follow_up import FollowUp
+from chalicelib.runbooks.incident import ESCALATED, HEALED, OPEN, PAUSED, RESOLVED, RUNNING
+
+from .conftest import FakeClock, base_config, probe_event, set_within, sns_event
+
+KEY = "web-blue-memory-high"
+VERIFY = 1  # the verify step's index in restart-web
+
+
+def paused_incident(world):
+    """An ALARM handled by an invocation with 8 s left: the restart goes out, then verify (5m)
+    cannot fit in what remains, so the run pauses at verify."""
+    out = world.on_alarm(sns_event("alarm-metric-alarm"), runtime_s=8)
+    assert out["handled"][0]["run"] == PAUSED
+    incident = world.incident(KEY)
+    assert incident.status == OPEN
+    assert (incident.run.state, incident.run.step) == (PAUSED, VERIFY)
+    assert incident.run.step_started_at is not None  # within counts from the first invocation
+    assert len(incident.run.commands) == 1 and len(world.commands()) == 1
+    assert any("continues on the next tick" in line for line in incident.story)
+    assert world.kinds() == ["action", "opened"]
+    return incident
+
+
+def slow_verify_world(make_world, health):
+    return make_world(set_within(base_config(health.url), "restart-web", "5m"))
+
+
+def test_paused_run_is_healed_by_follow_up_when_the_app_recovered(make_world, health):
+    world = slow_verify_world(make_world, health)
+    health.status = 500
+    paused = paused_incident(world)
+    assert [item["sk"] for item in world.items() if item["pk"] == "lease"] == world.blue  # kept
+
+    health.status = 200  # recovered meanwhile
+    out = world.follow_up()
+    assert out == {"resumed": [KEY], "reminded": [], "errors": []}
+    incident = world.incident(KEY)
+    assert (incident.status, incident.run.state) == (RESOLVED, HEALED)
+    assert incident.run.step == VERIFY and incident.run.step_started_at == paused.run.step_started_at
+    assert incident.run.commands == paused.run.commands  # continued: the restart is not sent again
+    assert len(world.commands()) == 1
+    assert world.kinds() == ["recovered"]
+    assert not [item for item in world.items() if item["pk"] == "lease"]  # released at the end
+    assert world.follow_up() == {"resumed": [], "reminded": [], "errors": []}  # nothing left
+
+
+def test_paused_run_is_escalated_by_follow_up_when_the_app_stays_down(make_world, health):
+    world = slow_verify_world(make_world, health)
+    health.status = 500
+    paused = paused_incident(world)
+
+    # follow_up, minutes later and for the whole 5m verify: simulated time, real probes.
+    clock = FakeClock()
+    clock.set(60)
+    notices = []
+    follow_up = FollowUp(world.config, world.store(), world.engine(clock.clock, notices), clock=clock.now)
+    out = follow_up.invoke(deadline=clock.monotonic() + 900)
+    assert out == {"resumed": [KEY], "reminded": [], "errors": []}
+
+    incident = world.incident(KEY)
+    assert incident.status == OPEN and incident.run.state == ESCALATED
+    assert incident.run.commands == paused.run.commands and len(world.commands()) == 1
+    assert any("verify failed within 300s" in line for line in incident.story)
+    # The verify kept its deadline from the first invocation: it ended 5m after it started.
+    assert 300 <= clock.now() - paused.run.step_started_at < 300 + 5
+    assert [n.kind for n in notices] == ["escalated"]
+    assert world.kinds() == ["escalated"]
+    assert health.requests > 50  # ~150 verify cycles of 2 s in 5 simulated minutes
+
+
+def test_follow_up_pauses_again_when_it_too_runs_out_of_time(make_world, health):
+    world = slow_verify_world(make_world, health)
+    health.status = 500
+    paused = paused_incident(world)
+    out = world.follow_up(runtime_s=6)  # not even one verify cycle fits before the reserve
+    assert out["resumed"] == [KEY]
+    incident = world.incident(KEY)
+    assert (incident.run.state, incident.run.step) == (PAUSED, VERIFY)
+    assert incident.run.step_started_at == paused.run.step_started_at
+    assert len(world.commands()) == 1 and world.published() == []
+
+
+def test_ok_while_paused_stops_the_run_and_closes(make_world, health):
+    world = slow_verify_world(make_world, health)
+    health.status = 500
+    paused_incident(world)
+    world.on_alarm(sns_event("alarm-metric-ok"))
+    incident = world.incident(KEY)
+    assert incident.status == RESOLVED and incident.run.state == "stopped"
+    assert world.kinds() == ["recovered"]
+    assert not [item for item in world.items() if item["pk"] == "lease"]
+    assert world.follow_up()["resumed"] == []  # nothing to continue
+
+
+def test_the_chalice_test_clients_three_seconds_pause_before_acting(world):
+    """With less than the engine's 5 s reserve left, a run records itself and does nothing."""
+    out = world.on_alarm(sns_event("alarm-metric-alarm"), runtime_s=3)
+    assert out["handled"][0]["run"] == PAUSED
+    assert world.commands() == []
+    assert world.incident(KEY).run.step == 0
+    world.follow_up()  # the next tick, with time: restart, verify (app healthy), healed
+    assert len(world.commands()) == 1
+    assert world.incident(KEY).status == RESOLVED
+
+
+# --- reminders --------------------------------------------------------------------------------
+
+
+def test_reminders_while_an_incident_stays_open(world):
+    world.on_alarm(probe_event("ALARM", "api", "api-down"))  # api has no runbook: open, told once
+    assert world.kinds() == ["opened"]
+    opened = world.incident("api")
+    clock = FakeClock(opened.last_notified_at)
+    follow_up = FollowUp(world.config, world.store(), world.engine(clock.clock), clock=clock.now)
+
+    reminded_at = []
+    for minutes in (1, 9, 9.99, 10, 11, 19, 20, 25, 30):  # settings.remind_every: 10m
+        clock.set(minutes * 60)
+        if follow_up.invoke(deadline=clock.monotonic() + 60)["reminded"] == ["api"]:
+            reminded_at.append(minutes)
+    assert reminded_at == [10, 20, 30]
+    published = world.published()
+    assert [m["kind"] for m in published] == ["reminder"] * 3
+    assert published[0]["Subject"] == "[autoheal] api still failing after 10m"
+    assert world.incident("api").last_notified_at == clock.now()
+
+    world.on_alarm(probe_event("OK", "api", "api-up"))
+    assert world.incident("api").status == RESOLVED
+    world.published()
+    clock.set(120 * 60)
+    assert follow_up.invoke(deadline=clock.monotonic() + 60)["reminded"] == []  # closed: quiet
+    assert world.published() == []
+
+
+def test_no_reminder_is_written_over_a_run_in_flight(make_world, health):
+    """A reminder must not write an incident whose runbook another invocation is running:
+    that invocation's next checkpoint would hit the version check and its run would die
+    half-way (no escalation, lease held, incident stuck 'running' for 16 minutes)."""
+    world = make_world(set_within(base_config(health.url), "restart-web", "4s"))
+    health.status = 500
+    results = {}
+    alarm = threading.Thread(
+        target=lambda: results.update(out=world.on_alarm(sns_event("alarm-metric-alarm"))), daemon=True
+    )
+    alarm.start()
+    for _ in range(100):  # until the run is verifying
+        incident = world.incident(KEY)
+        if incident is not None and incident.run is not None and incident.run.step == VERIFY:
+            break
+        time.sleep(0.05)
+    assert incident.run.state == RUNNING
+
+    clock = FakeClock()
+    clock.set(11 * 60)  # a reminder is due (10m), and the run is not yet stale (16m)
+    follow_up = FollowUp(world.config, world.store(), world.engine(clock.clock), clock=clock.now)
+    follow_up.invoke(deadline=clock.monotonic() + 60)
+    alarm.join(30)
+
+    [handled] = results["out"]["handled"]
+    assert "error" not in handled, handled
+    incident = world.incident(KEY)
+    assert incident.run.state == ESCALATED  # the run finished
+    assert not [item for item in world.items() if item["pk"] == "lease"]
