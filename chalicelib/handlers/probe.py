@@ -22,7 +22,7 @@ from chalicelib.metrics import emit_probe_metrics
 from chalicelib.probe.engine import ProbeEngine
 from chalicelib.probe.result import ProbeResult
 from chalicelib.state.store import StateStore
-from chalicelib.state.thresholds import ALARM_STATE, MonitorState, Transition, advance
+from chalicelib.state.thresholds import ALARM_STATE, DOWN, MonitorState, Transition, advance
 from chalicelib.statuspage.status_json import publish_status, status_document
 
 logger = Logger(service="autoheal", child=True)
@@ -79,6 +79,10 @@ class ProbeRun:
         window_end = min(deadline, started + TICK_SECONDS - RESERVE_SECONDS)
         run = Invocation()
         states, trusted = self.load_states(run)
+        # A cold container has no timings of its own: start what was failing first, so hung
+        # backends begin their timeouts at once instead of queueing behind quick answers.
+        failing = [name for name, state in states.items() if state.status == DOWN or state.failures]
+        self.engine.prefer(self.config.monitors, failing)
         every = self.config.settings.probe_every
         next_start = started
         while True:

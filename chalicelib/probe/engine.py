@@ -6,7 +6,7 @@ import logging
 import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 from chalicelib.config.model import Monitor
 from chalicelib.probe.checks import Check, Outcome, build_checks, new_session
@@ -63,6 +63,15 @@ class ProbeEngine:
         results = [_collect(futures[i], monitor) for i, monitor in enumerate(monitors)]
         self._cost = {m.name: self._cost_of(futures[i], m) for i, m in enumerate(monitors)}
         return results
+
+    def prefer(self, monitors: Sequence[Monitor], failing: Iterable[str]) -> None:
+        """Seed a fresh engine's start order from what is known elsewhere (the stored state):
+        `failing` monitors are assumed to take their full time, the others little. Knowledge
+        from this engine's own runs is never overwritten."""
+        slow = set(failing)
+        for monitor in monitors:
+            if monitor.name not in self._cost:
+                self._cost[monitor.name] = monitor.timeout * monitor.attempts if monitor.name in slow else 0.0
 
     def _timed_check(self, monitor: Monitor, deadline: float) -> tuple[ProbeResult, float]:
         start = time.monotonic()

@@ -133,6 +133,16 @@ def test_the_slowest_monitor_of_the_last_run_starts_first(httpserver):
     assert [r.monitor for r in results] == ["a", "b", "c"]  # results still in config order
 
 
+def test_a_fresh_engine_seeded_with_what_was_failing_starts_it_first(httpserver):
+    httpserver.expect_request("/a").respond_with_data("ok")
+    httpserver.expect_request("/b").respond_with_data("no", status=500)
+    monitors = [Monitor(name=n, url=httpserver.url_for(f"/{n}"), retries=0) for n in ("a", "b")]
+    engine = ProbeEngine(workers=1)
+    engine.prefer(monitors, failing=["b"])
+    engine.run(monitors, far())
+    assert [entry[0].path for entry in httpserver.log] == ["/b", "/a"]
+
+
 def test_skipped_monitors_keep_their_turn(socket_server, httpserver):
     httpserver.expect_request("/fast").respond_with_data("ok")
     server = socket_server(hang)
