@@ -201,7 +201,9 @@ class RunbookEngine:
         )
         until = min(deadline - STEP_RESERVE, self.clock.monotonic() + COMMAND_WAIT)
         results = self.actions.wait(command_id, run.targets, until)
-        statuses = ", ".join(f"{r.instance_id} {r.status}" for r in results)
+        statuses = ", ".join(
+            f"{r.instance_id} {r.status}" + (f" ({last_line(r.output)})" if r.output else "") for r in results
+        )
         incident.tell(self.clock.now(), f"command {command_id}: {statuses}")
         return NEXT
 
@@ -305,6 +307,11 @@ class RunbookEngine:
 def resolve(incident: Incident, now: float) -> None:
     incident.status = RESOLVED
     incident.resolved_at = now
+
+
+def last_line(output: str) -> str:
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    return lines[-1][:120] if lines else ""
 
 
 def error_text(exc: Exception) -> str:

@@ -1,0 +1,217 @@
+"""The runbook engine's decisions, without AWS: fake actions, a fake clock, in-memory ledgers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from chalicelib.aws.ssm import InvocationResult
+from chalicelib.config import parse_config
+from chalicelib.probe.result import ProbeResult
+from chalicelib.runbooks.budget import Decision, admit
+from chalicelib.runbooks.engine import Clock, RunbookEngine
+from chalicelib.runbooks.incident import ESCALATED, HEALED, PAUSED, RESOLVED, STOPPED, Incident
+
+CONFIG = parse_config(
+    """
+settings: {state_table: t, alarm_topic: a, notify_topic: n, status_bucket: b}
+monitors:
+  - {name: web, url: 'http://127.0.0.1:9/healthz', timeout: 1s, retries: 0, success_threshold: 2}
+runbooks:
+  heal:
+    targets: {tag: {app: web}}
+    budget: {max_runs: 2, per: 30m}
+    steps:
+      - restart: {service: web, manager: systemd}
+      - verify: {monitors: [web], within: 20s}
+      - reboot: {}
+      - verify: {monitors: [web], within: 20s}
+      - escalate: {}
+"""
+)
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def clock(self) -> Clock:
+        return Clock(now=lambda: self.t, monotonic=lambda: self.t, sleep=self.sleep)
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@dataclass
+class FakeActions:
+    targets: list[str] = field(default_factory=lambda: ["i-0aaaaaaaaaaaaaaaa"])
+    calls: list[tuple] = field(default_factory=list)
+
+    def resolve(self, targets):
+        return list(self.targets)
+
+    def send(self, document, instance_ids, parameters, comment):
+        self.calls.append(("send", document, tuple(instance_ids), dict(parameters)))
+        return f"cmd-{len(self.calls)}"
+
+    def wait(self, command_id, instance_ids, until):
+        return [InvocationResult(i, "Success", "restarted\n") for i in instance_ids]
+
+    def reboot(self, instance_ids):
+        self.calls.append(("reboot", tuple(instance_ids)))
+
+    def replace(self, instance_ids):
+        self.calls.append(("replace", tuple(instance_ids)))
+
+
+class Verifier:
+    """Answers probe results from a script: healthy after the given number of calls."""
+
+    def __init__(self, healthy_after: float, time: FakeTime) -> None:
+        self.healthy_after, self.calls, self.time = healthy_after, 0, time
+
+    def __call__(self, monitors, deadline):
+        self.calls += 1
+        self.time.t += 0.5
+        ok = self.calls > self.healthy_after
+        return [
+            ProbeResult(m.name, ok, 5.0, None if ok else "timeout after 1s", 1, self.time.t) for m in monitors
+        ]
+
+
+class MemoryBudget:
+    def __init__(self) -> None:
+        self.runs: dict[str, list[float]] = {}
+        self.escalated: set[str] = set()
+
+    def spend(self, runbook, target, now, max_runs, per):
+        allowed, kept = admit(self.runs.get(target, []), now, max_runs, per)
+        self.runs[target] = kept
+        escalate = not allowed and target not in self.escalated
+        if escalate:
+            self.escalated.add(target)
+        return Decision(allowed, len(kept), escalate)
+
+
+class MemoryLeases:
+    def __init__(self) -> None:
+        self.held: dict[str, str] = {}
+
+    def acquire(self, target, owner, now, ttl):
+        if self.held.get(target, owner) != owner:
+            return False
+        self.held[target] = owner
+        return True
+
+    def release(self, target, owner):
+        if self.held.get(target) == owner:
+            del self.held[target]
+
+
+@pytest.fixture
+def world():
+    time = FakeTime()
+    notices: list = []
+    parts = {"time": time, "actions": FakeActions(), "budget": MemoryBudget(), "leases": MemoryLeases()}
+
+    def engine(healthy_after: float) -> RunbookEngine:
+        parts["verifier"] = Verifier(healthy_after, time)
+        return RunbookEngine(
+            CONFIG,
+            parts["actions"],
+            parts["verifier"],
+            parts["budget"],
+            parts["leases"],
+            notices.append,
+            time.clock(),
+        )
+
+    parts["engine"], parts["notices"] = engine, notices
+    return parts
+
+
+def incident(time: FakeTime, key: str = "web") -> Incident:
+    return Incident(key, f"{key} is failing", time.t, "timeout")
+
+
+def test_restart_then_verified_heals_and_releases_the_lease(world):
+    engine, time = world["engine"](healthy_after=1), world["time"]
+    case = incident(time)
+    engine.start(case, "heal", deadline=time.t + 300)
+    assert case.run.state == HEALED and case.status == RESOLVED
+    assert world["actions"].calls == [
+        ("send", "autoheal-restart", ("i-0aaaaaaaaaaaaaaaa",), {"service": ["web"], "manager": ["systemd"]})
+    ]
+    assert [n.kind for n in world["notices"]] == ["action", "recovered"]
+    assert world["notices"][0].command_id == "cmd-1" and world["notices"][1].downtime_s > 0
+    assert world["leases"].held == {}
+    assert any("(restarted)" in line for line in case.story)
+
+
+def test_a_failed_verify_moves_to_the_bigger_hammer_then_escalates(world):
+    engine, time = world["engine"](healthy_after=10_000), world["time"]
+    case = incident(time)
+    engine.start(case, "heal", deadline=time.t + 600)
+    assert [c[0] for c in world["actions"].calls] == ["send", "reboot"]
+    assert case.run.state == ESCALATED and case.status != RESOLVED
+    assert [n.kind for n in world["notices"]] == ["action", "action", "escalated"]
+    assert sum("verify failed within 20s: web: timeout after 1s" in line for line in case.story) == 2
+
+
+def test_the_run_pauses_before_the_deadline_and_resumes_where_it_was(world):
+    engine, time = world["engine"](healthy_after=30), world["time"]
+    case = incident(time)
+    engine.start(case, "heal", deadline=time.t + 12)
+    assert case.run.state == PAUSED and case.run.step == 1
+    started = case.run.step_started_at
+    assert started is not None and time.t < started + 20
+    engine.resume(case, deadline=time.t + 300)
+    assert case.run.step_started_at is None and case.run.state in (HEALED, ESCALATED)
+    assert [c[0] for c in world["actions"].calls][0] == "send"
+    assert world["actions"].calls.count(world["actions"].calls[0]) == 1, "a resumed run never restarts twice"
+
+
+def test_the_budget_stops_acting_and_tells_people_once(world):
+    engine, time = world["engine"](healthy_after=10_000), world["time"]
+    kinds = []
+    for _ in range(4):
+        case = incident(time)
+        engine.start(case, "heal", deadline=time.t + 600)
+        kinds.append(case.run.state)
+        time.t += 60
+    assert kinds == [ESCALATED, ESCALATED, STOPPED, STOPPED]
+    assert [c[0] for c in world["actions"].calls].count("send") == 2
+    assert sum(n.kind == "budget_exhausted" for n in world["notices"]) == 1
+
+
+def test_a_target_leased_by_another_run_is_left_alone(world):
+    engine, time = world["engine"](healthy_after=0), world["time"]
+    world["leases"].held["i-0aaaaaaaaaaaaaaaa"] = "someone-else"
+    case = incident(time)
+    engine.start(case, "heal", deadline=time.t + 300)
+    assert case.run.state == STOPPED and world["actions"].calls == []
+    assert any("another runbook is acting on it" in line for line in case.story)
+
+
+def test_a_step_that_fails_escalates_with_the_error(world):
+    engine, time = world["engine"](healthy_after=0), world["time"]
+
+    def broken(*args):
+        raise RuntimeError("AccessDenied on SendCommand")
+
+    world["actions"].send = broken
+    case = incident(time)
+    engine.start(case, "heal", deadline=time.t + 300)
+    assert case.run.state == ESCALATED
+    assert "step 1 (restart) failed: RuntimeError: AccessDenied on SendCommand" in world["notices"][-1].title
+    assert world["leases"].held == {}
+
+
+def test_no_targets_found_escalates_without_acting(world):
+    engine, time = world["engine"](healthy_after=0), world["time"]
+    world["actions"].targets = []
+    case = incident(time)
+    engine.start(case, "heal", deadline=time.t + 300)
+    assert case.run.state == ESCALATED and world["actions"].calls == []
+    assert "no targets found" in world["notices"][-1].title
