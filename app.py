@@ -5,6 +5,7 @@ import time
 from chalice import Chalice, Rate
 
 from chalicelib import wiring
+from chalicelib.alarms.envelope import LenientSNSEvent
 
 app = Chalice(app_name="autoheal")
 config = wiring.config()  # validated at cold start: a bad file fails here with every error listed
@@ -34,6 +35,11 @@ def on_alarm(event):
         wiring.config(),
         lambda alarm, runbook: wiring.process_alarm(alarm, runbook, ends, event.context),
     )
+
+
+# Chalice would read the SNS fields before on_alarm runs and raise on an event of another shape;
+# this lets every event reach the parser, which logs and drops what is malformed.
+on_alarm.event_class = LenientSNSEvent
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="follow_up")

@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
@@ -35,6 +35,7 @@ from chalicelib.runbooks.budget import BudgetStore
 from chalicelib.runbooks.engine import Clock, RunbookEngine
 from chalicelib.runbooks.incident import Incident
 from chalicelib.runbooks.incident_store import IncidentStore
+from chalicelib.runbooks.lease import Leases
 from sandbox.fleet import DEFAULT_AMI
 from sandbox.moto_server import MotoServer
 from sandbox.provision import Provisioned, provision
@@ -252,7 +253,6 @@ class World:
     resources: Provisioned
     instances: dict[str, str]  # fleet name -> EC2 id
     app: ModuleType
-    _read: list[dict[str, Any]] = field(default_factory=list)
 
     # ids
     @property
@@ -313,7 +313,6 @@ class World:
                 what = re.search(r"^What:\s+(.+)$", envelope["Message"], re.MULTILINE)
                 envelope["kind"] = LABEL_KINDS.get(what.group(1)) if what else None
                 found.append(envelope)
-        self._read.extend(found)
         return found
 
     def kinds(self) -> list[str]:
@@ -335,8 +334,6 @@ class World:
             return send(notice)
 
         name = self.config.settings.state_table
-        from chalicelib.runbooks.lease import Leases
-
         return RunbookEngine(
             self.config,
             AwsActions(),

@@ -6,6 +6,8 @@ real local server answering 500 to every probe.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from chalicelib.alarms.message import cloudwatch_time
 from chalicelib.handlers.on_alarm import AlarmHandler, handle_sns_event
 from chalicelib.runbooks.budget import BudgetStore
@@ -30,9 +32,7 @@ EXPECTED_COMMANDS = 6
 EXPECTED_BUDGET_NOTICES_AT = [15, 45]  # one per exhausted window
 
 
-def datetime_of(epoch: float):
-    from datetime import UTC, datetime
-
+def datetime_of(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
