@@ -111,11 +111,12 @@ class RunbookEngine:
     ) -> list[str]:
         """The targets this run may act on: leased by us, and within the runbook's budget."""
         runbook = self.config.runbooks[runbook_name]
-        busy = [t for t in targets if not self.leases.acquire(t, owner, now, LEASE_TTL)]
+        busy = self.lease_all(sorted(targets), owner, now)
         if busy:
-            incident.tell(now, f"{', '.join(busy)}: another runbook is acting on it; left alone")
+            incident.tell(now, f"{busy}: another runbook is acting on it; left alone")
+            return []
         allowed, exhausted = [], []
-        for target in (t for t in targets if t not in busy):
+        for target in targets:
             decision = self.budget.spend(
                 runbook_name, target, now, runbook.budget.max_runs, runbook.budget.per
             )
@@ -137,6 +138,18 @@ class RunbookEngine:
                 f"acting there until the window frees",
             )
         return allowed
+
+    def lease_all(self, targets: list[str], owner: str, now: float) -> Optional[str]:
+        """All or none, in sorted order, so two runs never each hold half of one set. Returns the
+        first target someone else holds, having let go of what this run took."""
+        taken: list[str] = []
+        for target in targets:
+            if not self.leases.acquire(target, owner, now, LEASE_TTL):
+                for held in taken:
+                    self.leases.release(held, owner)
+                return target
+            taken.append(target)
+        return None
 
     # -- running: one step after another, until healed, escalated or out of time --------------
     def resume(self, incident: Incident, deadline: float, checkpoint: Checkpoint = no_checkpoint) -> None:

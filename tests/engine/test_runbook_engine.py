@@ -215,3 +215,13 @@ def test_no_targets_found_escalates_without_acting(world):
     engine.start(case, "heal", deadline=time.t + 300)
     assert case.run.state == ESCALATED and world["actions"].calls == []
     assert "no targets found" in world["notices"][-1].title
+
+
+def test_leases_are_all_or_nothing_so_two_runs_never_split_a_target_set(world):
+    engine, time = world["engine"](healthy_after=0), world["time"]
+    world["actions"].targets = ["i-0bbbbbbbbbbbbbbbb", "i-0aaaaaaaaaaaaaaaa"]
+    world["leases"].held["i-0bbbbbbbbbbbbbbbb"] = "someone-else"
+    case = incident(time)
+    engine.start(case, "heal", deadline=time.t + 300)
+    assert world["actions"].calls == []
+    assert world["leases"].held == {"i-0bbbbbbbbbbbbbbbb": "someone-else"}, "the first lease was let go"
