@@ -9,7 +9,6 @@ Idempotency on the MessageId).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from typing import Any, Callable, Optional
 
 from aws_lambda_powertools import Logger
@@ -157,7 +156,3 @@ def handle_sns_event(
             logger.exception("alarm handling failed", extra={"alarm": alarm.name[:255]})
             handled.append({"incident": subject_of(alarm), "error": f"{type(exc).__name__}: {exc}"[:300]})
     return {"handled": handled, "dropped": dropped}
-
-
-def alarm_to_dict(alarm: AlarmEvent) -> dict[str, Any]:
-    return asdict(alarm)

@@ -19,7 +19,7 @@ from chalicelib.alarms.message import probe_alarm_message
 from chalicelib.aws.topics import publish_json
 from chalicelib.config.model import Config
 from chalicelib.metrics import emit_probe_metrics
-from chalicelib.probe.engine import ProbeEngine
+from chalicelib.probe.engine import BACKOFF, ProbeEngine
 from chalicelib.probe.result import ProbeResult
 from chalicelib.state.store import StateStore
 from chalicelib.state.thresholds import ALARM_STATE, DOWN, MonitorState, Transition, advance
@@ -30,7 +30,6 @@ logger = Logger(service="autoheal", child=True)
 TICK_SECONDS = 60.0  # the EventBridge schedule's rate
 RESERVE_SECONDS = 3.0  # kept back from the deadline for writes and publishing
 RESERVE_SHARE = 0.2  # ...or this share of a short invocation, whichever is less
-BACKOFF_SECONDS = 0.2
 
 
 @dataclass
@@ -99,7 +98,7 @@ class ProbeRun:
     def cycle_budget(self) -> float:
         """The longest a cycle can take: the slowest monitor's attempts and backoffs."""
         return max(
-            (m.timeout * m.attempts + BACKOFF_SECONDS * m.retries for m in self.config.monitors),
+            (m.timeout * m.attempts + BACKOFF * m.retries for m in self.config.monitors),
             default=0.0,
         )
 
