@@ -193,23 +193,9 @@ class Fleet:
 
         Tags: ``Name=<name>``, ``app=web``, ``color=<color>``.
         """
-        ids = {}
+        ids = launch_instances(ec2_client, [(i.name, i.color) for i in self._instances.values()], image_id)
         for instance in self._instances.values():
-            tags = {"Name": instance.name, "app": "web", "color": instance.color}
-            response = ec2_client.run_instances(
-                ImageId=image_id,
-                InstanceType="t3.micro",
-                MinCount=1,
-                MaxCount=1,
-                TagSpecifications=[
-                    {
-                        "ResourceType": "instance",
-                        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
-                    }
-                ],
-            )
-            instance.instance_id = response["Instances"][0]["InstanceId"]
-            ids[instance.name] = instance.instance_id
+            instance.instance_id = ids[instance.name]
         return ids
 
     def name_of(self, instance_id: str) -> str | None:
@@ -292,6 +278,26 @@ class Fleet:
             raise FleetError(f"{instance.name}: {method} {path}: {err.read()!r}") from err
         except (urllib.error.URLError, OSError) as err:
             raise FleetError(f"{instance.name}: control port unreachable: {err}") from err
+
+
+def launch_instances(
+    ec2_client: Any, members: list[tuple[str, str]], image_id: str = DEFAULT_AMI
+) -> dict[str, str]:
+    """One EC2 instance per (name, color), tagged Name, app=web and color; returns name -> id."""
+    ids = {}
+    for name, color in members:
+        tags = {"Name": name, "app": "web", "color": color}
+        response = ec2_client.run_instances(
+            ImageId=image_id,
+            InstanceType="t3.micro",
+            MinCount=1,
+            MaxCount=1,
+            TagSpecifications=[
+                {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            ],
+        )
+        ids[name] = response["Instances"][0]["InstanceId"]
+    return ids
 
 
 def _get_status(url: str, timeout: float) -> int | None:

@@ -6,34 +6,21 @@ An incident still open after `settings.remind_every` since the last message gets
 
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from chalicelib.config.durations import format_duration
-from chalicelib.config.model import Config
-from chalicelib.runbooks.engine import LEASE_TTL, RunbookEngine
+from chalicelib.handlers.incident_desk import IncidentDesk
+from chalicelib.runbooks.engine import LEASE_TTL
 from chalicelib.runbooks.incident import PAUSED, Incident
-from chalicelib.runbooks.incident_store import IncidentConflict, IncidentStore
+from chalicelib.runbooks.incident_store import IncidentConflict
 
 logger = Logger(service="autoheal", child=True)
 
 
-class FollowUp:
+class FollowUp(IncidentDesk):
     """>>> FollowUp(config, IncidentStore(table), engine).invoke(deadline)  # doctest: +SKIP"""
-
-    def __init__(
-        self,
-        config: Config,
-        incidents: IncidentStore,
-        engine: RunbookEngine,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.config = config
-        self.incidents = incidents
-        self.engine = engine
-        self.clock = clock
 
     def invoke(self, deadline: float) -> dict[str, Any]:
         resumed, reminded, errors = [], [], []

@@ -8,7 +8,6 @@ Idempotency on the MessageId).
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable, Optional
 
 from aws_lambda_powertools import Logger
@@ -17,9 +16,9 @@ from chalicelib.alarms.model import AlarmEvent
 from chalicelib.alarms.parse import parse_sns_event
 from chalicelib.alarms.routing import route
 from chalicelib.config.model import Config
-from chalicelib.runbooks.engine import RunbookEngine, resolve
+from chalicelib.handlers.incident_desk import IncidentDesk
+from chalicelib.runbooks.engine import resolve
 from chalicelib.runbooks.incident import OPEN, RESOLVED, STOPPED, Incident
-from chalicelib.runbooks.incident_store import IncidentStore
 
 logger = Logger(service="autoheal", child=True)
 
@@ -40,20 +39,8 @@ def claim(alarm: AlarmEvent, config: Config) -> tuple[Optional[str], Optional[st
     return None, f"no monitor or alarms[].match claims {alarm.name[:80]!r}"
 
 
-class AlarmHandler:
+class AlarmHandler(IncidentDesk):
     """>>> AlarmHandler(config, IncidentStore(table), engine).handle(alarm, deadline)  # doctest: +SKIP"""
-
-    def __init__(
-        self,
-        config: Config,
-        incidents: IncidentStore,
-        engine: RunbookEngine,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.config = config
-        self.incidents = incidents
-        self.engine = engine
-        self.clock = clock
 
     def handle(self, alarm: AlarmEvent, runbook: Optional[str], deadline: float) -> dict[str, Any]:
         key = subject_of(alarm)

@@ -8,19 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.alarms import AlarmEvent, InvalidAlarm, parse_sns_event, parse_sns_record
+from tests.support.strategies import json_values
 
 from .samples import PROBE_NAMESPACE, load_event, record_with
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-json_values = st.recursive(
-    scalars,
-    lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
-    ),
-    max_leaves=25,
-)
 KEYS = ["AlarmName", "NewStateValue", "OldStateValue", "NewStateReason", "StateChangeTime",
         "Trigger", "AlarmRule", "Region", "AWSAccountId", "AlarmDescription",
         "TriggeringChildren"]  # fmt: skip

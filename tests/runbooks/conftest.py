@@ -36,7 +36,7 @@ from chalicelib.runbooks.engine import Clock, RunbookEngine
 from chalicelib.runbooks.incident import Incident
 from chalicelib.runbooks.incident_store import IncidentStore
 from chalicelib.runbooks.lease import Leases
-from sandbox.fleet import DEFAULT_AMI
+from sandbox.fleet import launch_instances
 from sandbox.moto_server import MotoServer
 from sandbox.provision import Provisioned, provision
 from sandbox.world import load_app
@@ -349,20 +349,7 @@ class World:
 
 
 def register_instances() -> dict[str, str]:
-    ec2, ids = client("ec2"), {}
-    for name, color in INSTANCES:
-        tags = {"Name": name, "app": "web", "color": color}
-        found = ec2.run_instances(
-            ImageId=DEFAULT_AMI,
-            InstanceType="t3.micro",
-            MinCount=1,
-            MaxCount=1,
-            TagSpecifications=[
-                {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-            ],
-        )
-        ids[name] = found["Instances"][0]["InstanceId"]
-    return ids
+    return launch_instances(client("ec2"), INSTANCES)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from chalicelib.handlers.on_alarm import handle_sns_event
 from chalicelib.wiring import process_alarm
+from tests.support.strategies import json_values
 
 from .conftest import body_of, sns_event
 
@@ -19,14 +20,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
-scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
-json_values = st.recursive(
-    scalars,
-    lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=6)
-    ),
-    max_leaves=30,
-)
 ALARM_KEYS = ["AlarmName", "NewStateValue", "OldStateValue", "NewStateReason", "StateChangeTime", "Trigger",
               "AlarmRule", "Region", "AWSAccountId", "TriggeringChildren"]  # fmt: skip
 # Alarm-shaped bodies: the real keys, arbitrary values (some sampled from the real ones).
