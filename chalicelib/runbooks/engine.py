@@ -36,7 +36,8 @@ from chalicelib.runbooks.incident import (
 logger = Logger(service="autoheal", child=True)
 
 NEXT, PAUSE = "next", "pause"
-STEP_RESERVE = 5.0  # seconds kept before the Lambda's deadline to record where we are
+STEP_RESERVE = 5.0  # seconds kept before the Lambda's deadline to record where we are...
+RESERVE_SHARE = 0.2  # ...or this share of a short invocation, whichever is less
 COMMAND_WAIT = 60.0  # how long a restart waits for the agent's answer before verify takes over
 VERIFY_INTERVAL = 2.0
 LEASE_TTL = 1800.0
@@ -155,13 +156,14 @@ class RunbookEngine:
     def resume(self, incident: Incident, deadline: float, checkpoint: Checkpoint = no_checkpoint) -> None:
         """Run steps from where the incident's run is; `checkpoint` records progress after each,
         so a run cut short continues from there and other invocations see it is in flight."""
+        deadline = self.working_deadline(deadline)
         run = incident.run
         runbook = self.config.runbooks.get(run.runbook) if run else None
         if run is None or runbook is None:
             self.escalate(incident, "the runbook is no longer in the config; stopped")
             return
         while run.step < len(runbook.steps):
-            if self.clock.monotonic() > deadline - STEP_RESERVE:
+            if self.clock.monotonic() > deadline:
                 self.pause(incident)
                 return
             run.state, run.heartbeat = RUNNING, self.clock.now()
@@ -179,6 +181,11 @@ class RunbookEngine:
                 return
             run.step, run.step_started_at, run.verify_streak = run.step + 1, None, 0
         self.escalate(incident, f"{run.runbook} ran every step without a verified recovery")
+
+    def working_deadline(self, deadline: float) -> float:
+        """The Lambda's deadline less the time kept to record where the run is."""
+        left = max(0.0, deadline - self.clock.monotonic())
+        return deadline - min(STEP_RESERVE, RESERVE_SHARE * left)
 
     def pause(self, incident: Incident) -> None:
         incident.run.state = PAUSED
@@ -212,7 +219,7 @@ class RunbookEngine:
             f"{summary} sent to {', '.join(run.targets)} (command {command_id})",
             command_id=command_id,
         )
-        until = min(deadline - STEP_RESERVE, self.clock.monotonic() + COMMAND_WAIT)
+        until = min(deadline, self.clock.monotonic() + COMMAND_WAIT)
         results = self.actions.wait(command_id, run.targets, until)
         statuses = ", ".join(
             f"{r.instance_id} {r.status}" + (f" ({last_line(r.output)})" if r.output else "") for r in results
@@ -251,7 +258,7 @@ class RunbookEngine:
         failing = "no check ran"
         while (now := self.clock.now()) < ends_at:
             run.heartbeat = now
-            if self.clock.monotonic() + cycle > deadline - STEP_RESERVE:
+            if self.clock.monotonic() + cycle > deadline:
                 return PAUSE
             results = self.verifier(monitors, self.clock.monotonic() + cycle)
             bad = [r for r in results if not r.ok]

@@ -101,14 +101,15 @@ def test_ok_while_paused_stops_the_run_and_closes(make_world, health):
     assert world.follow_up()["resumed"] == []  # nothing to continue
 
 
-def test_the_chalice_test_clients_three_seconds_pause_before_acting(world):
-    """With less than the engine's 5 s reserve left, a run records itself and does nothing."""
+def test_a_three_second_invocation_restarts_and_leaves_verify_to_the_next_tick(world):
+    """The Chalice test client's 3 s: the reserve shrinks to a share of it, the restart goes out,
+    and verify (a cycle longer than what is left) is recorded for follow_up."""
     out = world.on_alarm(sns_event("alarm-metric-alarm"), runtime_s=3)
     assert out["handled"][0]["run"] == PAUSED
-    assert world.commands() == []
-    assert world.incident(KEY).run.step == 0
-    world.follow_up()  # the next tick, with time: restart, verify (app healthy), healed
     assert len(world.commands()) == 1
+    assert world.incident(KEY).run.step == 1
+    world.follow_up()  # the next tick, with time: verify (app healthy), healed
+    assert len(world.commands()) == 1, "the restart is not sent again"
     assert world.incident(KEY).status == RESOLVED
 
 
