@@ -89,7 +89,9 @@ def idempotent_alarm_processor():
         table_name=table, key_attr="pk", sort_key_attr="sk", static_pk_value="idempotency"
     )
     settings = IdempotencyConfig(
-        event_key_jmespath="alarm.message_id",
+        # SNS redelivers a message with its MessageId and body unchanged; keying on both means a
+        # sender that reuses ids (test generators do) never has a different alarm taken for a copy.
+        event_key_jmespath="[alarm.message_id, alarm.name, alarm.state, alarm.changed_at]",
         expires_after_seconds=IDEMPOTENCY_SECONDS,
         raise_on_no_idempotency_key=True,
     )

@@ -147,3 +147,22 @@ def test_generated_sns_event_from_the_chalice_test_client(world):
         out = chalice.lambda_.invoke("on_alarm", event).payload
     assert out["handled"] == [] and out["dropped"]
     world.nothing_written()
+
+
+def test_the_chalice_test_client_alarm_then_ok_with_its_fixed_message_id(world):
+    """The test client gives every generated event the same MessageId; an ALARM and the OK that
+    follows are still two alarms, not one delivered twice."""
+    alarm = json.loads(sns_event("alarm-metric-alarm")["Records"][0]["Sns"]["Message"])
+    ok = json.loads(sns_event("alarm-metric-ok")["Records"][0]["Sns"]["Message"])
+    with Client(world.app.app, project_dir=str(REPO)) as chalice:
+        first = chalice.lambda_.invoke(
+            "on_alarm", chalice.events.generate_sns_event(json.dumps(alarm))
+        ).payload
+        again = chalice.lambda_.invoke(
+            "on_alarm", chalice.events.generate_sns_event(json.dumps(alarm))
+        ).payload
+        second = chalice.lambda_.invoke("on_alarm", chalice.events.generate_sns_event(json.dumps(ok))).payload
+    assert first["handled"][0]["state"] == "ALARM" and len(world.commands()) == 1
+    assert again == first, "the same message again is a duplicate"
+    assert second["handled"][0]["state"] == "OK"
+    assert world.incident(alarm["AlarmName"]).status == RESOLVED
