@@ -153,7 +153,10 @@ def main() -> int:
     timeline = Timeline(console)
     log = tempfile.NamedTemporaryFile("w", prefix="autoheal-demo-", suffix=".log", delete=False)  # noqa: SIM115 - kept for the reader
     timeline.say(f"starting the local world (function logs go to {log.name})")
-    with contextlib.redirect_stdout(log), World(str(CONFIG)) as world:
+    # Function output goes to the log for the rest of the run: an invocation still winding down
+    # after the world stops must not write into the timeline.
+    sys.stdout = log
+    with World(str(CONFIG)) as world:
         table = world.config.settings.state_table
         watchers = Watchers(world, timeline)
         watchers.thread.start()
