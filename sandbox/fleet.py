@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Any
 
 from sandbox.ports import LOOPBACK, free_port
+from sandbox.processes import http_status, terminate
 
 # moto ships this AMI in its default image list, so run_instances accepts it even
 # with MOTO_ENABLE_AMI_VALIDATION set.
@@ -176,7 +177,7 @@ class Fleet:
         """
         instance = self.instance(name)
         with instance.lock:  # two restarts of one instance must not interleave
-            _terminate(instance.process)
+            terminate(instance.process)
             self._spawn(instance)
             return self._wait_healthy(instance, timeout or self.start_timeout)
 
@@ -184,7 +185,7 @@ class Fleet:
         """Stop one instance without restarting it (an instance that is down)."""
         instance = self.instance(name)
         with instance.lock:
-            _terminate(instance.process)
+            terminate(instance.process)
 
     # -- moto ------------------------------------------------------------------
 
@@ -209,7 +210,7 @@ class Fleet:
 
     def _stop_processes(self) -> None:
         for instance in self._instances.values():
-            _terminate(instance.process)
+            terminate(instance.process)
             instance.process = None
 
     def _plan(self, name: str, color: str) -> Instance:
@@ -263,7 +264,7 @@ class Fleet:
             return False  # a sticky fault came back: no use waiting for health
         while time.monotonic() < deadline:
             remaining = max(0.1, deadline - time.monotonic())
-            if _get_status(f"{self.url(instance.name)}/healthz", remaining) == 200:
+            if http_status(f"{self.url(instance.name)}/healthz", remaining) == 200:
                 return True
             time.sleep(0.05)
         return False
@@ -300,29 +301,6 @@ def launch_instances(
     return ids
 
 
-def _get_status(url: str, timeout: float) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=min(timeout, 2.0)) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as err:
-        return err.code
-    except (urllib.error.URLError, OSError):
-        return None
-
-
 def _wait_exit(process: subprocess.Popen[bytes], timeout: float) -> None:
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout)
-
-
-def _terminate(process: subprocess.Popen[bytes] | None, timeout: float = 5.0) -> None:
-    """Terminate, then kill after ``timeout``; always reap so no zombie is left."""
-    if process is None:
-        return
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    process.wait(timeout)

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from sandbox.ports import LOOPBACK, free_port
+from sandbox.processes import http_status, terminate
 
 REGION = "us-east-1"
 _START_ATTEMPTS = 3  # a free port can be taken between free_port() and moto's bind
@@ -149,29 +150,14 @@ class MotoServer:
         while time.monotonic() < deadline:
             if not self.is_running():
                 return False  # exited: most likely the port was taken
-            if _answers(f"{self.endpoint_url}/moto-api/"):
+            if (http_status(f"{self.endpoint_url}/moto-api/") or 500) < 500:
                 return True
             time.sleep(0.1)
         return False
 
     def _terminate(self, timeout: float = 5.0) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout)
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return 200 <= response.status < 500
-    except (urllib.error.URLError, OSError):
-        return False
+        terminate(process, timeout)
 
 
 def _temp_log(prefix: str) -> Path:

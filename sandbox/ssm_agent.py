@@ -31,11 +31,15 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from sandbox.fleet import Fleet
+from sandbox.provision import restart_document_content
 
 logger = logging.getLogger(__name__)
 
 RESTART_DOCUMENT = "autoheal-restart"
-SERVICE_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+# As SSM would: the allowedPattern of the very document that is deployed (moto enforces none).
+_PARAMETERS = restart_document_content()["parameters"]
+SERVICE_PATTERN = re.compile(_PARAMETERS["service"]["allowedPattern"])
+MANAGER_PATTERN = re.compile(_PARAMETERS["manager"]["allowedPattern"])
 MANAGERS = {
     # What a real agent would run on the host for each manager.
     "pm2": "pm2 restart {service}",
@@ -68,7 +72,7 @@ def restart_action(parameters: dict[str, list[str]]) -> str:
     manager = _single(parameters, "manager")
     if not SERVICE_PATTERN.fullmatch(service):
         raise InvalidParameters(f"service {service!r} does not match {SERVICE_PATTERN.pattern}")
-    if manager not in MANAGERS:
+    if not MANAGER_PATTERN.fullmatch(manager) or manager not in MANAGERS:
         raise InvalidParameters(f"manager {manager!r} is not one of {', '.join(MANAGERS)}")
     return MANAGERS[manager].format(service=service)
 

@@ -42,7 +42,7 @@ class World:
         self.agent: Optional[SsmAgent] = None
         self.chat = ChatReceiver()
         self.instance_ids: dict[str, str] = {}
-        self.saved_env = {k: os.environ.get(k) for k in ("AUTOHEAL_CONFIG",)}
+        self.saved_env: dict[str, str | None] = {}  # what setenv replaced, put back on stop
 
     def __enter__(self) -> World:
         try:
@@ -61,9 +61,9 @@ class World:
         if FLEET_REFERENCE.search(Path(self.config_path).read_text()):
             self.fleet = Fleet(FLEET).start()
             for name, _ in FLEET:
-                os.environ[fleet_variable(name)] = self.fleet.url(name).split("://", 1)[1]
+                self.setenv(fleet_variable(name), self.fleet.url(name).split("://", 1)[1])
         self.chat.__enter__()
-        os.environ["AUTOHEAL_CONFIG"] = self.config_path
+        self.setenv("AUTOHEAL_CONFIG", self.config_path)
         wiring.reset()
         self.config = wiring.config()
         self.resources: Provisioned = provision(self.config, self.chat.url)
@@ -86,8 +86,16 @@ class World:
         self.chat.__exit__()
         self.moto.stop()
         for key, value in self.saved_env.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self.saved_env.clear()
         wiring.reset()
+
+    def setenv(self, key: str, value: str) -> None:
+        self.saved_env.setdefault(key, os.environ.get(key))
+        os.environ[key] = value
 
     def urls(self) -> dict[str, str]:
         found = {"AWS_ENDPOINT_URL": self.moto.endpoint_url, "chat webhook": self.chat.url}

@@ -73,3 +73,14 @@ def test_chalice_package_holds_only_what_lambda_needs_and_its_template_lints(tmp
         [str(BIN / "cfn-lint"), str(out / "sam.yaml")], capture_output=True, text=True, check=False
     )
     assert linted.returncode == 0, linted.stdout
+
+
+def test_autoheal_checks_restart_parameters_exactly_as_the_deployed_document_does():
+    from chalicelib.config.loader import SERVICE_NAME
+    from chalicelib.config.model import SERVICE_MANAGERS
+    from sandbox.provision import restart_document_content
+
+    parameters = restart_document_content()["parameters"]
+    assert parameters["service"]["allowedPattern"] == SERVICE_NAME.pattern
+    assert parameters["manager"]["allowedValues"] == list(SERVICE_MANAGERS)
+    assert all(p["interpolationType"] == "ENV_VAR" for p in parameters.values())

@@ -6,6 +6,7 @@ Durations are seconds (float). Optional sections are None when absent.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Mapping, Optional
 
 MONITOR_KINDS = ("http", "websocket", "tcp")
@@ -128,4 +129,9 @@ class Config:
     deployments: Mapping[str, Deployment] = field(default_factory=dict)
 
     def monitor(self, name: str) -> Optional[Monitor]:
-        return next((m for m in self.monitors if m.name == name), None)
+        return self.monitors_by_name.get(name)
+
+    @cached_property
+    def monitors_by_name(self) -> Mapping[str, Monitor]:
+        """Names are unique (the loader checks), so a lookup is one dict access."""
+        return {m.name: m for m in self.monitors}

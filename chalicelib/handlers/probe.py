@@ -83,13 +83,14 @@ class ProbeRun:
         failing = [name for name, state in states.items() if state.status == DOWN or state.failures]
         self.engine.prefer(self.config.monitors, failing)
         every = self.config.settings.probe_every
+        budget = self.cycle_budget()
         next_start = started
         while True:
             self.cycle(run, states, trusted, deadline)
             if every is None:
                 break
             next_start += every
-            if next_start + self.cycle_budget() > window_end:
+            if next_start + budget > window_end:
                 break
             time.sleep(max(0.0, next_start - self.monotonic()))
         self.publish_status(run, states)
@@ -131,9 +132,9 @@ class ProbeRun:
         changed: dict[str, MonitorState] = {}
         transitions: list[Transition] = []
         now = self.clock()
-        for result in results:
-            monitor = self.config.monitor(result.monitor)
-            if monitor is None or result.skipped:
+        # The engine returns one result per monitor, in config order.
+        for monitor, result in zip(self.config.monitors, results, strict=True):
+            if result.skipped:
                 continue
             old = states.get(result.monitor, MonitorState())
             new, status_changed = advance(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Mapping, Optional
 
 OPEN, RESOLVED = "open", "resolved"
@@ -80,8 +81,6 @@ def clock_time(epoch: float) -> str:
 
 def plain(value: Any) -> Any:
     """DynamoDB gives Decimals back; the model wants floats and ints."""
-    from decimal import Decimal
-
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, list):
