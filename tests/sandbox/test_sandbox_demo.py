@@ -67,7 +67,7 @@ def test_sandbox_command_brings_the_world_up_for_a_config_and_stops_on_signal():
             if line.startswith("running"):
                 break
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        lines.append(process.communicate(timeout=30)[0])  # keep reading: a full pipe would block it
     finally:
         if process.poll() is None:
             process.kill()
