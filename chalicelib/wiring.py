@@ -63,7 +63,7 @@ def runbook_engine():  # -> RunbookEngine
     from chalicelib.runbooks.actions import AwsActions
     from chalicelib.runbooks.budget import BudgetStore
     from chalicelib.runbooks.engine import RunbookEngine
-    from chalicelib.runbooks.lease import Leases
+    from chalicelib.leases import Leases
 
     table = config().settings.state_table
     return RunbookEngine(

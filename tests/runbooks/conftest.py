@@ -35,7 +35,7 @@ from chalicelib.runbooks.budget import BudgetStore
 from chalicelib.runbooks.engine import Clock, RunbookEngine
 from chalicelib.runbooks.incident import Incident
 from chalicelib.runbooks.incident_store import IncidentStore
-from chalicelib.runbooks.lease import Leases
+from chalicelib.leases import Leases
 from sandbox.fleet import launch_instances
 from sandbox.moto_server import MotoServer
 from sandbox.provision import Provisioned, provision

@@ -1,4 +1,9 @@
-"""A lease per target by conditional write: two alarms never restart one instance at once."""
+"""Leases by conditional write, shared by every part of autoheal that must act alone.
+
+A runbook leases each target it acts on (two alarms never restart one instance at once); a
+blue/green shift leases its listener (two shifts never move one listener at once). A lease has a
+short TTL that its holder renews while it lives, so a holder that died frees it soon.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +39,10 @@ class Leases:
             return True
         except dynamodb.meta.client.exceptions.ConditionalCheckFailedException:
             return False
+
+    def renew(self, target: str, owner: str, now: float, ttl: float) -> bool:
+        """Extend a lease `owner` still holds; False when it expired and someone else took it."""
+        return self.acquire(target, owner, now, ttl)
 
     def release(self, target: str, owner: str) -> None:
         dynamodb = table(self.table_name)
