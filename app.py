@@ -20,9 +20,7 @@ def deadline(event) -> float:
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="probe")
 def probe(event):
-    from chalicelib.handlers.probe import ProbeRun
-
-    return ProbeRun(wiring.config(), wiring.probe_engine()).invoke(deadline(event))
+    return wiring.probe_run().invoke(deadline(event))
 
 
 @app.on_sns_message(topic=config.settings.alarm_topic, name="on_alarm")
@@ -44,8 +42,4 @@ on_alarm.event_class = LenientSNSEvent
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="follow_up")
 def follow_up(event):
-    from chalicelib.handlers.follow_up import FollowUp
-    from chalicelib.runbooks.incident_store import IncidentStore
-
-    incidents = IncidentStore(wiring.config().settings.state_table)
-    return FollowUp(wiring.config(), incidents, wiring.runbook_engine()).invoke(deadline(event))
+    return wiring.follow_up().invoke(deadline(event))

@@ -80,6 +80,7 @@ def idempotent_alarm_processor():
         idempotent_function,
     )
 
+    from chalicelib.alarms.ledger import AlarmLedger
     from chalicelib.alarms.model import AlarmEvent
     from chalicelib.handlers.on_alarm import AlarmHandler
     from chalicelib.runbooks.incident_store import IncidentStore
@@ -99,7 +100,7 @@ def idempotent_alarm_processor():
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=settings)
     def process(request: dict) -> dict:
         alarm = AlarmEvent(**request["alarm"])
-        handler = AlarmHandler(config(), IncidentStore(table), runbook_engine())
+        handler = AlarmHandler(config(), IncidentStore(table), runbook_engine(), ledger=AlarmLedger(table))
         return handler.handle(alarm, request["runbook"], request["deadline"])
 
     return process, settings
@@ -119,6 +120,21 @@ def process_alarm(alarm, runbook: Optional[str], deadline: float, context: Any =
         return process(request=request)
     except IdempotencyAlreadyInProgressError:
         return {"incident": alarm.monitor or alarm.name, "action": "none: the same message is being handled"}
+
+
+def follow_up():  # -> FollowUp
+    from chalicelib.alarms.ledger import AlarmLedger
+    from chalicelib.handlers.follow_up import FollowUp
+    from chalicelib.runbooks.incident_store import IncidentStore
+
+    table = config().settings.state_table
+    return FollowUp(config(), IncidentStore(table), runbook_engine(), ledger=AlarmLedger(table))
+
+
+def probe_run():  # -> ProbeRun
+    from chalicelib.handlers.probe import ProbeRun
+
+    return ProbeRun(config(), probe_engine())
 
 
 def reset() -> None:

@@ -12,11 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.alarms.model import STATES
+from chalicelib.alarms.model import PROBE_ALARM_PREFIX, PROBE_METRIC, STATES
 from chalicelib.alarms.parse import MAX_NAME, MAX_REASON, MONITOR_DIMENSION
-
-PROBE_ALARM_PREFIX = "autoheal-probe-"
-PROBE_METRIC = "Availability"  # 1 when a check passes, 0 when it fails
 
 
 def probe_alarm_name(monitor: str) -> str:

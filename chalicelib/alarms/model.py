@@ -6,11 +6,15 @@ arrive on the alarms topic in one JSON shape; `alarms.parse` turns each into an 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
 KINDS = ("metric", "metric_math", "composite", "probe")
+PROBE_ALARM_PREFIX = "autoheal-probe-"  # the probe's own alarm names: autoheal-probe-<monitor>
+PROBE_METRIC = "Availability"  # 1 when a check passes, 0 when it fails
+# Dimensions that name something narrower than a tier: a run acts only there (runbooks.scope).
+SCOPE_DIMENSIONS = ("InstanceId", "AutoScalingGroupName", "TargetGroup")
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class AlarmEvent:
     account: Optional[str]
     message_id: str  # the SNS MessageId: the idempotency key
     description: Optional[str] = None
+    # SCOPE_DIMENSIONS found on the alarm's metric (on every metric of a metric-math alarm)
+    dimensions: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_alarm(self) -> bool:

@@ -16,7 +16,14 @@ import json
 import re
 from typing import Any, Iterable, Mapping, Optional
 
-from chalicelib.alarms.model import STATES, AlarmEvent, InvalidAlarm
+from chalicelib.alarms.model import (
+    PROBE_ALARM_PREFIX,
+    PROBE_METRIC,
+    SCOPE_DIMENSIONS,
+    STATES,
+    AlarmEvent,
+    InvalidAlarm,
+)
 
 MAX_MESSAGE_CHARS = 262_144  # SNS's own message limit is 256 KiB
 MAX_RECORDS = 100  # Lambda hands SNS records over one at a time; this is only a guard
@@ -87,7 +94,11 @@ def parse_alarm(body: Mapping[str, Any], message_id: str, probe_namespace: str) 
     name = _text(body, "AlarmName", MAX_NAME, required=True)
     if _CONTROL.search(name):
         raise InvalidAlarm("AlarmName: contains control characters")
-    kind, namespace, metric, monitor = _classify(body, probe_namespace)
+    kind, namespace, metric, monitor, dimensions = _classify(body, probe_namespace)
+    if kind == "probe" and name != PROBE_ALARM_PREFIX + str(monitor):
+        # Another alarm on the probe's metrics (a latency alarm, say) is not the probe itself: it
+        # must not open or close a monitor's incident. `alarms:` routes it like any alarm.
+        kind = "metric"
     return AlarmEvent(
         name=name,
         state=_state(body, "NewStateValue", required=True),
@@ -102,6 +113,7 @@ def parse_alarm(body: Mapping[str, Any], message_id: str, probe_namespace: str) 
         account=_text(body, "AWSAccountId", MAX_SHORT, truncate=True) or None,
         message_id=message_id,
         description=_text(body, "AlarmDescription", MAX_DESCRIPTION, truncate=True) or None,
+        dimensions=dimensions,
     )
 
 
@@ -121,15 +133,15 @@ def _load_object(message: Any) -> Mapping[str, Any]:
 
 def _classify(
     body: Mapping[str, Any], probe_namespace: str
-) -> tuple[str, Optional[str], Optional[str], Optional[str]]:
-    """Return (kind, namespace, metric, monitor) from Trigger or AlarmRule."""
+) -> tuple[str, Optional[str], Optional[str], Optional[str], dict[str, str]]:
+    """Return (kind, namespace, metric, monitor, scope dimensions) from Trigger or AlarmRule."""
     trigger, rule = body.get("Trigger"), body.get("AlarmRule")
     if trigger is None:
         if rule is None:
             raise InvalidAlarm("Trigger: missing (and no AlarmRule)")
         _text(body, "AlarmRule", MAX_RULE, required=True)
         _list(body, "TriggeringChildren", MAX_METRICS)
-        return "composite", None, None, None
+        return "composite", None, None, None, {}
     if rule is not None:
         raise InvalidAlarm("AlarmRule: not expected beside Trigger")
     if not isinstance(trigger, Mapping):
@@ -142,13 +154,19 @@ def _classify(
     _text(trigger, "Unit", MAX_SHORT, where="Trigger.")  # null for metrics without a unit
     dims = _dimensions(trigger.get("Dimensions"), "Trigger.Dimensions")
     monitor = dims.get(MONITOR_DIMENSION) or None
-    kind = "probe" if namespace == probe_namespace and monitor else "metric"
-    return kind, namespace, metric, monitor
+    kind = "probe" if namespace == probe_namespace and monitor and metric == PROBE_METRIC else "metric"
+    return kind, namespace, metric, monitor, _scope(dims)
 
 
-def _metric_math(trigger: Mapping[str, Any]) -> tuple[Optional[str], Optional[str], Optional[str]]:
-    """Namespace, metric and monitor of a metric-math alarm, each when all its metrics agree."""
-    namespaces, metrics, monitors = [], [], []
+def _scope(dims: Mapping[str, str]) -> dict[str, str]:
+    return {k: dims[k] for k in SCOPE_DIMENSIONS if dims.get(k)}
+
+
+def _metric_math(
+    trigger: Mapping[str, Any],
+) -> tuple[Optional[str], Optional[str], Optional[str], dict[str, str]]:
+    """Namespace, metric, monitor and scope of a metric-math alarm, each when all its metrics agree."""
+    namespaces, metrics, monitors, scopes = [], [], [], []
     for i, entry in enumerate(_list(trigger, "Metrics", MAX_METRICS, where="Trigger.") or []):
         where = f"Trigger.Metrics[{i}]"
         if not isinstance(entry, Mapping):
@@ -167,7 +185,9 @@ def _metric_math(trigger: Mapping[str, Any]) -> tuple[Optional[str], Optional[st
         metrics.append(_text(metric, "MetricName", MAX_SHORT, required=True, where=f"{where}."))
         dims = _dimensions(metric.get("Dimensions"), f"{where}.Dimensions")
         monitors.append(dims.get(MONITOR_DIMENSION) or None)
-    return _only(namespaces), _only(metrics), _only(monitors)
+        scopes.append(_scope(dims))
+    shared = {k: v for k, v in scopes[0].items() if all(s.get(k) == v for s in scopes)} if scopes else {}
+    return _only(namespaces), _only(metrics), _only(monitors), shared
 
 
 def _check_trigger_settings(trigger: Mapping[str, Any]) -> None:

@@ -1,8 +1,8 @@
 """Pick the runbook for an alarm event, from the config alone.
 
-Order: a probe event goes to its monitor's runbook; any event whose Monitor dimension names a
-configured monitor goes to that monitor's runbook; otherwise the first `alarms:` route whose
-glob matches the AlarmName (case-sensitive, so `web-*` never matches `WEB-x`).
+Order: the probe's own event (named autoheal-probe-<monitor>, on its availability metric) goes to
+its monitor's runbook; any other alarm to the first `alarms:` route whose glob matches the
+AlarmName (case-sensitive, so `web-*` never matches `WEB-x`).
 
 >>> route(event, config)  # doctest: +SKIP
 'restart-web'
@@ -19,8 +19,8 @@ from chalicelib.config.model import Config
 
 def route(event: AlarmEvent, config: Config) -> Optional[str]:
     """The runbook name for `event`, or None when nothing should run."""
-    monitor = config.monitor(event.monitor) if event.monitor else None
-    if event.kind == "probe" or monitor is not None:
+    if event.kind == "probe":
+        monitor = config.monitor(event.monitor) if event.monitor else None
         return monitor.runbook if monitor is not None else None
     for alarm in config.alarms:
         if fnmatchcase(event.name, alarm.match):

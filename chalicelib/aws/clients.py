@@ -7,9 +7,27 @@ AWS_ENDPOINT_URL, so the local world needs no special code here.
 from __future__ import annotations
 
 import functools
-from typing import Any
+import time
+from typing import Any, Callable
 
 _RETRIES = {"mode": "standard", "max_attempts": 4}
+# Side-effecting calls (SendCommand, RebootInstances, SetInstanceHealth, ModifyListener) are sent
+# once: botocore's standard mode would resend after a read timeout, and a request that timed out may
+# well have been carried out. Only a throttling answer, which AWS gives before doing anything, is
+# retried (see `call_once`).
+_ONCE = {"mode": "standard", "total_max_attempts": 1}
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "TooManyRequestsException",
+        "SlowDown",
+    }
+)
+THROTTLING_ATTEMPTS = 4
 
 
 @functools.cache
@@ -24,6 +42,38 @@ def client(service: str) -> Any:
     return boto3.session.Session().client(
         service, config=Config(retries=_RETRIES, connect_timeout=3, read_timeout=10)
     )
+
+
+@functools.cache
+def mutating_client(service: str) -> Any:
+    """A client that never resends a request by itself: for calls that act (see `call_once`)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        service, config=Config(retries=_ONCE, connect_timeout=3, read_timeout=20)
+    )
+
+
+def call_once(
+    service: str, operation: str, sleep: Callable[[float], None] = time.sleep, **kwargs: Any
+) -> Any:
+    """Call a side-effecting operation; retried only when AWS answered that it was throttled.
+
+    >>> call_once("ec2", "reboot_instances", InstanceIds=["i-0abc"])  # doctest: +SKIP
+    """
+    from botocore.exceptions import ClientError
+
+    method = getattr(mutating_client(service), operation)
+    for attempt in range(THROTTLING_ATTEMPTS):
+        try:
+            return method(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code not in THROTTLING_CODES or attempt == THROTTLING_ATTEMPTS - 1:
+                raise
+            sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 @functools.cache
@@ -54,5 +104,5 @@ def topic_arn(name_or_arn: str) -> str:
 
 def reset() -> None:
     """Forget cached clients (tests point them at a new endpoint)."""
-    for cached in (client, table, account_id):
+    for cached in (client, mutating_client, table, account_id):
         cached.cache_clear()

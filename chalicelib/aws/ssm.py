@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from chalicelib.aws.clients import client
+from chalicelib.aws.clients import call_once, client
 
 TERMINAL = {
     "Success",
@@ -30,17 +30,42 @@ class InvocationResult:
 
 
 def send_command(
-    document: str, instance_ids: Sequence[str], parameters: Mapping[str, Sequence[str]], comment: str = ""
+    document: str,
+    instance_ids: Sequence[str],
+    parameters: Mapping[str, Sequence[str]],
+    comment: str = "",
+    max_concurrency: int = 1,
 ) -> str:
-    """Send `document` to the instances; returns the CommandId."""
-    response = client("ssm").send_command(
+    """Send `document` to the instances, at most `max_concurrency` at once and stopping at the
+    first error; returns the CommandId. Sent once: never resent after a timeout."""
+    response = call_once(
+        "ssm",
+        "send_command",
         DocumentName=document,
         InstanceIds=list(instance_ids),
         Parameters={key: list(values) for key, values in parameters.items()},
         Comment=comment[:100],
         TimeoutSeconds=600,
+        MaxConcurrency=str(max(1, max_concurrency)),
+        MaxErrors="0",
     )
     return response["Command"]["CommandId"]
+
+
+def find_command(token: str, sent_after: float) -> str | None:
+    """The id of a command whose Comment carries `token`, sent after `sent_after` (epoch): how a
+    run that died right after SendCommand finds what it sent instead of sending it again."""
+    from datetime import UTC, datetime
+
+    paginator = client("ssm").get_paginator("list_commands")
+    for page in paginator.paginate():
+        for command in page.get("Commands", []):
+            requested = command.get("RequestedDateTime")
+            if isinstance(requested, datetime) and requested.astimezone(UTC).timestamp() < sent_after:
+                continue
+            if token in (command.get("Comment") or ""):
+                return command["CommandId"]
+    return None
 
 
 def wait_for_invocations(

@@ -18,7 +18,6 @@ from chalicelib.config.errors import ConfigError
 from chalicelib.config.fields import Section
 from chalicelib.config.model import (
     MONITOR_KINDS,
-    SERVICE_MANAGERS,
     STRATEGIES,
     AlarmRoute,
     Budget,
@@ -36,11 +35,7 @@ from chalicelib.config.model import (
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# The restart document's parameters: the same allowedPattern is in resources/ssm-restart.yaml.
-SERVICE_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-SSM_DOCUMENT = re.compile(r"^[A-Za-z0-9_.:/-]{3,128}$")
 URL_SCHEMES = {"http": ("http", "https"), "websocket": ("ws", "wss"), "tcp": ("tcp",)}
-STEP_ACTIONS = ("restart", "verify", "reboot", "replace", "run", "maintenance", "escalate")
 
 
 def load_config(path: str) -> Config:
@@ -214,72 +209,37 @@ def read_runbook(s: Section, name: str) -> Runbook:
             Budget, max_runs=budget.integer("max_runs", 3, minimum=1), per=budget.duration("per", 1800.0)
         ),
         maintenance_page=s.boolean("maintenance_page", False),
+        max_concurrent=s.integer("max_concurrent", 1, minimum=1),
+        max_share=read_share(s, "max_share", 0.5),
     )
 
 
+def read_share(s: Section, key: str, default: float) -> float:
+    """A share of a tier: `50%` or `0.5`, above 0 and at most 100%."""
+    value = s.raw(key, default)
+    if isinstance(value, str) and value.endswith("%") and value[:-1].replace(".", "", 1).isdigit():
+        value = float(value[:-1]) / 100
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        s.error(f"expected a share like 50% or 0.5 (above 0, at most 100%), got {value!r}", key)
+        return default
+    return float(value)
+
+
 def read_step(s: Section) -> Step:
-    actions = [key for key in s.data if key in STEP_ACTIONS]
+    """Each step is a mapping with exactly one key, the kind; its kind reads its own section."""
+    from chalicelib.runbooks.steps import REGISTRY  # deferred: the registry imports the config model
+
+    actions = [key for key in s.data if key in REGISTRY]
     if len(s.data) != 1 or len(actions) != 1:
-        s.error(f"expected exactly one action, one of {', '.join(STEP_ACTIONS)}")
+        s.error(f"expected exactly one action, one of {', '.join(sorted(REGISTRY))}")
         s.seen.update(s.data)
         return Step("invalid")
     action = actions[0]
     body = s.section(action)
     s.finish()
-    return Step(action, STEP_READERS[action](body))
-
-
-def read_restart(s: Section) -> dict:
-    service = s.string("service")
-    if isinstance(service, str) and not SERVICE_NAME.match(service):
-        s.error("expected a service name of letters, digits and _.@- (at most 64)", "service")
-    params = {"service": service, "manager": s.choice("manager", SERVICE_MANAGERS, "pm2")}
-    s.finish()
-    return params
-
-
-def read_verify(s: Section) -> dict:
-    params = {"monitors": s.string_list("monitors"), "within": s.duration("within", 120.0)}
-    if not params["monitors"]:
-        s.error("expected at least one monitor name", "monitors")
-    s.finish()
-    return params
-
-
-def read_run(s: Section) -> dict:
-    document = s.string("document")
-    if isinstance(document, str) and not SSM_DOCUMENT.match(document):
-        s.error("expected an SSM document name", "document")
-    parameters = s.raw("parameters", {})
-    if not isinstance(parameters, Mapping) or not all(
-        isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in parameters.values()
-    ):
-        s.error("expected a mapping of parameter -> fixed string value", "parameters")
-        parameters = {}
-    s.finish()
-    return {"document": document, "parameters": {str(k): [str(v)] for k, v in parameters.items()}}
-
-
-def read_maintenance(s: Section) -> dict:
-    params = {"mode": s.choice("mode", ("on", "off"), "on"), "message": s.string("message", None)}
-    s.finish()
-    return params
-
-
-def read_empty(s: Section) -> dict:
-    s.finish()
-    return {}
-
-
-STEP_READERS = {
-    "restart": read_restart,
-    "verify": read_verify,
-    "reboot": read_empty,
-    "replace": read_empty,
-    "run": read_run,
-    "maintenance": read_maintenance,
-    "escalate": read_empty,
-}
+    params = REGISTRY[action].read(body)
+    body.finish()
+    return Step(action, params)
 
 
 def read_deployment(s: Section, name: str) -> Deployment:

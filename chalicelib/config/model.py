@@ -80,8 +80,8 @@ class Targets:
 
 @dataclass(frozen=True)
 class Step:
-    """One runbook step: `action` is restart | verify | reboot | replace | run | maintenance |
-    escalate; `params` holds its validated fields (see loader.STEP_SCHEMAS)."""
+    """One runbook step: `action` names a kind in `runbooks.steps.REGISTRY`; `params` holds the
+    fields that kind's `read` validated."""
 
     action: str
     params: Mapping[str, object] = field(default_factory=dict)
@@ -94,6 +94,8 @@ class Runbook:
     steps: tuple[Step, ...]
     budget: Budget = field(default_factory=Budget)
     maintenance_page: bool = False
+    max_concurrent: int = 1  # targets acted on at once
+    max_share: float = 0.5  # of the tier acted on at once
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,11 @@
-"""The `follow_up` function (every minute): continue paused runbooks and remind people.
+"""The `follow_up` function (every minute): carry on what one invocation could not finish.
 
-A runbook that could not finish inside one invocation recorded its position; this picks it up.
-An incident still open after `settings.remind_every` since the last message gets a reminder.
+- continues paused runs, and takes over runs whose invocation died (RUNNING, no heartbeat for
+  STALE_RUN_SECONDS), but only while holding every one of their targets' leases;
+- retries notifications a channel did not take;
+- resolves incidents whose signals are all OK again once their run has ended;
+- reminds people while an incident stays open, and escalates once and closes an incident open
+  past MAX_OPEN_SECONDS, so nothing stays open (and reminding) forever.
 """
 
 from __future__ import annotations
@@ -12,49 +16,81 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.config.durations import format_duration
 from chalicelib.handlers.incident_desk import IncidentDesk
-from chalicelib.runbooks.engine import LEASE_TTL
-from chalicelib.runbooks.incident import PAUSED, Incident
+from chalicelib.runbooks.engine import resolve
+from chalicelib.runbooks.incident import OPEN, PAUSED, RUNNING, Incident
 from chalicelib.runbooks.incident_store import IncidentConflict
 
 logger = Logger(service="autoheal", child=True)
 
+MAX_OPEN_SECONDS = 7 * 86400
+
 
 class FollowUp(IncidentDesk):
-    """>>> FollowUp(config, IncidentStore(table), engine).invoke(deadline)  # doctest: +SKIP"""
+    """>>> FollowUp(config, IncidentStore(table), engine, ledger=ledger).invoke(deadline)  # doctest: +SKIP"""
 
     def invoke(self, deadline: float) -> dict[str, Any]:
-        resumed, reminded, errors = [], [], []
-        for incident in self.incidents.open_incidents():
+        done: dict[str, list[str]] = {
+            "resumed": [],
+            "reminded": [],
+            "resent": [],
+            "resolved": [],
+            "errors": [],
+        }
+        for incident in self.incidents.needing_follow_up():
             try:
-                if incident.run is not None and incident.run.state == PAUSED:
-                    self.resume(incident, deadline)
-                    resumed.append(incident.key)
-                elif self.reminder_due(incident) and not incident.run_in_flight(self.clock()):
-                    # A run in flight belongs to the invocation running it: writing the incident
-                    # here would make that run's next checkpoint fail its version check.
-                    self.remind(incident)
-                    reminded.append(incident.key)
-                else:
-                    continue
-                self.incidents.save(incident)
+                did = self.follow(incident, deadline)
+                if did:
+                    self.incidents.save(incident)
+                    done[did].append(incident.key)
             except IncidentConflict as exc:
-                errors.append(str(exc))  # another invocation moved it on; it will be seen next tick
-            except Exception as exc:  # noqa: BLE001
+                done["errors"].append(str(exc))  # another invocation moved it on; seen next tick
+            except Exception as exc:  # noqa: BLE001 - one incident must not stop the others
                 logger.exception("follow-up failed", extra={"incident": incident.key})
-                errors.append(f"{incident.key}: {type(exc).__name__}: {exc}"[:300])
-        return {"resumed": resumed, "reminded": reminded, "errors": errors}
+                done["errors"].append(f"{incident.key}: {type(exc).__name__}: {exc}"[:300])
+        return done
 
-    def resume(self, incident: Incident, deadline: float) -> None:
-        run = incident.run
+    def follow(self, incident: Incident, deadline: float) -> str:
+        """What was done to the incident ("" when nothing, and nothing is written)."""
         now = self.clock()
-        for target in run.targets:  # renew: a paused run keeps its targets to itself
-            self.engine.leases.acquire(target, run.lease_owner, now, LEASE_TTL)
+        if incident.run_in_flight(now):
+            return ""  # its invocation owns it: a write here would fail that run's next checkpoint
+        unsent = len(incident.unsent)
+        if unsent:
+            self.engine.notifier.retry_unsent(incident)
+        resent = len(incident.unsent) < unsent
+        if incident.status != OPEN:
+            return "resent" if resent else ""
+        run = incident.run
+        if run is not None and run.state in (PAUSED, RUNNING):
+            self.take_over(incident, deadline)
+            self.settle(incident)
+            return "resumed"
+        if self.settle(incident):
+            return "resolved"
+        if now - incident.opened_at > MAX_OPEN_SECONDS:
+            self.close_stale(incident)
+            return "resolved"
+        if self.reminder_due(incident):
+            down_for = format_duration(round(now - incident.opened_at))
+            self.engine.notifier.send(incident, "reminder", f"{incident.key} still failing after {down_for}")
+            return "reminded"
+        return "resent" if resent else ""
+
+    def take_over(self, incident: Incident, deadline: float) -> None:
+        run, now = incident.run, self.clock()
+        if run.state == RUNNING:
+            incident.tell(now, "the invocation running this stopped; carrying on from its last checkpoint")
+        busy = self.engine.admission.lease_all(sorted(run.targets), run.lease_owner, now)
+        if busy:
+            self.engine.escalate(incident, f"{busy} is now held by another run; this run stops")
+            return
         self.engine.resume(incident, deadline, self.incidents.save)
+
+    def close_stale(self, incident: Incident) -> None:
+        days = round(MAX_OPEN_SECONDS / 86400)
+        self.engine.escalate(incident, f"open for more than {days} days; closed as stale")
+        resolve(incident, self.clock())
 
     def reminder_due(self, incident: Incident) -> bool:
         every = self.config.settings.remind_every
         return every is not None and self.clock() - incident.last_notified_at >= every
-
-    def remind(self, incident: Incident) -> None:
-        down_for = format_duration(round(self.clock() - incident.opened_at))
-        self.engine.send(incident, "reminder", f"{incident.key} still failing after {down_for}")

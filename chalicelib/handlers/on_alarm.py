@@ -3,7 +3,12 @@
 Order matters for safety: parse, then route, and only then touch AWS. A message that does not
 parse, or that no monitor or `alarms:` route claims, is logged with its reason and dropped
 before any write. Each SNS message acts once however often it is delivered (Powertools
-Idempotency on the MessageId).
+Idempotency on the MessageId), and a state change older than the one on record for its alarm
+changes nothing (SNS does not keep order).
+
+A failure before any side effect raises, so Lambda retries the event (and, past its retries,
+hands it to the function's on-failure queue); after one, the run is checkpointed and
+`follow_up` carries it on.
 """
 
 from __future__ import annotations
@@ -12,13 +17,15 @@ from typing import Any, Callable, Optional
 
 from aws_lambda_powertools import Logger
 
+from chalicelib.alarms.ledger import change_time
 from chalicelib.alarms.model import AlarmEvent
 from chalicelib.alarms.parse import parse_sns_event
 from chalicelib.alarms.routing import route
 from chalicelib.config.model import Config
 from chalicelib.handlers.incident_desk import IncidentDesk
-from chalicelib.runbooks.engine import resolve
-from chalicelib.runbooks.incident import OPEN, RESOLVED, STOPPED, Incident
+from chalicelib.runbooks.engine import error_text
+from chalicelib.runbooks.incident import OPEN, PAUSED, RESOLVED, Incident
+from chalicelib.runbooks.scope import SignalScope
 
 logger = Logger(service="autoheal", child=True)
 
@@ -34,22 +41,27 @@ def claim(alarm: AlarmEvent, config: Config) -> tuple[Optional[str], Optional[st
     runbook = route(alarm, config)
     if runbook is not None:
         return runbook, None
-    if alarm.monitor and config.monitor(alarm.monitor) is not None:
+    if alarm.kind == "probe" and alarm.monitor and config.monitor(alarm.monitor) is not None:
         return None, None
     return None, f"no monitor or alarms[].match claims {alarm.name[:80]!r}"
 
 
 class AlarmHandler(IncidentDesk):
-    """>>> AlarmHandler(config, IncidentStore(table), engine).handle(alarm, deadline)  # doctest: +SKIP"""
+    """>>> AlarmHandler(config, store, engine, ledger=ledger).handle(alarm, rb, deadline)  # doctest: +SKIP"""
 
     def handle(self, alarm: AlarmEvent, runbook: Optional[str], deadline: float) -> dict[str, Any]:
-        key = subject_of(alarm)
+        key, now = subject_of(alarm), self.clock()
+        if self.ledger is not None and not self.ledger.record(
+            alarm.name, alarm.state, change_time(alarm.changed_at), now
+        ):
+            logger.info(f"{alarm.name}: {alarm.state} older than the change on record; ignored")
+            return {"incident": key, "state": alarm.state, "action": "none: older than the state on record"}
         incident = self.incidents.get(key)
-        if incident is not None and incident.status == OPEN and incident.run_in_flight(self.clock()):
-            # The invocation running the runbook owns the incident until it stops; its verify
-            # decides. Writing here would lose one of the two updates.
+        if incident is not None and incident.status == OPEN and incident.run_in_flight(now):
+            # The invocation running the runbook owns the incident until it stops; the state just
+            # recorded is read when the run ends. Writing here would lose one of the two updates.
             logger.info(
-                f"{key}: {alarm.state} while {incident.run.runbook} runs; the run decides",
+                f"{key}: {alarm.state} while {incident.run.runbook} runs; recorded for when it ends",
                 extra={"incident": key, "alarm": alarm.name[:255]},
             )
             return {"incident": key, "state": alarm.state, "action": "none: a runbook is running"}
@@ -74,38 +86,53 @@ class AlarmHandler(IncidentDesk):
             incident = Incident(
                 key, f"{key} is failing", now, alarm.reason, version=incident.version if incident else 0
             )
-            self.engine.send(incident, "opened", f"{key} ALARM: {alarm.reason}")
+            incident.join(alarm.name)
+            self.engine.notifier.send(incident, "opened", f"{key} ALARM: {alarm.reason}")
             self.incidents.save(incident)  # opened is on record even if a step fails hard later
         else:
+            incident.join(alarm.name)
             incident.tell(now, f"ALARM again ({alarm.name}): {alarm.reason}")
-        try:
-            if runbook is None:
-                incident.tell(now, "no runbook: notifications only")
-            elif incident.run_active(now):
-                incident.tell(now, f"{incident.run.runbook} is already running; not starting another")
-            else:
-                self.engine.start(incident, runbook, deadline, self.incidents.save)
-        finally:
-            self.incidents.save(incident)
+        if runbook is None:
+            incident.tell(now, "no runbook: notifications only")
+        elif incident.run_active(now):
+            incident.tell(now, f"{incident.run.runbook} is already running; not starting another")
+        else:
+            self.start(incident, runbook, alarm, deadline)
+        self.settle(incident)
+        self.incidents.save(incident)
         return incident
+
+    def start(self, incident: Incident, runbook: str, alarm: AlarmEvent, deadline: float) -> None:
+        scope = SignalScope.from_dimensions(alarm.dimensions)
+        try:
+            self.engine.start(incident, runbook, deadline, self.incidents.save, scope)
+        except Exception as exc:
+            run = incident.run
+            if run is None or not acted(run):
+                # Nothing was done: give back what the run held and let Lambda retry the event.
+                if run is not None:
+                    self.engine.admission.release(run.targets, run.lease_owner)
+                incident.run = None
+                incident.tell(self.clock(), f"could not start {runbook}: {error_text(exc)}; retrying")
+                self.incidents.save(incident)
+                raise
+            run.state = PAUSED
+            incident.tell(self.clock(), f"stopped mid-run ({error_text(exc)}); follow_up carries it on")
 
     def on_clear(self, alarm: AlarmEvent, incident: Incident) -> None:
         now = self.clock()
         if alarm.state == "INSUFFICIENT_DATA":
             incident.tell(now, f"{alarm.name}: INSUFFICIENT_DATA ({alarm.reason}); still open")
+        elif failing := self.still_failing(incident):
+            incident.tell(now, f"{alarm.name} is OK; still failing: {', '.join(failing)}")
         else:
-            if incident.run_active(now):  # paused: no need to go on
-                self.engine.finish(incident, STOPPED)
-            resolve(incident, now)
-            incident.tell(now, f"OK: {alarm.reason}")
-            self.engine.send(
-                incident,
-                "recovered",
-                f"{incident.key} recovered",
-                downtime_s=now - incident.opened_at,
-                tell=False,
-            )
+            self.recover(incident, alarm.reason)
         self.incidents.save(incident)
+
+
+def acted(run: Any) -> bool:
+    """Whether a run may have changed anything yet (a command, a reboot, a step passed)."""
+    return bool(run.commands or run.step_data or run.step > 0 or run.wave > 0)
 
 
 def summary(incident: Incident, alarm: AlarmEvent) -> dict[str, Any]:
@@ -126,7 +153,8 @@ def handle_sns_event(
     config: Config,
     process: Callable[[AlarmEvent, Optional[str]], dict[str, Any]],
 ) -> dict[str, Any]:
-    """Parse, claim, then process each alarm; never raises (a raise would make Lambda retry)."""
+    """Parse, claim, then process each alarm. Malformed or unclaimed messages are dropped with
+    their reason; a failure while processing raises, so Lambda retries the event."""
     alarms, dropped = parse_sns_event(event, config.settings.metrics_namespace)
     for reason in dropped:
         logger.warning(f"dropped message: {reason}", extra={"reason": reason})
@@ -139,7 +167,9 @@ def handle_sns_event(
             continue
         try:
             handled.append(process(alarm, runbook))
-        except Exception as exc:  # noqa: BLE001 - reported, not retried: steps may have acted already
-            logger.exception("alarm handling failed", extra={"alarm": alarm.name[:255]})
-            handled.append({"incident": subject_of(alarm), "error": f"{type(exc).__name__}: {exc}"[:300]})
+        except Exception:
+            logger.exception(
+                "alarm handling failed; the event will be retried", extra={"alarm": alarm.name[:255]}
+            )
+            raise
     return {"handled": handled, "dropped": dropped}

@@ -4,6 +4,11 @@ One invocation covers one schedule tick (a minute). With `settings.probe_every` 
 cycles inside that minute, starting none that could not finish before the next tick or the
 Lambda's deadline, so invocations never overlap and detection is not bound to the one-minute
 floor of EventBridge.
+
+Nothing is lost: a transition's alarm message goes into the monitor's outbox, saved with its new
+state, and leaves it only once SNS accepted it, so a publish that fails is retried every cycle
+(and by the next invocation) until it goes through. A state read that fails never leads to a
+write: the cycle still probes and emits metrics, and the read is tried again next cycle.
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ class Invocation:
     results: dict[str, ProbeResult] = field(default_factory=dict)
     transitions: list[Transition] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    states: dict[str, MonitorState] = field(default_factory=dict)
+    outbox: dict[str, list[dict]] = field(default_factory=dict)  # monitor -> messages SNS has not taken
+    trusted: bool = False  # the stored state was read: only then may this invocation write it
+    dirty: set[str] = field(default_factory=set)  # monitors whose state or outbox is not saved yet
 
     def summary(self, states: dict[str, MonitorState]) -> dict:
         monitors = {}
@@ -77,24 +86,24 @@ class ProbeRun:
         deadline -= min(RESERVE_SECONDS, RESERVE_SHARE * max(0.0, deadline - started))
         window_end = min(deadline, started + TICK_SECONDS - RESERVE_SECONDS)
         run = Invocation()
-        states, trusted = self.load_states(run)
+        self.load_states(run)
         # A cold container has no timings of its own: start what was failing first, so hung
         # backends begin their timeouts at once instead of queueing behind quick answers.
-        failing = [name for name, state in states.items() if state.status == DOWN or state.failures]
+        failing = [name for name, state in run.states.items() if state.status == DOWN or state.failures]
         self.engine.prefer(self.config.monitors, failing)
         every = self.config.settings.probe_every
         budget = self.cycle_budget()
         next_start = started
         while True:
-            self.cycle(run, states, trusted, deadline)
+            self.cycle(run, deadline)
             if every is None:
                 break
             next_start += every
             if next_start + budget > window_end:
                 break
             time.sleep(max(0.0, next_start - self.monotonic()))
-        self.publish_status(run, states)
-        return run.summary(states)
+        self.publish_status(run, run.states)
+        return run.summary(run.states)
 
     def cycle_budget(self) -> float:
         """The longest a cycle can take: the slowest monitor's attempts and backoffs."""
@@ -103,7 +112,9 @@ class ProbeRun:
             default=0.0,
         )
 
-    def cycle(self, run: Invocation, states: dict[str, MonitorState], trusted: bool, deadline: float) -> None:
+    def cycle(self, run: Invocation, deadline: float) -> None:
+        if not run.trusted:
+            self.load_states(run)
         results = self.engine.run(self.config.monitors, deadline)
         run.cycles += 1
         run.results = {r.monitor: r for r in results}
@@ -118,13 +129,17 @@ class ProbeRun:
                     },
                 )
         emit_probe_metrics(self.config.settings.metrics_namespace, results)
-        changed, transitions = self.fold(states, results)
-        self.save(run, changed)
+        if not run.trusted:
+            return  # without the stored state, a fold would overwrite it (a lost recovery, a second ALARM)
+        changed, transitions = self.fold(run.states, results)
+        run.dirty.update(changed)
         for transition in transitions:
             log_transition(transition)
             run.transitions.append(transition)
-            if trusted and transition.publishable:
-                self.publish(run, transition)
+            if transition.publishable:
+                run.outbox.setdefault(transition.monitor, []).append(self.message(transition))
+        if self.save(run):
+            self.flush_outbox(run)
 
     def fold(
         self, states: dict[str, MonitorState], results: list[ProbeResult]
@@ -148,33 +163,55 @@ class ProbeRun:
         return changed, transitions
 
     # -- AWS side effects: each failure is reported in the summary, never lost silently ----------
-    def load_states(self, run: Invocation) -> tuple[dict[str, MonitorState], bool]:
+    def load_states(self, run: Invocation) -> None:
         try:
-            return self.store.load(), True
+            run.states, run.outbox = self.store.load_with_outbox()
+            run.trusted = True
         except Exception as exc:  # noqa: BLE001 - botocore already retried transient errors
-            report(run, "state read failed; transitions are not published this time", exc)
-            return {}, False
+            report(run, "state read failed; nothing is written or published until it succeeds", exc)
 
-    def save(self, run: Invocation, changed: dict[str, MonitorState]) -> None:
+    def save(self, run: Invocation) -> bool:
+        """Write every dirty monitor's state and outbox; False (kept dirty) when the write failed."""
+        if not run.dirty:
+            return True
         try:
-            self.store.save(changed)
+            self.store.save({name: run.states[name] for name in run.dirty}, run.outbox)
         except Exception as exc:  # noqa: BLE001
-            report(run, f"state write failed for {', '.join(sorted(changed))}", exc)
+            report(run, f"state write failed for {', '.join(sorted(run.dirty))}; retried next cycle", exc)
+            return False
+        run.dirty.clear()
+        return True
 
-    def publish(self, run: Invocation, transition: Transition) -> None:
-        settings = self.config.settings
-        message = probe_alarm_message(
+    def flush_outbox(self, run: Invocation) -> None:
+        """Publish every saved message, oldest first; what SNS refuses stays for the next cycle."""
+        for monitor, messages in list(run.outbox.items()):
+            while messages:
+                try:
+                    publish_json(
+                        self.config.settings.alarm_topic, messages[0], subject=subject_of(messages[0])
+                    )
+                except Exception as exc:  # noqa: BLE001
+                    report(
+                        run,
+                        f"publishing {monitor} {messages[0]['NewStateValue']} failed; kept in the outbox",
+                        exc,
+                    )
+                    break
+                messages.pop(0)
+                run.dirty.add(monitor)
+            if not messages:
+                del run.outbox[monitor]
+        self.save(run)
+
+    def message(self, transition: Transition) -> dict:
+        return probe_alarm_message(
             monitor=transition.monitor,
             new_state=ALARM_STATE[transition.new],
             old_state=ALARM_STATE[transition.old],
             reason=transition.reason,
-            namespace=settings.metrics_namespace,
+            namespace=self.config.settings.metrics_namespace,
             changed_at=datetime.fromtimestamp(transition.at, UTC),
         )
-        try:
-            publish_json(settings.alarm_topic, message, subject=f"{transition.monitor} is {transition.new}")
-        except Exception as exc:  # noqa: BLE001
-            report(run, f"publishing {transition.monitor} {transition.new} failed", exc)
 
     def publish_status(self, run: Invocation, states: dict[str, MonitorState]) -> None:
         document = status_document(self.config.monitors, states, run.results, self.clock())
@@ -182,6 +219,11 @@ class ProbeRun:
             publish_status(self.config.settings.status_bucket, document)
         except Exception as exc:  # noqa: BLE001
             report(run, "status.json update failed", exc)
+
+
+def subject_of(message: dict) -> str:
+    state = "DOWN" if message["NewStateValue"] == "ALARM" else "UP"
+    return f"{message['Trigger']['Dimensions'][0]['value']} is {state}"
 
 
 def report(run: Invocation, what: str, exc: Exception) -> None:

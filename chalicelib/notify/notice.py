@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 NOTICE_KINDS = ("opened", "action", "recovered", "escalated", "budget_exhausted", "reminder")
 
@@ -33,3 +33,16 @@ class Notice:
             raise ValueError(f"kind: expected one of {', '.join(NOTICE_KINDS)}")
         if not isinstance(self.lines, tuple):  # a list would make the notice unhashable
             object.__setattr__(self, "lines", tuple(self.lines))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (kept in the incident while a channel has not taken it)."""
+        data = asdict(self)
+        data["lines"], data["at"] = list(self.lines), self.at.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Notice:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["at"] = datetime.fromisoformat(str(fields["at"]))
+        fields["lines"] = tuple(fields.get("lines", ()))
+        return cls(**fields)

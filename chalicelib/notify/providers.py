@@ -32,10 +32,14 @@ class FanOut:
     def __init__(self, notifiers: Iterable[Notifier]) -> None:
         self.notifiers = list(notifiers)
 
-    def send(self, notice: Notice) -> list[str]:
+    def send(self, notice: Notice, only: Iterable[str] | None = None) -> list[str]:
+        """`only`: the names of the channels to send to (a retry of those that failed)."""
         failed = []
+        wanted = None if only is None else set(only)
         for notifier in self.notifiers:
             name = type(notifier).__name__
+            if wanted is not None and name not in wanted:
+                continue
             try:
                 result: Any = notifier.send(notice)
             except Exception as exc:  # noqa: BLE001 - the next channel must still hear about it

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol, Sequence
+import re
+from typing import Mapping, Optional, Protocol, Sequence
 
 from chalicelib.aws import ec2, ssm
-from chalicelib.config.loader import SERVICE_NAME
 from chalicelib.config.model import SERVICE_MANAGERS, Targets
+from chalicelib.runbooks.scope import SignalScope
+
+# The restart document's parameters: the same allowedPattern is in resources/autoheal.yaml.
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
 class UnsafeParameter(ValueError):
@@ -15,13 +19,16 @@ class UnsafeParameter(ValueError):
 
 class Actions(Protocol):
     def resolve(self, targets: Targets) -> list[str]: ...
+    def named(self, scope: SignalScope) -> list[str]: ...
     def send(
         self,
         document: str,
         instance_ids: Sequence[str],
         parameters: Mapping[str, Sequence[str]],
         comment: str,
+        max_concurrency: int,
     ) -> str: ...
+    def find_command(self, token: str, sent_after: float) -> Optional[str]: ...
     def wait(
         self, command_id: str, instance_ids: Sequence[str], until: float
     ) -> list[ssm.InvocationResult]: ...
@@ -48,14 +55,30 @@ class AwsActions:
             return ec2.unhealthy_targets(targets.target_group)
         return ec2.running_instances_tagged(targets.tag)
 
+    def named(self, scope: SignalScope) -> list[str]:
+        """The instances a signal names: its instance, its group's instances, or its target
+        group's unhealthy targets (all its targets when none is unhealthy yet)."""
+        if scope.instance_ids:
+            return list(scope.instance_ids)
+        if scope.auto_scaling_group:
+            return ec2.auto_scaling_group_instances(scope.auto_scaling_group)
+        if scope.target_group:
+            health = ec2.target_health(scope.target_group)
+            return sorted(i for i, s in health.items() if s == "unhealthy") or sorted(health)
+        return []
+
     def send(
         self,
         document: str,
         instance_ids: Sequence[str],
         parameters: Mapping[str, Sequence[str]],
         comment: str,
+        max_concurrency: int = 1,
     ) -> str:
-        return ssm.send_command(document, instance_ids, parameters, comment)
+        return ssm.send_command(document, instance_ids, parameters, comment, max_concurrency)
+
+    def find_command(self, token: str, sent_after: float) -> Optional[str]:
+        return ssm.find_command(token, sent_after)
 
     def wait(self, command_id: str, instance_ids: Sequence[str], until: float) -> list[ssm.InvocationResult]:
         return ssm.wait_for_invocations(command_id, instance_ids, until)

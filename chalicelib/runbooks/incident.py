@@ -15,9 +15,11 @@ OPEN, RESOLVED = "open", "resolved"
 # RunPosition.state
 RUNNING, PAUSED, HEALED, ESCALATED, STOPPED = "running", "paused", "healed", "escalated", "stopped"
 STORY_LIMIT = 60  # lines kept; the oldest go first
-# A run marked RUNNING whose invocation went quiet this long is taken to have died with it
-# (the longest Lambda runs 15 minutes); it no longer blocks a new run.
-STALE_RUN_SECONDS = 960.0
+# A live run checkpoints (and renews its leases) at least every HEARTBEAT_SECONDS; one marked
+# RUNNING whose invocation went quiet for STALE_RUN_SECONDS died with it, and `follow_up` takes it
+# over. The leases' TTL is the same, so a dead run's targets are free again by then.
+HEARTBEAT_SECONDS = 30.0
+STALE_RUN_SECONDS = 180.0
 
 
 @dataclass
@@ -30,7 +32,20 @@ class RunPosition:
     verify_streak: int = 0
     commands: list[str] = field(default_factory=list)
     lease_owner: str = ""
-    heartbeat: float = 0.0  # wall clock of the last step taken by the invocation running it
+    heartbeat: float = 0.0  # wall clock of the last checkpoint of the invocation running it
+    waves: list[list[str]] = field(default_factory=list)  # targets acted on together, in order
+    wave: int = 0  # the wave the current step acts on
+    # The current step's own progress (a command sent, when a verify began); cleared when the run
+    # moves to another step or wave, so a resumed step never repeats a side effect.
+    step_data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def wave_targets(self) -> list[str]:
+        return list(self.waves[self.wave]) if self.waves else list(self.targets)
+
+    def move_to(self, step: int, wave: int) -> None:
+        self.step, self.wave, self.step_data = step, wave, {}
+        self.step_started_at, self.verify_streak = None, 0
 
 
 @dataclass
@@ -45,6 +60,15 @@ class Incident:
     last_notified_at: float = 0.0
     resolved_at: Optional[float] = None
     version: int = 0
+    # Alarm names that joined this incident: it resolves when each of them is OK again.
+    signals: list[str] = field(default_factory=list)
+    # Notices a channel did not take, retried by follow_up: {"notice": {...}, "channels": [...]}.
+    unsent: list[dict[str, Any]] = field(default_factory=list)
+    escalated_at: Optional[float] = None
+
+    def join(self, signal: str) -> None:
+        if signal not in self.signals:
+            self.signals = [*self.signals, signal]
 
     def run_active(self, now: float) -> bool:
         """Paused, or running in a live invocation: a new run must not start beside it."""
@@ -71,7 +95,8 @@ class Incident:
         data = {k: plain(v) for k, v in item.items() if k in cls.__dataclass_fields__}
         run = data.pop("run", None)
         incident = cls(**data)
-        incident.run = RunPosition(**run) if run else None
+        fields = RunPosition.__dataclass_fields__
+        incident.run = RunPosition(**{k: v for k, v in run.items() if k in fields}) if run else None
         return incident
 
 

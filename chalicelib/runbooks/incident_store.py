@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from typing import Optional
 
+from chalicelib.aws import dynamodb
 from chalicelib.aws.clients import table
 from chalicelib.runbooks.incident import OPEN, Incident
 
@@ -28,21 +29,18 @@ class IncidentStore:
         return Incident.from_item(found["Item"]) if "Item" in found else None
 
     def open_incidents(self) -> list[Incident]:
-        from boto3.dynamodb.conditions import Attr, Key
+        from boto3.dynamodb.conditions import Attr
 
-        incidents, kwargs = (
-            [],
-            {
-                "KeyConditionExpression": Key("pk").eq(PARTITION),
-                "FilterExpression": Attr("status").eq(OPEN),
-            },
-        )
-        while True:
-            page = table(self.table_name).query(**kwargs)
-            incidents.extend(Incident.from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return incidents
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [
+            Incident.from_item(i) for i in dynamodb.query(self.table_name, PARTITION, Attr("status").eq(OPEN))
+        ]
+
+    def needing_follow_up(self) -> list[Incident]:
+        """Open incidents, and resolved ones holding a notice not yet sent."""
+        from boto3.dynamodb.conditions import Attr
+
+        found = dynamodb.query(self.table_name, PARTITION, Attr("follow_up").eq(True))
+        return [Incident.from_item(item) for item in found]
 
     def save(self, incident: Incident) -> None:
         """Write if nobody else has since we read it (version check); bumps the version."""
@@ -50,6 +48,7 @@ class IncidentStore:
         incident.version += 1
         item = json.loads(json.dumps(incident.to_item()), parse_float=Decimal)
         item.update({"pk": PARTITION, "sk": incident.key})
+        item["follow_up"] = incident.status == OPEN or bool(incident.unsent)
         if incident.resolved_at:
             item["expiration"] = int(incident.resolved_at + RESOLVED_KEPT_SECONDS)
         dynamodb = table(self.table_name)

@@ -1,18 +1,22 @@
 """Monitor state in DynamoDB: one Query for every monitor, writes only for what changed.
 
 Items live in the project's single table under the partition "monitor", one per monitor
-(sort key = monitor name).
+(sort key = monitor name). Each item also holds the monitor's outbox: the alarm-shaped messages of
+its transitions that SNS has not accepted yet, kept until it does (see handlers.probe).
 """
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional, Sequence
 
+from chalicelib.aws import dynamodb
 from chalicelib.aws.clients import table
 from chalicelib.state.thresholds import MonitorState
 
 PARTITION = "monitor"
+OUTBOX_LIMIT = 20  # transitions kept per monitor while SNS refuses them; the newest matter most
 
 
 class StateStore:
@@ -22,28 +26,32 @@ class StateStore:
         self.table_name = table_name
 
     def load(self) -> dict[str, MonitorState]:
-        from boto3.dynamodb.conditions import Key
+        return self.load_with_outbox()[0]
 
+    def load_with_outbox(self) -> tuple[dict[str, MonitorState], dict[str, list[dict[str, Any]]]]:
+        """Every monitor's state and its unpublished messages, in one Query (paged)."""
         states: dict[str, MonitorState] = {}
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(PARTITION)}
-        while True:
-            page = table(self.table_name).query(**kwargs)
-            for item in page.get("Items", []):
-                states[str(item["sk"])] = from_item(item)
-            if "LastEvaluatedKey" not in page:
-                return states
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        outbox: dict[str, list[dict[str, Any]]] = {}
+        for item in dynamodb.query(self.table_name, PARTITION):
+            states[str(item["sk"])] = from_item(item)
+            if item.get("outbox"):
+                outbox[str(item["sk"])] = [json.loads(m) for m in item["outbox"]]
+        return states, outbox
 
-    def save(self, changed: Mapping[str, MonitorState]) -> None:
-        """Write the changed states (batched; boto3 resends unprocessed items)."""
+    def save(
+        self,
+        changed: Mapping[str, MonitorState],
+        outbox: Optional[Mapping[str, list[dict[str, Any]]]] = None,
+    ) -> None:
+        """Write the changed states with their outboxes (batched; boto3 resends unprocessed items)."""
         if not changed:
             return
         with table(self.table_name).batch_writer() as batch:
             for name, state in changed.items():
-                batch.put_item(Item=to_item(name, state))
+                batch.put_item(Item=to_item(name, state, (outbox or {}).get(name, [])))
 
 
-def to_item(name: str, state: MonitorState) -> dict[str, Any]:
+def to_item(name: str, state: MonitorState, outbox: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     item: dict[str, Any] = {
         "pk": PARTITION,
         "sk": name,
@@ -54,6 +62,8 @@ def to_item(name: str, state: MonitorState) -> dict[str, Any]:
     }
     if state.reason:
         item["reason"] = state.reason[:500]
+    if outbox:
+        item["outbox"] = [json.dumps(message) for message in outbox[-OUTBOX_LIMIT:]]
     return item
 
 

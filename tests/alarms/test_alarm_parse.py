@@ -157,10 +157,37 @@ def test_unit_may_be_null_or_a_string(metric_body):
 
 
 def test_dimensions_accept_both_spellings(metric_body):
-    metric_body["Trigger"]["Namespace"] = PROBE_NAMESPACE
+    metric_body.update(AlarmName="autoheal-probe-web")
+    metric_body["Trigger"].update(Namespace=PROBE_NAMESPACE, MetricName="Availability")
     metric_body["Trigger"]["Dimensions"] = [{"Value": "web", "Name": "Monitor"}]
     alarm = parse(metric_body)
     assert (alarm.kind, alarm.monitor) == ("probe", "web")
+
+
+@pytest.mark.parametrize(
+    ("name", "metric"),
+    [
+        ("web-latency-high", "Availability"),
+        ("autoheal-probe-web", "ResponseTime"),
+        ("autoheal-probe-api", "Availability"),
+    ],
+)
+def test_only_the_probes_own_alarm_is_the_probe(metric_body, name, metric):
+    """A latency alarm on the probe's metrics, or a name that does not match its monitor, is an
+    ordinary alarm: its OK must never close the monitor's incident."""
+    metric_body.update(AlarmName=name)
+    metric_body["Trigger"].update(Namespace=PROBE_NAMESPACE, MetricName=metric)
+    metric_body["Trigger"]["Dimensions"] = [{"value": "web", "name": "Monitor"}]
+    assert parse(metric_body).kind == "metric"
+
+
+def test_scope_dimensions_are_kept_and_others_are_not(metric_body):
+    metric_body["Trigger"]["Dimensions"] = [
+        {"value": "i-0abc", "name": "InstanceId"},
+        {"value": "web-asg", "name": "AutoScalingGroupName"},
+        {"value": "m5.large", "name": "InstanceType"},
+    ]
+    assert parse(metric_body).dimensions == {"InstanceId": "i-0abc", "AutoScalingGroupName": "web-asg"}
 
 
 def test_dimensions_may_be_absent_or_empty(metric_body):

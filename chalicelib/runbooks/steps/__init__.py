@@ -1,0 +1,53 @@
+"""The registry of runbook step kinds: one module per kind, registered by name.
+
+Adding a kind is one new module here with a `StepKind` subclass decorated with `@register`, and
+its import below. The config loader reads every step through `REGISTRY[kind].read`, the engine
+runs it through `REGISTRY[kind]().execute`, and a test checks each kind's `iam_actions` against
+the IAM policy the project ships.
+
+>>> sorted(REGISTRY)
+['escalate', 'maintenance', 'reboot', 'replace', 'restart', 'run', 'verify']
+"""
+
+from __future__ import annotations
+
+from chalicelib.runbooks.steps.base import ESCALATED, HEALED, NEXT, PAUSE, StepContext, StepKind
+
+REGISTRY: dict[str, type[StepKind]] = {}
+
+
+def register(kind: type[StepKind]) -> type[StepKind]:
+    if not kind.kind or kind.kind in REGISTRY:
+        raise ValueError(f"step kind {kind.kind!r}: empty or registered twice")
+    REGISTRY[kind.kind] = kind
+    return kind
+
+
+# Imported for their @register; the order is irrelevant.
+from chalicelib.runbooks.steps import (  # noqa: E402
+    escalate,
+    maintenance,
+    reboot,
+    replace,
+    restart,
+    run,
+    verify,
+)
+
+__all__ = [
+    "ESCALATED",
+    "HEALED",
+    "NEXT",
+    "PAUSE",
+    "REGISTRY",
+    "StepContext",
+    "StepKind",
+    "escalate",
+    "maintenance",
+    "reboot",
+    "replace",
+    "restart",
+    "run",
+    "verify",
+    "register",
+]

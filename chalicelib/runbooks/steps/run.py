@@ -1,0 +1,36 @@
+"""`run`: another SSM document with fixed parameters (a preventive restart, a failover)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from chalicelib.config.fields import Section
+from chalicelib.runbooks.steps import register
+from chalicelib.runbooks.steps.base import StepContext, StepKind
+from chalicelib.runbooks.steps.command import send_command_step
+
+SSM_DOCUMENT = re.compile(r"^[A-Za-z0-9_.:/-]{3,128}$")
+
+
+@register
+class Run(StepKind):
+    kind = "run"
+    iam_actions = ("ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:ListCommands")
+    acts_on_targets = True
+
+    @classmethod
+    def read(cls, s: Section) -> dict[str, Any]:
+        document = s.string("document")
+        if isinstance(document, str) and not SSM_DOCUMENT.match(document):
+            s.error("expected an SSM document name", "document")
+        parameters = s.raw("parameters", {})
+        if not isinstance(parameters, Mapping) or not all(
+            isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in parameters.values()
+        ):
+            s.error("expected a mapping of parameter -> fixed string value", "parameters")
+            parameters = {}
+        return {"document": document, "parameters": {str(k): [str(v)] for k, v in parameters.items()}}
+
+    def execute(self, ctx: StepContext, params: Mapping[str, Any]) -> str:
+        return send_command_step(ctx, params["document"], params["parameters"], params["document"])

@@ -1,0 +1,52 @@
+"""`verify`: probe the monitors until all pass `success_threshold` times in a row, or time is up.
+
+Healthy ends the run (healed); time up moves on to the next step, or, after an action rolled over
+one wave of targets, back to that action for the next wave. The window is kept on the wall clock
+in the run, so a verify cut short by the Lambda's deadline continues with the time it had left.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from chalicelib.config.fields import Section
+from chalicelib.runbooks.steps import register
+from chalicelib.runbooks.steps.base import HEALED, NEXT, PAUSE, StepContext, StepKind
+
+VERIFY_INTERVAL = 2.0
+
+
+@register
+class Verify(StepKind):
+    kind = "verify"
+
+    @classmethod
+    def read(cls, s: Section) -> dict[str, Any]:
+        params = {"monitors": s.string_list("monitors"), "within": s.duration("within", 120.0)}
+        if not params["monitors"]:
+            s.error("expected at least one monitor name", "monitors")
+        return params
+
+    def execute(self, ctx: StepContext, params: Mapping[str, Any]) -> str:
+        engine, run = ctx.engine, ctx.incident.run
+        monitors = [m for m in (engine.config.monitor(n) for n in params["monitors"]) if m is not None]
+        needed = max((m.success_threshold for m in monitors), default=1)
+        cycle = max((m.timeout * m.attempts for m in monitors), default=1.0) + VERIFY_INTERVAL
+        if run.step_started_at is None:
+            run.step_started_at = ctx.now
+        ends_at = run.step_started_at + params["within"]
+        failing = "no check ran"
+        while ctx.now < ends_at:
+            engine.heartbeat(ctx.incident, ctx.checkpoint)
+            if engine.clock.monotonic() + cycle > ctx.deadline:
+                return PAUSE
+            results = engine.verifier(monitors, engine.clock.monotonic() + cycle)
+            bad = [r for r in results if not r.ok]
+            run.verify_streak = 0 if bad else run.verify_streak + 1
+            failing = "; ".join(f"{r.monitor}: {r.reason}" for r in bad) or failing
+            if run.verify_streak >= needed:
+                engine.heal(ctx.incident, f"verified: {', '.join(params['monitors'])} healthy")
+                return HEALED
+            engine.clock.sleep(VERIFY_INTERVAL)
+        ctx.incident.tell(ctx.now, f"verify failed within {params['within']:g}s: {failing}")
+        return NEXT
