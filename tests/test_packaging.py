@@ -76,8 +76,8 @@ def test_chalice_package_holds_only_what_lambda_needs_and_its_template_lints(tmp
 
 
 def test_autoheal_checks_restart_parameters_exactly_as_the_deployed_document_does():
-    from chalicelib.config.loader import SERVICE_NAME
     from chalicelib.config.model import SERVICE_MANAGERS
+    from chalicelib.runbooks.actions import SERVICE_NAME
     from sandbox.provision import restart_document_content
 
     parameters = restart_document_content()["parameters"]

@@ -22,8 +22,11 @@ class IncidentDesk:
     ledger: Optional[AlarmLedger] = None
 
     def still_failing(self, incident: Incident) -> list[str]:
-        """The incident's signals whose last recorded state is not OK."""
-        if self.ledger is None or not incident.signals:
+        """The incident's signals whose last recorded state is not OK (all of them, unknown, when
+        there is no ledger to ask)."""
+        if self.ledger is None:
+            return list(incident.signals)
+        if not incident.signals:
             return []
         states = self.ledger.states(incident.signals)
         return [name for name in incident.signals if states.get(name, "ALARM") != "OK"]
@@ -32,7 +35,12 @@ class IncidentDesk:
         """Resolve an open incident whose run has ended (or never ran) once every signal in it is
         OK again: an OK that arrived while the run was acting is honoured here."""
         now = self.clock()
-        if incident.status != OPEN or incident.run_in_flight(now) or not incident.signals:
+        if (
+            incident.status != OPEN
+            or incident.run_in_flight(now)
+            or not incident.signals
+            or self.ledger is None
+        ):
             return False
         if self.still_failing(incident):
             return False

@@ -30,7 +30,7 @@ class Admitted:
     allowed: list[str] = field(default_factory=list)
     busy: Optional[str] = None  # a target another run holds: nothing was admitted
     exhausted: list[str] = field(default_factory=list)  # refused by the budget, first time this window
-    refused: list[str] = field(default_factory=list)  # refused by the budget
+    refused: dict[str, int] = field(default_factory=dict)  # refused by the budget: runs in its window
 
 
 class Admission:
@@ -51,13 +51,13 @@ class Admission:
                 if decision.allowed:
                     result.allowed.append(target)
                     continue
-                result.refused.append(target)
+                result.refused[target] = decision.runs_in_window
                 if decision.escalate:
                     result.exhausted.append(target)
         except BaseException:
             self.release(targets, owner)
             raise
-        self.release(result.refused, owner)
+        self.release(list(result.refused), owner)
         return result
 
     def lease_all(self, targets: list[str], owner: str, now: float) -> Optional[str]:

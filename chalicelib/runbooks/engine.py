@@ -100,8 +100,8 @@ class RunbookEngine:
         )
         if admitted.busy:
             incident.tell(now, f"{admitted.busy}: another runbook is acting on it; left alone")
-        for target in admitted.refused:
-            incident.tell(now, f"{target}: budget of {runbook_name} used up; not acting")
+        for target, runs in admitted.refused.items():
+            incident.tell(now, f"{target}: budget of {runbook_name} used up ({runs} runs); not acting")
         if admitted.exhausted:
             self.notifier.send(
                 incident,

@@ -101,9 +101,10 @@ def test_state_lives_in_dynamodb_and_steady_cycles_write_nothing(deploy, servers
     states = StateStore("autoheal-state").load()
     assert (states["ok"].status, states["broken"].status) == ("UP", "DOWN")
     assert states["broken"].reason.startswith("status 500")
-    assert written == [2]
+    # The states with the transition's message in the outbox, then the outbox emptied once SNS took it.
+    assert written == [2, 1]
     invoke_probe(deployment)
-    assert written == [2], "a steady cycle must not write"
+    assert written == [2, 1], "a steady cycle must not write"
 
 
 def test_recovery_needs_the_success_threshold_and_publishes_ok(deploy, httpserver):
@@ -135,15 +136,43 @@ def test_unresolvable_host_is_down_and_the_others_unaffected(deploy, servers):
     assert summary["nowhere"]["status"] == "down" and "autoheal-test.invalid" in summary["nowhere"]["reason"]
 
 
-def test_a_failing_state_write_is_reported_and_results_still_published(deploy, servers):
+def test_a_failing_state_read_writes_nothing_and_publishes_nothing(deploy, servers):
     deployment = deploy(monitors_yaml({"broken": servers["broken"]}))
     client("dynamodb").delete_table(TableName="autoheal-state")
     payload = invoke_probe(deployment)
     assert payload["monitors"]["broken"]["status"] == "down"
     assert any("state read failed" in e for e in payload["errors"])
-    assert any("state write failed for broken" in e for e in payload["errors"])
-    # Without the stored state a transition can't be told from a steady state: nothing is claimed.
+    # Without the stored state a fold would overwrite it (a lost recovery, or a second ALARM):
+    # no write is even tried, and nothing is claimed.
+    assert not any("state write failed" in e for e in payload["errors"])
     assert deployment.alarms_published() == []
+
+
+def test_a_transition_sns_refused_stays_in_the_outbox_until_it_is_published(deploy, servers):
+    deployment = deploy(monitors_yaml({"broken": servers["broken"]}))
+    sns = client("sns")
+    refusals = []
+
+    def refuse_once(**_):
+        if not refusals:
+            refusals.append(1)
+            raise sns.exceptions.InternalErrorException(
+                {"Error": {"Code": "InternalError", "Message": "injected"}}, "Publish"
+            )
+
+    sns.meta.events.register("before-call.sns.Publish", refuse_once)
+    try:
+        first = invoke_probe(deployment)
+        assert any("kept in the outbox" in e for e in first["errors"])
+        assert deployment.alarms_published() == []
+        assert StateStore("autoheal-state").load_with_outbox()[1]["broken"][0]["NewStateValue"] == "ALARM"
+        second = invoke_probe(deployment)  # still DOWN: no new transition, the old one goes out
+    finally:
+        sns.meta.events.unregister("before-call.sns.Publish", refuse_once)
+    assert second["errors"] == [] and second["transitions"] == []
+    [message] = deployment.alarms_published()
+    assert (message["AlarmName"], message["NewStateValue"]) == ("autoheal-probe-broken", "ALARM")
+    assert StateStore("autoheal-state").load_with_outbox()[1] == {}
 
 
 def test_status_json_is_republished_with_no_store(deploy, servers):

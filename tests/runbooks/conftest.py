@@ -46,6 +46,7 @@ EVENTS = REPO / "events"
 RESTART_WEB = {"service": ["web"], "manager": ["pm2"]}
 RESTART_FLEET = {"service": ["web-fleet"], "manager": ["systemd"]}
 INSTANCES = [("blue-1", "blue"), ("blue-2", "blue"), ("green-1", "green")]
+SAMPLE_INSTANCE = "i-0abc1234def567890"  # the InstanceId in events/alarm-metric-*.json
 LABEL_KINDS = {label: kind for kind, label in LABELS.items()}
 
 
@@ -262,6 +263,14 @@ class World:
     @property
     def everyone(self) -> list[str]:
         return sorted(self.instances.values())
+
+    def event(self, name: str, message_id: Optional[str] = None, **changes: Any) -> dict[str, Any]:
+        """events/<name>.json with its sample instance id replaced by blue-1's: the metric alarm
+        samples name one instance (InstanceId dimension), and a run acts on that one alone."""
+        event = sns_event(name, message_id, **changes)
+        sns = event["Records"][0]["Sns"]
+        sns["Message"] = sns["Message"].replace(SAMPLE_INSTANCE, self.instances["blue-1"])
+        return event
 
     # invoking the Lambda functions
     def context(self, function: str, runtime_s: float) -> LambdaContext:

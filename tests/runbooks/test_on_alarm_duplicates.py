@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import threading
 
-from .conftest import sns_event
-
 DELIVERIES = 5
 
 
 def test_same_message_delivered_five_times_in_a_row_acts_once(world):
-    event = sns_event("alarm-metric-alarm")
+    event = world.event("alarm-metric-alarm")
     results = [world.on_alarm(event) for _ in range(DELIVERIES)]
 
     assert len(world.commands()) == 1
@@ -23,7 +21,7 @@ def test_same_message_delivered_five_times_in_a_row_acts_once(world):
 
 def test_same_message_delivered_five_times_at_once_acts_once(world):
     world.health.hang = 0.5  # the first delivery is still verifying while the others arrive
-    event = sns_event("alarm-metric-alarm")
+    event = world.event("alarm-metric-alarm")
     start = threading.Barrier(DELIVERIES)
     results, errors = [], []
 
@@ -50,6 +48,6 @@ def test_same_message_delivered_five_times_at_once_acts_once(world):
 
 
 def test_a_new_message_id_for_the_same_alarm_is_a_new_delivery(world):
-    world.on_alarm(sns_event("alarm-metric-alarm", "first-delivery"))
-    world.on_alarm(sns_event("alarm-metric-alarm", "second-alarm"))
+    world.on_alarm(world.event("alarm-metric-alarm", "first-delivery"))
+    world.on_alarm(world.event("alarm-metric-alarm", "second-alarm"))
     assert len(world.commands()) == 2  # healed in between: a new ALARM is a new incident

@@ -46,7 +46,7 @@ def assert_untouched(world) -> None:
 @pytest.fixture
 def quiet_world(world):
     """A world whose runbook would act if anything got through (healthy app, real targets)."""
-    assert body_of(sns_event("alarm-metric-alarm"))["AlarmName"] == "web-blue-memory-high"
+    assert body_of(world.event("alarm-metric-alarm"))["AlarmName"] == "web-blue-memory-high"
     return world
 
 

@@ -6,6 +6,8 @@ configured parameters; the text lives on only in the incident's story and in not
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import RESTART_WEB, base_config, body_of, sns_event, with_body
 
 SHELL = "; rm -rf / $(reboot) `id` | sh && echo pwned > /etc/passwd"
@@ -17,7 +19,7 @@ def assert_commands_are_clean(world) -> None:
     for command in world.commands():
         assert command["DocumentName"] == "autoheal-restart"
         assert command["Parameters"] == RESTART_WEB
-        assert sorted(command["InstanceIds"]) == world.blue
+        assert set(command["InstanceIds"]) <= set(world.blue)
         assert len(command["Comment"]) <= 100
 
 
@@ -34,6 +36,14 @@ HANDLED = {
     "shell in the reason": {"AlarmName": "web-a-memory-high", "NewStateReason": SHELL},
     "100k reason": {"AlarmName": "web-b-memory-high", "NewStateReason": HUGE + SHELL},
     "unicode name": {"AlarmName": "web-ブルー-\u202e\u200b-🔥-memory-high"},
+    "shell in description": {"AlarmName": "web-e-memory-high", "AlarmDescription": SHELL * 10},
+    "display region": {"AlarmName": "web-f-memory-high", "Region": f"US East (N. Virginia){SHELL}"},
+}
+
+
+# --- naming an instance outside the runbook's targets: nothing is done, people are told -------
+
+OUTSIDE = {
     "shell in dimensions": {
         "AlarmName": "web-c-memory-high",
         "Trigger": metric_trigger(InstanceId=f"i-0abc{SHELL}", AutoScalingGroupName=SHELL),
@@ -42,9 +52,16 @@ HANDLED = {
         "AlarmName": "web-d-memory-high",
         "Trigger": metric_trigger(InstanceId="i-" + "f" * 1000),
     },
-    "shell in description": {"AlarmName": "web-e-memory-high", "AlarmDescription": SHELL * 10},
-    "display region": {"AlarmName": "web-f-memory-high", "Region": f"US East (N. Virginia){SHELL}"},
 }
+
+
+@pytest.mark.parametrize("case", sorted(OUTSIDE))
+def test_an_alarm_naming_an_instance_outside_the_targets_acts_on_nothing(world, case):
+    out = world.on_alarm(world.event("alarm-metric-alarm", f"outside-{len(case)}", **OUTSIDE[case]))
+    [handled] = out["handled"]
+    assert world.commands() == []
+    assert (handled["status"], handled["run"]) == ("open", "escalated")
+    assert "escalated" in world.kinds()
 
 
 def test_hostile_text_never_reaches_the_command(make_world, health):
@@ -52,7 +69,7 @@ def test_hostile_text_never_reaches_the_command(make_world, health):
     config["runbooks"]["restart-web"]["budget"]["max_runs"] = 50  # eight runs on the same targets
     world = make_world(config)
     for number, (case, changes) in enumerate(HANDLED.items(), start=1):
-        out = world.on_alarm(sns_event("alarm-metric-alarm", f"hostile-{number}", **changes))
+        out = world.on_alarm(world.event("alarm-metric-alarm", f"hostile-{number}", **changes))
         [handled] = out["handled"]
         assert handled["status"] == "resolved" and "error" not in handled, case
         assert len(world.commands()) == number, case
@@ -66,10 +83,11 @@ def test_hostile_text_never_reaches_the_command(make_world, health):
 
 def test_shell_text_in_the_name_stays_in_the_story_and_the_comment_only(world):
     name = f"web-{SHELL}-memory-high"
-    world.on_alarm(sns_event("alarm-metric-alarm", AlarmName=name))
+    world.on_alarm(world.event("alarm-metric-alarm", AlarmName=name))
     [command] = world.commands()
     assert command["Parameters"] == RESTART_WEB
-    assert command["Comment"] == f"autoheal {name}"[:100]  # a label in the console; never executed
+    token = command["Comment"].split()[1]  # how a run that died finds what it sent
+    assert command["Comment"] == f"autoheal {token} {name}"[:100]  # a label in the console; never executed
     assert world.incident(name).key == name
 
 
@@ -102,7 +120,7 @@ DROPPED = {
 
 def test_malformed_alarms_are_dropped_with_no_write(world):
     for case, changes in DROPPED.items():
-        out = world.on_alarm(sns_event("alarm-metric-alarm", **changes))
+        out = world.on_alarm(world.event("alarm-metric-alarm", **changes))
         assert out["handled"] == [] and len(out["dropped"]) == 1, case
         reason = out["dropped"][0]
         assert SHELL not in reason and HUGE[:100] not in reason, case  # reasons never quote values
@@ -121,7 +139,7 @@ def test_hostile_monitor_dimension_on_a_probe_alarm_is_dropped(world):
 
 def test_hostile_message_ids_are_dropped(world):
     for message_id in (f"5c0e7f2a{SHELL}", "", "x" * 200, None, 42, "ü-id", ["5c0e7f2a"]):
-        event = sns_event("alarm-metric-alarm")
+        event = world.event("alarm-metric-alarm")
         event["Records"][0]["Sns"]["MessageId"] = message_id
         out = world.on_alarm(event)
         assert out["handled"] == [] and len(out["dropped"]) == 1, message_id
@@ -130,6 +148,6 @@ def test_hostile_message_ids_are_dropped(world):
 
 def test_message_that_is_not_json_or_not_an_object(world):
     for message in (SHELL, "[1, 2]", '"ALARM"', "{" * 5000 + "}" * 5000, HUGE * 3, "null"):
-        out = world.on_alarm(with_body(sns_event("alarm-metric-alarm"), message))
+        out = world.on_alarm(with_body(world.event("alarm-metric-alarm"), message))
         assert out["handled"] == [] and len(out["dropped"]) == 1, message[:40]
     world.nothing_written()

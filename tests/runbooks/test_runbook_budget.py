@@ -13,7 +13,7 @@ from chalicelib.handlers.on_alarm import AlarmHandler, handle_sns_event
 from chalicelib.runbooks.budget import BudgetStore
 from chalicelib.runbooks.incident import ESCALATED, OPEN, STOPPED
 
-from .conftest import FakeClock, base_config, set_within, sns_event
+from .conftest import FakeClock, base_config, set_within
 
 START = 1_714_597_200.0  # 2024-05-01 21:00:00 UTC, a whole second so window edges are exact
 EVERY = 300.0  # an alarm every 5 minutes
@@ -50,7 +50,7 @@ def test_an_app_that_never_recovers_is_restarted_only_within_budget(make_world, 
     commands_after, refused_at = [], []
     for i in range(ALARMS):
         clock.set(i * EVERY)
-        event = sns_event(
+        event = world.event(
             "alarm-metric-alarm",
             f"hourly-{i:02d}",
             StateChangeTime=cloudwatch_time(datetime_of(clock.now())),
@@ -84,7 +84,7 @@ def test_an_app_that_never_recovers_is_restarted_only_within_budget(make_world, 
     assert incident.run.commands == []  # the last alarm (t=55) was refused
     assert any("budget of restart-web used up (3 runs)" in line for line in incident.story)
     # The window in DynamoDB: the three runs of the second window, per target.
-    for target in world.blue:
+    for target in [world.instances["blue-1"]]:  # the instance the alarm names
         runs = BudgetStore(world.config.settings.state_table).read("restart-web", target)["runs"]
         assert [round((float(t) - START) / 60) for t in runs] == [30, 35, 40]
     assert world.health.requests >= EXPECTED_COMMANDS  # every verify really probed the server

@@ -9,7 +9,7 @@ import time
 from chalicelib.handlers.follow_up import FollowUp
 from chalicelib.runbooks.incident import ESCALATED, HEALED, OPEN, PAUSED, RESOLVED, RUNNING
 
-from .conftest import FakeClock, base_config, probe_event, set_within, sns_event
+from .conftest import FakeClock, base_config, probe_event, set_within
 
 KEY = "web-blue-memory-high"
 VERIFY = 1  # the verify step's index in restart-web
@@ -18,7 +18,7 @@ VERIFY = 1  # the verify step's index in restart-web
 def paused_incident(world):
     """An ALARM handled by an invocation with 8 s left: the restart goes out, then verify (5m)
     cannot fit in what remains, so the run pauses at verify."""
-    out = world.on_alarm(sns_event("alarm-metric-alarm"), runtime_s=8)
+    out = world.on_alarm(world.event("alarm-metric-alarm"), runtime_s=8)
     assert out["handled"][0]["run"] == PAUSED
     incident = world.incident(KEY)
     assert incident.status == OPEN
@@ -38,11 +38,12 @@ def test_paused_run_is_healed_by_follow_up_when_the_app_recovered(make_world, he
     world = slow_verify_world(make_world, health)
     health.status = 500
     paused = paused_incident(world)
-    assert [item["sk"] for item in world.items() if item["pk"] == "lease"] == world.blue  # kept
+    # kept: the alarm names blue-1, so the run holds blue-1 alone
+    assert [item["sk"] for item in world.items() if item["pk"] == "lease"] == [world.instances["blue-1"]]
 
     health.status = 200  # recovered meanwhile
     out = world.follow_up()
-    assert out == {"resumed": [KEY], "reminded": [], "errors": []}
+    assert (out["resumed"], out["reminded"], out["errors"]) == ([KEY], [], [])
     incident = world.incident(KEY)
     assert (incident.status, incident.run.state) == (RESOLVED, HEALED)
     assert incident.run.step == VERIFY and incident.run.step_started_at == paused.run.step_started_at
@@ -50,7 +51,7 @@ def test_paused_run_is_healed_by_follow_up_when_the_app_recovered(make_world, he
     assert len(world.commands()) == 1
     assert world.kinds() == ["recovered"]
     assert not [item for item in world.items() if item["pk"] == "lease"]  # released at the end
-    assert world.follow_up() == {"resumed": [], "reminded": [], "errors": []}  # nothing left
+    assert not any(world.follow_up().values())  # nothing left
 
 
 def test_paused_run_is_escalated_by_follow_up_when_the_app_stays_down(make_world, health):
@@ -64,7 +65,7 @@ def test_paused_run_is_escalated_by_follow_up_when_the_app_stays_down(make_world
     notices = []
     follow_up = FollowUp(world.config, world.store(), world.engine(clock.clock, notices), clock=clock.now)
     out = follow_up.invoke(deadline=clock.monotonic() + 900)
-    assert out == {"resumed": [KEY], "reminded": [], "errors": []}
+    assert (out["resumed"], out["reminded"], out["errors"]) == ([KEY], [], [])
 
     incident = world.incident(KEY)
     assert incident.status == OPEN and incident.run.state == ESCALATED
@@ -93,7 +94,7 @@ def test_ok_while_paused_stops_the_run_and_closes(make_world, health):
     world = slow_verify_world(make_world, health)
     health.status = 500
     paused_incident(world)
-    world.on_alarm(sns_event("alarm-metric-ok"))
+    world.on_alarm(world.event("alarm-metric-ok"))
     incident = world.incident(KEY)
     assert incident.status == RESOLVED and incident.run.state == "stopped"
     assert world.kinds() == ["recovered"]
@@ -104,7 +105,7 @@ def test_ok_while_paused_stops_the_run_and_closes(make_world, health):
 def test_a_three_second_invocation_restarts_and_leaves_verify_to_the_next_tick(world):
     """The Chalice test client's 3 s: the reserve shrinks to a share of it, the restart goes out,
     and verify (a cycle longer than what is left) is recorded for follow_up."""
-    out = world.on_alarm(sns_event("alarm-metric-alarm"), runtime_s=3)
+    out = world.on_alarm(world.event("alarm-metric-alarm"), runtime_s=3)
     assert out["handled"][0]["run"] == PAUSED
     assert len(world.commands()) == 1
     assert world.incident(KEY).run.step == 1
@@ -146,11 +147,13 @@ def test_no_reminder_is_written_over_a_run_in_flight(make_world, health):
     """A reminder must not write an incident whose runbook another invocation is running:
     that invocation's next checkpoint would hit the version check and its run would die
     half-way (no escalation, lease held, incident stuck 'running' for 16 minutes)."""
-    world = make_world(set_within(base_config(health.url), "restart-web", "3s"))
+    config = set_within(base_config(health.url), "restart-web", "3s")
+    config["settings"]["remind_every"] = "1m"
+    world = make_world(config)
     health.status = 500
     results = {}
     alarm = threading.Thread(
-        target=lambda: results.update(out=world.on_alarm(sns_event("alarm-metric-alarm"))), daemon=True
+        target=lambda: results.update(out=world.on_alarm(world.event("alarm-metric-alarm"))), daemon=True
     )
     alarm.start()
     for _ in range(100):  # until the run is verifying
@@ -161,7 +164,7 @@ def test_no_reminder_is_written_over_a_run_in_flight(make_world, health):
     assert incident.run.state == RUNNING
 
     clock = FakeClock()
-    clock.set(11 * 60)  # a reminder is due (10m), and the run is not yet stale (16m)
+    clock.set(2 * 60)  # a reminder is due (1m), and the run is not yet stale (3m without a heartbeat)
     follow_up = FollowUp(world.config, world.store(), world.engine(clock.clock), clock=clock.now)
     assert follow_up.invoke(deadline=clock.monotonic() + 60)["reminded"] == []
     alarm.join(30)

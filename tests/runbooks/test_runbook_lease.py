@@ -6,7 +6,7 @@ import threading
 
 from chalicelib.runbooks.incident import ESCALATED, STOPPED
 
-from .conftest import RESTART_WEB, base_config, set_within, sns_event
+from .conftest import RESTART_WEB, base_config, set_within
 
 ANOTHER = "another runbook is acting on it"
 
@@ -15,8 +15,9 @@ def test_two_alarms_on_one_target_restart_it_once(make_world, health):
     world = make_world(set_within(base_config(health.url), "restart-web", "2s"))
     world.health.hang = 2.0  # the app hangs: every probe times out (1s), verify takes its 2s
     events = {
-        "web-blue-memory-high": sns_event("alarm-metric-alarm"),  # restart-web by "web-*-memory-high"
-        "web-5xx-rate-high": sns_event("alarm-metric-math"),  # restart-web by "web-5xx-*"
+        "web-blue-memory-high": world.event("alarm-metric-alarm"),  # restart-web by "web-*-memory-high"
+        # restart-web by "web-5xx-*", naming the same instance (blue-1)
+        "web-5xx-rate-high": world.event("alarm-metric-alarm", AlarmName="web-5xx-rate-high"),
     }
     start = threading.Barrier(len(events))
     results, errors = {}, []
@@ -36,7 +37,7 @@ def test_two_alarms_on_one_target_restart_it_once(make_world, health):
     assert errors == [] and len(results) == 2
 
     [command] = world.commands()  # one restart, not two
-    assert command["Parameters"] == RESTART_WEB and sorted(command["InstanceIds"]) == world.blue
+    assert command["Parameters"] == RESTART_WEB and command["InstanceIds"] == [world.instances["blue-1"]]
     acted = [name for name, r in results.items() if r["commands"]]
     assert len(acted) == 1
     [left] = set(events) - set(acted)
@@ -49,7 +50,7 @@ def test_two_alarms_on_one_target_restart_it_once(make_world, health):
 
 
 def test_the_lease_is_released_when_the_run_ends(world):
-    world.on_alarm(sns_event("alarm-metric-alarm"))  # heals: the lease goes with the run
-    world.on_alarm(sns_event("alarm-metric-math"))
+    world.on_alarm(world.event("alarm-metric-alarm"))  # heals: the lease goes with the run
+    world.on_alarm(world.event("alarm-metric-math"))
     assert len(world.commands()) == 2
     assert not [item for item in world.items() if item["pk"] == "lease"]
