@@ -31,6 +31,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -73,9 +74,10 @@ def rss_mb() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def control(port: int, path: str) -> None:
-    """Tell the plain fleet to start or end the outage."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+def control(port: int, path: str, secure: bool) -> None:
+    """Tell the fleet to start or end the outage."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        sock = ssl._create_unverified_context().wrap_socket(raw) if secure else raw
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: fleet\r\n\r\n".encode())
         sock.recv(4096)
 
@@ -93,15 +95,16 @@ def measure_cycles(args: argparse.Namespace) -> dict:
     """Child: first, warm, and warm-after-an-outage cycles."""
     ports = [int(p) for p in args.ports_list.split(",")]
     monitors = build_monitors(args.monitors, ports, args.scheme, args.timeout, args.ca)
-    control(args.control_port, "/recover")
+    secure = args.scheme == "https"
+    control(args.control_port, "/recover", secure)
     engine = ProbeEngine(workers=args.workers)
     before = rss_mb()
     first, _ = timed(engine, monitors)
     added = rss_mb() - before
     warm, _ = timed(engine, monitors)
-    control(args.control_port, "/outage")
+    control(args.control_port, "/outage", secure)
     outage, _ = timed(engine, monitors)
-    control(args.control_port, "/recover")
+    control(args.control_port, "/recover", secure)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"first": first, "warm": warm, "outage": outage, "rss_added_mb": added, "peak_rss_mb": peak}
 
@@ -272,7 +275,9 @@ def main() -> None:
             runs = {
                 "1 core, http": child(args, "cycles", ports, control),
                 "0.29 vCPU, http": child(args, "cycles", ports, control, quota=quota),
-                "1 core, https (ECDSA)": child(args, "cycles", tls_ports, control, scheme="https", ca=cert),
+                "1 core, https (ECDSA)": child(
+                    args, "cycles", tls_ports, tls_ports[0], scheme="https", ca=cert
+                ),
             }
             latency = child(args, "latency", ports, control)
         finally:
