@@ -1,86 +1,128 @@
-"""A local fleet to probe: one threaded HTTP/1.1 server on 127.0.0.1 (for benchmarks).
+"""A local fleet to probe: many independent HTTP/1.1 endpoints on 127.0.0.1 (for benchmarks).
 
-    python bench/fleet_servers.py --slow 0.3 --hang 3 --lifetime 300
+    python bench/fleet_servers.py --ports 100 --slow 0.3 --hang 3 --lifetime 300 [--tls DIR]
 
-Prints "PORT <n>" once listening. Paths: /ok answers at once, /slow after --slow
-seconds, /hang after --hang seconds (past the probes' timeout, yet it ends by itself).
-The process exits after --lifetime seconds or as soon as its stdin closes, so it never
-outlives the benchmark that started it.
+One asyncio process listens on --ports ports (keep-alive, one write per response) and prints
+"PORTS <n> <n> ...", then "CERT <path>" with --tls (an ECDSA P-256 certificate made in DIR).
+Paths: /ok answers at once, /slow after --slow seconds, /hang after --hang seconds (past the
+probes' timeout, yet it ends by itself), /flip like /ok until a request to /outage, then like
+/hang (and /recover undoes it). The process exits after --lifetime seconds or as soon as
+its stdin closes, so it never outlives the benchmark that started it.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime
 import os
+import ssl
 import sys
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Optional
 
 BODY = b'{"status": "ok"}'
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
 
 
-class FleetServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 4096  # a burst of ~1000 connects must not overflow the backlog
-
+class Fleet:
     def __init__(self, slow: float, hang: float) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
         self.slow = slow
         self.hang = hang
+        self.outage = False
 
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the probe's pooled session expects
-    # One send per response and no Nagle: headers and body in two segments meet the
-    # client's delayed ACK and add ~40ms to every keep-alive request.
-    wbufsize = 64 * 1024
-    disable_nagle_algorithm = True
-    server: FleetServer
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/slow":
-            time.sleep(self.server.slow)
-        elif path == "/hang":
-            time.sleep(self.server.hang)
-        elif path != "/ok":
-            self.send_error(404)
-            return
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(BODY)))
-            self.end_headers()
-            self.wfile.write(BODY)
-        except OSError:
-            pass  # the probe gave up long ago
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                path = head.split(b" ", 2)[1].split(b"?", 1)[0]
+                if path == b"/slow":
+                    await asyncio.sleep(self.slow)
+                elif path == b"/hang" or (path == b"/flip" and self.outage):
+                    await asyncio.sleep(self.hang)
+                elif path == b"/outage":
+                    self.outage = True
+                elif path == b"/recover":
+                    self.outage = False
+                writer.write(OK)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, IndexError):
+            pass
+        finally:
+            writer.transport.abort()
 
-    def log_message(self, *args: object) -> None:
-        pass
+
+def ecdsa_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed ECDSA P-256 certificate for 127.0.0.1 (cryptography is a dev dependency)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "fleet-cert.pem", directory / "fleet-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    fleet = Fleet(args.slow, args.hang)
+    context: Optional[ssl.SSLContext] = None
+    if args.tls:
+        cert, key = ecdsa_certificate(Path(args.tls))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+    servers = [
+        await asyncio.start_server(fleet.serve, "127.0.0.1", 0, ssl=context, backlog=4096)
+        for _ in range(args.ports)
+    ]
+    ports = [s.sockets[0].getsockname()[1] for s in servers]
+    print("PORTS " + " ".join(map(str, ports)), flush=True)
+    if args.tls:
+        print(f"CERT {cert}", flush=True)
+    await asyncio.sleep(args.lifetime)
 
 
 def _exit_when_stdin_closes() -> None:
     sys.stdin.read()
-    _stop()
-
-
-def _stop() -> None:
-    sys.stdout.flush()
-    os._exit(0)  # daemon handler threads may still sleep in /hang
+    os._exit(0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ports", type=int, default=100)
     parser.add_argument("--slow", type=float, default=0.3)
     parser.add_argument("--hang", type=float, default=3.0)
     parser.add_argument("--lifetime", type=float, default=300.0)
+    parser.add_argument("--tls", help="a directory for the certificate: serve HTTPS")
     args = parser.parse_args()
-    server = FleetServer(args.slow, args.hang)
     threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
-    threading.Timer(args.lifetime, _stop).start()
-    print(f"PORT {server.server_address[1]}", flush=True)
-    server.serve_forever(poll_interval=0.2)
+    asyncio.run(main_async(args))
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -1,36 +1,74 @@
-"""CloudWatch metrics through Powertools EMF: one log line per monitor per cycle, no API calls.
+"""CloudWatch metrics through Powertools EMF: a few log lines per cycle, no API calls.
 
-Dimensions are only `Monitor` (no `service`), so alarms on them stay simple:
-`Availability` (1/0) and `ResponseTime` (ms) per monitor, and `ProbeHeartbeat` per cycle so an
-alarm on missing data can tell when the probe itself stops running.
+Every custom metric costs $0.30 a month, so by default a cycle writes aggregates only:
+`MonitorsUp` / `MonitorsDown` per `Component`, and, without dimensions, `CycleDuration`,
+`MonitorsSkipped` and `ProbeHeartbeat` (an alarm on its missing data tells when the probe
+itself stops). A monitor with `metrics: true` also gets `Availability` (1/0) and
+`ResponseTime` (ms) with a `Monitor` dimension, for the CloudWatch alarms that need them.
+The status history lives in DynamoDB and S3, not here.
+
+>>> emit_probe_metrics("Autoheal", config.monitors, results, cycle_seconds=1.2)  # doctest: +SKIP
+4
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections import Counter
+from typing import Sequence
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from chalicelib.config.model import Monitor
 from chalicelib.probe.result import ProbeResult
 
 MONITOR_DIMENSION = "Monitor"
+COMPONENT_DIMENSION = "Component"
 AVAILABILITY = "Availability"
+RESPONSE_TIME = "ResponseTime"
+UP = "MonitorsUp"
+DOWN = "MonitorsDown"
+SKIPPED = "MonitorsSkipped"
+CYCLE_DURATION = "CycleDuration"
 HEARTBEAT = "ProbeHeartbeat"
 
 
-def emit_probe_metrics(namespace: str, results: Iterable[ProbeResult]) -> int:
-    """Print one EMF document per probed monitor and a heartbeat; returns documents written."""
+def emit_probe_metrics(
+    namespace: str, monitors: Sequence[Monitor], results: Sequence[ProbeResult], cycle_seconds: float
+) -> int:
+    """Print the cycle's EMF documents; `results` are in `monitors`' order. Returns documents written."""
     metrics = EphemeralMetrics(namespace=namespace)
+    up: Counter[str] = Counter()
+    down: Counter[str] = Counter()
     written = 0
-    for result in results:
+    for monitor, result in zip(monitors, results, strict=True):
         if result.skipped:
             continue  # no data is the honest signal for a monitor we did not reach
-        metrics.add_dimension(MONITOR_DIMENSION, result.monitor)
-        metrics.add_metric(AVAILABILITY, MetricUnit.Count, 1 if result.ok else 0)
-        if result.latency_ms is not None:
-            metrics.add_metric("ResponseTime", MetricUnit.Milliseconds, round(result.latency_ms, 1))
+        (up if result.ok else down)[monitor.component or monitor.name] += 1
+        if monitor.metrics:
+            _per_monitor(metrics, result)
+            written += 1
+    for component in sorted(up.keys() | down.keys()):
+        metrics.add_dimension(COMPONENT_DIMENSION, component)
+        metrics.add_metric(UP, MetricUnit.Count, up[component])
+        metrics.add_metric(DOWN, MetricUnit.Count, down[component])
         metrics.flush_metrics()
         written += 1
+    metrics.add_metric(CYCLE_DURATION, MetricUnit.Milliseconds, round(cycle_seconds * 1000, 1))
+    metrics.add_metric(SKIPPED, MetricUnit.Count, sum(1 for r in results if r.skipped))
     metrics.add_metric(HEARTBEAT, MetricUnit.Count, 1)
     metrics.flush_metrics()
     return written + 1
+
+
+def _per_monitor(metrics: EphemeralMetrics, result: ProbeResult) -> None:
+    metrics.add_dimension(MONITOR_DIMENSION, result.monitor)
+    metrics.add_metric(AVAILABILITY, MetricUnit.Count, 1 if result.ok else 0)
+    if result.latency_ms is not None:
+        metrics.add_metric(RESPONSE_TIME, MetricUnit.Milliseconds, round(result.latency_ms, 1))
+    metrics.flush_metrics()
+
+
+def metric_count(monitors: Sequence[Monitor]) -> int:
+    """Custom metrics the probe keeps in CloudWatch for this config (what the bill counts)."""
+    components = {m.component or m.name for m in monitors}
+    return 2 * len(components) + 3 + 2 * sum(1 for m in monitors if m.metrics)

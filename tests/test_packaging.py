@@ -66,7 +66,7 @@ def test_chalice_package_holds_only_what_lambda_needs_and_its_template_lints(tmp
     )
     assert packaged.returncode == 0, packaged.stdout + packaged.stderr
     top = {name.split("/", 1)[0] for name in zipfile.ZipFile(out / "deployment.zip").namelist()}
-    assert {"app.py", "chalicelib", "aws_lambda_powertools", "requests", "yaml", "websocket"} <= top
+    assert {"app.py", "chalicelib", "aws_lambda_powertools", "requests", "yaml", "h11"} <= top
     assert not {name for name in top if name.split("-")[0] in {"boto3", "botocore", "moto", "pytest"}}
     assert "chalicelib/configs" in "\n".join(zipfile.ZipFile(out / "deployment.zip").namelist())
     linted = subprocess.run(

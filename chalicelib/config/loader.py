@@ -151,6 +151,7 @@ def read_monitor(s: Section) -> Monitor:
         ca_bundle=s.string("ca_bundle", None),
         expect=read_expect(s.section("expect")),
         runbook=s.string("runbook", None),
+        metrics=s.boolean("metrics", False),
     )
     if monitor.expect.certificate_valid_for and not str(url).startswith(("https://", "wss://")):
         s.error("certificate_valid_for needs an https:// or wss:// url", "expect")

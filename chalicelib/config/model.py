@@ -23,7 +23,7 @@ class Settings:
     metrics_namespace: str = "Autoheal"
     chat_webhook_parameter: Optional[str] = None
     probe_every: Optional[float] = None  # sub-minute probing inside one invocation
-    probe_workers: int = 256  # threads are started only as many as there are monitors
+    probe_workers: int = 256  # probes in flight at once
     remind_every: Optional[float] = 1800.0  # reminders while an incident stays open
     restart_document: str = "autoheal-restart"  # the project's own SSM Command document
 
@@ -53,6 +53,7 @@ class Monitor:
     ca_bundle: Optional[str] = None
     expect: Expect = field(default_factory=Expect)
     runbook: Optional[str] = None
+    metrics: bool = False  # per-monitor CloudWatch metrics ($0.30 a month each): for alarms that need them
 
     @property
     def attempts(self) -> int:

@@ -13,6 +13,7 @@ write: the cycle still probes and emits metrics, and the read is tried again nex
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,8 @@ logger = Logger(service="autoheal", child=True)
 TICK_SECONDS = 60.0  # the EventBridge schedule's rate
 RESERVE_SECONDS = 3.0  # kept back from the deadline for writes and publishing
 RESERVE_SHARE = 0.2  # ...or this share of a short invocation, whichever is less
+LATE_START = 0.3  # seconds past its start a slot may still begin: the engine's GRACE and some
+BUDGET_MARGIN = 1.25  # over the longest recent cycle: room for a fresh outage's timeouts
 
 
 @dataclass
@@ -92,30 +95,40 @@ class ProbeRun:
         failing = [name for name, state in run.states.items() if state.status == DOWN or state.failures]
         self.engine.prefer(self.config.monitors, failing)
         every = self.config.settings.probe_every
-        budget = self.cycle_budget()
-        next_start = started
+        slot = started
         while True:
-            self.cycle(run, deadline)
+            # A cycle never runs past its slot, nor into the next tick's invocation.
+            slot_end = min(deadline, window_end if every is None else min(slot + every, window_end))
+            self.cycle(run, max(slot_end, self.monotonic()))
             if every is None:
                 break
-            next_start += every
-            if next_start + budget > window_end:
+            # A slot already missed is skipped, not run late (a cycle ending at its slot's end,
+            # plus the engine's grace, is on time for the next one).
+            slot = next_slot(slot, every, self.monotonic() - LATE_START)
+            if slot + self.cycle_budget() > window_end:
                 break
-            time.sleep(max(0.0, next_start - self.monotonic()))
+            time.sleep(max(0.0, slot - self.monotonic()))
         self.publish_status(run, run.states)
         return run.summary(run.states)
 
     def cycle_budget(self) -> float:
-        """The longest a cycle can take: the slowest monitor's attempts and backoffs."""
-        return max(
+        """How long the next cycle needs: the longest of the engine's recent cycles with a
+        margin, never more than the slowest monitor's attempts and backoffs (all it can take)."""
+        worst = max(
             (m.timeout * m.attempts + BACKOFF * m.retries for m in self.config.monitors),
             default=0.0,
         )
+        measured = getattr(self.engine, "cycle_seconds", None)
+        if not measured:
+            return worst
+        return min(worst, max(measured) * BUDGET_MARGIN)
 
     def cycle(self, run: Invocation, deadline: float) -> None:
         if not run.trusted:
             self.load_states(run)
+        began = self.monotonic()
         results = self.engine.run(self.config.monitors, deadline)
+        seconds = self.monotonic() - began
         run.cycles += 1
         run.results = {r.monitor: r for r in results}
         for result in results:
@@ -128,7 +141,7 @@ class ProbeRun:
                         "latency_ms": result.latency_ms,
                     },
                 )
-        emit_probe_metrics(self.config.settings.metrics_namespace, results)
+        emit_probe_metrics(self.config.settings.metrics_namespace, self.config.monitors, results, seconds)
         if not run.trusted:
             return  # without the stored state, a fold would overwrite it (a lost recovery, a second ALARM)
         changed, transitions = self.fold(run.states, results)
@@ -224,6 +237,12 @@ class ProbeRun:
 def subject_of(message: dict) -> str:
     state = "DOWN" if message["NewStateValue"] == "ALARM" else "UP"
     return f"{message['Trigger']['Dimensions'][0]['value']} is {state}"
+
+
+def next_slot(slot: float, every: float, now: float) -> float:
+    """The first slot start after `slot` that is not already past: slots a long cycle
+    overran are skipped, so cycles keep their spacing instead of running back to back."""
+    return slot + max(1, math.ceil((now - slot) / every)) * every
 
 
 def report(run: Invocation, what: str, exc: Exception) -> None:

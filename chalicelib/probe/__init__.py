@@ -1,4 +1,4 @@
-"""The probe engine: checks monitors (http, websocket, tcp) concurrently, without AWS.
+"""The probe engine: checks monitors (http, websocket, tcp) concurrently on one event loop, without AWS.
 
 >>> from chalicelib.probe import ProbeEngine
 >>> ENGINE = ProbeEngine(workers=64)  # module level, reused across invocations

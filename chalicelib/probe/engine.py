@@ -1,32 +1,38 @@
-"""Probes every monitor concurrently, with retries, never past the cycle's deadline."""
+"""Probes every monitor concurrently on the probe loop, with retries, never past the cycle's deadline."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 import math
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections import deque
 from typing import Iterable, Optional, Sequence
 
 from chalicelib.config.model import Monitor
-from chalicelib.probe.checks import Check, Outcome, build_checks, new_session
+from chalicelib.probe import loop
+from chalicelib.probe.checks import Check, Outcome, build_checks
+from chalicelib.probe.checks.errors import timeout_reason
+from chalicelib.probe.connections import Cycle, Pool
 from chalicelib.probe.result import ProbeResult
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WORKERS = 256  # see bench/probe_fanout.py: 1000 monitors on 2 cores
+DEFAULT_WORKERS = 256  # probes in flight at once; see bench/probe_fanout.py
 BACKOFF = 0.2  # between the attempts of one monitor
 MIN_ATTEMPT = 0.05  # an attempt with less time than this could tell nothing
 GRACE = 0.25  # how long run() waits past the deadline for attempts to wind down
 SKIPPED = "skipped: out of time"
 STUCK = "timeout: no answer by the deadline"
+HISTORY = 5  # cycle durations kept for the handler's cycle budget
 
 
 class ProbeEngine:
-    """Runs the checks of many monitors on a bounded thread pool.
+    """Runs the checks of many monitors on the probe's event loop, `workers` at a time.
 
-    Create it once at module level: its pooled `requests.Session` then keeps
-    connections alive across warm Lambda invocations.
+    Create it once at module level: its keep-alive pool then survives warm Lambda
+    invocations, as the loop does.
 
     >>> ENGINE = ProbeEngine(workers=64)
     >>> results = ENGINE.run(config.monitors, deadline=time.monotonic() + 20)  # doctest: +SKIP
@@ -38,9 +44,11 @@ class ProbeEngine:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.workers = workers
-        self.session = new_session(pool_size=workers)
-        self._checks = build_checks(self.session)
+        self.pool = Pool()
+        self._checks: dict[str, Check] = build_checks()
         self._cost: dict[str, float] = {}  # seconds each monitor took in the last run
+        self._gate: Optional[asyncio.Semaphore] = None  # made on the loop, on first use
+        self.cycle_seconds: deque[float] = deque(maxlen=HISTORY)  # wall time of recent runs
 
     def run(self, monitors: Sequence[Monitor], deadline: float) -> list[ProbeResult]:
         """One result per monitor, in their order; `deadline` is a time.monotonic() value.
@@ -51,17 +59,19 @@ class ProbeEngine:
         """
         if not monitors:
             return []
+        began = time.monotonic()
         order = sorted(range(len(monitors)), key=lambda i: -self._cost.get(monitors[i].name, math.inf))
-        pool = ThreadPoolExecutor(max_workers=min(self.workers, len(monitors)), thread_name_prefix="probe")
-        try:
-            futures = {i: pool.submit(self._timed_check, monitors[i], deadline) for i in order}
-            wait(futures.values(), timeout=max(deadline - time.monotonic(), 0.0) + GRACE)
-        finally:
-            # Queued checks are dropped; a check stuck where no timeout reaches
-            # (a slow DNS resolver) is left behind rather than waited for.
-            pool.shutdown(wait=False, cancel_futures=True)
-        results = [_collect(futures[i], monitor) for i, monitor in enumerate(monitors)]
-        self._cost = {m.name: self._cost_of(futures[i], m) for i, m in enumerate(monitors)}
+        cycle = _Cycle(len(monitors))
+        future = loop.submit(self._cycle(monitors, order, deadline, cycle))
+        _wait(future, deadline)
+        results = [cycle.result(i, monitor) for i, monitor in enumerate(monitors)]
+        for i, monitor in enumerate(monitors):
+            if cycle.seconds[i] is not None:
+                self._cost[monitor.name] = cycle.seconds[i]
+            elif cycle.started[i]:
+                self._cost[monitor.name] = math.inf  # stuck: first next time
+            # never started: keeps its turn (or, unknown, goes first), so it never starves
+        self.cycle_seconds.append(time.monotonic() - began)
         return results
 
     def prefer(self, monitors: Sequence[Monitor], failing: Iterable[str]) -> None:
@@ -73,38 +83,88 @@ class ProbeEngine:
             if monitor.name not in self._cost:
                 self._cost[monitor.name] = monitor.timeout * monitor.attempts if monitor.name in slow else 0.0
 
-    def _timed_check(self, monitor: Monitor, deadline: float) -> tuple[ProbeResult, float]:
-        start = time.monotonic()
-        result = self.check(monitor, deadline)
-        return result, time.monotonic() - start
-
-    def _cost_of(self, future: Future, monitor: Monitor) -> float:
-        if future.done() and not future.cancelled():
-            result, seconds = future.result()
-            if not result.skipped:
-                return seconds
-        return self._cost.get(monitor.name, math.inf)  # not run: keeps its turn, never starves
-
     def check(self, monitor: Monitor, deadline: float) -> ProbeResult:
-        """One monitor: up to 1 + retries attempts, until one is ok or time runs out."""
+        """One monitor, now: up to 1 + retries attempts, until one is ok or time runs out."""
+        return self.run([monitor], deadline)[0]
+
+    async def _cycle(
+        self, monitors: Sequence[Monitor], order: list[int], deadline: float, cycle: _Cycle
+    ) -> None:
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.workers)
+        shared = Cycle(self.pool)
+        # Tasks queue on the semaphore in creation order (it is fair): that is the start order.
+        await asyncio.gather(*(self._one(i, monitors[i], deadline, cycle, shared) for i in order))
+
+    async def _one(self, i: int, monitor: Monitor, deadline: float, cycle: _Cycle, shared: Cycle) -> None:
+        assert self._gate is not None
+        async with self._gate:
+            cycle.started[i] = True
+            start = time.monotonic()
+            cycle.results[i] = result = await self._check(monitor, deadline, shared)
+            if not result.skipped:
+                cycle.seconds[i] = time.monotonic() - start
+
+    async def _check(self, monitor: Monitor, deadline: float, shared: Cycle) -> ProbeResult:
         check = self._checks.get(monitor.kind)
         if check is None:
             return _result(monitor, Outcome.failed(f"unknown kind {monitor.kind!r}"), 0)
         last: Optional[Outcome] = None
         attempts = 0
         for number in range(monitor.attempts):
-            if number and not _backoff(deadline):
-                break
+            if number:
+                if deadline - time.monotonic() < BACKOFF + MIN_ATTEMPT:
+                    break
+                await asyncio.sleep(BACKOFF)
             budget = min(monitor.timeout, deadline - time.monotonic())
             if budget < MIN_ATTEMPT:
                 break
-            last = _attempt(check, monitor, budget)
+            last = await _attempt(check, monitor, budget, shared)
             attempts += 1
             if last.ok:
                 break
         if last is None:
             return skipped(monitor)
         return _result(monitor, last, attempts)
+
+
+class _Cycle:
+    """What one run's tasks report back to the calling thread, slot by monitor index."""
+
+    def __init__(self, size: int) -> None:
+        self.started = [False] * size
+        self.results: list[Optional[ProbeResult]] = [None] * size
+        self.seconds: list[Optional[float]] = [None] * size
+
+    def result(self, i: int, monitor: Monitor) -> ProbeResult:
+        found = self.results[i]
+        if found is not None:
+            return found
+        if self.started[i]:
+            return _result(monitor, Outcome.failed(STUCK), attempts=1)
+        return skipped(monitor)
+
+
+def _wait(future: concurrent.futures.Future, deadline: float) -> None:
+    """Wait for the cycle until the deadline (plus a grace); then cancel what still runs."""
+    try:
+        future.result(timeout=max(deadline - time.monotonic(), 0.0) + GRACE)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+    except Exception:  # a bug in the engine itself: reported, the results say the rest
+        logger.exception("probe cycle failed")
+
+
+async def _attempt(check: Check, monitor: Monitor, budget: float, shared: Cycle) -> Outcome:
+    """One attempt under one deadline covering DNS, connect, TLS, headers and body."""
+    try:
+        async with asyncio.timeout(budget):
+            return await check.attempt(monitor, shared)
+    except TimeoutError:
+        return Outcome.failed(timeout_reason(budget))
+    except Exception as exc:  # a bug in a check must not take the others down
+        logger.warning("probe %s: unexpected %s", monitor.name, type(exc).__name__)
+        return Outcome.failed(f"error: {type(exc).__name__}")
 
 
 def skipped(monitor: Monitor) -> ProbeResult:
@@ -128,27 +188,3 @@ def _result(monitor: Monitor, outcome: Outcome, attempts: int) -> ProbeResult:
         attempts=attempts,
         checked_at=time.time(),
     )
-
-
-def _backoff(deadline: float) -> bool:
-    """Sleep before a retry; False when the retry would not fit before the deadline."""
-    if deadline - time.monotonic() < BACKOFF + MIN_ATTEMPT:
-        return False
-    time.sleep(BACKOFF)
-    return True
-
-
-def _attempt(check: Check, monitor: Monitor, budget: float) -> Outcome:
-    try:
-        return check.attempt(monitor, budget)
-    except Exception as exc:  # a bug in a check must not take the others down
-        logger.warning("probe %s: unexpected %s", monitor.name, type(exc).__name__)
-        return Outcome.failed(f"error: {type(exc).__name__}")
-
-
-def _collect(future: Future, monitor: Monitor) -> ProbeResult:
-    if future.cancelled():
-        return skipped(monitor)
-    if not future.done():
-        return _result(monitor, Outcome.failed(STUCK), attempts=1)
-    return future.result()[0]

@@ -117,16 +117,25 @@ def test_recovery_needs_the_success_threshold_and_publishes_ok(deploy, httpserve
     assert states == [("ALARM", "INSUFFICIENT_DATA"), ("OK", "ALARM")]
 
 
-def test_metrics_are_emf_per_monitor_plus_a_heartbeat(deploy, servers, capsys):
-    deployment = deploy(monitors_yaml({"ok": servers["ok"], "hang": servers["hang"]}))
+def test_metrics_are_aggregates_plus_per_monitor_ones_only_when_asked(deploy, servers, capsys):
+    body = monitors_yaml({"ok": servers["ok"], "hang": servers["hang"], "broken": servers["broken"]})
+    body = body.replace("  - name: ok\n", "  - name: ok\n    metrics: true\n    component: Web\n")
+    body = body.replace("  - name: hang\n", "  - name: hang\n    component: Web\n")
+    deployment = deploy(body)
     capsys.readouterr()
     invoke_probe(deployment)
     documents = emf_documents(capsys.readouterr().out)
     by_monitor = {d["Monitor"]: d for d in documents if "Monitor" in d}
-    assert by_monitor["ok"]["Availability"] == [1.0] and by_monitor["hang"]["Availability"] == [0.0]
-    assert "ResponseTime" in by_monitor["ok"] and "ResponseTime" not in by_monitor["hang"]
-    assert by_monitor["ok"]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Autoheal"
-    assert sum(1 for d in documents if d.get("ProbeHeartbeat") == [1.0]) == 1
+    assert set(by_monitor) == {"ok"}  # the only one with metrics: true
+    assert by_monitor["ok"]["Availability"] == [1.0] and "ResponseTime" in by_monitor["ok"]
+    by_component = {d["Component"]: d for d in documents if "Component" in d}
+    assert {c: (d["MonitorsUp"], d["MonitorsDown"]) for c, d in by_component.items()} == {
+        "Web": ([1.0], [1.0]),
+        "broken": ([0.0], [1.0]),
+    }
+    assert by_component["Web"]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Autoheal"
+    heartbeats = [d for d in documents if d.get("ProbeHeartbeat") == [1.0]]
+    assert len(heartbeats) == 1 and heartbeats[0]["CycleDuration"][0] >= 500  # the hang's timeout
 
 
 def test_unresolvable_host_is_down_and_the_others_unaffected(deploy, servers):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 
 import pytest
@@ -159,10 +161,13 @@ def test_skipped_monitors_keep_their_turn(socket_server, httpserver):
 
 
 class _Stubborn:
-    """A check that ignores its timeout, like a resolver that never answers."""
+    """A check that swallows its cancellation, the worst a check could do to the loop."""
 
-    def attempt(self, monitor, timeout):
-        time.sleep(1.5)
+    async def attempt(self, monitor, cycle):
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(end - time.monotonic())
         raise AssertionError("never reported")
 
 

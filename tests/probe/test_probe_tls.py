@@ -47,7 +47,6 @@ def test_certificate_valid_for_long_passes(engine, tls_server):
     assert result.ok, result.reason
 
 
-@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_without_verification_the_expiry_is_still_read(engine, tls_server):
     server = tls_server(datetime.timedelta(days=5, hours=1))
     expect = Expect(certificate_valid_for=7 * DAY)

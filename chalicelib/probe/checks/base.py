@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
 
 from chalicelib.config.model import Monitor
+
+if TYPE_CHECKING:
+    from chalicelib.probe.connections import Cycle
 
 
 @dataclass(frozen=True)
@@ -22,9 +25,10 @@ class Outcome:
 
 
 class Check(Protocol):
-    """Makes ONE attempt against a monitor, never running past `timeout` seconds.
+    """Makes ONE attempt against a monitor, on the probe loop.
 
-    Implementations must not raise: every failure becomes an `Outcome` with a reason.
+    The engine bounds the attempt with `asyncio.timeout`; implementations let cancellation
+    pass and turn every other failure into an `Outcome` with a reason.
     """
 
-    def attempt(self, monitor: Monitor, timeout: float) -> Outcome: ...
+    async def attempt(self, monitor: Monitor, cycle: Cycle) -> Outcome: ...

@@ -1,181 +1,169 @@
-"""The http kind: one request on the shared pooled session, judged by `conditions`."""
+"""The http kind: one HTTP/1.1 exchange (h11) on a pooled connection, judged by `conditions`.
+
+Redirects are answers, never followed; the body is read up to BODY_CAP for every status and
+never decoded (`Accept-Encoding: identity`), so neither a huge body nor a compression bomb
+can grow memory past the cap.
+"""
 
 from __future__ import annotations
 
+import functools
 import time
-import warnings
-from http.cookiejar import Cookie, DefaultCookiePolicy
-from typing import Any, Union
+from dataclasses import dataclass
+from typing import Optional
 from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import InsecureRequestWarning
+import h11
 
 from chalicelib.config.model import Monitor
-from chalicelib.probe.checks import watchdog
 from chalicelib.probe.checks.base import Outcome
-from chalicelib.probe.checks.errors import reason_for, timeout_reason
-from chalicelib.probe.checks.tls import certificate_seconds_left
+from chalicelib.probe.checks.errors import reason_for
+from chalicelib.probe.checks.tls import seconds_left, ssl_context
 from chalicelib.probe.conditions import Observation, evaluate
+from chalicelib.probe.connections import Connection, Cycle, NoResponse
 
 BODY_CAP = 1 << 20  # 1 MiB: enough for any health document, bounded memory
 CHUNK = 64 * 1024
 USER_AGENT = "autoheal-probe/1"
-_PREPARED_CACHE = 4096  # entries; monitors come from config, so this is never reached
-
-# verify_tls: false is an explicit choice in the config; don't warn on every probe.
-warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
-class _WatchedMixin:
-    """Hands the socket to the attempt's timer before waiting for the response,
-    so headers or a body that trickle in cannot outlive the attempt."""
+@dataclass(frozen=True)
+class Target:
+    """What a URL says about where and how to connect."""
 
-    sock: Any
+    scheme: str
+    host: str
+    port: int
+    path: str  # path and query, as sent on the request line
+    authority: str  # the Host header
 
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        timer = watchdog.current()
-        if timer:
-            timer.watch(self.sock)
-        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
-
-
-class _WatchedHTTPConnection(_WatchedMixin, HTTPConnection):
-    pass
+    @property
+    def secure(self) -> bool:
+        return self.scheme in ("https", "wss")
 
 
-class _WatchedHTTPSConnection(_WatchedMixin, HTTPSConnection):
-    pass
+@functools.lru_cache(maxsize=4096)
+def target(url: str) -> Target:
+    """Parsed once per URL (monitors come from config); raises ValueError on a bad port."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme, 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    shown = f"[{host}]" if ":" in host else host
+    authority = shown if port == DEFAULT_PORTS.get(parts.scheme) else f"{shown}:{port}"
+    return Target(parts.scheme, host, port, path, authority)
 
 
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
+@functools.lru_cache(maxsize=4096)
+def _request(method: str, url: str, headers: tuple[tuple[str, str], ...]) -> h11.Request:
+    """Built and validated once: h11 events are immutable and can be sent many times."""
+    where = target(url)
+    base = {"host": where.authority, "user-agent": USER_AGENT, "accept": "*/*", "accept-encoding": "identity"}
+    if method == "POST":
+        base["content-length"] = "0"
+    base.update({name.lower(): value for name, value in headers})
+    return h11.Request(method=method, target=where.path, headers=list(base.items()))
 
 
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
+def request_for(monitor: Monitor) -> h11.Request:
+    return _request(monitor.method, monitor.url, tuple(sorted(monitor.headers.items())))
 
 
-class _WatchedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _WatchedHTTPPool,
-            "https": _WatchedHTTPSPool,
-        }
-
-
-class _NoCookies(DefaultCookiePolicy):
-    """Probes are stateless: a cookie set by one answer never rides on the next probe."""
-
-    def set_ok(self, cookie: Cookie, request: Any) -> bool:
-        return False
-
-
-def new_session(pool_size: int) -> requests.Session:
-    """A session whose per-host pool holds `pool_size` connections (one per worker).
-
-    trust_env is off: probes go straight to their URL, whatever proxy variables or
-    .netrc the runtime has, and skip those lookups on every request.
-    """
-    session = requests.Session()
-    session.trust_env = False
-    session.cookies.set_policy(_NoCookies())
-    session.headers["User-Agent"] = USER_AGENT
-    adapter = _WatchedAdapter(pool_connections=max(pool_size, 64), pool_maxsize=pool_size)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
-def verification(monitor: Monitor) -> Union[bool, str]:
-    """requests' `verify`: off when verify_tls is false, else the CA bundle or certifi."""
-    if not monitor.verify_tls:
-        return False
-    return monitor.ca_bundle or True
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    truncated: bool
 
 
 class HttpCheck:
-    """GET (or `monitor.method`) the URL; redirects are answers, never followed.
+    """GET (or `monitor.method`) the URL on a pooled keep-alive connection.
 
-    >>> check = HttpCheck(new_session(4))
-    >>> check.attempt(Monitor(name="web", url="http://127.0.0.1:9/"), timeout=0.5).reason
-    'connection refused'
+    A pooled connection the server has closed meanwhile is retried once on a fresh one, when
+    nothing at all came back on it (the race every keep-alive client meets).
+
+    >>> await HttpCheck().attempt(Monitor(name="web", url="http://127.0.0.1:9/"), cycle)  # doctest: +SKIP
+    Outcome(ok=False, latency_ms=None, reason='connection refused')
     """
 
-    def __init__(self, session: requests.Session) -> None:
-        self._session = session
-        self._prepared: dict[tuple, requests.PreparedRequest] = {}
-
-    def attempt(self, monitor: Monitor, timeout: float) -> Outcome:
+    async def attempt(self, monitor: Monitor, cycle: Cycle) -> Outcome:
         start = time.monotonic()
-        host = urlsplit(monitor.url).hostname or ""
-        with watchdog.AttemptTimer(timeout) as timer:
-            try:
-                observed = self._observe(monitor, timeout, start)
-            except Exception as exc:  # every failure becomes a reason
-                reason = timeout_reason(timeout) if timer.expired else None
-                return Outcome.failed(reason or reason_for(exc, host, timeout))
-        if timer.expired:  # the body was cut short by the timer
-            return Outcome.failed(timeout_reason(timeout))
-        reason = evaluate(observed, monitor.expect)
-        return Outcome(ok=reason is None, latency_ms=observed.elapsed * 1000, reason=reason)
-
-    def _observe(self, monitor: Monitor, timeout: float, start: float) -> Observation:
-        response = self._session.send(
-            self._prepare(monitor),
-            timeout=(timeout, timeout),
-            stream=True,
-            allow_redirects=False,
-            verify=verification(monitor),
-            proxies={},
-        )
         try:
-            body, truncated = read_capped(response, start + timeout)
-        finally:
-            response.close()
+            where = target(monitor.url)
+            answer, expiry = await self._exchange(monitor, where, cycle)
+        except Exception as exc:  # every failure becomes a reason; cancellation passes through
+            return Outcome.failed(reason_for(exc, target_host(monitor.url)))
         elapsed = time.monotonic() - start
-        return Observation(
-            status=response.status_code,
+        observed = Observation(
+            status=answer.status,
             elapsed=elapsed,
-            body=body,
-            truncated=truncated,
-            cert_seconds_left=self._cert_seconds_left(monitor, start + timeout),
+            body=answer.body,
+            truncated=answer.truncated,
+            cert_seconds_left=seconds_left(expiry) if monitor.expect.certificate_valid_for else None,
         )
+        reason = evaluate(observed, monitor.expect)
+        return Outcome(ok=reason is None, latency_ms=elapsed * 1000, reason=reason)
 
-    def _prepare(self, monitor: Monitor) -> requests.PreparedRequest:
-        """A copy of the monitor's prepared request, built once: preparing (URL parsing,
-        header merging) costs about as much CPU as the exchange itself."""
-        key = (monitor.method, monitor.url, tuple(sorted(monitor.headers.items())))
-        prepared = self._prepared.get(key)
-        if prepared is None:
-            if len(self._prepared) >= _PREPARED_CACHE:
-                self._prepared.clear()
-            request = requests.Request(monitor.method, monitor.url, headers=dict(monitor.headers))
-            prepared = self._prepared[key] = self._session.prepare_request(request)
-        return prepared.copy()
-
-    @staticmethod
-    def _cert_seconds_left(monitor: Monitor, deadline: float) -> Union[float, None]:
-        parts = urlsplit(monitor.url)
-        if monitor.expect.certificate_valid_for is None or parts.scheme != "https":
-            return None
-        budget = max(deadline - time.monotonic(), 0.001)
-        return certificate_seconds_left(parts.hostname or "", parts.port or 443, monitor, budget)
+    async def _exchange(
+        self, monitor: Monitor, where: Target, cycle: Cycle
+    ) -> tuple[Answer, Optional[float]]:
+        tls = ssl_context(monitor.verify_tls, monitor.ca_bundle) if where.secure else None
+        request = request_for(monitor)
+        conn = cycle.pool.take((where.host, where.port, tls))
+        if conn is not None:
+            try:
+                return await _on(conn, request, cycle), conn.cert_not_after
+            except (NoResponse, ConnectionResetError, BrokenPipeError):
+                pass  # stale keep-alive connection: once more on a fresh one
+        conn = await cycle.connect(where.host, where.port, tls)
+        return await _on(conn, request, cycle), conn.cert_not_after
 
 
-def read_capped(response: requests.Response, deadline: float) -> tuple[bytes, bool]:
-    """The body up to BODY_CAP bytes, and whether it was longer."""
+async def _on(conn: Connection, request: h11.Request, cycle: Cycle) -> Answer:
+    """One exchange; the connection goes back to the pool only when it ended cleanly."""
+    try:
+        conn.writer.write(conn.http.send(request) + conn.http.send(h11.EndOfMessage()))
+        answer = await read_answer(conn, BODY_CAP)
+    except BaseException:
+        conn.close()
+        raise
+    if answer.truncated:
+        conn.close()
+    else:
+        cycle.pool.give(conn)
+    return answer
+
+
+async def read_answer(conn: Connection, cap: int) -> Answer:
+    """The final response's status and up to `cap` bytes of its body (Content-Length,
+    chunked or close-delimited: h11 tells them apart)."""
+    http, reader = conn.http, conn.reader
+    status = 0
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(CHUNK):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > BODY_CAP:
-            return b"".join(chunks)[:BODY_CAP], True
-        if time.monotonic() >= deadline:
-            break  # the timer marks the attempt as timed out
-    return b"".join(chunks), False
+    received = False
+    while True:
+        event = http.next_event()
+        if event is h11.NEED_DATA:
+            data = await reader.read(CHUNK)
+            if not data and not received:
+                raise NoResponse("closed before a response")
+            received = True
+            http.receive_data(data)
+        elif type(event) is h11.Response:
+            status = event.status_code
+        elif type(event) is h11.Data:
+            chunks.append(event.data)
+            size += len(event.data)
+            if size > cap:
+                return Answer(status, b"".join(chunks)[:cap], truncated=True)
+        elif type(event) is h11.EndOfMessage:
+            return Answer(status, b"".join(chunks), truncated=False)
+        elif type(event) is h11.ConnectionClosed:
+            raise NoResponse("closed before the response ended")
+        # InformationalResponse (100 Continue, 103 Early Hints): the final answer follows
+
+
+def target_host(url: str) -> str:
+    return urlsplit(url).hostname or ""

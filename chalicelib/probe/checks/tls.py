@@ -1,44 +1,43 @@
-"""How long a server's TLS certificate stays valid: a separate handshake with `ssl`."""
+"""TLS for the probe: one cached SSL context per (verify_tls, ca_bundle), and the served
+certificate's expiry read from the connection that carried the request (no second handshake)."""
 
 from __future__ import annotations
 
-import socket
+import functools
 import ssl
 import time
 from calendar import timegm
+from typing import Optional
 
 import certifi
 
-from chalicelib.config.model import Monitor
-from chalicelib.probe.checks import watchdog
 
-
-def certificate_seconds_left(host: str, port: int, monitor: Monitor, timeout: float) -> float:
-    """Seconds until the served certificate's notAfter; raises OSError/ssl.SSLError.
-
-    Verifies against `monitor.ca_bundle` (or certifi) unless `verify_tls` is off; then
-    the expiry is read from the raw certificate, since `getpeercert()` is empty.
-    """
-    context = _context(monitor)
-    with socket.create_connection((host, port), timeout=timeout) as raw:
-        timer = watchdog.current()
-        if timer:
-            timer.watch(raw)  # bounds a handshake that trickles
-        with context.wrap_socket(raw, server_hostname=host) as tls:
-            if context.verify_mode == ssl.CERT_NONE:
-                not_after = der_not_after(tls.getpeercert(binary_form=True) or b"")
-            else:
-                not_after = ssl.cert_time_to_seconds(str(tls.getpeercert()["notAfter"]))
-    return not_after - time.time()
-
-
-def _context(monitor: Monitor) -> ssl.SSLContext:
-    if not monitor.verify_tls:
+@functools.lru_cache(maxsize=32)
+def ssl_context(verify_tls: bool, ca_bundle: Optional[str]) -> ssl.SSLContext:
+    """Built once per pair: loading a CA bundle costs milliseconds, far more than a probe."""
+    if verify_tls:
+        context = ssl.create_default_context(cafile=ca_bundle or certifi.where())
+    else:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        return context
-    return ssl.create_default_context(cafile=monitor.ca_bundle or certifi.where())
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def not_after(tls: ssl.SSLObject) -> Optional[float]:
+    """The peer certificate's notAfter (epoch seconds), verified or not; None without one.
+
+    An unverified peer's `getpeercert()` is empty, so its expiry is read from the DER bytes.
+    """
+    der = tls.getpeercert(binary_form=True)
+    if not der:
+        return None
+    return der_not_after(der)
+
+
+def seconds_left(expiry: Optional[float]) -> Optional[float]:
+    return None if expiry is None else expiry - time.time()
 
 
 def der_not_after(der: bytes) -> float:

@@ -1,79 +1,99 @@
-"""The websocket kind: the upgrade handshake must answer 101 with the right accept key.
+"""The websocket kind: the upgrade request (through h11) must answer 101 with the right
+`Sec-WebSocket-Accept`; then a close frame is sent and the connection dropped.
 
 Works the same for Socket.IO endpoints (ws://host/socket.io/?EIO=4&transport=websocket).
 """
 
 from __future__ import annotations
 
-import ssl
+import base64
+import hashlib
+import os
 import time
-from typing import Any
-from urllib.parse import urlsplit
 
-import certifi
-import websocket
+import h11
 
 from chalicelib.config.model import Monitor
-from chalicelib.probe.checks import watchdog
 from chalicelib.probe.checks.base import Outcome
-from chalicelib.probe.checks.errors import reason_for, timeout_reason
+from chalicelib.probe.checks.errors import ProbeFailure, reason_for
+from chalicelib.probe.checks.http import CHUNK, USER_AGENT, target, target_host
+from chalicelib.probe.checks.tls import ssl_context
+from chalicelib.probe.connections import Cycle, NoResponse
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
+INVALID = "websocket: invalid upgrade answer (Upgrade/Connection/Accept headers)"
+# A masked close frame with code 1000 and an all-zero mask (RFC 6455 allows any mask).
+CLOSE_FRAME = bytes([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8])
 
 
-def sslopt(monitor: Monitor) -> dict[str, Any]:
-    if not monitor.verify_tls:
-        return {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
-    return {"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": monitor.ca_bundle or certifi.where()}
+def accept_for(key: bytes) -> bytes:
+    return base64.b64encode(hashlib.sha1(key + GUID).digest())
 
 
 class WebSocketCheck:
-    """Open the socket (websocket-client checks 101 and Sec-WebSocket-Accept), then close.
+    """Open the upgrade on a fresh connection (never pooled), check the answer, close.
 
-    >>> WebSocketCheck().attempt(Monitor(name="ws", url="ws://127.0.0.1:9/", kind="websocket"),
-    ...                          timeout=0.5).reason
-    'connection refused'
+    >>> await WebSocketCheck().attempt(Monitor(name="ws", url="ws://127.0.0.1:9/", kind="websocket"),
+    ...                                cycle)  # doctest: +SKIP
+    Outcome(ok=False, latency_ms=None, reason='connection refused')
     """
 
-    def attempt(self, monitor: Monitor, timeout: float) -> Outcome:
+    async def attempt(self, monitor: Monitor, cycle: Cycle) -> Outcome:
         start = time.monotonic()
-        ws = websocket.WebSocket(sslopt=sslopt(monitor))
-        with watchdog.AttemptTimer(timeout) as timer:
-            # ws.sock exists once connected; the handshake read is what may trickle.
-            timer.on_expiry(lambda: watchdog.shutdown(ws.sock))
-            try:
-                ws.connect(
-                    monitor.url,
-                    timeout=timeout,
-                    header=[f"{name}: {value}" for name, value in monitor.headers.items()],
-                    redirect_limit=0,
-                    # like the http session's trust_env=False: no proxy from the environment
-                    http_no_proxy=[urlsplit(monitor.url).hostname or ""],
-                )
-            except Exception as exc:  # every failure becomes a reason
-                return Outcome.failed(self._reason(exc, monitor, timeout, timer.expired))
-            finally:
-                _close(ws)
-        if timer.expired:
-            return Outcome.failed(timeout_reason(timeout))
+        conn = None
+        try:
+            where = target(monitor.url)
+            tls = ssl_context(monitor.verify_tls, monitor.ca_bundle) if where.secure else None
+            conn = await cycle.connect(where.host, where.port, tls)
+            key = base64.b64encode(os.urandom(16))
+            conn.writer.write(
+                conn.http.send(upgrade_request(monitor, key)) + conn.http.send(h11.EndOfMessage())
+            )
+            await _upgraded(conn.http, conn.reader, key)
+            conn.writer.write(CLOSE_FRAME)
+        except Exception as exc:  # every failure becomes a reason; cancellation passes through
+            return Outcome.failed(reason_for(exc, target_host(monitor.url)))
+        finally:
+            if conn is not None:
+                conn.close()
         return Outcome(ok=True, latency_ms=(time.monotonic() - start) * 1000)
 
-    @staticmethod
-    def _reason(exc: Exception, monitor: Monitor, timeout: float, expired: bool) -> str:
-        if expired:
-            return timeout_reason(timeout)
-        if isinstance(exc, websocket.WebSocketBadStatusException):
-            return f"status {exc.status_code}, expected 101"  # its text quotes headers
-        if isinstance(exc, websocket.WebSocketException):
-            text = str(exc)
-            if "Redirect" in text:
-                return "status 3xx (redirect), expected 101"
-            if "Invalid WebSocket Header" in text:
-                return "websocket: invalid upgrade answer (Upgrade/Connection/Accept headers)"
-        return reason_for(exc, urlsplit(monitor.url).hostname or "", timeout)
+
+def upgrade_request(monitor: Monitor, key: bytes) -> h11.Request:
+    headers = {
+        "host": target(monitor.url).authority,
+        "user-agent": USER_AGENT,
+        "upgrade": "websocket",
+        "connection": "Upgrade",
+        "sec-websocket-key": key.decode(),
+        "sec-websocket-version": "13",
+    }
+    headers.update({name.lower(): value for name, value in monitor.headers.items()})
+    return h11.Request(method="GET", target=target(monitor.url).path, headers=list(headers.items()))
 
 
-def _close(ws: websocket.WebSocket) -> None:
-    """Send the close frame without waiting for the answer; never raises."""
-    try:
-        ws.close(timeout=0)
-    except Exception:
-        ws.shutdown()
+async def _upgraded(http: h11.Connection, reader, key: bytes) -> None:
+    """Returns when the answer is a valid 101; raises ProbeFailure with the reason otherwise."""
+    received = False
+    while True:
+        event = http.next_event()
+        if event is h11.NEED_DATA:
+            data = await reader.read(CHUNK)
+            if not data and not received:
+                raise NoResponse("closed before a response")
+            received = True
+            http.receive_data(data)
+            continue
+        if type(event) is h11.InformationalResponse and event.status_code != 101:
+            continue  # 100 or 103: the real answer follows
+        if event.status_code != 101:
+            raise ProbeFailure(f"status {event.status_code}, expected 101")
+        headers = {name: value for name, value in event.headers}
+        connection = {token.strip() for token in headers.get(b"connection", b"").lower().split(b",")}
+        if (
+            headers.get(b"upgrade", b"").lower() != b"websocket"
+            or b"upgrade" not in connection
+            or headers.get(b"sec-websocket-accept") != accept_for(key)
+        ):
+            raise ProbeFailure(INVALID)
+        return
