@@ -88,11 +88,14 @@ def incident(table: str, key: str):
     return IncidentStore(table).get(key)
 
 
-def publish_memory_alarm(topic_arn: str) -> None:
-    """What CloudWatch sends when the blue instance's memory alarm fires."""
+def publish_memory_alarm(topic_arn: str, instance_id: str) -> None:
+    """What CloudWatch sends when the blue instance's memory alarm fires: it names the instance."""
     record = json.loads(MEMORY_ALARM.read_text())["Records"][0]["Sns"]
     body = json.loads(record["Message"])
     body["StateChangeTime"] = cloudwatch_time(datetime.now(UTC))
+    for dimension in body["Trigger"]["Dimensions"]:
+        if dimension["name"] == "InstanceId":
+            dimension["value"] = instance_id
     client("sns").publish(
         TopicArn=topic_arn, Subject=record.get("Subject") or "ALARM", Message=json.dumps(body)
     )
@@ -127,7 +130,7 @@ def scenario_never_recovers(world: World, timeline: Timeline, table: str) -> int
     timeline.say("on_alarm: restart did not help; escalated to people")
     for attempt in range(1, 4):
         told = len(getattr(incident(table, "web-blue-memory-high"), "story", []))
-        publish_memory_alarm(world.resources.alarm_topic_arn)
+        publish_memory_alarm(world.resources.alarm_topic_arn, world.instance_ids["blue-1"])
         timeline.say(f"CloudWatch: web-blue-memory-high ALARM (#{attempt})")
         handled = wait_for(
             "the alarm handled",
