@@ -214,12 +214,6 @@ def test_metrics_reach_cloudwatch_per_target_group(alb: LocalAlb, door: FrontDoo
     alb.set_weights({"web-blue": 0, "web-green": 100})
     alb.fleet.fault("green-1", "error")
     settle(door)
-    door.publisher.flush()  # what came before is sent now, stamped before this test's window
-    time.sleep(1.05 - time.time() % 1)  # moto truncates StartTime to the second
-    started = time.time()
-    statuses = [get(door, "/").status_code for _ in range(12)]
-    assert statuses == [500] * 12
-    door.publisher.flush()
     cloudwatch = alb.client("cloudwatch")
     green = door.snapshot.groups[alb.groups["web-green"]]
     balancer = door.snapshot.listeners[("web-alb", 80)].load_balancer_dimension
@@ -234,14 +228,20 @@ def test_metrics_reach_cloudwatch_per_target_group(alb: LocalAlb, door: FrontDoo
             Namespace=NAMESPACE,
             MetricName=metric,
             Dimensions=dimensions,
-            StartTime=started - 60,
+            StartTime=time.time() - 3600,
             EndTime=time.time() + 60,
-            Period=60,
+            Period=3600,
             Statistics=[statistic],
         )["Datapoints"]
         return sum(point[statistic] for point in found)
 
-    assert total("RequestCount") == 12
-    assert total("HTTPCode_Target_5XX_Count") == 12
-    assert total("TargetResponseTime", "SampleCount") == 12
+    door.publisher.flush()  # what earlier tests sent
+    before = {m: total(m) for m in ("RequestCount", "HTTPCode_Target_5XX_Count")}
+    timed_before = total("TargetResponseTime", "SampleCount")
+    statuses = [get(door, "/").status_code for _ in range(12)]
+    assert statuses == [500] * 12
+    door.publisher.flush()
+    assert total("RequestCount") - before["RequestCount"] == 12
+    assert total("HTTPCode_Target_5XX_Count") - before["HTTPCode_Target_5XX_Count"] == 12
+    assert total("TargetResponseTime", "SampleCount") - timed_before == 12
     assert 0 < total("TargetResponseTime", "Maximum") < 2
