@@ -1,4 +1,5 @@
-"""The local world: moto as AWS, a fleet of real app processes, a stand-in SSM agent.
+"""The local world: moto as AWS, a fleet of real app processes, a stand-in SSM agent, a front
+door that does what an ALB does with what moto stores, and the status bucket as a website.
 
 Nothing here is deployed. It lets ``make demo``, the integration tests and the
 benchmarks run the real Lambda code against something that behaves like AWS::

@@ -9,11 +9,15 @@ Usage::
     from sandbox.fleet import Fleet
 
     with Fleet([("blue-1", "blue"), ("green-1", "green")]) as fleet:
-        requests.get(fleet.url("blue-1") + "/healthz")       # {"status": "ok", ...}
+        requests.get(fleet.url("blue-1") + "/healthz")       # {"status": "ok", "version": "v1", ...}
         fleet.fault("blue-1", "hang")                       # now it never answers
         fleet.restart("blue-1")                             # a new process: healthy
         fleet.fault("green-1", "error", sticky=True)        # survives restarts
         ids = fleet.register_instances(boto3.client("ec2")) # {"blue-1": "i-...", ...}
+
+    # A version that is broken from its first request (the fault is sticky: restarts keep it):
+    with Fleet([("blue-1", "blue"), ("green-1", "green")], broken={"v2": "error"}) as fleet:
+        ...
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Mapping, Sequence
 
+from sandbox.fleet_app import MODES, Fault, save_sticky_fault
 from sandbox.ports import LOOPBACK, free_port
 from sandbox.processes import http_status, terminate
 
@@ -43,6 +48,10 @@ from sandbox.processes import http_status, terminate
 DEFAULT_AMI = "ami-12c6146b"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HEALTHY_MODES = ("none", "slow", "degraded")  # modes in which /healthz answers 200
+VERSIONS = {"blue": "v1", "green": "v2"}  # what each color serves unless told otherwise
+# The EC2 tag that maps an instance in moto to its local process ("127.0.0.1:53817"): the
+# sandbox's moto reads it to health-check targets, the front door to reach them.
+ADDRESS_TAG = "sandbox:address"
 
 
 class FleetError(RuntimeError):
@@ -55,6 +64,7 @@ class Instance:
 
     name: str
     color: str
+    version: str
     port: int
     control_port: int
     state_file: Path
@@ -67,22 +77,27 @@ class Instance:
 class Fleet:
     """Start, fault, restart and stop the app processes of a blue/green fleet.
 
-    ``instances`` is a list of ``(name, color)``. ``workdir`` holds logs and sticky
+    ``instances`` is a list of ``(name, color)`` or ``(name, color, version)``; the version
+    defaults to ``VERSIONS[color]``. ``broken`` maps a version to a fault mode that its instances
+    have from the start, sticky (restarts do not clear it). ``workdir`` holds logs and sticky
     state (a temp dir removed on stop when not given). ``start_timeout`` bounds how
     long :meth:`start` and :meth:`restart` wait for an instance to be healthy.
     """
 
     def __init__(
         self,
-        instances: list[tuple[str, str]],
+        instances: Sequence[tuple[str, ...]],
         workdir: str | Path | None = None,
         start_timeout: float = 10.0,
+        broken: Mapping[str, str] | None = None,
     ) -> None:
         self._owns_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="autoheal-fleet-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.start_timeout = start_timeout
-        self._instances = {name: self._plan(name, color) for name, color in instances}
+        self._instances = {member[0]: self._plan(*member) for member in instances}
+        for version, mode in (broken or {}).items():
+            self._break_at_start(version, mode)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -138,6 +153,25 @@ class Fleet:
     def color(self, name: str) -> str:
         return self.instance(name).color
 
+    def version(self, name: str) -> str:
+        return self.instance(name).version
+
+    def address(self, name: str) -> str:
+        """``127.0.0.1:<port>``: where the instance's app listens."""
+        return f"{LOOPBACK}:{self.port(name)}"
+
+    def names_serving(self, version: str) -> list[str]:
+        return [i.name for i in self._instances.values() if i.version == version]
+
+    def break_version(self, version: str, mode: str = "error") -> list[str]:
+        """Give every instance of ``version`` a sticky fault now; return their names."""
+        names = self.names_serving(version)
+        if not names:
+            raise FleetError(f"no instance serves version {version!r}; versions: {self._versions()}")
+        for name in names:
+            self.fault(name, mode, sticky=True)
+        return names
+
     def is_alive(self, name: str) -> bool:
         process = self.instance(name).process
         return process is not None and process.poll() is None
@@ -192,9 +226,12 @@ class Fleet:
     def register_instances(self, ec2_client: Any, image_id: str = DEFAULT_AMI) -> dict[str, str]:
         """Create one EC2 instance in moto per fleet member; return name -> id.
 
-        Tags: ``Name=<name>``, ``app=web``, ``color=<color>``.
+        Tags: ``Name=<name>``, ``app=web``, ``color=<color>``, and ``ADDRESS_TAG`` (its local
+        address, which the sandbox's moto and front door read).
         """
-        ids = launch_instances(ec2_client, [(i.name, i.color) for i in self._instances.values()], image_id)
+        members = [(i.name, i.color) for i in self._instances.values()]
+        addresses = {name: self.address(name) for name in self._instances}
+        ids = launch_instances(ec2_client, members, image_id, addresses)
         for instance in self._instances.values():
             instance.instance_id = ids[instance.name]
         return ids
@@ -213,10 +250,23 @@ class Fleet:
             terminate(instance.process)
             instance.process = None
 
-    def _plan(self, name: str, color: str) -> Instance:
+    def _versions(self) -> list[str]:
+        return sorted({i.version for i in self._instances.values()})
+
+    def _break_at_start(self, version: str, mode: str) -> None:
+        if mode not in MODES or mode == "none":
+            raise FleetError(f"broken[{version!r}]: expected a fault mode of {MODES[1:]}, got {mode!r}")
+        names = self.names_serving(version)
+        if not names:
+            raise FleetError(f"broken: no instance serves version {version!r}; versions: {self._versions()}")
+        for name in names:  # the app reads its sticky fault from here when it starts
+            save_sticky_fault(self.instance(name).state_file, Fault(mode, None, sticky=True))
+
+    def _plan(self, name: str, color: str, version: str | None = None) -> Instance:
         return Instance(
             name=name,
             color=color,
+            version=version or VERSIONS.get(color, ""),
             port=free_port(),
             control_port=free_port(),
             state_file=self.workdir / f"{name}.state.json",
@@ -228,6 +278,7 @@ class Fleet:
         command += ["--port", str(instance.port)]
         command += ["--control-port", str(instance.control_port)]
         command += ["--color", instance.color, "--state-file", str(instance.state_file)]
+        command += ["--version", instance.version]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         # The child imports sandbox.* whatever the caller's working directory is.
         env["PYTHONPATH"] = os.pathsep.join(
@@ -282,12 +333,18 @@ class Fleet:
 
 
 def launch_instances(
-    ec2_client: Any, members: list[tuple[str, str]], image_id: str = DEFAULT_AMI
+    ec2_client: Any,
+    members: list[tuple[str, str]],
+    image_id: str = DEFAULT_AMI,
+    addresses: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """One EC2 instance per (name, color), tagged Name, app=web and color; returns name -> id."""
+    """One EC2 instance per (name, color), tagged Name, app=web and color (and ADDRESS_TAG when
+    ``addresses`` names it); returns name -> id."""
     ids = {}
     for name, color in members:
         tags = {"Name": name, "app": "web", "color": color}
+        if addresses and name in addresses:
+            tags[ADDRESS_TAG] = addresses[name]
         response = ec2_client.run_instances(
             ImageId=image_id,
             InstanceType="t3.micro",

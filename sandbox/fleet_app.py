@@ -1,13 +1,15 @@
 """One instance of the user's web app: a real HTTP server that fails on cue.
 
 It answers like the app autoheal watches: ``/`` (an HTML page naming the instance),
-``/healthz`` and ``/api/healthz`` (JSON, CORS-open because the maintenance page polls
-them from another origin), and a websocket at ``/ws`` and ``/socket.io/``.
+``/healthz`` and ``/api/healthz`` (JSON with its ``version``, CORS-open because the maintenance
+page polls them from another origin), and a websocket at ``/ws`` and ``/socket.io/`` that says
+hello and echoes what it is sent. Every answer carries ``X-App-Version`` (blue runs v1, green v2),
+so whoever sits in front can count which version served a request.
 
 Faults are set on a *separate* control port, so a hung app port never blocks them::
 
     python -m sandbox.fleet_app --port 8081 --control-port 9081 --name blue-1 \\
-        --state-file blue-1.state.json
+        --version v1 --state-file blue-1.state.json
     curl -X POST 'http://127.0.0.1:9081/fault/slow?seconds=2'
     curl -X POST 'http://127.0.0.1:9081/fault/hang?sticky=1'   # survives restarts
     curl http://127.0.0.1:9081/state
@@ -20,18 +22,18 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import html
 import json
 import os
-import select
 import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox.ports import LOOPBACK
@@ -40,7 +42,8 @@ MODES = ("none", "hang", "error", "slow", "degraded", "die")
 HANG_LIMIT = 300.0  # a hung request ends by itself, so no thread outlives a test run
 DEFAULT_SLOW_SECONDS = 3.0
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
-WS_LINGER = 1.0  # the websocket stays open this long, then the server closes it
+WS_MAX_LIFE = 30.0  # an idle websocket is closed by the server after this long
+WS_MAX_FRAME = 64 * 1024
 HEALTH_PATHS = ("/healthz", "/api/healthz")
 WS_PATHS = ("/ws", "/socket.io")
 
@@ -57,9 +60,10 @@ class Fault:
 class AppState:
     """The fault shared by both servers, plus the sticky-fault file."""
 
-    def __init__(self, name: str, color: str, state_file: Path | None) -> None:
+    def __init__(self, name: str, color: str, state_file: Path | None, version: str = "") -> None:
         self.name = name
         self.color = color
+        self.version = version
         self.state_file = state_file
         self.started_at = time.time()
         self._fault = load_sticky_fault(state_file)
@@ -93,6 +97,7 @@ class AppState:
         return {
             "instance": self.name,
             "color": self.color,
+            "version": self.version,
             "pid": os.getpid(),
             "started_at": self.started_at,
             **asdict(self.fault),
@@ -135,6 +140,25 @@ def websocket_frame(opcode: int, payload: bytes) -> bytes:
     return head + bytes([126]) + len(payload).to_bytes(2, "big") + payload
 
 
+def read_websocket_frame(stream: BinaryIO) -> tuple[int, bytes] | None:
+    """One client frame (masked, RFC 6455 5.2) as (opcode, payload); None at EOF or when too big."""
+    head = stream.read(2)
+    if len(head) < 2:
+        return None
+    opcode, length = head[0] & 0x0F, head[1] & 0x7F
+    if length == 126:
+        length = int.from_bytes(stream.read(2), "big")
+    elif length == 127:
+        length = int.from_bytes(stream.read(8), "big")
+    if length > WS_MAX_FRAME:
+        return None
+    mask = stream.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+    data = stream.read(length)
+    if len(mask) < 4 or len(data) < length:
+        return None
+    return opcode, bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
 def _valid_websocket_key(key: str) -> bool:
     try:
         return len(base64.b64decode(key, validate=True)) == 16
@@ -163,6 +187,7 @@ class _JsonHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        self.send_header("X-App-Version", self.state.version)
         for key, value in (extra_headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
@@ -211,13 +236,13 @@ class AppHandler(_JsonHandler):
             self.reply_json(404, {"error": "not found", "path": path})
 
     def health(self, fault: Fault) -> None:
-        name = self.state.name
+        who = {"instance": self.state.name, "version": self.state.version}
         if fault.mode == "error":
-            self.reply_json(500, {"status": "error", "instance": name}, CORS)
+            self.reply_json(500, {"status": "error", **who}, CORS)
         elif fault.mode == "degraded":
-            self.reply_json(200, {"status": "degraded", "instance": name}, CORS)
+            self.reply_json(200, {"status": "degraded", **who}, CORS)
         else:
-            self.reply_json(200, {"status": "ok", "instance": name}, CORS)
+            self.reply_json(200, {"status": "ok", **who}, CORS)
 
     def page(self, fault: Fault) -> None:
         name = html.escape(self.state.name)
@@ -246,14 +271,35 @@ class AppHandler(_JsonHandler):
         self.send_header("Upgrade", "websocket")
         self.send_header("Connection", "Upgrade")
         self.send_header("Sec-WebSocket-Accept", websocket_accept(key))
+        self.send_header("X-App-Version", self.state.version)
         self.end_headers()
-        hello = json.dumps({"instance": self.state.name, "status": "ok"}).encode()
-        self.wfile.write(websocket_frame(0x1, hello))
-        self.wfile.flush()
-        # Linger so a client can see an open socket, then close it cleanly (1000).
-        select.select([self.connection], [], [], WS_LINGER)
-        self.wfile.write(websocket_frame(0x8, (1000).to_bytes(2, "big")))
+        self.send_json_frame({"status": "ok"})
+        self.echo_until_closed()
         self.close_connection = True
+
+    def send_json_frame(self, data: dict[str, Any]) -> None:
+        who = {"instance": self.state.name, "version": self.state.version}
+        self.wfile.write(websocket_frame(0x1, json.dumps({**who, **data}).encode()))
+        self.wfile.flush()
+
+    def echo_until_closed(self) -> None:
+        """Answer each text frame with who answered it, so a client sees which instance holds its
+        socket; end on close, EOF, or WS_MAX_LIFE of silence (no thread outlives a test run)."""
+        self.connection.settimeout(WS_MAX_LIFE)
+        while True:
+            try:
+                frame = read_websocket_frame(self.rfile)
+            except OSError:  # silent too long, or the client went away
+                break
+            if frame is None or frame[0] == 0x8:
+                break
+            opcode, payload = frame
+            if opcode == 0x9:
+                self.wfile.write(websocket_frame(0xA, payload))
+            elif opcode == 0x1:
+                self.send_json_frame({"echo": payload.decode("utf-8", "replace")})
+        with contextlib.suppress(OSError):
+            self.wfile.write(websocket_frame(0x8, (1000).to_bytes(2, "big")))
 
 
 class ControlHandler(_JsonHandler):
@@ -320,9 +366,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--control-port", type=int, required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--color", default="")
+    parser.add_argument("--version", default="", help="sent as X-App-Version and in /healthz")
     parser.add_argument("--state-file", type=Path)
     args = parser.parse_args(argv)
-    serve(args.port, args.control_port, AppState(args.name, args.color, args.state_file))
+    serve(args.port, args.control_port, AppState(args.name, args.color, args.state_file, args.version))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from sandbox.ports import LOOPBACK, free_port
 from sandbox.processes import http_status, terminate
@@ -85,6 +86,15 @@ class MotoServer:
         for key in _PROFILE_VARS:  # a named profile that is absent here breaks boto3
             os.environ.pop(key, None)
         os.environ.update(self.env())
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of its own on this server (os.environ neither read nor changed)."""
+        import boto3
+
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        return session.client(service, endpoint_url=self.endpoint_url)
 
     def reset(self) -> None:
         """Forget every resource (moto's own reset endpoint); the server keeps running."""
@@ -181,7 +191,15 @@ def _python_path() -> str:
 
 
 def patch_moto() -> None:
-    """Fix moto 5.2.5's SSM send_command so commands reach only their targets.
+    """Make moto 5.2.5 as strict as AWS where autoheal depends on it (each fix says why)."""
+    _patch_send_command_targets()
+    _patch_elbv2_actions()
+    _patch_elbv2_rule_order()
+    _patch_elbv2_target_health()
+
+
+def _patch_send_command_targets() -> None:
+    """SSM send_command: commands reach only their targets.
 
     moto adds the instances matched by ``Targets`` to ``InstanceIds``, but with no
     ``Targets`` it filters EC2 with no filter: *every* instance in the region lands
@@ -203,6 +221,109 @@ def patch_moto() -> None:
         return list(ids)
 
     Command._get_instance_ids_from_targets = instance_ids_from_targets  # type: ignore[method-assign]
+
+
+def _patch_elbv2_actions() -> None:
+    """CreateListener, CreateRule, ModifyRule and ModifyListener validate their actions as AWS does.
+
+    moto checks only that forward target groups exist, and ModifyListener checks nothing: weights
+    of 5000 or all zero, a 50 KB fixed-response body or a redirect without a status code are
+    stored, and a blue/green shift or a maintenance page that AWS would refuse passes every local
+    test. See :func:`sandbox.alb_actions.validate_actions` for the rules.
+    """
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend, FakeAction
+
+    from sandbox.alb_actions import ActionError, validate_actions
+
+    moto_validate = ELBv2Backend._validate_actions
+    moto_modify_listener = ELBv2Backend.modify_listener
+
+    def strict_validate(self: ELBv2Backend, actions: list[FakeAction]) -> None:
+        moto_validate(self, actions)
+        try:
+            validate_actions([a.data for a in actions], set(self.target_groups))
+        except ActionError as err:
+            raise ELBClientError(err.code, err.message) from None
+
+    def strict_modify_listener(self: ELBv2Backend, arn: str, *args: object, **kwargs: object) -> object:
+        actions = kwargs.get("actions", args[4] if len(args) > 4 else None)
+        if actions:  # validated before anything on the listener changes
+            strict_validate(self, [FakeAction(dict(a)) for a in actions])  # type: ignore[attr-defined]
+        return moto_modify_listener(self, arn, *args, **kwargs)
+
+    ELBv2Backend._validate_actions = strict_validate  # type: ignore[method-assign]
+    ELBv2Backend.modify_listener = strict_modify_listener  # type: ignore[method-assign]
+
+
+def _patch_elbv2_rule_order() -> None:
+    """DescribeRules returns rules by priority, the default rule last, as AWS does.
+
+    moto returns them in creation order, so a reader that evaluates rules in the order given
+    (the front door, the maintenance step restoring rules) would let a later, lower-priority
+    rule win.
+    """
+    from moto.elbv2.models import ELBv2Backend
+
+    moto_describe_rules = ELBv2Backend.describe_rules
+
+    def sorted_rules(self: ELBv2Backend, *args: object, **kwargs: object) -> list:
+        rules = moto_describe_rules(self, *args, **kwargs)  # type: ignore[arg-type]
+        return sorted(rules, key=rule_order)
+
+    ELBv2Backend.describe_rules = sorted_rules  # type: ignore[method-assign]
+
+
+def rule_order(rule: object) -> tuple[int, int]:
+    priority = getattr(rule, "priority", "default")
+    if priority == "default" or getattr(rule, "is_default", False):
+        return (1, 0)
+    return (0, int(priority))
+
+
+def _patch_elbv2_target_health() -> None:
+    """DescribeTargetHealth answers from a live check of the group's health-check path.
+
+    moto calls every registered, running instance healthy, so no gate that waits for healthy
+    targets, and no runbook that acts on a group's unhealthy targets, could ever be exercised.
+    An instance tagged with its local address (``sandbox.fleet.ADDRESS_TAG``) is checked for
+    real (see :mod:`sandbox.target_health`); other targets keep moto's answer.
+    """
+    from moto.elbv2.models import ELBv2Backend
+
+    from sandbox.fleet import ADDRESS_TAG
+    from sandbox.target_health import HealthCache
+
+    cache = HealthCache()
+    moto_describe = ELBv2Backend.describe_target_health
+
+    def live_health(self: ELBv2Backend, target_group_arn: str, targets: list) -> list:
+        statuses = moto_describe(self, target_group_arn, targets)
+        group = self.target_groups[target_group_arn]
+        if not group.health_check_enabled:
+            return statuses
+        checked = [
+            (s, _local_address(self, s.instance_id, ADDRESS_TAG)) for s in statuses if s.status == "healthy"
+        ]
+        checked = [(s, address) for s, address in checked if address]
+        matcher = (getattr(group, "matcher", None) or {}).get("HttpCode", "200")
+        path = group.health_check_path or "/"
+        timeout = float(group.health_check_timeout_seconds)
+        answers = cache.check_all([(address, path, matcher, timeout) for _, address in checked])
+        for (status, _), health in zip(checked, answers, strict=True):
+            status.status, status.reason, status.description = health.state, health.reason, health.description
+        return statuses
+
+    ELBv2Backend.describe_target_health = live_health  # type: ignore[method-assign]
+
+
+def _local_address(backend: object, instance_id: str, tag: str) -> str | None:
+    if not str(instance_id).startswith("i-"):
+        return None
+    ec2 = backend.ec2_backend  # type: ignore[attr-defined]
+    for item in ec2.describe_tags(filters={"resource-id": [instance_id], "key": [tag]}):
+        return item.get("value") or item.get("Value")
+    return None
 
 
 if __name__ == "__main__":

@@ -1,22 +1,37 @@
 """Create, in the local AWS, every resource a config names: the same ones resources/ deploys.
 
 The restart document is read from resources/autoheal.yaml, so the local world runs the very
-document that is deployed.
+document that is deployed. The status bucket is a website (index.html, error.html). Each
+deployment's load balancer, target groups (health check ``/healthz``) and listener are created
+by :func:`provision_load_balancers`, the fleet registered by color (blue-* to blue, green-* to
+green) and the listener forwarding 100% to blue.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import yaml
 
 from chalicelib.aws.clients import client
-from chalicelib.config.model import Config
+from chalicelib.config.model import Config, Deployment
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "resources" / "autoheal.yaml"
+INDEX_DOCUMENT = "index.html"
+ERROR_DOCUMENT = "error.html"
+HEALTH_CHECK = {
+    "HealthCheckPath": "/healthz",
+    "HealthCheckIntervalSeconds": 5,
+    "HealthCheckTimeoutSeconds": 2,
+    "HealthyThresholdCount": 2,
+    "UnhealthyThresholdCount": 2,
+    "Matcher": {"HttpCode": "200"},
+}
+STICKINESS_SECONDS = 3600  # clients stay on their target group across weight changes, as users' do
 
 
 @dataclass(frozen=True)
@@ -32,7 +47,7 @@ def provision(config: Config, chat_webhook_url: Optional[str] = None) -> Provisi
     create_table(settings.state_table)
     alarm_topic = client("sns").create_topic(Name=settings.alarm_topic)["TopicArn"]
     notify_topic = client("sns").create_topic(Name=settings.notify_topic)["TopicArn"]
-    client("s3").create_bucket(Bucket=settings.status_bucket)
+    create_website_bucket(settings.status_bucket)
     create_restart_document(settings.restart_document)
     if chat_webhook_url and settings.chat_webhook_parameter:
         client("ssm").put_parameter(
@@ -44,6 +59,119 @@ def provision(config: Config, chat_webhook_url: Optional[str] = None) -> Provisi
         subscribed_queue(alarm_topic, "autoheal-on-alarm"),
         subscribed_queue(notify_topic, "autoheal-people"),
     )
+
+
+def create_website_bucket(name: str) -> None:
+    client("s3").create_bucket(Bucket=name)
+    client("s3").put_bucket_website(
+        Bucket=name,
+        WebsiteConfiguration={
+            "IndexDocument": {"Suffix": INDEX_DOCUMENT},
+            "ErrorDocument": {"Key": ERROR_DOCUMENT},
+        },
+    )
+
+
+class Member(NamedTuple):
+    """A fleet instance as the load balancer sees it."""
+
+    instance_id: str
+    color: str  # blue | green: the target group it joins
+    port: int  # where its app listens on 127.0.0.1
+
+
+@dataclass(frozen=True)
+class Listener:
+    load_balancer: str
+    port: int
+    arn: str
+
+
+def provision_load_balancers(
+    deployments: Mapping[str, Deployment], members: Sequence[Member]
+) -> list[Listener]:
+    """For each deployment: its load balancer (once per name), blue and green target groups with
+    the fleet registered by color, and its listener forwarding 100% to blue (weights 100/0, so
+    both groups are named); an optional ``test_listener`` forwards 100% to green."""
+    subnets = _network()
+    balancers: dict[str, str] = {}
+    listeners = []
+    for deployment in deployments.values():
+        name = deployment.listener.load_balancer
+        if name not in balancers:
+            balancers[name] = create_load_balancer(name, subnets)
+        blue = create_target_group(deployment.blue, subnets[0][1], [m for m in members if m.color == "blue"])
+        green = create_target_group(
+            deployment.green, subnets[0][1], [m for m in members if m.color == "green"]
+        )
+        port = deployment.listener.port
+        listeners.append(Listener(name, port, create_listener(balancers[name], port, {blue: 100, green: 0})))
+        test_port = _test_listener_port(deployment)
+        if test_port:
+            listeners.append(
+                Listener(name, test_port, create_listener(balancers[name], test_port, {green: 100}))
+            )
+    return listeners
+
+
+def create_load_balancer(name: str, subnets: list[tuple[str, str]]) -> str:
+    created = client("elbv2").create_load_balancer(
+        Name=name, Subnets=[subnet for subnet, _ in subnets], Type="application", Scheme="internet-facing"
+    )
+    return str(created["LoadBalancers"][0]["LoadBalancerArn"])
+
+
+def create_target_group(name: str, vpc_id: str, members: Sequence[Member]) -> str:
+    """An HTTP target group checked on /healthz, with ``members`` registered on their own ports."""
+    elbv2 = client("elbv2")
+    arn = str(
+        elbv2.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc_id, **HEALTH_CHECK)[
+            "TargetGroups"
+        ][0]["TargetGroupArn"]
+    )
+    if members:
+        elbv2.register_targets(
+            TargetGroupArn=arn, Targets=[{"Id": m.instance_id, "Port": m.port} for m in members]
+        )
+    return arn
+
+
+def create_listener(balancer_arn: str, port: int, weights: Mapping[str, int]) -> str:
+    action = {
+        "Type": "forward",
+        "ForwardConfig": {
+            "TargetGroups": [{"TargetGroupArn": arn, "Weight": weight} for arn, weight in weights.items()],
+            "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": STICKINESS_SECONDS},
+        },
+    }
+    created = client("elbv2").create_listener(
+        LoadBalancerArn=balancer_arn, Protocol="HTTP", Port=port, DefaultActions=[action]
+    )
+    return str(created["Listeners"][0]["ListenerArn"])
+
+
+def _network() -> list[tuple[str, str]]:
+    """Two subnets in two zones (an ALB needs them): [(subnet id, vpc id)]."""
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    return [
+        (
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=zone)["Subnet"][
+                "SubnetId"
+            ],
+            vpc,
+        )
+        for i, zone in enumerate(("us-east-1a", "us-east-1b"))
+    ]
+
+
+def _test_listener_port(deployment: Deployment) -> int | None:
+    """The optional test listener's port, however the config model spells it."""
+    test = getattr(deployment, "test_listener", None)
+    if test is None:
+        return None
+    port = test.get("port") if isinstance(test, Mapping) else getattr(test, "port", None)
+    return int(port) if port else None
 
 
 def create_table(name: str) -> None:

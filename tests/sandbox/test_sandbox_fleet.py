@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Callable
@@ -11,7 +12,7 @@ import pytest
 import requests
 import websocket
 
-from sandbox.fleet import Fleet, FleetError
+from sandbox.fleet import ADDRESS_TAG, Fleet, FleetError
 from sandbox.fleet_app import websocket_accept
 
 
@@ -19,10 +20,38 @@ def test_every_instance_is_healthy_with_cors(fleet: Fleet) -> None:
     for name in ("blue-1", "green-1"):
         for path in ("/healthz", "/api/healthz"):
             response = requests.get(fleet.url(name) + path, timeout=2)
-            assert response.json() == {"status": "ok", "instance": name}
+            version = {"blue-1": "v1", "green-1": "v2"}[name]
+            assert response.json() == {"status": "ok", "instance": name, "version": version}
             assert response.headers["Access-Control-Allow-Origin"] == "*"
+            assert response.headers["X-App-Version"] == version
     page = requests.get(fleet.url("green-1") + "/?v=123", timeout=2)
     assert "green-1" in page.text and page.headers["Content-Type"].startswith("text/html")
+    assert page.headers["X-App-Version"] == "v2"
+    missing = requests.get(fleet.url("blue-1") + "/nowhere", timeout=2)
+    assert (missing.status_code, missing.headers["X-App-Version"]) == (404, "v1")
+
+
+def test_a_version_can_start_broken_and_stays_broken() -> None:
+    with Fleet(
+        [("blue-1", "blue"), ("green-1", "green")], start_timeout=5.0, broken={"v2": "error"}
+    ) as fleet:
+        assert requests.get(fleet.url("green-1") + "/healthz", timeout=2).status_code == 500
+        assert requests.get(fleet.url("blue-1") + "/healthz", timeout=2).status_code == 200
+        assert fleet.restart("green-1", timeout=2) is False  # sticky: a restart does not help
+        assert fleet.state("green-1")["mode"] == "error"
+
+
+def test_break_version_faults_every_instance_of_it(fleet: Fleet) -> None:
+    assert fleet.break_version("v1", "error") == ["blue-1"]
+    assert requests.get(fleet.url("blue-1") + "/healthz", timeout=2).status_code == 500
+    assert fleet.state("blue-1")["sticky"] is True
+    with pytest.raises(FleetError, match="no instance serves version 'v9'"):
+        fleet.break_version("v9")
+
+
+def test_unknown_broken_mode_is_refused_before_anything_starts() -> None:
+    with pytest.raises(FleetError, match=r"broken\['v2'\]: expected a fault mode"):
+        Fleet([("green-1", "green")], broken={"v2": "explode"})
 
 
 def test_hang_never_answers_but_control_still_does(fleet: Fleet) -> None:
@@ -110,6 +139,8 @@ def test_websocket_upgrade_answers_101(fleet: Fleet) -> None:
         try:
             assert ws.getstatus() == 101
             assert '"blue-1"' in ws.recv()
+            ws.send("ping")  # the socket stays open and answers who holds it
+            assert json.loads(ws.recv()) == {"instance": "blue-1", "version": "v1", "echo": "ping"}
         finally:
             ws.close()
 
@@ -138,7 +169,7 @@ def test_register_instances_tags_them(fleet: Fleet, aws_client: Callable[[str], 
     assert set(ids) == {"blue-1", "green-1"}
     found = ec2.describe_instances(InstanceIds=[ids["green-1"]])
     tags = {t["Key"]: t["Value"] for t in found["Reservations"][0]["Instances"][0]["Tags"]}
-    assert tags == {"Name": "green-1", "app": "web", "color": "green"}
+    assert tags == {"Name": "green-1", "app": "web", "color": "green", ADDRESS_TAG: fleet.address("green-1")}
     assert fleet.name_of(ids["blue-1"]) == "blue-1"
 
 
