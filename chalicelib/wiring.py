@@ -60,10 +60,10 @@ def notifier():  # -> FanOut
 
 
 def runbook_engine():  # -> RunbookEngine
+    from chalicelib.leases import Leases
     from chalicelib.runbooks.actions import AwsActions
     from chalicelib.runbooks.budget import BudgetStore
     from chalicelib.runbooks.engine import RunbookEngine
-    from chalicelib.leases import Leases
 
     table = config().settings.state_table
     return RunbookEngine(

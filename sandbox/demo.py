@@ -89,7 +89,7 @@ def incident(table: str, key: str):
 
 
 def publish_memory_alarm(topic_arn: str, instance_id: str) -> None:
-    """What CloudWatch sends when the blue instance's memory alarm fires: it names the instance."""
+    """What CloudWatch sends when a blue instance's memory alarm fires: it names the instance."""
     record = json.loads(MEMORY_ALARM.read_text())["Records"][0]["Sns"]
     body = json.loads(record["Message"])
     body["StateChangeTime"] = cloudwatch_time(datetime.now(UTC))
@@ -130,8 +130,10 @@ def scenario_never_recovers(world: World, timeline: Timeline, table: str) -> int
     timeline.say("on_alarm: restart did not help; escalated to people")
     for attempt in range(1, 4):
         told = len(getattr(incident(table, "web-blue-memory-high"), "story", []))
-        publish_memory_alarm(world.resources.alarm_topic_arn, world.instance_ids["blue-1"])
-        timeline.say(f"CloudWatch: web-blue-memory-high ALARM (#{attempt})")
+        publish_memory_alarm(world.resources.alarm_topic_arn, world.instance_ids["blue-2"])
+        timeline.say(
+            f"CloudWatch: web-blue-memory-high ALARM (#{attempt}), naming blue-2: blue-2 alone is acted on"
+        )
         handled = wait_for(
             "the alarm handled",
             lambda told=told: (
@@ -147,7 +149,9 @@ def scenario_never_recovers(world: World, timeline: Timeline, table: str) -> int
         )
         timeline.say(f"on_alarm: {outcome}")
     sent = commands_sent() - before
-    timeline.say(f"SSM commands sent in scenario 2: {sent} (budget: 3 runs per 30m, one used in scenario 1)")
+    timeline.say(
+        f"SSM commands sent in scenario 2: {sent} (the tier one instance at a time, then blue-2 alone until its budget of 3 runs per 30m is spent)"
+    )
     return sent
 
 

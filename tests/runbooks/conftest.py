@@ -28,6 +28,7 @@ from chalicelib import wiring
 from chalicelib.aws.clients import client, table
 from chalicelib.config import load_config
 from chalicelib.config.model import Config
+from chalicelib.leases import Leases
 from chalicelib.notify.format import LABELS
 from chalicelib.notify.notice import Notice
 from chalicelib.runbooks.actions import AwsActions
@@ -35,7 +36,6 @@ from chalicelib.runbooks.budget import BudgetStore
 from chalicelib.runbooks.engine import Clock, RunbookEngine
 from chalicelib.runbooks.incident import Incident
 from chalicelib.runbooks.incident_store import IncidentStore
-from chalicelib.leases import Leases
 from sandbox.fleet import launch_instances
 from sandbox.moto_server import MotoServer
 from sandbox.provision import Provisioned, provision
