@@ -36,8 +36,11 @@ from chalicelib.config.model import (
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# The restart document's parameters: the same allowedPattern is in resources/ssm-restart.yaml.
-SERVICE_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+# The restart document's parameters: the same allowedPattern is in resources/autoheal.yaml. A
+# leading letter or digit, so no value can pass for an option of pm2, systemctl or docker.
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+# A Linux login name, as useradd's default NAME_REGEX (the document also accepts "" for none).
+USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 SSM_DOCUMENT = re.compile(r"^[A-Za-z0-9_.:/-]{3,128}$")
 URL_SCHEMES = {"http": ("http", "https"), "websocket": ("ws", "wss"), "tcp": ("tcp",)}
 STEP_ACTIONS = ("restart", "verify", "reboot", "replace", "run", "maintenance", "escalate")
@@ -230,12 +233,32 @@ def read_step(s: Section) -> Step:
 
 
 def read_restart(s: Section) -> dict:
+    """`restart: {service, manager, user}`: `user` is whose manager runs the service.
+
+    PM2 keeps one daemon per user, so pm2 needs it; systemd takes it for a user unit
+    (`systemctl --user`); docker refuses it (containers belong to the docker daemon).
+    """
     service = s.string("service")
-    if isinstance(service, str) and not SERVICE_NAME.match(service):
-        s.error("expected a service name of letters, digits and _.@- (at most 64)", "service")
-    params = {"service": service, "manager": s.choice("manager", SERVICE_MANAGERS, "pm2")}
+    if isinstance(service, str) and not SERVICE_NAME.fullmatch(service):
+        s.error(
+            "expected a service name starting with a letter or digit, then letters, digits"
+            " and _.@- (at most 64)",
+            "service",
+        )
+    manager = s.choice("manager", SERVICE_MANAGERS, "pm2")
+    known_manager = s.data.get("manager", "pm2") == manager  # an unknown one is reported already
+    user = s.string("user", None)
+    if isinstance(user, str) and not USER_NAME.fullmatch(user):
+        s.error(f"expected a Linux user name like ec2-user ({USER_NAME.pattern})", "user")
+        user = None
+    elif not known_manager:
+        pass
+    elif user is None and manager == "pm2" and "user" not in s.data:
+        s.error("required for manager pm2 (PM2 keeps one daemon per user), e.g. ec2-user or ubuntu", "user")
+    elif user is not None and manager == "docker":
+        s.error("not allowed for manager docker (containers belong to the docker daemon)", "user")
     s.finish()
-    return params
+    return {"service": service, "manager": manager, "user": user}
 
 
 def read_verify(s: Section) -> dict:

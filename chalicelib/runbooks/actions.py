@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Mapping, Protocol, Sequence
 
 from chalicelib.aws import ec2, ssm
-from chalicelib.config.loader import SERVICE_NAME
+from chalicelib.config.loader import SERVICE_NAME, USER_NAME
 from chalicelib.config.model import SERVICE_MANAGERS, Targets
 
 
@@ -29,13 +29,28 @@ class Actions(Protocol):
     def replace(self, instance_ids: Sequence[str]) -> None: ...
 
 
-def restart_parameters(service: object, manager: object) -> dict[str, list[str]]:
-    """The restart document's parameters, checked here as the document's allowedPattern does."""
+def restart_parameters(service: object, manager: object, user: object = None) -> dict[str, list[str]]:
+    """The restart document's parameters, checked here as the document's allowedPattern does.
+
+    >>> restart_parameters("web", "pm2", "ec2-user")
+    {'service': ['web'], 'manager': ['pm2'], 'user': ['ec2-user']}
+    """
     if not isinstance(service, str) or not SERVICE_NAME.fullmatch(service):
-        raise UnsafeParameter("restart service: expected letters, digits and _.@- (at most 64)")
+        raise UnsafeParameter(
+            "restart service: expected a letter or digit, then letters, digits and _.@- (at most 64)"
+        )
     if manager not in SERVICE_MANAGERS:
         raise UnsafeParameter(f"restart manager: expected one of {', '.join(SERVICE_MANAGERS)}")
-    return {"service": [service], "manager": [str(manager)]}
+    if user is not None and (not isinstance(user, str) or not USER_NAME.fullmatch(user)):
+        raise UnsafeParameter(f"restart user: expected a Linux user name ({USER_NAME.pattern})")
+    if manager == "pm2" and user is None:
+        raise UnsafeParameter("restart user: required for pm2 (PM2 keeps one daemon per user)")
+    if manager == "docker" and user is not None:
+        raise UnsafeParameter("restart user: not allowed for docker")
+    parameters = {"service": [service], "manager": [str(manager)]}
+    if user is not None:  # the document's default ("") means no user
+        parameters["user"] = [str(user)]
+    return parameters
 
 
 class AwsActions:
