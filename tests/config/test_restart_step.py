@@ -57,11 +57,13 @@ def test_restart_reads_service_manager_and_user(restart: str, params: dict) -> N
         ),
         (
             "{service: cache, manager: docker, user: app}",
-            "runbooks.r.steps[0].restart.user: not allowed for manager docker (containers belong to the docker daemon)",
+            "runbooks.r.steps[0].restart.user: not allowed for manager docker"
+            " (containers belong to the docker daemon)",
         ),
         (
             "{service: web, user: '-oProxyCommand=x'}",
-            f"runbooks.r.steps[0].restart.user: expected a Linux user name like ec2-user ({USER_NAME.pattern})",
+            "runbooks.r.steps[0].restart.user: expected a Linux user name like ec2-user"
+            f" ({USER_NAME.pattern})",
         ),
         ("{service: web, user: Root}", None),
         ('{service: web, user: "app\\n"}', None),

@@ -184,7 +184,8 @@ else
   echo "[PM2][ERROR] Process or Namespace $2 not found" >&2; exit 1
 fi
 """,
-    "systemctl": """if [ "$1" = --user ]; then scope="$USER"; units="$HOME/.units"; shift; else scope=root; units="$HOSTDIR/units"; fi
+    "systemctl": """scope=root; units="$HOSTDIR/units"
+if [ "$1" = --user ]; then scope="$USER"; units="$HOME/.units"; shift; fi
 [ "$1" = restart ] && [ "$2" = -- ] || exit 9
 [ -n "${XDG_RUNTIME_DIR:-}" ] || [ "$scope" = root ] || exit 9
 if grep -qx -- "$3" "$units" 2>/dev/null; then echo "systemctl $scope $3" >> "$HOSTDIR/calls"
