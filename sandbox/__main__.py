@@ -11,6 +11,7 @@ import contextlib
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from chalicelib.config import ConfigError
 from sandbox.world import World
@@ -21,6 +22,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--config", required=True, help="an autoheal YAML config")
     parser.add_argument("--tick", type=float, default=60.0, help="seconds between schedule firings")
     args = parser.parse_args(argv)
+    if not Path(args.config).is_file():
+        print(f"{args.config}: no such config file", file=sys.stderr)
+        return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -45,10 +49,16 @@ def report(invocation) -> None:
     result = invocation.result or {}
     if invocation.function == "probe":
         for name, monitor in result.get("monitors", {}).items():
-            reason = monitor.get("reason") or ""
-            print(f"probe {name}: {monitor.get('state')} {monitor.get('latency_ms')}ms {reason}", flush=True)
+            print(f"probe {name}: {probe_line(monitor)}", flush=True)
     else:
         print(f"{invocation.function}: {result}", flush=True)
+
+
+def probe_line(monitor: dict) -> str:
+    """ "UP 42ms", or "DOWN connection refused" when nothing answered (no latency to show)."""
+    latency = monitor.get("latency_ms")
+    parts = [str(monitor.get("state")), f"{latency:.0f}ms" if isinstance(latency, (int, float)) else ""]
+    return " ".join(part for part in (*parts, monitor.get("reason") or "") if part)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,16 @@
 moto stores ``send_command`` calls (``list_commands`` returns them with their
 ``InstanceIds`` and ``Parameters``) but runs nothing. This agent polls moto, and for
 each new command on one of its instances that uses the restart document, validates
-the parameters as the real document's ``allowedPattern`` would and restarts the local
-fleet process. Other documents are recorded as "ran" and do nothing.
+the parameters as the deployed document's ``allowedPattern`` would, then follows the
+document's script against a model of the host (:class:`Host`): which users exist,
+which processes each user's PM2 daemon manages, which systemd units and docker
+containers there are. A restart that names what the host runs restarts the local
+fleet process; anything else fails with the message and exit code the real tool
+gives, e.g. ``pm2 restart web`` as a user whose daemon does not manage ``web``::
+
+    [PM2][ERROR] Process or Namespace web not found      (exit 1)
+
+Other documents are recorded as "ran" and do nothing.
 
 Usage::
 
@@ -15,7 +23,7 @@ Usage::
     command_id = ssm.send_command(
         DocumentName="autoheal-restart",
         InstanceIds=[ids["blue-1"]],
-        Parameters={"service": ["web"], "manager": ["pm2"]},
+        Parameters={"service": ["web"], "manager": ["pm2"], "user": ["app"]},
     )["Command"]["CommandId"]
     agent.wait_for(command_id)      # [LogEntry(..., action="pm2 restart web", result="ok")]
     agent.stop()
@@ -27,7 +35,8 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from sandbox.fleet import Fleet
@@ -36,15 +45,19 @@ from sandbox.provision import restart_document_content
 logger = logging.getLogger(__name__)
 
 RESTART_DOCUMENT = "autoheal-restart"
+# The user whose PM2 daemon runs the fleet's app, as `pm2 start` by that user would leave it.
+DEMO_USER = "app"
 # As SSM would: the allowedPattern of the very document that is deployed (moto enforces none).
 _PARAMETERS = restart_document_content()["parameters"]
-SERVICE_PATTERN = re.compile(_PARAMETERS["service"]["allowedPattern"])
-MANAGER_PATTERN = re.compile(_PARAMETERS["manager"]["allowedPattern"])
+PATTERNS = {name: re.compile(spec["allowedPattern"]) for name, spec in _PARAMETERS.items()}
+DEFAULTS = {name: spec["default"] for name, spec in _PARAMETERS.items() if "default" in spec}
+SERVICE_PATTERN = PATTERNS["service"]
+MANAGER_PATTERN = PATTERNS["manager"]
 MANAGERS = {
-    # What a real agent would run on the host for each manager.
+    # What the document runs on the host for each manager.
     "pm2": "pm2 restart {service}",
-    "systemd": "systemctl restart {service}",
-    "docker": "docker restart {service}",
+    "systemd": "systemctl restart -- {service}",
+    "docker": "docker restart -- {service}",
 }
 
 
@@ -56,10 +69,40 @@ class LogEntry(NamedTuple):
     command_id: str
     action: str
     result: str
+    user: str = ""  # whose manager it ran as ("" for root)
 
 
 class InvalidParameters(ValueError):
     """Restart parameters the real document's allowedPattern would reject."""
+
+
+@dataclass
+class Host:
+    """What one instance runs, as the restart document sees it.
+
+    ``pm2`` maps each user to the processes that user's PM2 daemon manages (PM2 keeps one
+    daemon per user, under ``~/.pm2``); ``user_units`` likewise for ``systemctl --user``.
+    """
+
+    users: frozenset[str] = frozenset({"root", "ec2-user", DEMO_USER})
+    pm2: Mapping[str, frozenset[str]] = field(default_factory=lambda: {DEMO_USER: frozenset({"web"})})
+    units: frozenset[str] = frozenset()
+    user_units: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    containers: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the document's script did: the command it reached, its exit code and last line."""
+
+    action: str
+    exit_code: int
+    message: str
+    user: str = ""
+
+    @property
+    def restarts(self) -> bool:
+        return self.exit_code == 0
 
 
 def restart_action(parameters: dict[str, list[str]]) -> str:
@@ -68,17 +111,56 @@ def restart_action(parameters: dict[str, list[str]]) -> str:
     Raises InvalidParameters when ``service`` or ``manager`` is missing, has more
     than one value, or does not match its pattern: nothing unchecked is "run".
     """
-    service = _single(parameters, "service")
-    manager = _single(parameters, "manager")
-    if not SERVICE_PATTERN.fullmatch(service):
-        raise InvalidParameters(f"service {service!r} does not match {SERVICE_PATTERN.pattern}")
-    if not MANAGER_PATTERN.fullmatch(manager) or manager not in MANAGERS:
-        raise InvalidParameters(f"manager {manager!r} is not one of {', '.join(MANAGERS)}")
+    service, manager, _ = checked_parameters(parameters)
     return MANAGERS[manager].format(service=service)
 
 
+def checked_parameters(parameters: dict[str, list[str]]) -> tuple[str, str, str]:
+    """(service, manager, user) as SSM accepts them, or InvalidParameters (nothing runs)."""
+    unknown = sorted(set(parameters) - set(PATTERNS))
+    if unknown:
+        raise InvalidParameters(f"unknown parameter {unknown[0]!r}")
+    values = {name: _single(parameters, name) for name in PATTERNS}
+    for name, value in values.items():
+        if not PATTERNS[name].fullmatch(value):
+            raise InvalidParameters(f"{name} {value!r} does not match {PATTERNS[name].pattern}")
+    if values["manager"] not in MANAGERS:
+        raise InvalidParameters(f"manager {values['manager']!r} is not one of {', '.join(MANAGERS)}")
+    return values["service"], values["manager"], values["user"]
+
+
+def run_restart(parameters: dict[str, list[str]], host: Host) -> Outcome:
+    """Follow the deployed document's script on ``host``; InvalidParameters if SSM would refuse."""
+    service, manager, user = checked_parameters(parameters)
+    action = MANAGERS[manager].format(service=service)
+    if manager == "systemd" and user:
+        action = f"systemctl --user restart -- {service}"
+    if manager == "pm2" and not user:
+        return Outcome(action, 2, "pm2 needs a user: PM2 keeps one daemon per user")
+    if manager == "docker" and user:
+        return Outcome(action, 2, "docker takes no user")
+    if user and user not in host.users:
+        return Outcome(action, 2, f"no such user: {user}", user)
+    if manager == "pm2":
+        if service not in host.pm2.get(user, frozenset()):
+            return Outcome(action, 1, f"[PM2][ERROR] Process or Namespace {service} not found", user)
+        return Outcome(action, 0, f"[PM2] Applying action restartProcessId on app [{service}]", user)
+    if manager == "systemd":
+        units = host.user_units.get(user, frozenset()) if user else host.units
+        if service not in units:
+            return Outcome(
+                action, 5, f"Failed to restart {service}.service: Unit {service}.service not found.", user
+            )
+        return Outcome(action, 0, "", user)
+    if service not in host.containers:
+        return Outcome(action, 1, f"Error response from daemon: No such container: {service}")
+    return Outcome(action, 0, service)
+
+
 def _single(parameters: dict[str, list[str]], key: str) -> str:
-    # SSM parameters always arrive as lists of strings.
+    # SSM parameters always arrive as lists of strings; an absent optional one takes its default.
+    if key not in parameters and key in DEFAULTS:
+        return str(DEFAULTS[key])
     values = parameters.get(key)
     if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], str):
         raise InvalidParameters(f"parameter {key!r} must be exactly one string")
@@ -89,7 +171,8 @@ class SsmAgent:
     """Polls moto for commands and runs restarts on the local fleet.
 
     ``instance_ids`` maps fleet names to EC2 ids (as ``Fleet.register_instances``
-    returns). Commands are handled once each, including ones sent before ``start``
+    returns); every instance runs what ``host`` says (default: the app under the demo
+    user's PM2 daemon). Commands are handled once each, including ones sent before ``start``
     unless ``skip_existing`` (a moto shared with earlier runs keeps their commands).
     """
 
@@ -101,9 +184,11 @@ class SsmAgent:
         restart_document: str = RESTART_DOCUMENT,
         poll_interval: float = 0.3,
         skip_existing: bool = False,
+        host: Host | None = None,
     ) -> None:
         self.ssm = ssm_client
         self.fleet = fleet
+        self.host = host or Host()
         self.names_by_id = {iid: name for name, iid in instance_ids.items()}
         self.restart_document = restart_document
         self.poll_interval = poll_interval
@@ -191,15 +276,18 @@ class SsmAgent:
             self._record(name, command, f"document {document}", "ran")
             return
         try:
-            action = restart_action(command.get("Parameters", {}))
+            outcome = run_restart(command.get("Parameters", {}), self.host)
         except InvalidParameters as err:
             self._record(name, command, "restart", f"rejected: {err}")
             return
-        healthy = self.fleet.restart(name)
-        self._record(name, command, action, "ok" if healthy else "unhealthy after restart")
+        if not outcome.restarts:
+            result = f"exit {outcome.exit_code}: {outcome.message}"
+        else:
+            result = "ok" if self.fleet.restart(name) else "unhealthy after restart"
+        self._record(name, command, outcome.action, result, outcome.user)
 
-    def _record(self, name: str, command: dict[str, Any], action: str, result: str) -> None:
-        entry = LogEntry(time.time(), name, command["CommandId"], action, result)
+    def _record(self, name: str, command: dict[str, Any], action: str, result: str, user: str = "") -> None:
+        entry = LogEntry(time.time(), name, command["CommandId"], action, result, user)
         logger.info("ssm agent: %s %s: %s -> %s", name, entry.command_id, action, result)
         with self._changed:
             self.log.append(entry)

@@ -15,10 +15,18 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
 
-from chalicelib.config.durations import parse_duration
+from chalicelib.config.durations import format_duration, parse_duration
 
 T = TypeVar("T")
 _MISSING = object()
+MAX_INTEGER = 1_000_000  # no count in a config is larger; a bigger one is a typo or an attack
+MAX_DURATION = 30 * 86400.0  # no timeout, window or interval in a config is longer than 30 days
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """repr() for messages, cut short: an error must stay readable whatever the file holds."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def type_name(value: object) -> str:
@@ -71,7 +79,7 @@ class Section:
             return value
         # bool is an int in Python; a YAML `yes` must not pass as a number.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.error(f"expected {expected}, got {type_name(value)} {value!r}", key)
+            self.error(f"expected {expected}, got {type_name(value)} {shown(value)}", key)
             return default
         return value
 
@@ -84,14 +92,19 @@ class Section:
     def boolean(self, key: str, default: bool) -> bool:
         return self.typed(key, bool, default, "true or false")
 
-    def integer(self, key: str, default: Any = _MISSING, minimum: int = 0) -> Any:
+    def integer(self, key: str, default: Any = _MISSING, minimum: int = 0, maximum: int = MAX_INTEGER) -> Any:
         value = self.typed(key, int, default, "a whole number")
-        if isinstance(value, int) and value < minimum:
-            self.error(f"expected a whole number >= {minimum}, got {value}", key)
+        if isinstance(value, int) and value is not default and value < minimum:
+            self.error(f"expected a whole number >= {minimum}, got {shown(value)}", key)
+            return default
+        if isinstance(value, int) and value is not default and value > maximum:
+            self.error(f"expected a whole number <= {maximum}, got {shown(value)}", key)
             return default
         return value
 
-    def duration(self, key: str, default: Any = _MISSING, minimum: float = 0.0) -> Any:
+    def duration(
+        self, key: str, default: Any = _MISSING, minimum: float = 0.0, maximum: float = MAX_DURATION
+    ) -> Any:
         value = self.raw(key, default)
         if value is default:
             return value
@@ -101,14 +114,17 @@ class Section:
             self.error(str(exc), key)
             return default
         if seconds <= minimum:
-            self.error(f"expected a duration above {minimum:g}s, got {value!r}", key)
+            self.error(f"expected a duration above {minimum:g}s, got {shown(value)}", key)
+            return default
+        if seconds > maximum:
+            self.error(f"expected a duration of at most {format_duration(maximum)}, got {shown(value)}", key)
             return default
         return seconds
 
     def choice(self, key: str, choices: Sequence[str], default: Any = _MISSING) -> Any:
         value = self.raw(key, default)
         if value is not default and value not in choices:
-            self.error(f"expected one of {', '.join(choices)}, got {value!r}", key)
+            self.error(f"expected one of {', '.join(choices)}, got {shown(value)}", key)
             return default
         return value
 
@@ -134,7 +150,7 @@ class Section:
             if isinstance(item, kind) and not isinstance(item, bool):
                 good.append(item)
             else:
-                self.errors.append(f"{path}: expected {expected}, got {type_name(item)} {item!r}")
+                self.errors.append(f"{path}: expected {expected}, got {type_name(item)} {shown(item)}")
         self.seen.add(key)
         return good if key in self.data else list(default)
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, Union
 from urllib.parse import urlsplit
-
-import yaml
 
 from chalicelib.config.errors import ConfigError
 from chalicelib.config.fields import Section
@@ -32,8 +30,8 @@ from chalicelib.config.model import (
     Step,
     Targets,
 )
+from chalicelib.config.source import MAX_BYTES, read_source, redact
 
-ENV_REFERENCE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 URL_SCHEMES = {"http": ("http", "https"), "websocket": ("ws", "wss"), "tcp": ("tcp",)}
 
@@ -41,34 +39,35 @@ URL_SCHEMES = {"http": ("http", "https"), "websocket": ("ws", "wss"), "tcp": ("t
 def load_config(path: str) -> Config:
     """Read `path` and return the validated Config, or raise ConfigError listing every error."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            content = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
-    return parse_config(text, source=path)
+    return parse_config(content, source=path)
 
 
-def parse_config(text: str, source: str = "config", environ: Mapping[str, str] | None = None) -> Config:
-    text, missing = expand_environment(text, os.environ if environ is None else environ)
-    if missing:
-        raise ConfigError(
-            [f"{source}: ${{{name}}} is used but not set in the environment" for name in missing]
-        )
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{source}: not valid YAML: {exc}"]) from None
+def parse_config(
+    text: Union[str, bytes], source: str = "config", environ: Mapping[str, str] | None = None
+) -> Config:
+    """Validate a config's text; ConfigError (and nothing else) lists every problem by key path."""
+    data, secrets = read_source(text, source, os.environ if environ is None else environ)
     errors: list[str] = []
     config = build_config(data, errors)
     if errors:
-        raise ConfigError(errors)
+        secrets = secrets + header_values(data)
+        raise ConfigError([redact(error, secrets) for error in errors])
     return config
 
 
-def expand_environment(text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
-    """Fill in ${NAME} from the environment (per-stage hosts, the local world's ports)."""
-    missing = sorted({name for name in ENV_REFERENCE.findall(text) if name not in environ})
-    return ENV_REFERENCE.sub(lambda m: environ.get(m.group(1), m.group(0)), text), missing
+def header_values(data: Any) -> list[str]:
+    """Header values carry tokens: no message may quote them."""
+    monitors = data.get("monitors") if isinstance(data, Mapping) else None
+    found = []
+    for monitor in monitors if isinstance(monitors, list) else []:
+        headers = monitor.get("headers") if isinstance(monitor, Mapping) else None
+        if isinstance(headers, Mapping):
+            found.extend(str(value) for value in headers.values() if isinstance(value, (str, int)))
+    return found
 
 
 def build_config(data: Any, errors: list[str]) -> Config:
@@ -163,16 +162,24 @@ def read_monitor(s: Section) -> Monitor:
 def check_url(s: Section, url: object, kind: str) -> None:
     if not isinstance(url, str) or kind not in URL_SCHEMES:
         return
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port out of range or not a number
+    except ValueError:
+        # Not quoted: the URL may hold a value from the environment.
+        s.error("expected a URL with a valid host (IPv6 in [brackets]) and a port 1-65535", "url")
+        return
     schemes = URL_SCHEMES[kind]
-    if parts.scheme not in schemes or not parts.hostname:
+    if port == 0:
+        s.error("expected a port 1-65535, got 0", "url")
+    elif parts.scheme not in schemes or not parts.hostname:
         example = {
             "http": "https://app.example.com/healthz",
             "websocket": "wss://app.example.com/ws",
             "tcp": "tcp://db.internal:5432",
         }[kind]
         s.error(f"expected a {'/'.join(schemes)} URL for kind {kind} like {example!r}, got {url!r}", "url")
-    elif kind == "tcp" and parts.port is None:
+    elif kind == "tcp" and port is None:
         s.error(f"expected tcp://host:port, got {url!r}", "url")
 
 
@@ -255,7 +262,7 @@ def read_deployment(s: Section, name: str) -> Deployment:
         listener=listener.build(
             Listener,
             load_balancer=listener.string("load_balancer"),
-            port=listener.integer("port", minimum=1),
+            port=listener.integer("port", minimum=1, maximum=65535),
         ),
         blue=s.string("blue"),
         green=s.string("green"),

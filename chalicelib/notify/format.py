@@ -64,7 +64,8 @@ def sns_message(notice: Notice) -> dict[str, str]:
 
 def email_subject(notice: Notice) -> str:
     """A Subject SNS accepts: one ASCII line, no control characters, under 100 characters."""
-    return clip(ascii_only(one_line(f"[autoheal] {notice.title}")), SUBJECT_LIMIT, "...")
+    # Stripped again: a title of accents alone (say "¯") leaves only the spaces around it.
+    return clip(ascii_only(one_line(f"[autoheal] {notice.title}")).strip(), SUBJECT_LIMIT, "...")
 
 
 def sms_text(notice: Notice) -> str:

@@ -9,8 +9,11 @@ from chalicelib.aws import ec2, ssm
 from chalicelib.config.model import SERVICE_MANAGERS, Targets
 from chalicelib.runbooks.scope import SignalScope
 
-# The restart document's parameters: the same allowedPattern is in resources/autoheal.yaml.
-SERVICE_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+# The restart document's parameters: the same allowedPattern is in resources/autoheal.yaml. A
+# leading letter or digit, so no value can pass for an option of pm2, systemctl or docker.
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+# A Linux login name, as useradd's default NAME_REGEX (the document also accepts "" for none).
+USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
 class UnsafeParameter(ValueError):
@@ -36,13 +39,28 @@ class Actions(Protocol):
     def replace(self, instance_ids: Sequence[str]) -> None: ...
 
 
-def restart_parameters(service: object, manager: object) -> dict[str, list[str]]:
-    """The restart document's parameters, checked here as the document's allowedPattern does."""
+def restart_parameters(service: object, manager: object, user: object = None) -> dict[str, list[str]]:
+    """The restart document's parameters, checked here as the document's allowedPattern does.
+
+    >>> restart_parameters("web", "pm2", "ec2-user")
+    {'service': ['web'], 'manager': ['pm2'], 'user': ['ec2-user']}
+    """
     if not isinstance(service, str) or not SERVICE_NAME.fullmatch(service):
-        raise UnsafeParameter("restart service: expected letters, digits and _.@- (at most 64)")
+        raise UnsafeParameter(
+            "restart service: expected a letter or digit, then letters, digits and _.@- (at most 64)"
+        )
     if manager not in SERVICE_MANAGERS:
         raise UnsafeParameter(f"restart manager: expected one of {', '.join(SERVICE_MANAGERS)}")
-    return {"service": [service], "manager": [str(manager)]}
+    if user is not None and (not isinstance(user, str) or not USER_NAME.fullmatch(user)):
+        raise UnsafeParameter(f"restart user: expected a Linux user name ({USER_NAME.pattern})")
+    if manager == "pm2" and user is None:
+        raise UnsafeParameter("restart user: required for pm2 (PM2 keeps one daemon per user)")
+    if manager == "docker" and user is not None:
+        raise UnsafeParameter("restart user: not allowed for docker")
+    parameters = {"service": [service], "manager": [str(manager)]}
+    if user is not None:  # the document's default ("") means no user
+        parameters["user"] = [str(user)]
+    return parameters
 
 
 class AwsActions:

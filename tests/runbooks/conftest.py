@@ -43,7 +43,7 @@ from sandbox.world import load_app
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
-RESTART_WEB = {"service": ["web"], "manager": ["pm2"]}
+RESTART_WEB = {"service": ["web"], "manager": ["pm2"], "user": ["ec2-user"]}
 RESTART_FLEET = {"service": ["web-fleet"], "manager": ["systemd"]}
 INSTANCES = [("blue-1", "blue"), ("blue-2", "blue"), ("green-1", "green")]
 SAMPLE_INSTANCE = "i-0abc1234def567890"  # the InstanceId in events/alarm-metric-*.json
@@ -178,7 +178,7 @@ def base_config(health_url: str) -> dict[str, Any]:
                 "targets": {"tag": {"app": "web", "color": "blue"}},
                 "budget": {"max_runs": 3, "per": "30m"},
                 "steps": [
-                    {"restart": {"service": "web", "manager": "pm2"}},
+                    {"restart": {"service": "web", "manager": "pm2", "user": "ec2-user"}},
                     {"verify": {"monitors": ["web"], "within": "1s"}},
                     {"escalate": {}},
                 ],

@@ -77,8 +77,11 @@ def test_hostile_text_never_reaches_the_command(make_world, health):
         assert incident.status == "resolved", case
         assert all(len(line) <= 1100 for line in incident.story), case  # the reason was capped
     assert_commands_are_clean(world)
-    # The instance ids come from the runbook's tags, never from an alarm's dimensions.
-    assert not any("i-0abc" in i or "ffff" in i for c in world.commands() for i in c["InstanceIds"])
+    # The instance ids come from the runbook's tags, never from an alarm's dimensions (moto's
+    # random ids may well contain "ffff": compare with the hostile values themselves).
+    sent = {i for c in world.commands() for i in c["InstanceIds"]}
+    assert sent == set(world.blue)
+    assert not sent & {f"i-0abc{SHELL}", "i-" + "f" * 1000}
 
 
 def test_shell_text_in_the_name_stays_in_the_story_and_the_comment_only(world):

@@ -1,0 +1,79 @@
+"""`python -m sandbox`: a missing file is said plainly; SIGTERM leaves nothing running."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox.__main__ import probe_line
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = """settings:
+  {state_table: t-state, alarm_topic: autoheal-alarms, notify_topic: t-notify, status_bucket: t-status}
+monitors: [{name: nothing, url: "tcp://127.0.0.1:9", kind: tcp, timeout: 500ms}]
+"""
+
+
+def test_a_missing_config_is_named_and_the_command_fails(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "sandbox", "--config", str(missing)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr == f"{missing}: no such config file\n"
+    assert done.stdout == ""
+
+
+def test_sigterm_stops_the_world_and_its_local_aws(tmp_path: Path) -> None:
+    config = tmp_path / "autoheal.yaml"
+    config.write_text(CONFIG)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--config", str(config), "--tick", "3600"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        for _ in range(200):  # the world prints a handful of lines, then "running"
+            line = process.stdout.readline()
+            lines.append(line)
+            if not line or line.startswith("running"):
+                break
+        process.send_signal(signal.SIGTERM)
+        lines.append(process.communicate(timeout=30)[0])
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    text = "".join(lines)
+    assert process.returncode == 0, text
+    endpoint = re.search(r"^AWS_ENDPOINT_URL=http://127\.0\.0\.1:(\d+)$", text, re.MULTILINE)
+    assert endpoint, text
+    with pytest.raises(OSError):  # the moto server went with it
+        socket.create_connection(("127.0.0.1", int(endpoint.group(1))), timeout=2).close()
+    assert "Traceback" not in text
+
+
+@pytest.mark.parametrize(
+    ("monitor", "line"),
+    [
+        ({"state": "UP", "latency_ms": 41.6, "reason": None}, "UP 42ms"),
+        ({"state": "DOWN", "latency_ms": None, "reason": "connection refused"}, "DOWN connection refused"),
+        ({"state": "DOWN", "latency_ms": 5000, "reason": "timeout after 5s"}, "DOWN 5000ms timeout after 5s"),
+    ],
+)
+def test_probe_lines_show_latency_only_when_something_answered(monitor: dict, line: str) -> None:
+    assert probe_line(monitor) == line
