@@ -23,7 +23,7 @@ from chalicelib.probe.engine import BACKOFF, ProbeEngine
 from chalicelib.probe.result import ProbeResult
 from chalicelib.state.store import StateStore
 from chalicelib.state.thresholds import ALARM_STATE, DOWN, MonitorState, Transition, advance
-from chalicelib.statuspage.status_json import publish_status, status_document
+from chalicelib.statuspage.site import site_for
 
 logger = Logger(service="autoheal", child=True)
 
@@ -93,7 +93,6 @@ class ProbeRun:
             if next_start + budget > window_end:
                 break
             time.sleep(max(0.0, next_start - self.monotonic()))
-        self.publish_status(run, states)
         return run.summary(states)
 
     def cycle_budget(self) -> float:
@@ -125,6 +124,7 @@ class ProbeRun:
             run.transitions.append(transition)
             if trusted and transition.publishable:
                 self.publish(run, transition)
+        self.publish_status(run, states)
 
     def fold(
         self, states: dict[str, MonitorState], results: list[ProbeResult]
@@ -177,11 +177,11 @@ class ProbeRun:
             report(run, f"publishing {transition.monitor} {transition.new} failed", exc)
 
     def publish_status(self, run: Invocation, states: dict[str, MonitorState]) -> None:
-        document = status_document(self.config.monitors, states, run.results, self.clock())
+        """Every cycle: the site records it, and writes only in the cycle something changed."""
         try:
-            publish_status(self.config.settings.status_bucket, document)
+            site_for(self.config).cycle(states, run.results, self.clock())
         except Exception as exc:  # noqa: BLE001
-            report(run, "status.json update failed", exc)
+            report(run, "status site update failed", exc)
 
 
 def report(run: Invocation, what: str, exc: Exception) -> None:
