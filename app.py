@@ -49,3 +49,10 @@ def follow_up(event):
 
     incidents = IncidentStore(wiring.config().settings.state_table)
     return FollowUp(wiring.config(), incidents, wiring.runbook_engine()).invoke(deadline(event))
+
+
+@app.lambda_function(name="maintenance")
+def maintenance(event, context):
+    from chalicelib.handlers.maintenance import MaintenanceFunction
+
+    return MaintenanceFunction.for_config(wiring.config()).handle(event)

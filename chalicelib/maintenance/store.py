@@ -49,6 +49,20 @@ class MaintenanceStore:
         self.append_log({**to_dict(ended), "ended": ended_at})
         return ended
 
+    def discard(self, since: float) -> None:
+        """Undo a `put` that could not take effect (no log entry: it never happened)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            table(self.table_name).delete_item(
+                Key={"pk": PARTITION, "sk": "current"},
+                ConditionExpression="since = :since",
+                ExpressionAttributeValues={":since": _number(since)},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
     def log(self) -> list[dict]:
         item = table(self.table_name).get_item(Key={"pk": PARTITION, "sk": "log"}).get("Item")
         return [_plain(entry) for entry in (item or {}).get("entries", [])]
