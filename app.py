@@ -43,3 +43,10 @@ on_alarm.event_class = LenientSNSEvent
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="follow_up")
 def follow_up(event):
     return wiring.follow_up().invoke(deadline(event))
+
+
+@app.lambda_function(name="maintenance")
+def maintenance(event, context):
+    from chalicelib.handlers.maintenance import MaintenanceFunction
+
+    return MaintenanceFunction.for_config(wiring.config()).handle(event)

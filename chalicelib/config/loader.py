@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date, datetime
 from typing import Any, Mapping, Union
 from urllib.parse import urlsplit
 
@@ -24,6 +25,8 @@ from chalicelib.config.model import (
     Expect,
     Gates,
     Listener,
+    MaintenanceConfig,
+    MaintenanceWindow,
     Monitor,
     Runbook,
     Settings,
@@ -85,8 +88,9 @@ def build_config(data: Any, errors: list[str]) -> Config:
         str(name): read_deployment(deployments_section.section(str(name)), str(name))
         for name in list(deployments_section.data)
     }
+    maintenance = read_maintenance_config(root.section("maintenance"))
     root.finish()
-    config = Config(settings, monitors, alarms, runbooks, deployments)
+    config = Config(settings, monitors, alarms, runbooks, deployments, maintenance)
     errors.extend(cross_check(config))
     return config
 
@@ -273,6 +277,74 @@ def read_deployment(s: Section, name: str) -> Deployment:
     )
 
 
+def read_maintenance_config(s: Section) -> MaintenanceConfig:
+    """`maintenance:` {pages: {health_paths, app_url}, windows: [...]}; every key optional."""
+    pages = s.section("pages")
+    paths = pages.string_list("health_paths", MaintenanceConfig.health_paths)
+    for path in paths:
+        if not path.startswith("/") or any(c in path for c in " \"'<>\\"):
+            pages.error(f"expected absolute paths like '/healthz', got {path!r}", "health_paths")
+    if "health_paths" in pages.data and not paths:
+        pages.error("expected at least one path", "health_paths")
+    app_url = pages.string("app_url", None)
+    if isinstance(app_url, str):
+        parts = urlsplit(app_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            pages.error(f"expected an http(s) URL like 'https://app.example.com', got {app_url!r}", "app_url")
+    pages.finish()
+    windows = tuple(read_window(Section(item, path, s.errors)) for path, item in s.items("windows"))
+    return s.build(MaintenanceConfig, health_paths=tuple(paths), app_url=app_url, windows=windows)
+
+
+def read_window(s: Section) -> MaintenanceWindow:
+    from zoneinfo import ZoneInfo
+
+    zone_name = s.string("time_zone", "UTC")
+    zone = None
+    try:
+        zone = ZoneInfo(zone_name) if isinstance(zone_name, str) else None
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        s.error(f"expected an IANA time zone like 'Europe/Berlin', got {zone_name!r}", "time_zone")
+    start, cron = s.raw("start", None), s.string("cron", None)
+    if (start is None) == (cron is None):
+        s.error("expected exactly one of start (an ISO time) or cron (a cron expression)")
+    start = read_start(s, start, zone) if start is not None else None
+    if isinstance(cron, str):
+        from cronsim import CronSim, CronSimError
+
+        try:
+            CronSim(cron, datetime(2000, 1, 1))
+        except CronSimError as exc:
+            s.error(f"expected a cron expression like '0 2 * * SUN', got {cron!r} ({exc})", "cron")
+            cron = None
+    return s.build(
+        MaintenanceWindow,
+        duration=s.duration("duration"),
+        message=s.string("message"),
+        time_zone=zone_name if zone else "UTC",
+        start=start,
+        cron=cron,
+        components=s.string_list("components"),
+    )
+
+
+def read_start(s: Section, value: object, zone: object) -> datetime | None:
+    """YAML may hand over a datetime already; a time without offset is local to the window's zone."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            value = None
+    if not isinstance(value, datetime):
+        s.error("expected an ISO time like '2025-03-30T02:00' (local to time_zone)", "start")
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone) if zone else value
+    return value
+
+
 def cross_check(config: Config) -> list[str]:
     """References between sections: every name used must be defined."""
     errors = []
@@ -294,4 +366,9 @@ def cross_check(config: Config) -> list[str]:
         for monitor in deployment.gates.monitors:
             if monitor not in names:
                 errors.append(f"deployments.{name}.gates.monitors: no monitor named {monitor!r}")
+    components = {m.component or m.name for m in config.monitors}
+    for i, window in enumerate(config.maintenance.windows):
+        for component in window.components:
+            if component not in components:
+                errors.append(f"maintenance.windows[{i}].components: no component named {component!r}")
     return errors

@@ -6,6 +6,7 @@ Durations are seconds (float). Optional sections are None when absent.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Mapping, Optional
 
@@ -124,12 +125,45 @@ class Deployment:
 
 
 @dataclass(frozen=True)
+class MaintenanceWindow:
+    """A scheduled maintenance: at `start` (local to `time_zone`) or at every `cron` match.
+
+    `start` is an aware datetime; `duration` is elapsed seconds (a 2 h window is 2 h long even
+    on a night the clocks change). Empty `components` means every component.
+    """
+
+    duration: float
+    message: str
+    time_zone: str = "UTC"
+    start: Optional[datetime] = None
+    cron: Optional[str] = None
+    components: tuple[str, ...] = ()
+
+
+DEFAULT_HEALTH_PATHS = ("/healthz", "/api/healthz")
+
+
+@dataclass(frozen=True)
+class MaintenanceConfig:
+    """What the maintenance page polls, and the scheduled windows.
+
+    `app_url` is where the page sends users back (and the base of `health_paths`); None means
+    the page's own origin (the page served as the app's error page by CloudFront).
+    """
+
+    health_paths: tuple[str, ...] = DEFAULT_HEALTH_PATHS
+    app_url: Optional[str] = None
+    windows: tuple[MaintenanceWindow, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     settings: Settings
     monitors: tuple[Monitor, ...] = ()
     alarms: tuple[AlarmRoute, ...] = ()
     runbooks: Mapping[str, Runbook] = field(default_factory=dict)
     deployments: Mapping[str, Deployment] = field(default_factory=dict)
+    maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
 
     def monitor(self, name: str) -> Optional[Monitor]:
         return self.monitors_by_name.get(name)

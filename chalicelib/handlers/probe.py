@@ -29,7 +29,7 @@ from chalicelib.probe.engine import BACKOFF, ProbeEngine
 from chalicelib.probe.result import ProbeResult
 from chalicelib.state.store import StateStore
 from chalicelib.state.thresholds import ALARM_STATE, DOWN, MonitorState, Transition, advance
-from chalicelib.statuspage.status_json import publish_status, status_document
+from chalicelib.statuspage.site import site_for
 
 logger = Logger(service="autoheal", child=True)
 
@@ -108,7 +108,6 @@ class ProbeRun:
             if slot + self.cycle_budget() > window_end:
                 break
             time.sleep(max(0.0, slot - self.monotonic()))
-        self.publish_status(run, run.states)
         return run.summary(run.states)
 
     def cycle_budget(self) -> float:
@@ -153,6 +152,7 @@ class ProbeRun:
                 run.outbox.setdefault(transition.monitor, []).append(self.message(transition))
         if self.save(run):
             self.flush_outbox(run)
+        self.publish_status(run, run.states)
 
     def fold(
         self, states: dict[str, MonitorState], results: list[ProbeResult]
@@ -227,11 +227,11 @@ class ProbeRun:
         )
 
     def publish_status(self, run: Invocation, states: dict[str, MonitorState]) -> None:
-        document = status_document(self.config.monitors, states, run.results, self.clock())
+        """Every cycle: the site records it, and writes only in the cycle something changed."""
         try:
-            publish_status(self.config.settings.status_bucket, document)
+            site_for(self.config).cycle(states, run.results, self.clock())
         except Exception as exc:  # noqa: BLE001
-            report(run, "status.json update failed", exc)
+            report(run, "status site update failed", exc)
 
 
 def subject_of(message: dict) -> str:
