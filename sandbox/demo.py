@@ -150,7 +150,8 @@ def scenario_never_recovers(world: World, timeline: Timeline, table: str) -> int
         timeline.say(f"on_alarm: {outcome}")
     sent = commands_sent() - before
     timeline.say(
-        f"SSM commands sent in scenario 2: {sent} (the tier one instance at a time, then blue-2 alone until its budget of 3 runs per 30m is spent)"
+        f"SSM commands sent in scenario 2: {sent} (the tier one instance at a time, then blue-2 alone"
+        " until its budget of 3 runs per 30m is spent)"
     )
     return sent
 

@@ -105,7 +105,8 @@ def test_time_from_health_endpoints_answering_to_the_user_back_on_the_app(server
     page.wait_for_url(BACK_ON_APP, timeout=8000)
     seconds = time.monotonic() - answered
     print(
-        f"\nboth health endpoints answering -> user back on the app: {seconds:.2f} s (poll 5 s + jitter <= 1 s)"
+        f"\nboth health endpoints answering -> user back on the app: {seconds:.2f} s"
+        " (poll 5 s + jitter <= 1 s)"
     )
     assert seconds <= 6.5
 
