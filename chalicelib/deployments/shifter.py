@@ -35,7 +35,7 @@ from chalicelib.deployments.model import (
     Intent,
     Record,
 )
-from chalicelib.deployments.store import DeploymentStore
+from chalicelib.deployments.store import Conflict, DeploymentStore
 from chalicelib.leases import PARTITION as LEASE_PARTITION
 from chalicelib.leases import Leases
 from chalicelib.notify.notice import Notice
@@ -100,16 +100,21 @@ class Shifter:
         previous = self.store.get(deployment.name)
         if previous is not None and previous.state == SHIFTING:
             raise Refused(f"deployment {deployment.name!r} is shifting already ({progress(previous)})")
-        record = self.new_record(deployment, options, previous, now)
         owner = f"deployment:{deployment.name}"
         if not self.leases.acquire(lease_key(deployment), owner, now, LEASE_TTL):
             holder = self.lease_holder(lease_key(deployment))
             raise Refused(f"listener is being shifted by {holder}: one shift per listener at a time")
         try:
+            record = self.new_record(deployment, options, previous, now)
             self.preflight(deployment, record, now)
             record = self.store.replace_finished(
                 record.noting(now, "started", by, describe_start(record)), previous
             )
+        except Conflict:
+            # Another start of this deployment won the write: the lease (same owner) is its now.
+            raise Refused(
+                f"deployment {deployment.name!r} was started meanwhile by another request"
+            ) from None
         except Exception:
             self.leases.release(lease_key(deployment), owner)
             raise

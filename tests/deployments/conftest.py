@@ -42,7 +42,7 @@ deployments:
     step_interval: 5m
     test_listener: {port: 8080}
     gates: {monitors: [web], alarms: ["web-5xx-*"]EXTRA}
-"""
+MORE"""
 T0 = 1_800_000_000.0
 
 
@@ -216,10 +216,11 @@ def build_world(config: Config) -> World:
 
 @pytest.fixture
 def make_world(local_aws: MotoServer) -> Iterator[Callable[..., World]]:
-    """make_world(extra_gates="") -> a fresh world; `extra_gates` is YAML added to the gates."""
+    """make_world(extra_gates="", more="") -> a fresh world; `extra_gates` is YAML added to the
+    gates, `more` more deployments."""
 
-    def _make(extra_gates: str = "", monitor: str = "UP") -> World:
-        config = parse_config(SETTINGS + DEPLOYMENT.replace("EXTRA", extra_gates))
+    def _make(extra_gates: str = "", monitor: str = "UP", more: str = "") -> World:
+        config = parse_config(SETTINGS + DEPLOYMENT.replace("EXTRA", extra_gates).replace("MORE", more))
         world = build_world(config)
         world.monitor(monitor)
         return world
