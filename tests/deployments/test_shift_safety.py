@@ -39,7 +39,6 @@ def test_concurrent_starts_one_wins(world: World) -> None:
     assert results.count("shifting") == 1, results
     assert all("web" in r for r in results if r != "shifting")
     assert world.weights() == {"web-blue": 90, "web-green": 10}
-    assert client("elbv2")  # the listener saw exactly one shift:
     history = world.shifter.status(world.web)["history"]
     assert [h["event"] for h in history] == ["started", "moved"]
 
