@@ -43,7 +43,7 @@ deployments:
     test_listener: {port: 8080}
     gates: {monitors: [web], alarms: ["web-5xx-*"]EXTRA}
 MORE"""
-T0 = 1_800_000_000.0
+T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
 
 class Clock:
