@@ -50,3 +50,19 @@ def maintenance(event, context):
     from chalicelib.handlers.maintenance import MaintenanceFunction
 
     return MaintenanceFunction.for_config(wiring.config()).handle(event)
+
+
+@app.lambda_function(name="shift_traffic")
+def shift_traffic(event, context):
+    from chalicelib.deployments.factory import build_shifter
+    from chalicelib.handlers.shift_traffic import ShiftTraffic
+
+    return ShiftTraffic(wiring.config(), build_shifter(wiring.config())).invoke(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="advance")
+def advance(event):
+    from chalicelib.deployments.factory import build_shifter
+    from chalicelib.handlers.advance import Advance
+
+    return Advance(wiring.config(), build_shifter(wiring.config())).invoke()

@@ -17,13 +17,14 @@ from chalicelib.config.errors import ConfigError
 from chalicelib.config.fields import Section
 from chalicelib.config.model import (
     MONITOR_KINDS,
-    STRATEGIES,
     AlarmRoute,
     Budget,
+    Compare,
     Config,
     Deployment,
     Expect,
     Gates,
+    Hooks,
     Listener,
     MaintenanceConfig,
     MaintenanceWindow,
@@ -34,6 +35,8 @@ from chalicelib.config.model import (
     Targets,
 )
 from chalicelib.config.source import MAX_BYTES, read_source, redact
+from chalicelib.deployments.strategies import STRATEGIES, plan_problem
+from chalicelib.runbooks.steps.run import SSM_DOCUMENT
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 URL_SCHEMES = {"http": ("http", "https"), "websocket": ("ws", "wss"), "tcp": ("tcp",)}
@@ -256,11 +259,14 @@ def read_step(s: Section) -> Step:
 
 def read_deployment(s: Section, name: str) -> Deployment:
     listener = s.section("listener", required=True)
-    gates = s.section("gates")
+    strategy = s.choice("strategy", STRATEGIES, "canary")
     steps = tuple(s.list_of("steps", int, "a percentage", (10, 50, 100)))
-    if steps and (list(steps) != sorted(set(steps)) or steps[-1] != 100 or steps[0] < 1):
-        s.error(f"expected rising percentages ending at 100, got {list(steps)}", "steps")
-    return s.build(
+    problem = plan_problem(strategy, steps)
+    if problem:
+        s.error(problem.split(": ", 1)[1], "steps")
+    test_listener = s.section("test_listener")
+    hooks = s.section("hooks")
+    deployment = s.build(
         Deployment,
         name=name,
         listener=listener.build(
@@ -270,11 +276,53 @@ def read_deployment(s: Section, name: str) -> Deployment:
         ),
         blue=s.string("blue"),
         green=s.string("green"),
-        strategy=s.choice("strategy", STRATEGIES, "canary"),
+        strategy=strategy,
         steps=steps,
         step_interval=s.duration("step_interval", 300.0),
-        gates=gates.build(Gates, monitors=gates.string_list("monitors"), alarms=gates.string_list("alarms")),
+        gates=read_gates(s.section("gates")),
+        test_listener=test_listener.build(
+            lambda port: port, port=test_listener.integer("port", None, minimum=1)
+        ),
+        hooks=hooks.build(
+            Hooks,
+            before_start=hooks.string_list("before_start"),
+            after_promote=hooks.string_list("after_promote"),
+        ),
+        max_hold=s.duration("max_hold", None),
     )
+    if deployment.blue and deployment.blue == deployment.green:
+        s.error(f"expected a target group other than blue ({deployment.blue!r})", "green")
+    if deployment.test_listener is not None and deployment.test_listener == deployment.listener.port:
+        s.error("expected a port other than the listener's", "test_listener.port")
+    for document in deployment.hooks.after_promote:
+        if not SSM_DOCUMENT.match(document):
+            s.error(f"expected SSM document names, got {document!r}", "hooks.after_promote")
+    return deployment
+
+
+def read_gates(s: Section) -> Gates:
+    compare = s.section("compare") if "compare" in s.data else None
+    return s.build(
+        Gates,
+        monitors=s.string_list("monitors"),
+        alarms=s.string_list("alarms"),
+        compare=compare.build(
+            Compare,
+            error_rate_margin=read_fraction(compare, "error_rate_margin", 0.01),
+            latency_margin=read_fraction(compare, "latency_margin", 0.2),
+            min_requests=compare.integer("min_requests", 100, minimum=1),
+        )
+        if compare is not None
+        else None,
+    )
+
+
+def read_fraction(s: Section, key: str, default: float) -> float:
+    value = s.raw(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10:
+        s.error(f"expected a fraction like 0.05 (0..10), got {value!r}", key)
+        return default
+    return float(value)
 
 
 def read_maintenance_config(s: Section) -> MaintenanceConfig:
@@ -362,13 +410,22 @@ def cross_check(config: Config) -> list[str]:
             for monitor in step.params.get("monitors", ()):
                 if monitor not in names:
                     errors.append(f"runbooks.{name}.steps[{j}].verify.monitors: no monitor named {monitor!r}")
-    for name, deployment in config.deployments.items():
-        for monitor in deployment.gates.monitors:
-            if monitor not in names:
-                errors.append(f"deployments.{name}.gates.monitors: no monitor named {monitor!r}")
+    errors.extend(cross_check_deployments(config, names))
     components = {m.component or m.name for m in config.monitors}
     for i, window in enumerate(config.maintenance.windows):
         for component in window.components:
             if component not in components:
                 errors.append(f"maintenance.windows[{i}].components: no component named {component!r}")
+    return errors
+
+
+def cross_check_deployments(config: Config, names: list[str]) -> list[str]:
+    errors = []
+    for name, deployment in config.deployments.items():
+        for monitor in deployment.gates.monitors:
+            if monitor not in names:
+                errors.append(f"deployments.{name}.gates.monitors: no monitor named {monitor!r}")
+        for monitor in deployment.hooks.before_start:
+            if monitor not in names:
+                errors.append(f"deployments.{name}.hooks.before_start: no monitor named {monitor!r}")
     return errors

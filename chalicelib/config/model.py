@@ -101,9 +101,27 @@ class Runbook:
 
 
 @dataclass(frozen=True)
+class Compare:
+    """Candidate against stable over a step (AWS/ApplicationELB per-target-group metrics)."""
+
+    error_rate_margin: float = 0.01  # absolute: 0.01 lets the candidate's 5xx rate be 1 point worse
+    latency_margin: float = 0.2  # relative: the candidate's p95 may be 20% slower
+    min_requests: int = 100  # fewer on either side: inconclusive, the step holds
+
+
+@dataclass(frozen=True)
 class Gates:
     monitors: tuple[str, ...] = ()
     alarms: tuple[str, ...] = ()
+    compare: Optional[Compare] = None
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Run around a shift (the runbook step registry will take these over)."""
+
+    before_start: tuple[str, ...] = ()  # monitors probed (on the test listener) before any move
+    after_promote: tuple[str, ...] = ()  # SSM Command documents run on the promoted group's targets
 
 
 @dataclass(frozen=True)
@@ -122,6 +140,9 @@ class Deployment:
     steps: tuple[int, ...] = (10, 50, 100)
     step_interval: float = 300.0
     gates: Gates = field(default_factory=Gates)
+    test_listener: Optional[int] = None  # a port whose listener always forwards to the candidate
+    hooks: Hooks = field(default_factory=Hooks)
+    max_hold: Optional[float] = None  # how long a step may be held past its move; default max(2 steps, 10m)
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,2 @@
-"""Maintenance mode and scheduled windows: what is in maintenance, when, and the manual switch."""
+"""Maintenance mode and scheduled windows: what is in maintenance, when, and the manual switch,
+and the ALB listener's divert and restore."""

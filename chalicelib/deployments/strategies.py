@@ -1,0 +1,54 @@
+"""Weight plans: the candidate's share after each move, in percent, always ending at 100.
+
+>>> plan("canary", (10, 50, 100))
+(10, 50, 100)
+>>> plan("linear", (25,))
+(25, 50, 75, 100)
+>>> plan("all_at_once", (10, 50, 100))
+(100,)
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+STRATEGIES = ("all_at_once", "canary", "linear")
+
+
+def plan(strategy: str, steps: Sequence[int]) -> tuple[int, ...]:
+    """The plan for `strategy`; raise ValueError (naming what was expected) for a bad one."""
+    problem = plan_problem(strategy, steps)
+    if problem:
+        raise ValueError(problem)
+    if strategy == "all_at_once":
+        return (100,)
+    if strategy == "linear":
+        increment = steps[0]
+        return tuple(range(increment, 100, increment)) + (100,)
+    return tuple(steps)
+
+
+def plan_problem(strategy: str, steps: Sequence[int]) -> Optional[str]:
+    """Why `steps` does not suit `strategy`, or None."""
+    if strategy not in STRATEGIES:
+        return f"strategy: expected one of {', '.join(STRATEGIES)}, got {strategy!r}"
+    if strategy == "all_at_once":
+        return None
+    if not steps or any(not isinstance(s, int) or isinstance(s, bool) for s in steps):
+        return f"steps: expected a list of whole percentages, got {list(steps)!r}"
+    if strategy == "linear":
+        increment = steps[0]
+        if not 1 <= increment <= 99:
+            return f"steps: linear expects an increment 1..99 first, got {increment}"
+        expected = list(range(increment, 100, increment)) + [100]
+        if len(steps) > 1 and list(steps) != expected:
+            return f"steps: linear expects evenly spaced steps like {expected} (or just [{increment}])"
+        return None
+    if list(steps) != sorted(set(steps)) or steps[0] < 1 or steps[-1] != 100:
+        return f"steps: expected rising percentages from 1 ending at 100, got {list(steps)}"
+    return None
+
+
+def weights(stable_arn: str, candidate_arn: str, percent: int) -> dict[str, int]:
+    """ALB weights for a candidate share of `percent` (weights are relative, 0..999)."""
+    return {stable_arn: 100 - percent, candidate_arn: percent}

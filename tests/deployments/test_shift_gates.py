@@ -1,0 +1,134 @@
+"""Each gate failing, against moto: before the start, while a step bakes, and at move time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.aws.clients import client
+from chalicelib.aws.elbv2 import metric_dimension
+from chalicelib.deployments.shifter import Refused, StartOptions
+from chalicelib.handlers.advance import rollback_for_signal
+from tests.deployments.conftest import World
+
+
+def started(world: World) -> None:
+    world.shifter.start(world.web, StartOptions(), by="person")
+    assert world.weights() == {"web-blue": 90, "web-green": 10}
+
+
+def test_start_refused_when_a_receiving_target_is_not_healthy(world: World) -> None:
+    world.stop_instance("web-green")  # moto reports a stopped instance "unused"
+    with pytest.raises(Refused, match="web-green targets not healthy: i-[0-9a-f]+ unused"):
+        world.shifter.start(world.web, StartOptions(), by="person")
+    assert world.weights() == {"web-blue": 100}
+    assert world.shifter.status(world.web)["state"] == "idle"
+
+
+def test_start_refused_while_a_gate_alarm_fires(world: World) -> None:
+    world.alarm("web-5xx-high")
+    world.alarm("other-5xx-high")  # not this deployment's
+    with pytest.raises(Refused, match="alarm web-5xx-high is in ALARM"):
+        world.shifter.start(world.web, StartOptions(), by="person")
+    assert world.weights() == {"web-blue": 100}
+
+
+def test_target_unhealthy_mid_step_rolls_back_at_the_next_tick(world: World) -> None:
+    started(world)
+    world.stop_instance("web-green")
+    world.clock.tick(30)  # well before the next move is due
+    view = world.shifter.advance(world.web)
+    assert view["state"] == "rolled_back"
+    assert world.weights() == {"web-blue": 100}
+    assert view["history"][-1]["by"] == "gate:targets"
+
+
+def test_monitor_down_rolls_back_and_unknown_holds(world: World) -> None:
+    started(world)
+    world.monitor("UNKNOWN")
+    world.clock.tick(301)
+    view = world.shifter.advance(world.web)
+    assert (view["state"], view["history"][-1]["event"]) == ("shifting", "held")
+    assert world.weights() == {"web-blue": 90, "web-green": 10}
+    world.monitor("DOWN")
+    view = world.shifter.advance(world.web)
+    assert view["state"] == "rolled_back"
+    assert view["history"][-1]["by"] == "monitor:web"
+
+
+def test_held_past_the_deadline_rolls_back(world: World) -> None:
+    started(world)
+    world.monitor("UNKNOWN")
+    world.clock.tick(301)
+    assert world.shifter.advance(world.web)["state"] == "shifting"
+    world.clock.tick(600)  # hold limit: max(2 x 5m, 10m) past the planned move
+    view = world.shifter.advance(world.web)
+    assert (view["state"], view["history"][-1]["by"]) == ("rolled_back", "deadline")
+    assert world.weights() == {"web-blue": 100}
+
+
+def test_gate_alarm_rolls_back_in_the_alarm_invocation(world: World) -> None:
+    started(world)
+    world.alarm("web-5xx-high")
+    rolled = rollback_for_signal("web-5xx-high", "ALARM", world.config)
+    assert [r["state"] for r in rolled] == ["rolled_back"]
+    assert world.weights() == {"web-blue": 100}  # at once, not waiting for advance
+    assert not world.sticky()  # sticky clients of green move too
+    assert rolled[0]["history"][-1]["by"] == "alarm:web-5xx-high"
+
+
+def test_signals_that_gate_nothing_change_nothing(world: World) -> None:
+    started(world)
+    assert rollback_for_signal("db-cpu-high", "ALARM", world.config) == []
+    assert rollback_for_signal("web-5xx-high", "OK", world.config) == []
+    assert rollback_for_signal("web", "UP", world.config) == []
+    assert world.weights() == {"web-blue": 90, "web-green": 10}
+    assert [r["state"] for r in rollback_for_signal("web", "DOWN", world.config)] == ["rolled_back"]
+
+
+def put_alb_metrics(world: World, group: str, requests: int, errors: int, at: float) -> None:
+    dims = [
+        {"Name": "LoadBalancer", "Value": metric_dimension(world.lb_arn)},
+        {"Name": "TargetGroup", "Value": metric_dimension(world.groups[group])},
+    ]
+    when = datetime.fromtimestamp(at, UTC)
+    client("cloudwatch").put_metric_data(
+        Namespace="AWS/ApplicationELB",
+        MetricData=[
+            {"MetricName": "RequestCount", "Dimensions": dims, "Value": requests, "Timestamp": when},
+            {
+                "MetricName": "HTTPCode_Target_5XX_Count",
+                "Dimensions": dims,
+                "Value": errors,
+                "Timestamp": when,
+            },
+        ],
+    )
+
+
+def test_compare_gate_rolls_back_a_candidate_with_more_5xx(make_world) -> None:
+    world = make_world(", compare: {error_rate_margin: 0.02, min_requests: 50}")
+    world.clock.now = datetime.now(UTC).timestamp() - 400  # moto keeps metrics by wall time
+    started(world)
+    put_alb_metrics(world, "web-green", requests=100, errors=9, at=world.clock.now + 60)
+    put_alb_metrics(world, "web-blue", requests=900, errors=9, at=world.clock.now + 60)
+    world.clock.tick(301)
+    view = world.shifter.advance(world.web)
+    assert view["state"] == "rolled_back"
+    assert view["history"][-1]["by"] == "gate:compare"
+    assert "5xx rate 9.00% vs stable 1.00%" in view["history"][-1]["detail"]
+
+
+def test_compare_gate_holds_on_too_few_requests(make_world) -> None:
+    world = make_world(", compare: {min_requests: 50}")
+    world.clock.now = datetime.now(UTC).timestamp() - 400
+    started(world)
+    put_alb_metrics(world, "web-green", requests=20, errors=0, at=world.clock.now + 60)
+    put_alb_metrics(world, "web-blue", requests=900, errors=0, at=world.clock.now + 60)
+    world.clock.tick(301)
+    view = world.shifter.advance(world.web)
+    assert view["state"] == "shifting"
+    assert view["history"][-1]["event"] == "held"
+    assert "inconclusive: candidate served 20 requests" in view["history"][-1]["detail"]
+    assert world.weights() == {"web-blue": 90, "web-green": 10}  # inconclusive never promotes
