@@ -80,7 +80,7 @@ def test_hostile_text_never_reaches_the_command(make_world, health):
     # The instance ids come from the runbook's tags, never from an alarm's dimensions (moto's
     # random ids may well contain "ffff": compare with the hostile values themselves).
     sent = {i for c in world.commands() for i in c["InstanceIds"]}
-    assert sent == set(world.blue)
+    assert sent == {world.instances["blue-1"]}  # the instance the sample alarm names
     assert not sent & {f"i-0abc{SHELL}", "i-" + "f" * 1000}
 
 

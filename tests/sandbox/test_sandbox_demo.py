@@ -43,7 +43,10 @@ def test_demo_heals_a_hang_and_the_budget_stops_a_hopeless_app():
     assert positions == sorted(positions), out
     mttr = float(re.search(r"MTTR (\d+\.\d)s", out).group(1))
     assert 0 < mttr < 30
-    assert "SSM commands sent in scenario 2: 2" in out
+    # The tier goes one instance at a time (in instance-id order, random in moto), then blue-2 alone
+    # until its budget is spent: three or four commands, never both instances at once.
+    sent = int(re.search(r"SSM commands sent in scenario 2: (\d+)", out).group(1))
+    assert 3 <= sent <= 4, out
     people = [line for line in out.splitlines() if "people notified" in line]
     assert sum("budget exhausted" in line for line in people) == 1
     assert "people notified: [autoheal] web recovered" in out
