@@ -80,10 +80,8 @@ def idempotent_alarm_processor():
         idempotent_function,
     )
 
-    from chalicelib.alarms.ledger import AlarmLedger
     from chalicelib.alarms.model import AlarmEvent
     from chalicelib.handlers.on_alarm import AlarmHandler
-    from chalicelib.runbooks.incident_store import IncidentStore
 
     table = config().settings.state_table
     persistence = DynamoDBPersistenceLayer(
@@ -100,8 +98,7 @@ def idempotent_alarm_processor():
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=settings)
     def process(request: dict) -> dict:
         alarm = AlarmEvent(**request["alarm"])
-        handler = AlarmHandler(config(), IncidentStore(table), runbook_engine(), ledger=AlarmLedger(table))
-        return handler.handle(alarm, request["runbook"], request["deadline"])
+        return incident_desk(AlarmHandler).handle(alarm, request["runbook"], request["deadline"])
 
     return process, settings
 
@@ -122,13 +119,19 @@ def process_alarm(alarm, runbook: Optional[str], deadline: float, context: Any =
         return {"incident": alarm.monitor or alarm.name, "action": "none: the same message is being handled"}
 
 
-def follow_up():  # -> FollowUp
+def incident_desk(kind: type) -> Any:
+    """An incident handler (AlarmHandler, FollowUp) with the stores of the state table."""
     from chalicelib.alarms.ledger import AlarmLedger
-    from chalicelib.handlers.follow_up import FollowUp
     from chalicelib.runbooks.incident_store import IncidentStore
 
     table = config().settings.state_table
-    return FollowUp(config(), IncidentStore(table), runbook_engine(), ledger=AlarmLedger(table))
+    return kind(config(), IncidentStore(table), runbook_engine(), ledger=AlarmLedger(table))
+
+
+def follow_up():  # -> FollowUp
+    from chalicelib.handlers.follow_up import FollowUp
+
+    return incident_desk(FollowUp)
 
 
 def probe_run():  # -> ProbeRun

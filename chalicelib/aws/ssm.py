@@ -57,8 +57,9 @@ def find_command(token: str, sent_after: float) -> str | None:
     run that died right after SendCommand finds what it sent instead of sending it again."""
     from datetime import UTC, datetime
 
+    since = datetime.fromtimestamp(sent_after, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     paginator = client("ssm").get_paginator("list_commands")
-    for page in paginator.paginate():
+    for page in paginator.paginate(Filters=[{"key": "InvokedAfter", "value": since}]):
         for command in page.get("Commands", []):
             requested = command.get("RequestedDateTime")
             if isinstance(requested, datetime) and requested.astimezone(UTC).timestamp() < sent_after:

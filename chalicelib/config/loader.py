@@ -17,6 +17,7 @@ from chalicelib.config.errors import ConfigError
 from chalicelib.config.fields import Section
 from chalicelib.config.model import (
     MONITOR_KINDS,
+    SSM_DOCUMENT,
     AlarmRoute,
     Budget,
     Compare,
@@ -36,7 +37,6 @@ from chalicelib.config.model import (
 )
 from chalicelib.config.source import MAX_BYTES, read_source, redact
 from chalicelib.deployments.strategies import STRATEGIES, plan_problem
-from chalicelib.runbooks.steps.run import SSM_DOCUMENT
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 URL_SCHEMES = {"http": ("http", "https"), "websocket": ("ws", "wss"), "tcp": ("tcp",)}

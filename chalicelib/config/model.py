@@ -5,6 +5,7 @@ Durations are seconds (float). Optional sections are None when absent.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -12,7 +13,7 @@ from typing import Mapping, Optional
 
 MONITOR_KINDS = ("http", "websocket", "tcp")
 SERVICE_MANAGERS = ("pm2", "systemd", "docker")
-STRATEGIES = ("all_at_once", "canary", "linear")
+SSM_DOCUMENT = re.compile(r"^[A-Za-z0-9_.:/-]{3,128}$")  # an SSM document name
 
 
 @dataclass(frozen=True)

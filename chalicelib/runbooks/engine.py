@@ -241,10 +241,6 @@ class RunbookEngine:
         run.state = state
         self.admission.release(run.targets, run.lease_owner)
 
-    # kept for the handlers: one way to tell people
-    def send(self, incident: Incident, kind: str, title: str, **kwargs: Any) -> None:
-        self.notifier.send(incident, kind, title, **kwargs)
-
 
 def resolve(incident: Incident, now: float) -> None:
     incident.status = RESOLVED

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Mapping, Optional
 
 OPEN, RESOLVED = "open", "resolved"
@@ -92,7 +91,7 @@ class Incident:
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Incident:
-        data = {k: plain(v) for k, v in item.items() if k in cls.__dataclass_fields__}
+        data = {k: v for k, v in item.items() if k in cls.__dataclass_fields__}
         run = data.pop("run", None)
         incident = cls(**data)
         fields = RunPosition.__dataclass_fields__
@@ -102,14 +101,3 @@ class Incident:
 
 def clock_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S")
-
-
-def plain(value: Any) -> Any:
-    """DynamoDB gives Decimals back; the model wants floats and ints."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value

@@ -144,14 +144,8 @@ async def read_answer(conn: Connection, cap: int) -> Answer:
     size = 0
     received = False
     while True:
-        event = http.next_event()
-        if event is h11.NEED_DATA:
-            data = await reader.read(CHUNK)
-            if not data and not received:
-                raise NoResponse("closed before a response")
-            received = True
-            http.receive_data(data)
-        elif type(event) is h11.Response:
+        event, received = await next_event(http, reader, received)
+        if type(event) is h11.Response:
             status = event.status_code
         elif type(event) is h11.Data:
             chunks.append(event.data)
@@ -163,6 +157,18 @@ async def read_answer(conn: Connection, cap: int) -> Answer:
         elif type(event) is h11.ConnectionClosed:
             raise NoResponse("closed before the response ended")
         # InformationalResponse (100 Continue, 103 Early Hints): the final answer follows
+
+
+async def next_event(http: h11.Connection, reader, received: bool) -> tuple[object, bool]:
+    """The next h11 event, reading from the socket while h11 needs data. Returns it and whether
+    any byte has arrived yet; NoResponse when the peer closed before sending one."""
+    while (event := http.next_event()) is h11.NEED_DATA:
+        data = await reader.read(CHUNK)
+        if not data and not received:
+            raise NoResponse("closed before a response")
+        received = True
+        http.receive_data(data)
+    return event, received
 
 
 def target_host(url: str) -> str:

@@ -16,9 +16,9 @@ import h11
 from chalicelib.config.model import Monitor
 from chalicelib.probe.checks.base import Outcome
 from chalicelib.probe.checks.errors import ProbeFailure, reason_for
-from chalicelib.probe.checks.http import CHUNK, USER_AGENT, target, target_host
+from chalicelib.probe.checks.http import USER_AGENT, next_event, target, target_host
 from chalicelib.probe.checks.tls import ssl_context
-from chalicelib.probe.connections import Cycle, NoResponse
+from chalicelib.probe.connections import Cycle
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 INVALID = "websocket: invalid upgrade answer (Upgrade/Connection/Accept headers)"
@@ -76,14 +76,7 @@ async def _upgraded(http: h11.Connection, reader, key: bytes) -> None:
     """Returns when the answer is a valid 101; raises ProbeFailure with the reason otherwise."""
     received = False
     while True:
-        event = http.next_event()
-        if event is h11.NEED_DATA:
-            data = await reader.read(CHUNK)
-            if not data and not received:
-                raise NoResponse("closed before a response")
-            received = True
-            http.receive_data(data)
-            continue
+        event, received = await next_event(http, reader, received)
         if type(event) is h11.InformationalResponse and event.status_code != 101:
             continue  # 100 or 103: the real answer follows
         if event.status_code != 101:

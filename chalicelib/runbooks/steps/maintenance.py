@@ -16,7 +16,6 @@ from chalicelib.runbooks.steps.base import NEXT, StepContext, StepKind
 @register
 class Maintenance(StepKind):
     kind = "maintenance"
-    iam_actions = ("dynamodb:PutItem",)
 
     @classmethod
     def read(cls, s: Section) -> dict[str, Any]:

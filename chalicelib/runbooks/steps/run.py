@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Mapping
 
 from chalicelib.config.fields import Section
+from chalicelib.config.model import SSM_DOCUMENT
 from chalicelib.runbooks.steps import register
 from chalicelib.runbooks.steps.base import StepContext, StepKind
 from chalicelib.runbooks.steps.command import send_command_step
-
-SSM_DOCUMENT = re.compile(r"^[A-Za-z0-9_.:/-]{3,128}$")
 
 
 @register
