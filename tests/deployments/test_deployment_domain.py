@@ -60,7 +60,9 @@ def test_the_last_step_is_a_promotion_and_restores_wait_for_their_time() -> None
 
 
 def test_record_round_trips_through_its_item() -> None:
-    original = record(intent=Intent("step", 50, "schedule", "step 2"), stickiness={"Enabled": True, "DurationSeconds": 60})
+    original = record(
+        intent=Intent("step", 50, "schedule", "step 2"), stickiness={"Enabled": True, "DurationSeconds": 60}
+    )
     original = original.noting(1000.0, "moved", "person", "x")
     assert from_item(to_item(original)) == original
 
@@ -73,9 +75,19 @@ RULES = Compare(error_rate_margin=0.01, latency_margin=0.2, min_requests=100)
     [
         (GroupTraffic(99, 0, 0.1), GroupTraffic(900, 0, 0.1), "hold", "inconclusive: candidate served 99"),
         (GroupTraffic(100, 0, 0.1), GroupTraffic(50, 0, 0.1), "hold", "inconclusive: stable served 50"),
-        (GroupTraffic(100, 3, 0.1), GroupTraffic(900, 9, 0.1), "fail", "candidate 5xx rate 3.00% vs stable 1.00%"),
+        (
+            GroupTraffic(100, 3, 0.1),
+            GroupTraffic(900, 9, 0.1),
+            "fail",
+            "candidate 5xx rate 3.00% vs stable 1.00%",
+        ),
         (GroupTraffic(100, 2, 0.1), GroupTraffic(900, 9, 0.1), "pass", "within margins"),
-        (GroupTraffic(100, 0, 0.25), GroupTraffic(900, 0, 0.2), "fail", "candidate p95 250 ms vs stable 200 ms"),
+        (
+            GroupTraffic(100, 0, 0.25),
+            GroupTraffic(900, 0, 0.2),
+            "fail",
+            "candidate p95 250 ms vs stable 200 ms",
+        ),
         (GroupTraffic(100, 0, 0.24), GroupTraffic(900, 0, 0.2), "pass", "within margins"),
         (GroupTraffic(100, 0, None), GroupTraffic(900, 0, 0.2), "hold", "inconclusive: no p95"),
     ],
@@ -149,7 +161,11 @@ deployments:
 """
     )
     web = config.deployments["web"]
-    assert (web.test_listener, web.max_hold, web.hooks.after_promote) == (8080, 1800.0, ("autoheal-valkey-promote",))
+    assert (web.test_listener, web.max_hold, web.hooks.after_promote) == (
+        8080,
+        1800.0,
+        ("autoheal-valkey-promote",),
+    )
     assert web.gates.compare == Compare(error_rate_margin=0.02, latency_margin=0.2, min_requests=50)
 
 
@@ -173,6 +189,9 @@ def test_config_errors_name_the_key() -> None:
     assert "deployments.web.green: expected a target group other than blue ('web-blue')" in errors
     assert any(e.startswith("deployments.web.test_listener.host: unknown key") for e in errors)
     assert "deployments.web.test_listener.port: expected a port other than the listener's" in errors
-    assert "deployments.web.gates.compare.latency_margin: expected a fraction like 0.05 (0..10), got 'lots'" in errors
+    assert (
+        "deployments.web.gates.compare.latency_margin: expected a fraction like 0.05 (0..10), got 'lots'"
+        in errors
+    )
     assert "deployments.web.hooks.after_promote: expected SSM document names, got 'rm -rf /'" in errors
     assert "deployments.web.hooks.before_start: no monitor named 'nope'" in errors

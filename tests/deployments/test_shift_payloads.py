@@ -28,10 +28,23 @@ def test_the_samples_drive_a_deployment(world: World) -> None:
         "web-green",
         {"web-blue": 90, "web-green": 10},
     )
-    assert set(view) == {"deployment", "state", "stable", "candidate", "weights", "step", "steps", "next_move_at", "history"}
+    assert set(view) == {
+        "deployment",
+        "state",
+        "stable",
+        "candidate",
+        "weights",
+        "step",
+        "steps",
+        "next_move_at",
+        "history",
+    }
     assert view["next_move_at"] == "2027-01-15T08:05:00+00:00"
     assert function.invoke(sample("promote"))["state"] == "promoted"
-    assert function.invoke(sample("start-canary"))["error"] == "to: web-green serves all traffic already; expected the other group"
+    assert (
+        function.invoke(sample("start-canary"))["error"]
+        == "to: web-green serves all traffic already; expected the other group"
+    )
     function.invoke({"action": "start", "deployment": "web"})
     assert function.invoke(sample("abort"))["state"] == "aborted"
 
@@ -41,22 +54,48 @@ INVALID = [
     ({"deployment": "web"}, "action: expected one of status, start, promote, abort, got None"),
     ({"action": "stop", "deployment": "web"}, "action: expected one of"),
     ({"action": "status"}, "deployment: expected a configured deployment (web), got None"),
-    ({"action": "status", "deployment": "api"}, "deployment: expected a configured deployment (web), got 'api'"),
-    ({"action": "start", "deployment": "web", "strategy": "blue_green"}, "strategy: expected one of all_at_once"),
+    (
+        {"action": "status", "deployment": "api"},
+        "deployment: expected a configured deployment (web), got 'api'",
+    ),
+    (
+        {"action": "start", "deployment": "web", "strategy": "blue_green"},
+        "strategy: expected one of all_at_once",
+    ),
     ({"action": "start", "deployment": "web", "steps": [50, 10, 100]}, "steps: expected rising percentages"),
-    ({"action": "start", "deployment": "web", "steps": "10,100"}, "steps: expected a list of whole percentages"),
-    ({"action": "start", "deployment": "web", "steps": [10, 60]}, "steps: expected rising percentages from 1 ending at 100"),
-    ({"action": "start", "deployment": "web", "strategy": "linear", "steps": [30, 50]}, "steps: linear expects evenly"),
-    ({"action": "start", "deployment": "web", "step_interval": "soon"}, 'step_interval: expected a duration like "5m"'),
-    ({"action": "start", "deployment": "web", "step_interval": -5}, "step_interval: expected a duration above 0"),
-    ({"action": "start", "deployment": "web", "to": "web-red"}, "to: expected 'web-blue' or 'web-green', got 'web-red'"),
+    (
+        {"action": "start", "deployment": "web", "steps": "10,100"},
+        "steps: expected a list of whole percentages",
+    ),
+    (
+        {"action": "start", "deployment": "web", "steps": [10, 60]},
+        "steps: expected rising percentages from 1 ending at 100",
+    ),
+    (
+        {"action": "start", "deployment": "web", "strategy": "linear", "steps": [30, 50]},
+        "steps: linear expects evenly",
+    ),
+    (
+        {"action": "start", "deployment": "web", "step_interval": "soon"},
+        'step_interval: expected a duration like "5m"',
+    ),
+    (
+        {"action": "start", "deployment": "web", "step_interval": -5},
+        "step_interval: expected a duration above 0",
+    ),
+    (
+        {"action": "start", "deployment": "web", "to": "web-red"},
+        "to: expected 'web-blue' or 'web-green', got 'web-red'",
+    ),
     ({"action": "abort", "deployment": "web", "reason": 42}, "reason: expected a string"),
     ({"action": "promote", "deployment": "web", "steps": [100]}, "steps: not allowed for promote"),
     ({"action": "status", "deployment": "web", "by": "x"}, "by: not allowed for status"),
 ]
 
 
-@pytest.mark.parametrize(("payload", "error"), INVALID, ids=[e.split(":")[0] + str(i) for i, (_, e) in enumerate(INVALID)])
+@pytest.mark.parametrize(
+    ("payload", "error"), INVALID, ids=[e.split(":")[0] + str(i) for i, (_, e) in enumerate(INVALID)]
+)
 def test_invalid_payloads_name_the_key_and_change_nothing(world: World, payload: Any, error: str) -> None:
     function = ShiftTraffic(world.config, world.shifter)
     before = function.invoke({"action": "status", "deployment": "web"})
