@@ -191,8 +191,9 @@ def initial_forward(blue_arn: str) -> dict[str, Any]:
     }
 
 
-def build_world(config: Config) -> World:
-    create_table(config.settings.state_table)
+def build_world(config: Config, with_table: bool = True) -> World:
+    if with_table:
+        create_table(config.settings.state_table)
     ec2, elb = client("ec2"), client("elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
