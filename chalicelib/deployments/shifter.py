@@ -43,6 +43,7 @@ from chalicelib.notify.notice import Notice
 logger = Logger(service="autoheal", child=True)
 LEASE_TTL = 900.0  # renewed by every `advance`; a holder that died frees the listener this soon
 MAX_STICKY_WAIT = 7 * 24 * 3600.0  # ALB's longest stickiness duration
+GOING_BACK = ("rollback", "abort")
 
 
 class Refused(ValueError):
@@ -176,6 +177,12 @@ class Shifter:
 
     # -- one move ---------------------------------------------------------------------------
     def move(self, deployment: Deployment, record: Record, intent: Intent) -> Record:
+        pending = record.intent
+        if pending and pending.kind in GOING_BACK and intent.kind not in GOING_BACK:
+            # A rollback or abort left under way is finished first, never overtaken.
+            raise Refused(
+                f"{pending.kind} of {record.name!r} is under way ({pending.reason}): nothing else moves"
+            )
         record = self.store.save(replace(record, intent=intent))
         expected = self.expected(record, intent)
         self.elb.set_forward(record.listener_arn, expected.weights, expected.stickiness)

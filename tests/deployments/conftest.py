@@ -24,6 +24,7 @@ from chalicelib.deployments.shifter import Shifter
 from chalicelib.notify.notice import Notice
 from chalicelib.state.store import StateStore
 from chalicelib.state.thresholds import MonitorState
+from sandbox.fleet import DEFAULT_AMI
 from sandbox.moto_server import MotoServer
 from sandbox.provision import create_table
 from tests.conftest import SETTINGS
@@ -92,6 +93,19 @@ class World:
         assert forward is not None
         return forward.sticky
 
+    def reset_state(self) -> None:
+        """Back to the start without rebuilding AWS: no deployment, no lease, blue serving."""
+        state = table(self.config.settings.state_table)
+        with state.batch_writer() as batch:
+            for item in state.scan(ProjectionExpression="pk, sk")["Items"]:
+                batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+        elb = Elbv2()
+        elb.set_default_actions(self.listener_arn, [initial_forward(self.groups["web-blue"])])
+        blue = {"Type": "forward", "TargetGroupArn": self.groups["web-blue"]}
+        elb.set_default_actions(self.test_listener_arn, [blue])
+        self.notices.clear()
+        self.monitor("UP")
+
     def monitor(self, status: str) -> None:
         StateStore(self.config.settings.state_table).save(
             {"web": MonitorState(status=status, since=self.clock())}
@@ -139,8 +153,8 @@ class CallLog:
             c.meta.events.unregister("before-call", unique_id=f"calllog-{id(self)}")
 
 
-class Crash(Exception):
-    """The Lambda died right after an AWS call returned."""
+class Crash(BaseException):
+    """The Lambda died right after an AWS call returned (no `except Exception` may catch it)."""
 
 
 class CrashAfter:
@@ -166,8 +180,20 @@ class CrashAfter:
             c.meta.events.unregister("after-call", unique_id=f"crash-{id(self)}")
 
 
-def build_world(config: Config) -> World:
-    create_table(config.settings.state_table)
+def initial_forward(blue_arn: str) -> dict[str, Any]:
+    """Blue serves everything, with stickiness on (1h), as users run it today."""
+    return {
+        "Type": "forward",
+        "ForwardConfig": {
+            "TargetGroups": [{"TargetGroupArn": blue_arn, "Weight": 100}],
+            "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 3600},
+        },
+    }
+
+
+def build_world(config: Config, with_table: bool = True) -> World:
+    if with_table:
+        create_table(config.settings.state_table)
     ec2, elb = client("ec2"), client("elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
@@ -178,7 +204,7 @@ def build_world(config: Config) -> World:
     ]
     lb_arn = elb.create_load_balancer(Name="web-alb", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
     groups, instances = {}, {}
-    image = ec2.describe_images()["Images"][0]["ImageId"]
+    image = DEFAULT_AMI
     for name in ("web-blue", "web-green"):
         arn = elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance")[
             "TargetGroups"
@@ -186,13 +212,7 @@ def build_world(config: Config) -> World:
         ids = [i["InstanceId"] for i in ec2.run_instances(ImageId=image, MinCount=2, MaxCount=2)["Instances"]]
         elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": i, "Port": 80} for i in ids])
         groups[name], instances[name] = arn, ids
-    forward = {
-        "Type": "forward",
-        "ForwardConfig": {
-            "TargetGroups": [{"TargetGroupArn": groups["web-blue"], "Weight": 100}],
-            "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 3600},
-        },
-    }
+    forward = initial_forward(groups["web-blue"])
     listener = elb.create_listener(
         LoadBalancerArn=lb_arn, Protocol="HTTP", Port=443, DefaultActions=[forward]
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.deployments.shifter import StartOptions
+from chalicelib.deployments.signals import rollback_for
 from tests.deployments.conftest import CallLog, World
 
 
@@ -39,7 +40,11 @@ def test_aws_calls_per_move(world: World, capsys) -> None:
     world.clock.tick(301)
     with CallLog() as log:
         world.shifter.advance(world.web)
-    moves = log.calls.count("ModifyListener")
-    assert moves == 1
+    assert log.calls.count("ModifyListener") == 1
+    world.monitor("DOWN")
+    with CallLog() as rollback:
+        rollback_for(world.shifter, world.config.deployments, "web", "DOWN")
+    assert rollback.calls.count("ModifyListener") == 1  # one move back, not a step at a time
     with capsys.disabled():
         print(f"\nAWS calls for one advance that moves: {len(log.calls)}: {', '.join(log.calls)}")
+        print(f"AWS calls for a rollback on a signal: {len(rollback.calls)}: {', '.join(rollback.calls)}")
