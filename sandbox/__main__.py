@@ -35,7 +35,10 @@ def main(argv: list[str]) -> int:
             world.runtime.start()
             print("running; Ctrl-C to stop", flush=True)
             with contextlib.suppress(KeyboardInterrupt):
-                stop.wait()
+                # A timed wait: an untimed Event.wait can sit in a lock acquire while the SIGTERM
+                # handler waits for the main thread, and the world then never stops.
+                while not stop.wait(0.5):
+                    pass
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
