@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint format check-config bench clean
+.PHONY: demo test lint format check-config bench clean package policies
 
 demo: $(STAMP)
 	$(PY) -m sandbox.demo
@@ -25,6 +25,16 @@ format: $(STAMP)
 check-config: $(STAMP)
 	$(PY) -m chalicelib.config $(or $(CONFIG),chalicelib/configs/example.yaml)
 
+# dist/sam.json (merged with resources/) and dist/deployment.zip for one stage: STAGE=prod.
+package: $(STAMP)
+	$(PY) -m autoheal_ops.iam --check
+	$(PY) -m autoheal_ops.package --stage $(or $(STAGE),dev)
+	$(VENV)/bin/cfn-lint dist/sam.json dist/$(or $(STAGE),dev)/resources.json
+
+# Regenerate .chalice/policy-<stage>-<function>.json after changing steps, adapters or configs.
+policies: $(STAMP)
+	$(PY) -m autoheal_ops.iam
+
 bench: $(STAMP)
 	$(PY) bench/probe_fanout.py
 	$(PY) bench/cold_start.py
@@ -37,4 +47,4 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache dist

@@ -1,0 +1,91 @@
+"""`python -m autoheal_ops.package --stage prod`: dist/sam.json and dist/deployment.zip.
+
+Writes the stage's resources template (dist/<stage>/merge.json; dist/<stage>/resources.json is
+the same as a stack of its own, for the path that ends in `chalice deploy`), runs `chalice
+package --merge-template` with the stage's environment (app.py reads the config at import), then
+lets CloudFormation pin the `${AWS::...}` that the policy files and the stage environment hold:
+every such string becomes an Fn::Sub.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from autoheal_ops.iam import stage_config
+from autoheal_ops.resources import stage_template
+from autoheal_ops.stage import ROOT, functions, stage_environment
+
+DIST = ROOT / "dist"
+PSEUDO = "${AWS::"
+
+
+def substituted(node: Any) -> Any:
+    """Wrap every string holding `${AWS::...}` in Fn::Sub (leaving existing intrinsics alone)."""
+    if isinstance(node, str):
+        return {"Fn::Sub": node} if PSEUDO in node else node
+    if isinstance(node, list):
+        return [substituted(item) for item in node]
+    if isinstance(node, dict):
+        if len(node) == 1 and next(iter(node)).startswith("Fn::"):
+            return node
+        return {key: substituted(value) for key, value in node.items()}
+    return node
+
+
+def write_resources(stage: str, merged: bool) -> Path:
+    """dist/<stage>/merge.json (merged by chalice) or resources.json (a stack of its own)."""
+    path = DIST / stage / ("merge.json" if merged else "resources.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    template = stage_template(stage, stage_config(stage), functions(), merged)
+    path.write_text(json.dumps(substituted(template), indent=1) + "\n")
+    return path
+
+
+def chalice_env(stage: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        **stage_environment(stage),
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }
+
+
+def package(stage: str, out: Path = DIST) -> Path:
+    write_resources(stage, merged=False)
+    resources = write_resources(stage, merged=True)
+    work = out / stage / "chalice"
+    shutil.rmtree(work, ignore_errors=True)
+    chalice = Path(sys.executable).parent / "chalice"
+    command = [str(chalice), "package", "--stage", stage, "--merge-template", str(resources), str(work)]
+    done = subprocess.run(
+        command, cwd=ROOT, env=chalice_env(stage), capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"chalice package failed:\n{done.stdout}{done.stderr}")
+    template = substituted(json.loads((work / "sam.json").read_text()))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sam.json").write_text(json.dumps(template, indent=1) + "\n")
+    shutil.copyfile(work / "deployment.zip", out / "deployment.zip")
+    return out / "sam.json"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m autoheal_ops.package", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--stage", default="dev")
+    args = parser.parse_args(argv)
+    sam = package(args.stage)
+    size = (sam.parent / "deployment.zip").stat().st_size
+    print(f"{sam.relative_to(ROOT)} and dist/deployment.zip ({size / 1e6:.2f} MB) for stage {args.stage}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

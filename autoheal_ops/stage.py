@@ -1,0 +1,110 @@
+"""What a stage is called in AWS: every resource name derives from the app and the stage.
+
+Dev and prod therefore live side by side in one account. The S3 bucket also carries the account
+and region, since bucket names are global. `${AWS::...}` in a value is filled in by CloudFormation
+(the packaged template wraps such strings in Fn::Sub) or by `render` for `chalice deploy`.
+
+>>> StageNames("dev").state_table
+'autoheal-dev-state'
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHALICE_DIR = ROOT / ".chalice"
+APP_NAME = "autoheal"
+PARTITION = "arn:${AWS::Partition}"
+REGION_ACCOUNT = "${AWS::Region}:${AWS::AccountId}"
+# Functions Lambda invokes asynchronously (schedules, SNS): each gets an on-failure queue.
+ASYNC_FUNCTIONS = ("probe", "on_alarm", "follow_up", "advance")
+SCHEDULED_FUNCTIONS = ("probe", "follow_up", "advance")
+
+
+@dataclass(frozen=True)
+class StageNames:
+    stage: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{APP_NAME}-{self.stage}"
+
+    @property
+    def state_table(self) -> str:
+        return f"{self.prefix}-state"
+
+    @property
+    def alarm_topic(self) -> str:
+        return f"{self.prefix}-alarms"
+
+    @property
+    def notify_topic(self) -> str:
+        return f"{self.prefix}-notify"
+
+    @property
+    def status_bucket(self) -> str:
+        return f"{self.prefix}-status-${{AWS::AccountId}}-${{AWS::Region}}"
+
+    @property
+    def restart_document(self) -> str:
+        return f"{self.prefix}-restart"
+
+    @property
+    def chat_webhook_parameter(self) -> str:
+        return f"/{APP_NAME}/{self.stage}/chat-webhook"
+
+    @property
+    def metrics_namespace(self) -> str:
+        return f"Autoheal/{self.stage}"  # two stages' metrics never mix
+
+    def function(self, name: str) -> str:
+        """The Lambda function's name as Chalice creates it."""
+        return f"{self.prefix}-{name}"
+
+    def failure_queue(self, function: str) -> str:
+        return f"{self.prefix}-{function.replace('_', '-')}-failed"
+
+    def environment(self) -> dict[str, str]:
+        """The stage's environment: what its config refers to as `${AUTOHEAL_...}`."""
+        return {
+            "AUTOHEAL_STATE_TABLE": self.state_table,
+            "AUTOHEAL_ALARM_TOPIC": self.alarm_topic,
+            "AUTOHEAL_NOTIFY_TOPIC": self.notify_topic,
+            "AUTOHEAL_STATUS_BUCKET": self.status_bucket,
+            "AUTOHEAL_RESTART_DOCUMENT": self.restart_document,
+            "AUTOHEAL_CHAT_WEBHOOK_PARAMETER": self.chat_webhook_parameter,
+            "AUTOHEAL_METRICS_NAMESPACE": self.metrics_namespace,
+        }
+
+
+def chalice_config() -> dict:
+    return json.loads((CHALICE_DIR / "config.json").read_text())
+
+
+def stages() -> list[str]:
+    return sorted(chalice_config()["stages"])
+
+
+def stage_environment(stage: str) -> dict[str, str]:
+    """The environment Chalice gives the stage's functions (top level, then the stage's own)."""
+    config = chalice_config()
+    return {
+        **config.get("environment_variables", {}),
+        **config["stages"][stage].get("environment_variables", {}),
+    }
+
+
+def functions() -> list[str]:
+    """Every Lambda function app.py declares, by its Chalice name."""
+    import ast
+
+    names = []
+    for node in ast.walk(ast.parse((ROOT / "app.py").read_text())):
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                if isinstance(decorator, ast.Call):
+                    names += [k.value.value for k in decorator.keywords if k.arg == "name"]
+    return sorted(names)
