@@ -39,9 +39,9 @@ def substituted(node: Any) -> Any:
     return node
 
 
-def write_resources(stage: str, merged: bool) -> Path:
+def write_resources(stage: str, merged: bool, out: Path = DIST) -> Path:
     """dist/<stage>/merge.json (merged by chalice) or resources.json (a stack of its own)."""
-    path = DIST / stage / ("merge.json" if merged else "resources.json")
+    path = out / stage / ("merge.json" if merged else "resources.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     template = stage_template(stage, stage_config(stage), functions(), merged)
     path.write_text(json.dumps(substituted(template), indent=1) + "\n")
@@ -57,8 +57,8 @@ def chalice_env(stage: str) -> dict[str, str]:
 
 
 def package(stage: str, out: Path = DIST) -> Path:
-    write_resources(stage, merged=False)
-    resources = write_resources(stage, merged=True)
+    write_resources(stage, merged=False, out=out)
+    resources = write_resources(stage, merged=True, out=out)
     work = out / stage / "chalice"
     shutil.rmtree(work, ignore_errors=True)
     chalice = Path(sys.executable).parent / "chalice"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -33,46 +32,35 @@ def test_resources_template_passes_cfn_lint():
     assert linted.returncode == 0, linted.stdout + linted.stderr
 
 
-def test_every_stage_names_a_valid_config_and_an_existing_policy():
-    from chalicelib.config import load_config
+def test_every_stage_names_a_valid_config_and_a_policy_per_function():
+    from autoheal_ops.iam import stage_config
+    from autoheal_ops.stage import functions
 
     chalice = json.loads((ROOT / ".chalice" / "config.json").read_text())
     for name, stage in chalice["stages"].items():
-        config_path = stage.get("environment_variables", {}).get("AUTOHEAL_CONFIG")
-        assert config_path, name
-        load_config(str(ROOT / config_path))
-        assert (ROOT / ".chalice" / stage["iam_policy_file"]).is_file()
-        assert set(stage["lambda_functions"]) <= {"probe", "on_alarm", "follow_up"}
+        stage_config(name)  # with the stage's environment, as Lambda loads it
+        assert "iam_policy_file" not in stage, f"{name}: one role per function, not one for all"
+        assert sorted(stage["lambda_functions"]) == functions()
+        for function, settings in stage["lambda_functions"].items():
+            assert settings["iam_policy_file"] == f"policy-{name}-{function}.json"
+            assert (ROOT / ".chalice" / settings["iam_policy_file"]).is_file()
 
 
-def test_chalice_package_holds_only_what_lambda_needs_and_its_template_lints(tmp_path):
-    out = tmp_path / "out"
-    packaged = subprocess.run(
-        [
-            str(BIN / "chalice"),
-            "package",
-            "--stage",
-            "prod",
-            "--merge-template",
-            "resources/autoheal.yaml",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
-    )
-    assert packaged.returncode == 0, packaged.stdout + packaged.stderr
-    top = {name.split("/", 1)[0] for name in zipfile.ZipFile(out / "deployment.zip").namelist()}
+def test_make_package_writes_a_merged_template_that_lints_and_a_small_zip(tmp_path):
+    from autoheal_ops.package import package
+
+    sam = package("prod", tmp_path)
+    archive = zipfile.ZipFile(sam.parent / "deployment.zip")
+    top = {name.split("/", 1)[0] for name in archive.namelist()}
     assert {"app.py", "chalicelib", "aws_lambda_powertools", "requests", "yaml", "h11"} <= top
     assert not {name for name in top if name.split("-")[0] in {"boto3", "botocore", "moto", "pytest"}}
-    assert "chalicelib/configs" in "\n".join(zipfile.ZipFile(out / "deployment.zip").namelist())
-    linted = subprocess.run(
-        [str(BIN / "cfn-lint"), str(out / "sam.yaml")], capture_output=True, text=True, check=False
-    )
-    assert linted.returncode == 0, linted.stdout
+    assert "chalicelib/configs/prod.yaml" in archive.namelist()
+    assert (sam.parent / "deployment.zip").stat().st_size <= 5 * 1024 * 1024
+    for template in (sam, tmp_path / "prod" / "resources.json"):
+        linted = subprocess.run(
+            [str(BIN / "cfn-lint"), str(template)], capture_output=True, text=True, check=False
+        )
+        assert linted.returncode == 0, linted.stdout
 
 
 def test_autoheal_checks_restart_parameters_exactly_as_the_deployed_document_does():

@@ -12,7 +12,12 @@ import pytest
 from chalicelib.config import ConfigError, parse_config
 from chalicelib.runbooks.steps import REGISTRY
 
-POLICIES = sorted((Path(__file__).resolve().parents[2] / ".chalice").glob("policy-*.json"))
+# The functions that run runbooks: on_alarm and follow_up, in every stage.
+POLICIES = sorted(
+    p
+    for p in (Path(__file__).resolve().parents[2] / ".chalice").glob("policy-*.json")
+    if p.stem.endswith(("-on_alarm", "-follow_up"))
+)
 SETTINGS = "settings: {state_table: t, alarm_topic: a, notify_topic: n, status_bucket: b}\n"
 
 
