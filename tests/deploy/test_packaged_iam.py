@@ -86,7 +86,7 @@ def test_every_arn_is_pinned_to_the_account_and_region_by_cloudformation(package
 def test_send_command_only_on_autoheal_documents_and_tagged_instances(packaged):
     config = stage_config(STAGE)
     tags = [dict(r.targets.tag) for r in config.runbooks.values()]
-    for role, statements in role_statements(json.loads(packaged.read_text())).items():
+    for statements in role_statements(json.loads(packaged.read_text())).values():
         for statement in (s for s in statements if "ssm:SendCommand" in actions(s)):
             for resource in (r["Fn::Sub"] for r in resources(statement)):
                 if ":document/" in resource:
