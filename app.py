@@ -19,11 +19,13 @@ def deadline(event) -> float:
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="probe")
+@wiring.counts_errors("probe")
 def probe(event):
     return wiring.probe_run().invoke(deadline(event))
 
 
 @app.on_sns_message(topic=config.settings.alarm_topic, name="on_alarm")
+@wiring.counts_errors("on_alarm")
 def on_alarm(event):
     from chalicelib.handlers.on_alarm import handle_sns_event
 
@@ -41,11 +43,13 @@ on_alarm.event_class = LenientSNSEvent
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="follow_up")
+@wiring.counts_errors("follow_up")
 def follow_up(event):
     return wiring.follow_up().invoke(deadline(event))
 
 
 @app.lambda_function(name="maintenance")
+@wiring.counts_errors("maintenance")
 def maintenance(event, context):
     from chalicelib.handlers.maintenance import MaintenanceFunction
 
@@ -53,6 +57,7 @@ def maintenance(event, context):
 
 
 @app.lambda_function(name="shift_traffic")
+@wiring.counts_errors("shift_traffic")
 def shift_traffic(event, context):
     from chalicelib.deployments.factory import build_shifter
     from chalicelib.handlers.shift_traffic import ShiftTraffic
@@ -61,6 +66,7 @@ def shift_traffic(event, context):
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="advance")
+@wiring.counts_errors("advance")
 def advance(event):
     from chalicelib.deployments.factory import build_shifter
     from chalicelib.handlers.advance import Advance

@@ -30,6 +30,16 @@ DOWN = "MonitorsDown"
 SKIPPED = "MonitorsSkipped"
 CYCLE_DURATION = "CycleDuration"
 HEARTBEAT = "ProbeHeartbeat"
+HANDLER_ERRORS = "HandlerErrors"  # per Function: resources/ alarms on it
+FUNCTION_DIMENSION = "Function"
+
+
+def emit_handler_error(namespace: str, function: str) -> None:
+    """One EMF document counting a handler that raised (the event then goes to Lambda's retries)."""
+    metrics = EphemeralMetrics(namespace=namespace)
+    metrics.add_dimension(FUNCTION_DIMENSION, function)
+    metrics.add_metric(HANDLER_ERRORS, MetricUnit.Count, 1)
+    metrics.flush_metrics()
 
 
 def emit_probe_metrics(

@@ -11,7 +11,7 @@ import functools
 import logging
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from aws_lambda_powertools import Logger
 
@@ -36,6 +36,38 @@ def config_path() -> Path:
 def config() -> Config:
     """The config, loaded and validated once; a bad file fails the cold start with every error."""
     return load_config(str(config_path()))
+
+
+@functools.lru_cache(maxsize=1)
+def counts_errors(function: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Count the handler's failures as `HandlerErrors{Function}`, then raise as before.
+
+    >>> @counts_errors("probe")
+    ... def probe(event): ...
+    """
+
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(handler)
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return handler(*args, **kwargs)
+            except Exception:
+                from chalicelib.metrics import emit_handler_error
+
+                emit_handler_error(metrics_namespace(), function)
+                raise
+
+        return counted
+
+    return decorate
+
+
+def metrics_namespace() -> str:
+    """The config's namespace; the stage's when the config itself is what failed."""
+    try:
+        return config().settings.metrics_namespace
+    except Exception:  # noqa: BLE001 - a broken config must still be counted
+        return os.environ.get("AUTOHEAL_METRICS_NAMESPACE", "Autoheal")
 
 
 @functools.lru_cache(maxsize=1)
