@@ -44,3 +44,89 @@ def _same_bucket(key: str, found: str, expected: str) -> bool:
     pattern = re.escape(expected).replace(re.escape("${AWS::AccountId}"), r"\d{12}")
     pattern = pattern.replace(re.escape("${AWS::Region}"), "[a-z]{2}(-[a-z]+)+-[0-9]")
     return re.fullmatch(pattern, found) is not None
+
+
+def live_errors(config: Any) -> list[str]:
+    """Every table, topic, bucket, document, parameter, load balancer, target group, listener
+    and tag the config names, looked up in the account the credentials reach."""
+    from chalicelib.aws.clients import client, topic_arn
+
+    settings = config.settings
+    lookups: list[tuple[str, Any]] = [
+        (
+            f"settings.state_table: table {settings.state_table}",
+            lambda: client("dynamodb").describe_table(TableName=settings.state_table),
+        ),
+        (
+            f"settings.status_bucket: bucket {settings.status_bucket}",
+            lambda: client("s3").head_bucket(Bucket=settings.status_bucket),
+        ),
+        (
+            f"settings.restart_document: document {settings.restart_document}",
+            lambda: client("ssm").describe_document(Name=settings.restart_document),
+        ),
+    ]
+    for key in ("alarm_topic", "notify_topic"):
+        name = getattr(settings, key)
+        lookups.append(
+            (
+                f"settings.{key}: topic {name}",
+                lambda n=name: client("sns").get_topic_attributes(TopicArn=topic_arn(n)),
+            )
+        )
+    if settings.chat_webhook_parameter:
+        parameter = settings.chat_webhook_parameter
+        lookups.append(
+            (
+                f"settings.chat_webhook_parameter: parameter {parameter}",
+                lambda: client("ssm").get_parameter(Name=parameter),
+            )
+        )
+    for name, deployment in config.deployments.items():
+        lb, port = deployment.listener.load_balancer, deployment.listener.port
+        lookups.append(
+            (f"deployments.{name}.listener: {lb}:{port}", lambda lb=lb, port=port: _listener(lb, port))
+        )
+        for color in ("blue", "green"):
+            group = getattr(deployment, color)
+            lookups.append(
+                (
+                    f"deployments.{name}.{color}: target group {group}",
+                    lambda g=group: client("elbv2").describe_target_groups(Names=[g]),
+                )
+            )
+    for name, runbook in config.runbooks.items():
+        if runbook.targets.tag:
+            tags = dict(runbook.targets.tag)
+            lookups.append(
+                (f"runbooks.{name}.targets.tag: instances tagged {tags}", lambda t=tags: _tagged(t))
+            )
+    errors = []
+    for what, lookup in lookups:
+        try:
+            lookup()
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, each by its key
+            errors.append(f"{what}: not found ({type(exc).__name__}: {str(exc)[:120]})")
+    return errors
+
+
+def _listener(load_balancer: str, port: int) -> None:
+    from chalicelib.aws.clients import client
+
+    arn = client("elbv2").describe_load_balancers(Names=[load_balancer])["LoadBalancers"][0][
+        "LoadBalancerArn"
+    ]
+    ports = [
+        listener["Port"] for listener in client("elbv2").describe_listeners(LoadBalancerArn=arn)["Listeners"]
+    ]
+    if port not in ports:
+        raise LookupError(f"no listener on port {port} (ports: {ports})")
+
+
+def _tagged(tags: dict[str, str]) -> None:
+    from chalicelib.aws.clients import client
+
+    filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items()]
+    found = client("ec2").describe_instances(Filters=filters)["Reservations"]
+    if not found:
+        raise LookupError("no instance carries them")

@@ -30,7 +30,9 @@ def main(argv: list[str]) -> int:
     try:
         with World(args.config, tick_seconds=args.tick) as world:
             for name, url in world.urls().items():
-                print(f"{name}={url}" if name == "AWS_ENDPOINT_URL" else f"{name}: {url}", flush=True)
+                print(
+                    f"{name}={url}" if name.startswith("AWS_ENDPOINT_URL") else f"{name}: {url}", flush=True
+                )
             world.runtime.on_result = report
             world.runtime.start()
             print("running; Ctrl-C to stop", flush=True)

@@ -23,6 +23,7 @@ from chalicelib.aws.clients import client
 from sandbox.chat import ChatReceiver
 from sandbox.fleet import Fleet
 from sandbox.front_door import FrontDoor
+from sandbox.lambda_api import LambdaApi
 from sandbox.moto_server import MotoServer
 from sandbox.ports import LOOPBACK, free_port
 from sandbox.provision import Member, Provisioned, provision, provision_load_balancers
@@ -64,6 +65,7 @@ class World:
         self.front_door: Optional[FrontDoor] = None
         self.website: Optional[S3Website] = None
         self.agent: Optional[SsmAgent] = None
+        self.lambda_api: Optional[LambdaApi] = None
         self.chat = ChatReceiver()
         self.instance_ids: dict[str, str] = {}
         self.reserved: dict[str, int] = {}  # ${ALB_*} / ${STATUS_SITE} -> local port
@@ -105,6 +107,8 @@ class World:
         ).start()
         self.app = load_app()
         self.runtime = Runtime(self.app.app.handler_map, self.resources.alarm_queue_url, self.tick_seconds)
+        self.lambda_api = LambdaApi(self.runtime).start()
+        self.setenv("AWS_ENDPOINT_URL_LAMBDA", self.lambda_api.url)
 
     def start_front_door(self) -> None:
         """The deployments' load balancers in moto, with the fleet behind them, and the door."""
@@ -135,10 +139,10 @@ class World:
         runtime = getattr(self, "runtime", None)
         if runtime is not None:
             runtime.stop()
-        for server in (self.front_door, self.website):
+        for server in (self.front_door, self.website, self.lambda_api):
             if server is not None:
                 server.stop()
-        self.front_door = self.website = None
+        self.front_door = self.website = self.lambda_api = None
         if self.agent is not None:
             self.agent.stop()
         if self.fleet is not None:
@@ -159,6 +163,8 @@ class World:
 
     def urls(self) -> dict[str, str]:
         found = {"AWS_ENDPOINT_URL": self.moto.endpoint_url, "chat webhook": self.chat.url}
+        if self.lambda_api is not None:
+            found["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_api.url
         if self.fleet is not None:
             found.update({name: self.fleet.url(name) for name, _ in FLEET})
         if self.front_door is not None:

@@ -1,0 +1,157 @@
+"""`python -m autoheal_ops`: the on-call command, the same against a deployed stage or the local world.
+
+  status                          maintenance mode and every deployment's shift
+  maintenance on|off [--message M] [--for 30m]
+  shift start|status|promote|abort --deployment NAME [--strategy S] [--reason R]
+  incidents                       open incidents, from the stage's state table
+  notify-test                     one test message through every channel
+  invoke EVENT_FILE               a sample from events/ (asks first when it acts in prod)
+  check [--live]                  the config names only what the stage creates; --live: it exists
+
+Deployed: your AWS credentials and region. Local: export what `python -m sandbox` prints
+(AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_LAMBDA) and pass `--config` the world's config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from autoheal_ops.invoke import Functions, InvokeError
+from autoheal_ops.stage import ROOT
+
+EVENTS_INDEX = ROOT / "events" / "index.json"
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m autoheal_ops", description=__doc__.splitlines()[0])
+    top.add_argument("--stage", default="dev")
+    top.add_argument("--config", help="the config file (default: the stage's)")
+    commands = top.add_subparsers(dest="command", required=True)
+    commands.add_parser("status")
+    maintenance = commands.add_parser("maintenance")
+    maintenance.add_argument("mode", choices=("on", "off"))
+    maintenance.add_argument("--message", default="Scheduled maintenance")
+    maintenance.add_argument("--for", dest="duration", default="30m")
+    shift = commands.add_parser("shift")
+    shift.add_argument("action", choices=("start", "status", "promote", "abort"))
+    shift.add_argument("--deployment", required=True)
+    shift.add_argument("--strategy")
+    shift.add_argument("--reason")
+    commands.add_parser("incidents")
+    commands.add_parser("notify-test")
+    invoke = commands.add_parser("invoke")
+    invoke.add_argument("event", type=Path)
+    invoke.add_argument("--yes", action="store_true", help="do not ask before acting in prod")
+    check = commands.add_parser("check")
+    check.add_argument("--live", action="store_true")
+    return top
+
+
+def load(args: argparse.Namespace) -> Any:
+    from autoheal_ops.iam import stage_config
+    from chalicelib.config import load_config
+
+    return load_config(args.config) if args.config else stage_config(args.stage)
+
+
+def status(args: argparse.Namespace, functions: Functions) -> Any:
+    config = load(args)
+    shifts = {
+        name: functions.call("shift_traffic", {"action": "status", "deployment": name})
+        for name in config.deployments
+    }
+    return {"maintenance": functions.call("maintenance", {"action": "status"}), "deployments": shifts}
+
+
+def maintenance(args: argparse.Namespace, functions: Functions) -> Any:
+    payload = {"action": args.mode}
+    if args.mode == "on":
+        payload.update({"message": args.message, "for": args.duration})
+    return functions.call("maintenance", payload)
+
+
+def shift(args: argparse.Namespace, functions: Functions) -> Any:
+    payload = {"action": args.action, "deployment": args.deployment}
+    if args.strategy:
+        payload["strategy"] = args.strategy
+    if args.reason:
+        payload["reason"] = args.reason
+    return functions.call("shift_traffic", payload)
+
+
+def incidents(args: argparse.Namespace, functions: Functions) -> Any:
+    from chalicelib.runbooks.incident_store import IncidentStore
+
+    found = IncidentStore(load(args).settings.state_table).needing_follow_up()
+    return [{"incident": i.key, "title": i.title, "status": i.status, "story": i.story[-5:]} for i in found]
+
+
+def notify_test(args: argparse.Namespace, functions: Functions) -> Any:
+    from chalicelib.aws.clients import topic_arn
+    from chalicelib.notify.notice import Notice
+    from chalicelib.notify.providers import FanOut
+    from chalicelib.notify.sns import SnsNotifier
+    from chalicelib.notify.webhook import WebhookNotifier
+
+    settings = load(args).settings
+    channels: list[Any] = [SnsNotifier(topic_arn(settings.notify_topic))]
+    if settings.chat_webhook_parameter:
+        channels.append(WebhookNotifier(settings.chat_webhook_parameter))
+    notice = Notice(
+        "action", "notify-test", f"autoheal {args.stage}: test message", ("Sent by notify-test.",)
+    )
+    return {"failed": FanOut(channels).send(notice)}
+
+
+def invoke(args: argparse.Namespace, functions: Functions, ask: Callable[[str], str] = input) -> Any:
+    index = json.loads(EVENTS_INDEX.read_text())
+    sample = index.get(args.event.name)
+    if sample is None:
+        raise SystemExit(f"{args.event}: not a sample listed in events/index.json")
+    if sample["acts"] and args.stage == "prod" and not args.yes:
+        answer = ask(f"{args.event.name} will {sample['does']} in prod. Type the stage name to go on: ")
+        if answer.strip() != "prod":
+            raise SystemExit("not confirmed: nothing sent")
+    return functions.call(sample["function"], json.loads(args.event.read_text()))
+
+
+def check(args: argparse.Namespace, functions: Functions) -> Any:
+    from autoheal_ops.check import live_errors, name_errors
+
+    config = load(args)
+    errors = [] if args.config else name_errors(args.stage, config)
+    if args.live:
+        errors += live_errors(config)
+    if errors:
+        raise SystemExit("\n".join(errors))
+    return {"ok": True, "monitors": len(config.monitors), "live": args.live}
+
+
+COMMANDS = {
+    "status": status,
+    "maintenance": maintenance,
+    "shift": shift,
+    "incidents": incidents,
+    "notify-test": notify_test,
+    "invoke": invoke,
+    "check": check,
+}
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    try:
+        result = COMMANDS[args.command](args, Functions(args.stage))
+    except InvokeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
