@@ -1,0 +1,193 @@
+"""What one endpoint costs a month: the probe's measured duration and AWS calls, priced.
+
+    python bench/cost.py [--endpoints 10 1000] [--sub-minute]
+
+Runs the real `probe` handler against the local AWS (moto on 127.0.0.1) and one local HTTP
+server answering every monitor after 100 ms (`--latency-ms`): N monitors, no failures (the
+steady state). Counts every AWS API call the handler makes (botocore's `_make_api_call`), the
+bytes it logs and the wall time of a warm invocation, then prices a month (43,200 one-minute
+ticks) at us-east-1 list prices. With `--sub-minute`, `probe_every: 10s` runs one whole
+invocation of six cycles (it lasts most of a minute). Loopback only; everything stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TICKS_PER_MONTH = 43_200  # one invocation per minute, 30 days
+MEMORY_GB = 0.5  # the prod stage's probe (.chalice/config.json)
+PRICES = {  # us-east-1 list prices, USD
+    "lambda_gb_second": 0.0000166667,
+    "lambda_request": 0.20 / 1e6,
+    "dynamodb_write": 1.25 / 1e6,  # on-demand, per write request unit (items < 1 KB)
+    "dynamodb_read": 0.25 / 1e6,
+    "s3_put": 0.005 / 1000,
+    "sns_publish": 0.50 / 1e6,
+    "logs_gb": 0.50,  # CloudWatch Logs ingestion (EMF documents are log lines)
+    "custom_metric": 0.30,  # per metric and month (first 10,000)
+    "alarm": 0.10,  # standard-resolution alarm, per month
+}
+ROUTE53_PER_ENDPOINT = (0.50, 0.75)  # AWS endpoint / non-AWS endpoint, basic health check
+SYNTHETICS_PER_RUN = 0.0012
+
+
+class Quick(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    delay = 0.1  # seconds: an endpoint across the internet, not on loopback
+
+    def do_GET(self) -> None:  # noqa: N802
+        time.sleep(self.delay)
+        body = b'{"status": "ok"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def config_text(port: int, endpoints: int, every: str | None) -> str:
+    settings = "settings: {state_table: cost-state, alarm_topic: cost-alarms, notify_topic: cost-notify,"
+    settings += " status_bucket: cost-status" + (f", probe_every: {every}" if every else "") + "}\n"
+    monitors = "".join(
+        f"  - {{name: m{i}, component: c{i % 10}, url: 'http://127.0.0.1:{port}/healthz?m={i}'}}\n"
+        for i in range(endpoints)
+    )
+    return settings + "monitors:\n" + monitors
+
+
+def counting_calls() -> collections.Counter:
+    from botocore.client import BaseClient
+
+    counts: collections.Counter = collections.Counter()
+    original = BaseClient._make_api_call
+
+    def counted(self, operation, params):  # type: ignore[no-untyped-def]
+        counts[f"{self.meta.service_model.service_name}:{operation}"] += 1
+        return original(self, operation, params)
+
+    BaseClient._make_api_call = counted
+    return counts
+
+
+def measure(endpoints: int, every: str | None, port: int, calls: collections.Counter) -> dict:
+    from autoheal_ops.resources import stage_template
+    from autoheal_ops.stage import functions
+    from chalicelib import wiring
+    from chalicelib.handlers.probe import ProbeRun
+    from sandbox.provision import provision
+
+    path = Path(tempfile.mkdtemp()) / "cost.yaml"
+    path.write_text(config_text(port, endpoints, every))
+    os.environ["AUTOHEAL_CONFIG"] = str(path)
+    wiring.reset()
+    provision(wiring.config())
+    run = ProbeRun(wiring.config(), wiring.probe_engine())
+    for _ in range(3):  # new states, then UNKNOWN -> UP (success_threshold 2): not the steady state
+        with contextlib.redirect_stdout(io.StringIO()):
+            run.invoke(time.monotonic() + 75)
+    calls.clear()
+    logged = io.StringIO()
+    started = time.monotonic()
+    with contextlib.redirect_stdout(logged):  # what Lambda would ingest into CloudWatch Logs
+        result = run.invoke(time.monotonic() + 75)
+    seconds = time.monotonic() - started
+    alarms = sum(
+        r["Type"] == "AWS::CloudWatch::Alarm"
+        for r in stage_template("prod", wiring.config(), functions())["Resources"].values()
+    )
+    up = sum(1 for m in result["monitors"].values() if m["state"] == "UP" or m["status"] == "up")
+    return {
+        "endpoints": endpoints,
+        "every": every or "60s",
+        "seconds": seconds,
+        "cycles": result["cycles"],
+        "up": up,
+        "calls": dict(calls),
+        "log_bytes": len(logged.getvalue().encode()),
+        "alarms": alarms,
+    }
+
+
+def monthly(measured: dict) -> dict:
+    calls = measured["calls"]
+    writes = sum(
+        v
+        for k, v in calls.items()
+        if k.split(":")[1] in ("PutItem", "UpdateItem", "BatchWriteItem", "DeleteItem")
+    )
+    reads = sum(v for k, v in calls.items() if k.split(":")[1] in ("GetItem", "Query", "BatchGetItem"))
+    ticks = TICKS_PER_MONTH
+    cost = {
+        "lambda": ticks
+        * (measured["seconds"] * MEMORY_GB * PRICES["lambda_gb_second"] + PRICES["lambda_request"]),
+        "dynamodb": ticks * (writes * PRICES["dynamodb_write"] + reads * PRICES["dynamodb_read"]),
+        "s3": ticks * sum(v for k, v in calls.items() if k == "s3:PutObject") * PRICES["s3_put"],
+        "sns": ticks * sum(v for k, v in calls.items() if k == "sns:Publish") * PRICES["sns_publish"],
+        # What the invocation printed, plus Lambda's START/END/REPORT lines (about 300 bytes).
+        "logs": ticks * (measured["log_bytes"] + 300) / 1e9 * PRICES["logs_gb"],
+        # MonitorsUp/Down per component (10 components here), CycleDuration, Skipped, Heartbeat.
+        "metrics": (2 * min(10, measured["endpoints"]) + 3) * PRICES["custom_metric"],
+        # The stage's own alarms (queues, errors, heartbeats), shared by every endpoint.
+        "alarms": measured["alarms"] * PRICES["alarm"],
+    }
+    total = sum(cost.values())
+    return {"total": total, "per_endpoint": total / measured["endpoints"], **cost}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoints", type=int, nargs="+", default=[10, 1000])
+    parser.add_argument("--sub-minute", action="store_true")
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="each endpoint's answer time")
+    args = parser.parse_args(argv)
+    Quick.delay = args.latency_ms / 1000
+    from sandbox.moto_server import MotoServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quick)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    calls = counting_calls()
+    rows = []
+    with MotoServer() as moto:
+        moto.apply_env()
+        for endpoints in args.endpoints:
+            for every in [None] + (["10s"] if args.sub_minute else []):
+                moto.reset()
+                measured = measure(endpoints, every, server.server_address[1], calls)
+                priced = monthly(measured)
+                rows.append({**measured, **{k: round(v, 4) for k, v in priced.items()}})
+                print(json.dumps(rows[-1]), flush=True)
+    server.shutdown()
+    for row in rows:
+        route53 = [p * row["endpoints"] for p in ROUTE53_PER_ENDPOINT]
+        synthetics = (
+            SYNTHETICS_PER_RUN * TICKS_PER_MONTH * (6 if row["every"] == "10s" else 1) * row["endpoints"]
+        )
+        print(
+            f"{row['endpoints']:>5} endpoints every {row['every']:>3}: invocation {row['seconds']:.2f} s,"
+            f" {sum(row['calls'].values())} AWS calls; autoheal ${row['total']:.2f}/month"
+            f" (${row['per_endpoint']:.4f} per endpoint); Route 53 ${route53[0]:.2f}-{route53[1]:.2f};"
+            f" Synthetics ${synthetics:,.0f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
