@@ -120,10 +120,10 @@ def invoke(args: argparse.Namespace, functions: Functions, ask: Callable[[str], 
 
 
 def check(args: argparse.Namespace, functions: Functions) -> Any:
-    from autoheal_ops.check import live_errors, name_errors
+    from autoheal_ops.check import live_errors, name_errors, placeholder_errors
 
     config = load(args)
-    errors = [] if args.config else name_errors(args.stage, config)
+    errors = ([] if args.config else name_errors(args.stage, config)) + placeholder_errors(config)
     if args.live:
         errors += live_errors(config)
     if errors:

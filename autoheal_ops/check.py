@@ -37,6 +37,18 @@ def name_errors(stage: str, config: Any) -> list[str]:
     return errors
 
 
+def placeholder_errors(config: Any) -> list[str]:
+    """Monitors still pointing at the shipped example's endpoints (example.com is reserved)."""
+    from urllib.parse import urlsplit
+
+    errors = []
+    for i, monitor in enumerate(config.monitors):
+        host = urlsplit(monitor.url).hostname or ""
+        if host == "example.com" or host.endswith(".example.com"):
+            errors.append(f"monitors[{i}].url: {host} is the shipped example: name your own endpoint")
+    return errors
+
+
 def _same_bucket(key: str, found: str, expected: str) -> bool:
     """The bucket's account and region are filled in at deploy time: match them as such."""
     if key != "status_bucket":

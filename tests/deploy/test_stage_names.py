@@ -52,3 +52,18 @@ def test_the_status_bucket_must_be_the_stages_in_some_account_and_region(bucket)
     names = StageNames("dev")
     text = SETTINGS.format(t=names.state_table, a=names.alarm_topic, n=names.notify_topic, b=bucket)
     assert [e.split(":")[0] for e in name_errors("dev", parse_config(text))] == ["settings.status_bucket"]
+
+
+def test_the_shipped_stage_configs_are_refused_until_they_name_real_endpoints():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "autoheal_ops", "--stage", "prod", "check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "monitors[0].url: app.example.com is the shipped example: name your own endpoint" in done.stderr
