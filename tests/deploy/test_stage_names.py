@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from autoheal_ops.check import name_errors
@@ -60,6 +62,7 @@ def test_the_shipped_stage_configs_are_refused_until_they_name_real_endpoints():
 
     done = subprocess.run(
         [sys.executable, "-m", "autoheal_ops", "--stage", "prod", "check"],
+        cwd=Path(__file__).resolve().parents[2],
         capture_output=True,
         text=True,
         timeout=60,
