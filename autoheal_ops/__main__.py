@@ -4,6 +4,7 @@
   maintenance on|off [--message M] [--for 30m]
   shift start|status|promote|abort --deployment NAME [--strategy S] [--reason R]
   incidents                       open incidents, from the stage's state table
+  resolve INCIDENT --note TEXT    close one by hand, the note in its story
   notify-test                     one test message through every channel
   invoke EVENT_FILE               a sample from events/ (asks first when it acts in prod)
   check [--live]                  the config names only what the stage creates; --live: it exists
@@ -42,6 +43,9 @@ def parser() -> argparse.ArgumentParser:
     shift.add_argument("--strategy")
     shift.add_argument("--reason")
     commands.add_parser("incidents")
+    resolve = commands.add_parser("resolve")
+    resolve.add_argument("incident")
+    resolve.add_argument("--note", required=True)
     commands.add_parser("notify-test")
     invoke = commands.add_parser("invoke")
     invoke.add_argument("event", type=Path)
@@ -90,6 +94,25 @@ def incidents(args: argparse.Namespace, functions: Functions) -> Any:
     return [{"incident": i.key, "title": i.title, "status": i.status, "story": i.story[-5:]} for i in found]
 
 
+def resolve_incident(args: argparse.Namespace, functions: Functions) -> Any:
+    """Close an open incident; the version check refuses it if autoheal changed it meanwhile."""
+    import time
+
+    from chalicelib.runbooks.engine import resolve
+    from chalicelib.runbooks.incident import OPEN
+    from chalicelib.runbooks.incident_store import IncidentStore
+
+    store = IncidentStore(load(args).settings.state_table)
+    incident = store.get(args.incident)
+    if incident is None or incident.status != OPEN:
+        raise SystemExit(f"{args.incident}: no open incident by that name")
+    now = time.time()
+    incident.tell(now, f"resolved by hand: {args.note}")
+    resolve(incident, now)
+    store.save(incident)
+    return {"incident": incident.key, "status": incident.status, "story": incident.story[-3:]}
+
+
 def notify_test(args: argparse.Namespace, functions: Functions) -> Any:
     from chalicelib.aws.clients import topic_arn
     from chalicelib.notify.notice import Notice
@@ -136,6 +159,7 @@ COMMANDS = {
     "maintenance": maintenance,
     "shift": shift,
     "incidents": incidents,
+    "resolve": resolve_incident,
     "notify-test": notify_test,
     "invoke": invoke,
     "check": check,

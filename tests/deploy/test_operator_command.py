@@ -22,6 +22,7 @@ CONFIG = """settings:
   alarm_topic: autoheal-alarms
   notify_topic: autoheal-notify
   status_bucket: autoheal-status
+  chat_webhook_parameter: /autoheal/chat-webhook
 monitors:
   - name: web
     url: http://${ALB_WEB_ALB_80}/healthz
@@ -76,6 +77,37 @@ def test_maintenance_and_status_reach_the_functions_through_the_command(world):
         "shift_traffic",
         "maintenance",
     ] or [i.function for i in world.runtime.invocations[before + 1 :]] == ["maintenance", "shift_traffic"]
+
+
+def test_an_incident_is_listed_and_resolved_by_hand_with_a_note(world):
+    world.runtime.invoke("on_alarm", json.loads((ROOT / "events" / "alarm-probe-down.json").read_text()))
+    listed = json.loads(ops(world, "incidents").stdout)
+    assert [i["incident"] for i in listed if i["status"] == "open"] == ["web"]
+    done = ops(world, "resolve", "web", "--note", "restarted the database by hand")
+    assert done.returncode == 0, done.stderr
+    resolved = json.loads(done.stdout)
+    assert (
+        resolved["status"] == "resolved"
+        and "resolved by hand: restarted the database by hand" in resolved["story"][-1]
+    )
+    assert not [i for i in json.loads(ops(world, "incidents").stdout) if i["status"] == "open"]
+    again = ops(world, "resolve", "web", "--note", "twice")
+    assert again.returncode != 0 and "no open incident" in again.stderr
+
+
+def test_notify_test_reaches_every_channel(world):
+    before = len(world.chat.messages)
+    done = ops(world, "notify-test")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"failed": []}
+    assert len(world.chat.messages) == before + 1 and "test message" in json.dumps(world.chat.messages[-1])
+    sqs, bodies = world.moto.client("sqs"), []
+    for _ in range(20):  # the incidents before this test left notices on the queue too
+        found = sqs.receive_message(QueueUrl=world.resources.notify_queue_url, MaxNumberOfMessages=10)
+        bodies += [m["Body"] for m in found.get("Messages", [])]
+        if not found.get("Messages"):
+            break
+    assert any("test message" in body for body in bodies)
 
 
 def test_a_refused_shift_comes_back_as_the_functions_answer(world):
