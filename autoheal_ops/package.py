@@ -69,6 +69,10 @@ def package(stage: str, out: Path = DIST) -> Path:
     if done.returncode != 0:
         raise RuntimeError(f"chalice package failed:\n{done.stdout}{done.stderr}")
     template = substituted(json.loads((work / "sam.json").read_text()))
+    # Chalice names the alarms topic by its ARN text; a Ref makes the subscription wait for it.
+    # (Merging cannot do this: it would keep Chalice's Fn::Sub beside the Ref.)
+    events = template["Resources"]["OnAlarm"]["Properties"]["Events"]
+    events["OnAlarmSnsSubscription"]["Properties"]["Topic"] = {"Ref": "AlarmTopic"}
     out.mkdir(parents=True, exist_ok=True)
     (out / "sam.json").write_text(json.dumps(template, indent=1) + "\n")
     shutil.copyfile(work / "deployment.zip", out / "deployment.zip")

@@ -77,3 +77,13 @@ def test_the_standalone_resources_stack_lints_and_leaves_the_functions_to_chalic
     path.write_text(json.dumps(template))
     linted = subprocess.run([str(BIN / "cfn-lint"), str(path)], capture_output=True, text=True, check=False)
     assert linted.returncode == 0, linted.stdout
+
+
+def test_the_alarms_subscription_waits_for_the_topic_it_names(tmp_path):
+    import json
+
+    from autoheal_ops.package import package
+
+    template = json.loads(package("dev", tmp_path).read_text())
+    events = template["Resources"]["OnAlarm"]["Properties"]["Events"]
+    assert events["OnAlarmSnsSubscription"] == {"Type": "SNS", "Properties": {"Topic": {"Ref": "AlarmTopic"}}}
