@@ -1,6 +1,7 @@
 """The second deploy path: a project copy for `chalice deploy` with every `${AWS::...}` filled in.
 
     python -m autoheal_ops.render --stage dev [--account 123456789012] [--region eu-west-1]
+    export $(python -m autoheal_ops.render --stage dev --print-env)   # app.py reads the config
     cd dist/dev/project && chalice deploy --stage dev
     python -m autoheal_ops.render --stage dev --destinations   # on-failure queues, once deployed
 
@@ -85,6 +86,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--account", help="default: the account your credentials belong to")
     parser.add_argument("--region", help="default: your configured region")
     parser.add_argument("--destinations", action="store_true", help="set the on-failure queues instead")
+    parser.add_argument(
+        "--print-env", action="store_true", help="the stage's environment, for `chalice deploy`"
+    )
     args = parser.parse_args(argv)
     import boto3
 
@@ -93,7 +97,13 @@ def main(argv: list[str]) -> int:
     account = args.account or session.client("sts").get_caller_identity()["Account"]
     if not region:
         raise SystemExit("no region: pass --region or set AWS_REGION")
-    if args.destinations:
+    if args.print_env:  # app.py reads the config at import: chalice deploy needs the stage's names
+        from autoheal_ops.stage import stage_environment
+
+        print(
+            " ".join(f"{k}={resolve(v, account, region)}" for k, v in stage_environment(args.stage).items())
+        )
+    elif args.destinations:
         print("\n".join(set_destinations(args.stage, account, region)))
     else:
         print(render(args.stage, account, region).relative_to(ROOT))
