@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint format check-config bench clean package policies
+.PHONY: demo test lint format check-config check-stage bench clean package policies
 
 demo: $(STAMP)
 	$(PY) -m sandbox.demo
@@ -24,6 +24,10 @@ format: $(STAMP)
 
 check-config: $(STAMP)
 	$(PY) -m chalicelib.config $(or $(CONFIG),chalicelib/configs/example.yaml)
+
+# A stage's config with the stage's names: STAGE=prod (LIVE=1 also looks each name up in AWS).
+check-stage: $(STAMP)
+	$(PY) -m autoheal_ops --stage $(or $(STAGE),dev) check $(if $(LIVE),--live)
 
 # dist/sam.json (merged with resources/) and dist/deployment.zip for one stage: STAGE=prod.
 package: $(STAMP)
