@@ -12,6 +12,7 @@ import re
 from datetime import date, datetime
 from typing import Any, Mapping, Union
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from chalicelib.config.errors import ConfigError
 from chalicelib.config.fields import Section
@@ -31,6 +32,7 @@ from chalicelib.config.model import (
     MaintenanceWindow,
     Monitor,
     Runbook,
+    Schedule,
     Settings,
     Step,
     Targets,
@@ -226,7 +228,41 @@ def read_runbook(s: Section, name: str) -> Runbook:
         maintenance_page=s.boolean("maintenance_page", False),
         max_concurrent=s.integer("max_concurrent", 1, minimum=1),
         max_share=read_share(s, "max_share", 0.5),
+        schedule=read_schedule(s.section("schedule")) if "schedule" in s.data else None,
     )
+
+
+def read_schedule(s: Section) -> Schedule:
+    cron, zone = read_cron(s, required=True), read_time_zone(s)
+    return s.build(Schedule, cron=cron or "0 3 * * *", time_zone=zone)
+
+
+def read_time_zone(s: Section) -> str:
+    """An IANA zone name (default UTC); an unknown one is an error and UTC stands in."""
+    name = s.string("time_zone", "UTC")
+    try:
+        if isinstance(name, str):
+            ZoneInfo(name)
+            return name
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        pass
+    s.error(f"expected an IANA time zone like 'Europe/Berlin', got {name!r}", "time_zone")
+    return "UTC"
+
+
+def read_cron(s: Section, required: bool = False) -> str | None:
+    """A five-field cron expression (cronsim's rules), or None when absent or invalid."""
+    cron = s.string("cron") if required else s.string("cron", None)
+    if not isinstance(cron, str):
+        return None
+    from cronsim import CronSim, CronSimError
+
+    try:
+        CronSim(cron, datetime(2000, 1, 1))
+    except CronSimError as exc:
+        s.error(f"expected a cron expression like '0 2 * * SUN', got {cron!r} ({exc})", "cron")
+        return None
+    return cron
 
 
 def read_share(s: Section, key: str, default: float) -> float:
@@ -345,31 +381,16 @@ def read_maintenance_config(s: Section) -> MaintenanceConfig:
 
 
 def read_window(s: Section) -> MaintenanceWindow:
-    from zoneinfo import ZoneInfo
-
-    zone_name = s.string("time_zone", "UTC")
-    zone = None
-    try:
-        zone = ZoneInfo(zone_name) if isinstance(zone_name, str) else None
-    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
-        s.error(f"expected an IANA time zone like 'Europe/Berlin', got {zone_name!r}", "time_zone")
-    start, cron = s.raw("start", None), s.string("cron", None)
-    if (start is None) == (cron is None):
+    zone_name = read_time_zone(s)
+    start, cron = s.raw("start", None), read_cron(s)
+    if (start is None) == ("cron" not in s.data):
         s.error("expected exactly one of start (an ISO time) or cron (a cron expression)")
-    start = read_start(s, start, zone) if start is not None else None
-    if isinstance(cron, str):
-        from cronsim import CronSim, CronSimError
-
-        try:
-            CronSim(cron, datetime(2000, 1, 1))
-        except CronSimError as exc:
-            s.error(f"expected a cron expression like '0 2 * * SUN', got {cron!r} ({exc})", "cron")
-            cron = None
+    start = read_start(s, start, ZoneInfo(zone_name)) if start is not None else None
     return s.build(
         MaintenanceWindow,
         duration=s.duration("duration"),
         message=s.string("message"),
-        time_zone=zone_name if zone else "UTC",
+        time_zone=zone_name,
         start=start,
         cron=cron,
         components=s.string_list("components"),

@@ -11,7 +11,7 @@ the IAM policy the project ships.
 
 from __future__ import annotations
 
-from chalicelib.runbooks.steps.base import ESCALATED, HEALED, NEXT, PAUSE, StepContext, StepKind
+from chalicelib.runbooks.steps.base import ESCALATED, HEALED, MOVED, NEXT, PAUSE, StepContext, StepKind
 
 REGISTRY: dict[str, type[StepKind]] = {}
 
@@ -37,6 +37,7 @@ from chalicelib.runbooks.steps import (  # noqa: E402
 __all__ = [
     "ESCALATED",
     "HEALED",
+    "MOVED",
     "NEXT",
     "PAUSE",
     "REGISTRY",
