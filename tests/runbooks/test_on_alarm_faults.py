@@ -13,7 +13,6 @@ from botocore.exceptions import ClientError
 
 from chalicelib.aws.clients import table
 
-
 THROTTLED = json.dumps(
     {
         "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
