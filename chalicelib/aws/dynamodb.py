@@ -73,3 +73,27 @@ def put(
         return True
     except dynamodb.meta.client.exceptions.ConditionalCheckFailedException:
         return False
+
+
+def delete(
+    table_name: str,
+    pk: str,
+    sk: str,
+    condition: Optional[str] = None,
+    values: Optional[Mapping[str, Any]] = None,
+    names: Optional[Mapping[str, str]] = None,
+) -> bool:
+    """Delete one item; with a condition, False when it did not hold (nothing was deleted)."""
+    dynamodb = table(table_name)
+    kwargs: dict[str, Any] = {"Key": {"pk": pk, "sk": sk}}
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    if values:
+        kwargs["ExpressionAttributeValues"] = to_item(dict(values))
+    if names:
+        kwargs["ExpressionAttributeNames"] = dict(names)
+    try:
+        dynamodb.delete_item(**kwargs)
+        return True
+    except dynamodb.meta.client.exceptions.ConditionalCheckFailedException:
+        return False
