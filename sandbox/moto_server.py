@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -190,12 +191,45 @@ def _python_path() -> str:
     return os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
 
 
+DYNAMODB_WRITE_LOCK = threading.RLock()  # see _patch_dynamodb_atomic_writes
+
+
 def patch_moto() -> None:
     """Make moto 5.2.5 as strict as AWS where autoheal depends on it (each fix says why)."""
     _patch_send_command_targets()
     _patch_elbv2_actions()
     _patch_elbv2_rule_order()
     _patch_elbv2_target_health()
+    _patch_dynamodb_atomic_writes()
+
+
+def _patch_dynamodb_atomic_writes() -> None:
+    """DynamoDB: a conditional write is atomic.
+
+    moto's server answers requests on many threads, and its DynamoDB backend checks a write's
+    condition and then writes, with no lock between: two concurrent PutItems conditioned on
+    `attribute_not_exists(pk)` can both succeed. autoheal's leases, idempotency records and
+    incident versions rely on DynamoDB's guarantee that one of them fails, so every write here
+    takes one lock, as DynamoDB serialises writes to an item.
+    """
+    import functools
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    def serialised(method: Any) -> Any:
+        @functools.wraps(method)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with DYNAMODB_WRITE_LOCK:
+                return method(*args, **kwargs)
+
+        return locked
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        method = getattr(DynamoDBBackend, name)
+        if not getattr(method, "serialised", False):
+            wrapped = serialised(method)
+            wrapped.serialised = True  # type: ignore[attr-defined]
+            setattr(DynamoDBBackend, name, wrapped)
 
 
 def _patch_send_command_targets() -> None:
