@@ -109,9 +109,11 @@ class AlarmHandler(IncidentDesk):
         except Exception as exc:
             run = incident.run
             if run is None or not acted(run):
-                # Nothing was done: give back what the run held and let Lambda retry the event.
-                if run is not None:
-                    self.engine.admission.release(run.targets, run.lease_owner)
+                # Nothing was done: give back what the run held and spent, and let Lambda retry.
+                if run is not None and run.targets:
+                    self.engine.admission.give_back(
+                        run.runbook, run.targets, run.lease_owner, run.admitted_at
+                    )
                 incident.run = None
                 incident.tell(self.clock(), f"could not start {runbook}: {error_text(exc)}; retrying")
                 self.incidents.save(incident)

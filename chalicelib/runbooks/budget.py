@@ -52,6 +52,21 @@ class BudgetStore:
                 return Decision(allowed, len(kept), escalate)
         raise RuntimeError(f"budget for {runbook}/{target} kept changing under us")
 
+    def refund(self, runbook: str, target: str, spent_at: float) -> None:
+        """Take back the run spent at `spent_at` (an admission that acted on nothing)."""
+        for _ in range(CONFLICT_RETRIES):
+            item = self.read(runbook, target)
+            runs = item.get("runs", [])
+            kept = [t for t in runs if abs(t - spent_at) > 0.001]
+            if len(kept) == len(runs):
+                return
+            per = max(0.0, item.get("expiration", 0) - spent_at) / 2  # so the expiration stays
+            if self.write(
+                runbook, target, item.get("version"), kept, item.get("escalated_at"), per, spent_at
+            ):
+                return
+        raise RuntimeError(f"budget for {runbook}/{target} kept changing under us")
+
     def read(self, runbook: str, target: str) -> dict:
         return dynamodb.get(self.table_name, PARTITION, sort_key(runbook, target)) or {}
 

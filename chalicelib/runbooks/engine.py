@@ -117,7 +117,13 @@ class RunbookEngine:
             return
         waves = plan_waves(admitted.allowed, runbook.max_concurrent, runbook.max_share, len(tier))
         incident.run = RunPosition(
-            runbook_name, admitted.allowed, lease_owner=owner, heartbeat=now, waves=waves, scheduled=scheduled
+            runbook_name,
+            admitted.allowed,
+            lease_owner=owner,
+            heartbeat=now,
+            waves=waves,
+            scheduled=scheduled,
+            admitted_at=now,
         )
         if len(waves) > 1:
             incident.tell(now, f"acting on {len(admitted.allowed)} targets in {len(waves)} waves")

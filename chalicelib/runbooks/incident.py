@@ -40,6 +40,7 @@ class RunPosition:
     # A scheduled run (a nightly restart) acts on every wave, a verify after each, and stops at
     # the first that does not verify; it tells people only when it fails.
     scheduled: bool = False
+    admitted_at: float = 0.0  # when its targets' budget was spent (given back if nothing was done)
 
     @property
     def wave_targets(self) -> list[str]:

@@ -63,3 +63,27 @@ def test_budgets_are_per_runbook_and_target(stores):
         budget("restart-web", "i-1", T, 2, 1800.0)
     assert budget("restart-web", "i-2", T, 2, 1800.0).allowed
     assert budget("restart-fleet", "i-1", T, 2, 1800.0).allowed
+
+
+def test_a_refunded_run_no_longer_counts(stores):
+    budget = stores["budget"]
+    assert spend(budget, T) == (True, 1, False)
+    assert spend(budget, T + 60) == (True, 2, False)
+    budget.refund("restart-web", "i-1", T + 60)
+    budget.refund("restart-web", "i-1", T + 999)  # never spent: nothing changes
+    assert spend(budget, T + 120) == (True, 2, False)
+    assert spend(budget, T + 180) == (False, 2, True)
+
+
+def test_an_admission_given_back_frees_the_targets_and_their_budget(stores):
+    from chalicelib.runbooks.admission import Admission
+
+    admission = Admission(stores["budget"], stores["leases"])
+    admitted = admission.admit("restart-web", ["i-1", "i-2"], "run-a", T, 1, 1800.0)
+    assert admitted.allowed == ["i-1", "i-2"]
+    assert not stores["leases"].acquire("i-1", "run-b", T + 1, 180)
+
+    admission.give_back("restart-web", ["i-1", "i-2"], "run-a", T)  # the invocation acted on nothing
+
+    again = admission.admit("restart-web", ["i-1", "i-2"], "run-b", T + 2, 1, 1800.0)
+    assert again.allowed == ["i-1", "i-2"] and again.refused == {}

@@ -26,6 +26,10 @@ class MemoryBudget:
             self.escalated_at[key] = now
         return Decision(allowed, len(kept), escalate)
 
+    def refund(self, runbook: str, target: str, spent_at: float) -> None:
+        key = f"{runbook}#{target}"
+        self.runs[key] = [t for t in self.runs.get(key, []) if abs(t - spent_at) > 0.001]
+
 
 class MemoryLeases:
     def __init__(self) -> None:
