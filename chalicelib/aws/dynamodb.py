@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional
 
 from chalicelib.aws.clients import table
+
+UNPROCESSED_ROUNDS = 5
 
 
 def to_item(value: Any) -> Any:
@@ -34,6 +36,36 @@ def plain(value: Any) -> Any:
 def get(table_name: str, pk: str, sk: str) -> Optional[dict[str, Any]]:
     found = table(table_name).get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True)
     return plain(found["Item"]) if "Item" in found else None
+
+
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
+
+
+def get_many(table_name: str, pk: str, sort_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Items of one partition by sort key (BatchGetItem, consistent, unprocessed keys asked
+    again); absent keys are left out."""
+    keys = list(dict.fromkeys(sort_keys))
+    found: dict[str, dict[str, Any]] = {}
+    # The Table resource's client (de)serialises attribute values, as the resource does.
+    resource = table(table_name).meta.client
+    for start in range(0, len(keys), BATCH_GET_LIMIT):
+        request = {
+            table_name: {
+                "Keys": [{"pk": pk, "sk": sk} for sk in keys[start : start + BATCH_GET_LIMIT]],
+                "ConsistentRead": True,
+            }
+        }
+        for _ in range(UNPROCESSED_ROUNDS):
+            answer = resource.batch_get_item(RequestItems=request)
+            for raw in answer.get("Responses", {}).get(table_name, []):
+                item = plain(raw)
+                found[item["sk"]] = item
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise RuntimeError(f"{table_name}: BatchGetItem kept keys unprocessed")
+    return found
 
 
 def query(table_name: str, pk: str, filter_expression: Any = None) -> Iterator[dict[str, Any]]:
