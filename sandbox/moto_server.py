@@ -18,6 +18,7 @@ Run directly, ``python -m sandbox.moto_server -H 127.0.0.1 -p 5000`` is
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -201,6 +202,8 @@ def patch_moto() -> None:
     _patch_elbv2_rule_order()
     _patch_elbv2_target_health()
     _patch_dynamodb_atomic_writes()
+    _patch_cloudwatch_dimension_order()
+    _patch_cloudwatch_percentiles()
 
 
 def _patch_dynamodb_atomic_writes() -> None:
@@ -358,6 +361,78 @@ def _local_address(backend: object, instance_id: str, tag: str) -> str | None:
     for item in ec2.describe_tags(filters={"resource-id": [instance_id], "key": [tag]}):
         return item.get("value") or item.get("Value")
     return None
+
+
+def _patch_cloudwatch_dimension_order() -> None:
+    """GetMetricData matches a metric's dimensions whatever order they were written in.
+
+    moto sorts both lists with a ``Dimension.__lt__`` that compares one's value with the other's
+    name, so ``[TargetGroup, LoadBalancer]`` (how the ALB, and the front door, write them) never
+    equals ``[LoadBalancer, TargetGroup]`` (how a gate may ask): the compare gate saw no traffic.
+    """
+    from moto.cloudwatch.models import Dimension
+
+    def by_name_then_value(self: Dimension, other: Dimension) -> bool:
+        return (self.name or "", self.value or "") < (other.name or "", other.value or "")
+
+    Dimension.__lt__ = by_name_then_value  # type: ignore[method-assign]
+
+
+def _patch_cloudwatch_percentiles() -> None:
+    """GetMetricData answers percentile statistics (``p95``, ``p99.9``) from the stored values.
+
+    moto computes Sum, Average, Minimum, Maximum and SampleCount only: any other ``Stat`` comes
+    back as a null value, so the compare gate (p95 of ``TargetResponseTime``) could never decide
+    locally. The front door sends every response time (``Values``), so the percentile is exact
+    here, by nearest rank; a period holding only ``StatisticValues`` has none, and returns no
+    datapoint for it, as CloudWatch does.
+    """
+    from moto.cloudwatch.models import CloudWatchBackend, Statistics
+
+    moto_statistic = Statistics.get_statistics_for_type
+    moto_get_metric_data = CloudWatchBackend.get_metric_data
+
+    def with_percentiles(self: Statistics, stat: str) -> Any:
+        rank = percentile_of(stat)
+        if rank is None:
+            return moto_statistic(self, stat)
+        return nearest_rank(self.metric_single_values_list, rank)
+
+    def without_nulls(self: CloudWatchBackend, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        results = moto_get_metric_data(self, *args, **kwargs)
+        for result in results:
+            kept = [
+                (t, v) for t, v in zip(result["timestamps"], result["values"], strict=True) if v is not None
+            ]
+            result["timestamps"], result["values"] = [t for t, _ in kept], [v for _, v in kept]
+        return results
+
+    Statistics.get_statistics_for_type = with_percentiles  # type: ignore[method-assign]
+    CloudWatchBackend.get_metric_data = without_nulls  # type: ignore[method-assign]
+
+
+def percentile_of(stat: str) -> float | None:
+    """``p95`` -> 95.0; anything else (``Sum``, ``tm99``) -> None."""
+    if not stat.startswith("p"):
+        return None
+    try:
+        rank = float(stat[1:])
+    except ValueError:
+        return None
+    return rank if 0 < rank <= 100 else None
+
+
+def nearest_rank(values: list[float], rank: float) -> float | None:
+    """The smallest value at or above `rank` percent of `values` (None for no values).
+
+    >>> nearest_rank([0.1, 0.2, 0.3, 0.4], 95)
+    0.4
+    """
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = max(0, math.ceil(rank / 100 * len(ordered)) - 1)
+    return ordered[index]
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ def test_every_stage_names_a_valid_config_and_an_existing_policy():
         assert config_path, name
         load_config(str(ROOT / config_path))
         assert (ROOT / ".chalice" / stage["iam_policy_file"]).is_file()
-        assert set(stage["lambda_functions"]) <= {"probe", "on_alarm", "follow_up"}
+        functions = {"probe", "on_alarm", "follow_up", "shift_traffic", "advance", "maintenance"}
+        assert set(stage["lambda_functions"]) <= functions
 
 
 def test_chalice_package_holds_only_what_lambda_needs_and_its_template_lints(tmp_path):
@@ -84,3 +85,24 @@ def test_autoheal_checks_restart_parameters_exactly_as_the_deployed_document_doe
     assert parameters["service"]["allowedPattern"] == SERVICE_NAME.pattern
     assert parameters["manager"]["allowedValues"] == list(SERVICE_MANAGERS)
     assert all(p["interpolationType"] == "ENV_VAR" for p in parameters.values())
+
+
+def test_the_valkey_promotion_document_validates_its_parameters_like_the_restart_one():
+    import yaml
+
+    from sandbox.provision import TEMPLATE, cfn_loader
+
+    template = yaml.load(TEMPLATE.read_text(), Loader=cfn_loader())
+    document = template["Resources"]["ValkeyPromoteDocument"]["Properties"]
+    assert document["Name"].startswith("autoheal-")  # the only documents the policy lets it send
+    parameters = document["Content"]["parameters"]
+    assert set(parameters) == {"master", "sentinel", "port"}
+    for name, parameter in parameters.items():
+        pattern = re.compile(parameter["allowedPattern"])
+        assert parameter["interpolationType"] == "ENV_VAR", name
+        assert pattern.pattern.startswith(("^[A-Za-z0-9]", "^[0-9]")), name  # never an option
+        assert pattern.fullmatch(parameter["default"]), name  # runs with no parameters too
+        for hostile in ("-h evil", "a;reboot", "$(id)", "x y", ""):
+            assert not pattern.fullmatch(hostile), (name, hostile)
+    script = "\n".join(document["Content"]["mainSteps"][0]["inputs"]["runCommand"])
+    assert "{{" not in script  # no parameter is pasted into the script's text

@@ -431,6 +431,13 @@ def cross_check(config: Config) -> list[str]:
             for monitor in step.params.get("monitors", ()):
                 if monitor not in names:
                     errors.append(f"runbooks.{name}.steps[{j}].verify.monitors: no monitor named {monitor!r}")
+            deployment = step.params.get("deployment") if step.action == "traffic" else None
+            if isinstance(deployment, str) and deployment not in config.deployments:
+                known = ", ".join(sorted(config.deployments)) or "none configured"
+                errors.append(
+                    f"runbooks.{name}.steps[{j}].traffic.deployment: no deployment named "
+                    f"{deployment!r} (deployments: {known})"
+                )
     errors.extend(cross_check_deployments(config, names))
     components = {m.component or m.name for m in config.monitors}
     for i, window in enumerate(config.maintenance.windows):

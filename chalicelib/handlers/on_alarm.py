@@ -22,6 +22,7 @@ from chalicelib.alarms.model import AlarmEvent
 from chalicelib.alarms.parse import parse_sns_event
 from chalicelib.alarms.routing import route
 from chalicelib.config.model import Config
+from chalicelib.deployments.signals import roll_back_gated
 from chalicelib.handlers.incident_desk import IncidentDesk
 from chalicelib.runbooks.engine import error_text
 from chalicelib.runbooks.incident import OPEN, PAUSED, RESOLVED, Incident
@@ -156,12 +157,15 @@ def handle_sns_event(
     process: Callable[[AlarmEvent, Optional[str]], dict[str, Any]],
 ) -> dict[str, Any]:
     """Parse, claim, then process each alarm. Malformed or unclaimed messages are dropped with
-    their reason; a failure while processing raises, so Lambda retries the event."""
+    their reason; a failure while processing raises, so Lambda retries the event. A gate signal
+    first rolls back the shift it gates (claimed or not; that path never raises)."""
     alarms, dropped = parse_sns_event(event, config.settings.metrics_namespace)
     for reason in dropped:
         logger.warning(f"dropped message: {reason}", extra={"reason": reason})
     handled: list[dict[str, Any]] = []
+    rolled_back: list[dict[str, Any]] = []
     for alarm in alarms:
+        rolled_back += roll_back_gated(alarm, config)  # traffic first: a runbook may take minutes
         runbook, reason = claim(alarm, config)
         if reason:
             logger.warning(f"dropped alarm: {reason}", extra={"alarm": alarm.name[:255], "reason": reason})
@@ -174,4 +178,4 @@ def handle_sns_event(
                 "alarm handling failed; the event will be retried", extra={"alarm": alarm.name[:255]}
             )
             raise
-    return {"handled": handled, "dropped": dropped}
+    return {"handled": handled, "dropped": dropped, "rolled_back": rolled_back}

@@ -6,7 +6,7 @@ runs it through `REGISTRY[kind]().execute`, and a test checks each kind's `iam_a
 the IAM policy the project ships.
 
 >>> sorted(REGISTRY)
-['escalate', 'maintenance', 'reboot', 'replace', 'restart', 'run', 'verify']
+['escalate', 'maintenance', 'reboot', 'replace', 'restart', 'run', 'traffic', 'verify']
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from chalicelib.runbooks.steps import (  # noqa: E402
     replace,
     restart,
     run,
+    traffic,
     verify,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "replace",
     "restart",
     "run",
+    "traffic",
     "verify",
     "register",
 ]
