@@ -198,6 +198,7 @@ DYNAMODB_WRITE_LOCK = threading.RLock()  # see _patch_dynamodb_atomic_writes
 def patch_moto() -> None:
     """Make moto 5.2.5 as strict as AWS where autoheal depends on it (each fix says why)."""
     _patch_send_command_targets()
+    _patch_send_command_document()
     _patch_elbv2_actions()
     _patch_elbv2_rule_order()
     _patch_elbv2_target_health()
@@ -233,6 +234,26 @@ def _patch_dynamodb_atomic_writes() -> None:
             wrapped = serialised(method)
             wrapped.serialised = True  # type: ignore[attr-defined]
             setattr(DynamoDBBackend, name, wrapped)
+
+
+def _patch_send_command_document() -> None:
+    """SSM send_command: the document must exist.
+
+    moto records a command for any document name, so a deployment hook or runbook naming a
+    document the stack never created would "succeed" locally and fail on AWS with
+    InvalidDocument. AWS-owned documents (AWS-*) are taken as existing, as they do in an account.
+    """
+    from moto.ssm.models import SimpleSystemManagerBackend
+
+    original = SimpleSystemManagerBackend.send_command
+
+    def send_command(self: SimpleSystemManagerBackend, *args: Any, **kwargs: Any) -> Any:
+        name = kwargs.get("document_name") or ""
+        if not name.startswith("AWS-"):
+            self._get_documents(name)  # raises InvalidDocument, as SSM does
+        return original(self, *args, **kwargs)
+
+    SimpleSystemManagerBackend.send_command = send_command  # type: ignore[method-assign]
 
 
 def _patch_send_command_targets() -> None:

@@ -106,3 +106,24 @@ def test_the_valkey_promotion_document_validates_its_parameters_like_the_restart
             assert not pattern.fullmatch(hostile), (name, hostile)
     script = "\n".join(document["Content"]["mainSteps"][0]["inputs"]["runCommand"])
     assert "{{" not in script  # no parameter is pasted into the script's text
+
+
+def test_the_parameter_patterns_the_config_checks_are_the_shipped_documents_own():
+    from chalicelib.runbooks.documents import SHIPPED
+    from sandbox.provision import TEMPLATE, cfn_loader
+
+    template = yaml_load(TEMPLATE, cfn_loader())
+    shipped = {
+        resource["Properties"]["Name"]: resource["Properties"]["Content"]["parameters"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::SSM::Document"
+    }
+    for document, patterns in SHIPPED.items():
+        declared = {name: p["allowedPattern"] for name, p in shipped[document].items()}
+        assert {name: p.pattern for name, p in patterns.items()} == declared, document
+
+
+def yaml_load(path, loader):
+    import yaml
+
+    return yaml.load(path.read_text(), Loader=loader)

@@ -18,7 +18,6 @@ from chalicelib.config.errors import ConfigError
 from chalicelib.config.fields import Section
 from chalicelib.config.model import (
     MONITOR_KINDS,
-    SSM_DOCUMENT,
     AlarmRoute,
     Budget,
     Compare,
@@ -322,7 +321,9 @@ def read_deployment(s: Section, name: str) -> Deployment:
         hooks=hooks.build(
             Hooks,
             before_start=hooks.string_list("before_start"),
-            after_promote=hooks.string_list("after_promote"),
+            after_promote=tuple(
+                read_hook_step(item, path, s.errors) for path, item in hooks.items("after_promote")
+            ),
         ),
         max_hold=s.duration("max_hold", None),
     )
@@ -330,10 +331,23 @@ def read_deployment(s: Section, name: str) -> Deployment:
         s.error(f"expected a target group other than blue ({deployment.blue!r})", "green")
     if deployment.test_listener is not None and deployment.test_listener == deployment.listener.port:
         s.error("expected a port other than the listener's", "test_listener.port")
-    for document in deployment.hooks.after_promote:
-        if not SSM_DOCUMENT.match(document):
-            s.error(f"expected SSM document names, got {document!r}", "hooks.after_promote")
     return deployment
+
+
+def read_hook_step(item: object, path: str, errors: list[str]) -> Step:
+    """An `after_promote` item: a `run` step, or (short for one without parameters) a document name."""
+    from chalicelib.runbooks.steps import REGISTRY  # deferred: the registry imports the config model
+
+    if isinstance(item, str):
+        body = Section({"document": item}, path, errors)
+    elif isinstance(item, Mapping) and list(item) == ["run"]:
+        body = Section(item["run"], f"{path}.run", errors)
+    else:
+        errors.append(f"{path}: expected an SSM document name or {{run: {{document: ..., parameters: ...}}}}")
+        return Step("invalid")
+    params = REGISTRY["run"].read(body)
+    body.finish()
+    return Step("run", params)
 
 
 def read_gates(s: Section) -> Gates:

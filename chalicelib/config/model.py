@@ -131,7 +131,8 @@ class Hooks:
     """Run around a shift (the runbook step registry will take these over)."""
 
     before_start: tuple[str, ...] = ()  # monitors probed (on the test listener) before any move
-    after_promote: tuple[str, ...] = ()  # SSM Command documents run on the promoted group's targets
+    # `run` steps (document, fixed parameters) sent to the promoted group's targets
+    after_promote: tuple[Step, ...] = ()
 
 
 @dataclass(frozen=True)
