@@ -92,19 +92,8 @@ def put(
     names: Optional[Mapping[str, str]] = None,
 ) -> bool:
     """Write `item`; with a condition, False when it did not hold (nothing was written)."""
-    dynamodb = table(table_name)
-    kwargs: dict[str, Any] = {"Item": to_item(dict(item))}
-    if condition:
-        kwargs["ConditionExpression"] = condition
-    if values:
-        kwargs["ExpressionAttributeValues"] = to_item(dict(values))
-    if names:
-        kwargs["ExpressionAttributeNames"] = dict(names)
-    try:
-        dynamodb.put_item(**kwargs)
-        return True
-    except dynamodb.meta.client.exceptions.ConditionalCheckFailedException:
-        return False
+    request = {"Item": to_item(dict(item))}
+    return _conditional(table(table_name).put_item, request, condition, values, names)
 
 
 def delete(
@@ -116,16 +105,25 @@ def delete(
     names: Optional[Mapping[str, str]] = None,
 ) -> bool:
     """Delete one item; with a condition, False when it did not hold (nothing was deleted)."""
-    dynamodb = table(table_name)
-    kwargs: dict[str, Any] = {"Key": {"pk": pk, "sk": sk}}
+    request = {"Key": {"pk": pk, "sk": sk}}
+    return _conditional(table(table_name).delete_item, request, condition, values, names)
+
+
+def _conditional(
+    call: Any,
+    request: dict[str, Any],
+    condition: Optional[str],
+    values: Optional[Mapping[str, Any]],
+    names: Optional[Mapping[str, str]],
+) -> bool:
     if condition:
-        kwargs["ConditionExpression"] = condition
+        request["ConditionExpression"] = condition
     if values:
-        kwargs["ExpressionAttributeValues"] = to_item(dict(values))
+        request["ExpressionAttributeValues"] = to_item(dict(values))
     if names:
-        kwargs["ExpressionAttributeNames"] = dict(names)
+        request["ExpressionAttributeNames"] = dict(names)
     try:
-        dynamodb.delete_item(**kwargs)
+        call(**request)
         return True
-    except dynamodb.meta.client.exceptions.ConditionalCheckFailedException:
+    except call.__self__.meta.client.exceptions.ConditionalCheckFailedException:
         return False
