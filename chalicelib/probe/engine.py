@@ -108,8 +108,9 @@ class ProbeEngine:
     ) -> None:
         shared = Cycle(self.pool)
         turns = iter(order)  # shared: each worker takes the next monitor as it becomes free
-        # `workers` tasks, not one per monitor waiting on a semaphore: a thousand tasks and
-        # their semaphore handoffs cost more CPU than the probes' own parsing did.
+        # `workers` tasks, not one per monitor queued on a semaphore: no task, waiter and
+        # handoff per monitor, and monitors start exactly in the order of `turns`. Each run
+        # has its own workers (a `verify` beside a cycle adds its own one or two).
         await asyncio.gather(
             *(
                 self._worker(turns, monitors, deadline, cycle, shared)
