@@ -51,8 +51,8 @@ CAPABILITIES: Mapping[str, tuple[str, ...]] = {
     "on_alarm": ("logs", "state", "notify", "status_site", "fleet", "steps", "listeners"),
     "follow_up": ("logs", "state", "notify", "status_site", "fleet", "steps", "listeners"),
     "maintenance": ("logs", "state", "notify", "status_site", "listeners"),
-    "shift_traffic": ("logs", "state", "notify", "status_site", "listeners", "traffic"),
-    "advance": ("logs", "state", "notify", "status_site", "listeners", "traffic"),
+    "shift_traffic": ("logs", "state", "notify", "status_site", "listeners", "traffic", "hooks"),
+    "advance": ("logs", "state", "notify", "status_site", "listeners", "traffic", "hooks"),
 }
 DEFAULT_TAG = {"autoheal": "managed"}  # runbooks without tag targets act only on instances so tagged
 
@@ -79,6 +79,26 @@ def tag_sets(config: Any) -> list[Mapping[str, str]]:
 
 def load_balancers(config: Any) -> list[str]:
     return sorted({d.listener.load_balancer for d in config.deployments.values()})
+
+
+def documents(config: Any) -> list[str]:
+    """SSM documents the config's `run` steps and deployments' `after_promote` hooks send."""
+    steps = [step for r in config.runbooks.values() for step in r.steps]
+    steps += [step for d in config.deployments.values() for step in d.hooks.after_promote]
+    return sorted({str(step.params["document"]) for step in steps if step.action == "run"})
+
+
+def document_arns(names: StageNames, config: Any) -> list[str]:
+    """The stage's own documents (autoheal-<stage>-*) and those the config names."""
+    named = [arn("ssm", f"document/{d}") for d in documents(config)]
+    return [arn("ssm", f"document/{names.prefix}-*"), *named]
+
+
+def listener_arns(config: Any) -> list[str]:
+    """The listeners and rules of the load balancers the deployments name, and nothing else."""
+    lbs = load_balancers(config)
+    listeners = [arn("elasticloadbalancing", f"listener/app/{lb}/*") for lb in lbs]
+    return listeners + [arn("elasticloadbalancing", f"listener-rule/app/{lb}/*") for lb in lbs]
 
 
 def conditioned(sid: str, actions: list[str], resource: str, key: str, tags: Mapping[str, str]) -> Statement:
@@ -124,17 +144,17 @@ def step_statements(actions: Iterable[str], names: StageNames, config: Any) -> l
                 )
             )
     if "ssm:SendCommand" in actions:
-        statements.append(
-            allow("SendCommandDocuments", ["ssm:SendCommand"], arn("ssm", f"document/{names.prefix}-*"))
-        )
+        statements.append(allow("SendCommandDocuments", ["ssm:SendCommand"], document_arns(names, config)))
     if "sns:Publish" in actions:
         statements.append(allow("StepNotify", ["sns:Publish"], arn("sns", names.notify_topic)))
-    handled = set(reads) | {
-        "ssm:SendCommand",
-        "ec2:RebootInstances",
-        "autoscaling:SetInstanceHealth",
-        "sns:Publish",
-    }
+    table = [a for a in actions if a.startswith("dynamodb:")]
+    if table:
+        statements.append(allow("StepState", table, arn("dynamodb", f"table/{names.state_table}")))
+    elb = [a for a in actions if a.startswith("elasticloadbalancing:") and a not in UNSCOPED_READS]
+    if elb and load_balancers(config):  # without deployments there is no listener to change
+        statements.append(allow("StepListeners", elb, listener_arns(config)))
+    handled = set(reads) | set(table) | set(elb)
+    handled |= {"ssm:SendCommand", "ec2:RebootInstances", "autoscaling:SetInstanceHealth", "sns:Publish"}
     unknown = [a for a in actions if a not in handled]
     if unknown:
         raise PolicyError(
@@ -159,7 +179,7 @@ def capability_statements(capability: str, function: str, names: StageNames, con
         ]
     if capability == "state":
         table = arn("dynamodb", f"table/{names.state_table}")
-        verbs = ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem"]
+        verbs = ["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem"]
         return [allow("State", [f"dynamodb:{v}" for v in verbs], table)]
     if capability == "publish_alarms":
         return [allow("PublishAlarms", ["sns:Publish"], arn("sns", names.alarm_topic))]
@@ -187,20 +207,21 @@ def capability_statements(capability: str, function: str, names: StageNames, con
             for r in ("LoadBalancers", "Listeners", "Rules", "TargetGroups", "TargetHealth")
         ]
         statements = [allow("ListenerReads", reads, ANY)]
-        lbs = load_balancers(config)
-        if lbs:
-            listeners = [arn("elasticloadbalancing", f"listener/app/{lb}/*") for lb in lbs]
-            rules = [arn("elasticloadbalancing", f"listener-rule/app/{lb}/*") for lb in lbs]
-            statements.append(
-                allow("ModifyConfiguredListeners", ["elasticloadbalancing:ModifyListener"], listeners)
-            )
-            writes = [
-                "elasticloadbalancing:ModifyRule",
-                "elasticloadbalancing:CreateRule",
-                "elasticloadbalancing:DeleteRule",
-            ]
-            statements.append(allow("ConfiguredListenerRules", writes, rules + listeners))
+        if load_balancers(config):
+            writes = ["elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule"]
+            writes += ["elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule"]
+            statements.append(allow("ConfiguredListeners", writes, listener_arns(config)))
         return statements
+    if capability == "hooks":  # deployments' after_promote: `run` steps on the promoted group
+        if not any(d.hooks.after_promote for d in config.deployments.values()):
+            return []
+        results = allow("HookCommandResults", ["ssm:GetCommandInvocation", "ssm:ListCommands"], ANY)
+        sent = allow("HookDocuments", ["ssm:SendCommand"], document_arns(names, config))
+        instance = arn("ec2", "instance/*")
+        tagged = conditioned(
+            "HookInstancesTagged", ["ssm:SendCommand"], instance, "ssm:resourceTag", DEFAULT_TAG
+        )
+        return [results, sent, tagged]
     if capability == "failure_queue":  # Lambda sends a failed event with the function's role
         return [allow("OnFailureQueue", ["sqs:SendMessage"], arn("sqs", names.failure_queue(function)))]
     if capability == "traffic":

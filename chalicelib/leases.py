@@ -7,9 +7,7 @@ short TTL that its holder renews while it lives, so a holder that died frees it 
 
 from __future__ import annotations
 
-import contextlib
-
-from chalicelib.aws.clients import table
+from chalicelib.aws import dynamodb
 
 PARTITION = "lease"
 
@@ -22,35 +20,25 @@ class Leases:
 
     def acquire(self, target: str, owner: str, now: float, ttl: float) -> bool:
         """True when `owner` holds the lease now (a fresh one, an expired one, or its own)."""
-        dynamodb = table(self.table_name)
-        try:
-            dynamodb.put_item(
-                Item={
-                    "pk": PARTITION,
-                    "sk": target,
-                    "owner": owner,
-                    "expires_at": int(now + ttl),
-                    "expiration": int(now + ttl + 3600),
-                },
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR #o = :owner",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues={":now": int(now), ":owner": owner},
-            )
-            return True
-        except dynamodb.meta.client.exceptions.ConditionalCheckFailedException:
-            return False
+        item = {
+            "pk": PARTITION,
+            "sk": target,
+            "owner": owner,
+            "expires_at": int(now + ttl),
+            "expiration": int(now + ttl + 3600),
+        }
+        return dynamodb.put(
+            self.table_name,
+            item,
+            "attribute_not_exists(pk) OR expires_at < :now OR #o = :owner",
+            {":now": int(now), ":owner": owner},
+            {"#o": "owner"},
+        )
 
     def renew(self, target: str, owner: str, now: float, ttl: float) -> bool:
         """Extend a lease `owner` still holds; False when it expired and someone else took it."""
         return self.acquire(target, owner, now, ttl)
 
     def release(self, target: str, owner: str) -> None:
-        dynamodb = table(self.table_name)
-        # Someone else's now (ours expired): leave it alone.
-        with contextlib.suppress(dynamodb.meta.client.exceptions.ConditionalCheckFailedException):
-            dynamodb.delete_item(
-                Key={"pk": PARTITION, "sk": target},
-                ConditionExpression="#o = :owner",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues={":owner": owner},
-            )
+        """Give a lease back; one that is someone else's now (ours expired) is left alone."""
+        dynamodb.delete(self.table_name, PARTITION, target, "#o = :owner", {":owner": owner}, {"#o": "owner"})

@@ -105,7 +105,7 @@ def runbook_engine():  # -> RunbookEngine
 
 @functools.lru_cache(maxsize=1)
 def idempotent_alarm_processor():
-    """process(alarm, runbook) that acts once per SNS MessageId (Powertools Idempotency)."""
+    """process(alarm, runbook) that acts once per alarm state change (Powertools Idempotency)."""
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -120,9 +120,11 @@ def idempotent_alarm_processor():
         table_name=table, key_attr="pk", sort_key_attr="sk", static_pk_value="idempotency"
     )
     settings = IdempotencyConfig(
-        # SNS redelivers a message with its MessageId and body unchanged; keying on both means a
-        # sender that reuses ids (test generators do) never has a different alarm taken for a copy.
-        event_key_jmespath="[alarm.message_id, alarm.name, alarm.state, alarm.changed_at]",
+        # One state change of one alarm acts once, however it arrives: SNS redelivers it under
+        # the same MessageId, and the probe republishes a transition whose publish it could not
+        # record (it died after SNS took it) under a new one. A new state change has a new
+        # StateChangeTime. (A failed invocation removes its record, so Lambda's retry still acts.)
+        event_key_jmespath="[alarm.name, alarm.state, alarm.changed_at]",
         expires_after_seconds=IDEMPOTENCY_SECONDS,
         raise_on_no_idempotency_key=True,
     )
@@ -143,7 +145,7 @@ def process_alarm(alarm, runbook: Optional[str], deadline: float, context: Any =
     process, settings = idempotent_alarm_processor()
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         settings.register_lambda_context(context)
-    # The deadline is not part of the key: the key is the message id alone.
+    # The deadline is not part of the key (see event_key_jmespath).
     request = {"alarm": asdict(alarm), "runbook": runbook, "deadline": deadline}
     try:
         return process(request=request)

@@ -4,6 +4,8 @@ Scenario 1, a hang: all healthy; blue hangs; the probe sees DOWN; on_alarm resta
 through SSM; verify sees it healthy; people hear "recovered". Prints the MTTR.
 Scenario 2, an app that never recovers: restarts do not help; each run escalates; repeated
 alarms meet the runbook's budget, which stops the restarts and escalates once.
+Scenarios 3 and 4, blue/green on the front door (`sandbox.demo_canary`): a canary that
+completes, and a canary to a green that breaks and is rolled back by `on_alarm`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from chalicelib.aws.clients import client
 from chalicelib.runbooks.incident import ESCALATED, RESOLVED, STOPPED
 from chalicelib.runbooks.incident_store import IncidentStore
 from chalicelib.state.store import StateStore
+from sandbox import demo_canary
 from sandbox.world import World
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,6 +159,23 @@ def scenario_never_recovers(world: World, timeline: Timeline, table: str) -> int
     return sent
 
 
+def scenarios_blue_green(world: World, timeline: Timeline, table: str) -> demo_canary.BrokenOutcome:
+    assert world.fleet is not None
+    world.fleet.fault("blue-1", "none", sticky=True)  # a person fixed blue-1 after scenario 2
+    wait_for("web UP", lambda: monitor_status(table, "web") == "UP")
+    timeline.say("blue-1 fixed by hand; probe: web is UP")
+    demo_canary.scenario_canary(world, timeline.say)
+    demo_canary.back_to_blue(world, timeline.say)
+    broken = demo_canary.scenario_broken_canary(world, timeline.say)
+    timeline.say(
+        f"broken v2 served {broken.served} requests ({broken.share:.1%} of the scenario's, "
+        f"{broken.errors} errors); rolled back {broken.to_rollback:.1f}s after it failed; "
+        f"last request it served {broken.to_last_request:.1f}s after it failed "
+        f"({broken.pinned} sticky clients were on it)"
+    )
+    return broken
+
+
 def main() -> int:
     console = sys.stdout
     timeline = Timeline(console)
@@ -173,6 +193,7 @@ def main() -> int:
         timeline.say("all monitors UP: " + ", ".join(m.name for m in world.config.monitors))
         mttr = scenario_hang(world, timeline, table)
         sent = scenario_never_recovers(world, timeline, table)
+        broken = scenarios_blue_green(world, timeline, table)
         time.sleep(1.5)  # the last notifications reach the queue
         watchers.stopping.set()
         watchers.thread.join(3)
@@ -181,7 +202,9 @@ def main() -> int:
             print("          chat | " + str(message.get("text", "")).splitlines()[0], file=console)
     timeline.say(
         f"done: MTTR {mttr:.1f}s with probe every 1s, failure_threshold 2; "
-        f"{sent} restarts for an app that never recovers; {len(watchers.people)} messages to people"
+        f"{sent} restarts for an app that never recovers; {len(watchers.people)} messages to people; "
+        f"a broken canary served {broken.share:.1%} of requests, its last {broken.to_last_request:.1f}s "
+        "after it failed"
     )
     return 0
 

@@ -18,10 +18,12 @@ Run directly, ``python -m sandbox.moto_server -H 127.0.0.1 -p 5000`` is
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -190,12 +192,68 @@ def _python_path() -> str:
     return os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
 
 
+DYNAMODB_WRITE_LOCK = threading.RLock()  # see _patch_dynamodb_atomic_writes
+
+
 def patch_moto() -> None:
     """Make moto 5.2.5 as strict as AWS where autoheal depends on it (each fix says why)."""
     _patch_send_command_targets()
+    _patch_send_command_document()
     _patch_elbv2_actions()
     _patch_elbv2_rule_order()
     _patch_elbv2_target_health()
+    _patch_dynamodb_atomic_writes()
+    _patch_cloudwatch_dimension_order()
+    _patch_cloudwatch_percentiles()
+
+
+def _patch_dynamodb_atomic_writes() -> None:
+    """DynamoDB: a conditional write is atomic.
+
+    moto's server answers requests on many threads, and its DynamoDB backend checks a write's
+    condition and then writes, with no lock between: two concurrent PutItems conditioned on
+    `attribute_not_exists(pk)` can both succeed. autoheal's leases, idempotency records and
+    incident versions rely on DynamoDB's guarantee that one of them fails, so every write here
+    takes one lock, as DynamoDB serialises writes to an item.
+    """
+    import functools
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    def serialised(method: Any) -> Any:
+        @functools.wraps(method)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with DYNAMODB_WRITE_LOCK:
+                return method(*args, **kwargs)
+
+        return locked
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        method = getattr(DynamoDBBackend, name)
+        if not getattr(method, "serialised", False):
+            wrapped = serialised(method)
+            wrapped.serialised = True  # type: ignore[attr-defined]
+            setattr(DynamoDBBackend, name, wrapped)
+
+
+def _patch_send_command_document() -> None:
+    """SSM send_command: the document must exist.
+
+    moto records a command for any document name, so a deployment hook or runbook naming a
+    document the stack never created would "succeed" locally and fail on AWS with
+    InvalidDocument. AWS-owned documents (AWS-*) are taken as existing, as they do in an account.
+    """
+    from moto.ssm.models import SimpleSystemManagerBackend
+
+    original = SimpleSystemManagerBackend.send_command
+
+    def send_command(self: SimpleSystemManagerBackend, *args: Any, **kwargs: Any) -> Any:
+        name = kwargs.get("document_name") or ""
+        if not name.startswith("AWS-"):
+            self._get_documents(name)  # raises InvalidDocument, as SSM does
+        return original(self, *args, **kwargs)
+
+    SimpleSystemManagerBackend.send_command = send_command  # type: ignore[method-assign]
 
 
 def _patch_send_command_targets() -> None:
@@ -324,6 +382,78 @@ def _local_address(backend: object, instance_id: str, tag: str) -> str | None:
     for item in ec2.describe_tags(filters={"resource-id": [instance_id], "key": [tag]}):
         return item.get("value") or item.get("Value")
     return None
+
+
+def _patch_cloudwatch_dimension_order() -> None:
+    """GetMetricData matches a metric's dimensions whatever order they were written in.
+
+    moto sorts both lists with a ``Dimension.__lt__`` that compares one's value with the other's
+    name, so ``[TargetGroup, LoadBalancer]`` (how the ALB, and the front door, write them) never
+    equals ``[LoadBalancer, TargetGroup]`` (how a gate may ask): the compare gate saw no traffic.
+    """
+    from moto.cloudwatch.models import Dimension
+
+    def by_name_then_value(self: Dimension, other: Dimension) -> bool:
+        return (self.name or "", self.value or "") < (other.name or "", other.value or "")
+
+    Dimension.__lt__ = by_name_then_value  # type: ignore[method-assign]
+
+
+def _patch_cloudwatch_percentiles() -> None:
+    """GetMetricData answers percentile statistics (``p95``, ``p99.9``) from the stored values.
+
+    moto computes Sum, Average, Minimum, Maximum and SampleCount only: any other ``Stat`` comes
+    back as a null value, so the compare gate (p95 of ``TargetResponseTime``) could never decide
+    locally. The front door sends every response time (``Values``), so the percentile is exact
+    here, by nearest rank; a period holding only ``StatisticValues`` has none, and returns no
+    datapoint for it, as CloudWatch does.
+    """
+    from moto.cloudwatch.models import CloudWatchBackend, Statistics
+
+    moto_statistic = Statistics.get_statistics_for_type
+    moto_get_metric_data = CloudWatchBackend.get_metric_data
+
+    def with_percentiles(self: Statistics, stat: str) -> Any:
+        rank = percentile_of(stat)
+        if rank is None:
+            return moto_statistic(self, stat)
+        return nearest_rank(self.metric_single_values_list, rank)
+
+    def without_nulls(self: CloudWatchBackend, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        results = moto_get_metric_data(self, *args, **kwargs)
+        for result in results:
+            kept = [
+                (t, v) for t, v in zip(result["timestamps"], result["values"], strict=True) if v is not None
+            ]
+            result["timestamps"], result["values"] = [t for t, _ in kept], [v for _, v in kept]
+        return results
+
+    Statistics.get_statistics_for_type = with_percentiles  # type: ignore[method-assign]
+    CloudWatchBackend.get_metric_data = without_nulls  # type: ignore[method-assign]
+
+
+def percentile_of(stat: str) -> float | None:
+    """``p95`` -> 95.0; anything else (``Sum``, ``tm99``) -> None."""
+    if not stat.startswith("p"):
+        return None
+    try:
+        rank = float(stat[1:])
+    except ValueError:
+        return None
+    return rank if 0 < rank <= 100 else None
+
+
+def nearest_rank(values: list[float], rank: float) -> float | None:
+    """The smallest value at or above `rank` percent of `values` (None for no values).
+
+    >>> nearest_rank([0.1, 0.2, 0.3, 0.4], 95)
+    0.4
+    """
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = max(0, math.ceil(rank / 100 * len(ordered)) - 1)
+    return ordered[index]
 
 
 if __name__ == "__main__":

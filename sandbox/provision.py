@@ -186,17 +186,30 @@ def create_table(name: str) -> None:
     )
 
 
-def restart_document_content() -> dict[str, Any]:
+def document_properties(resource: str) -> dict[str, Any]:
+    """An SSM document of the template, as CloudFormation would create it."""
     template = yaml.load(TEMPLATE.read_text(), Loader=cfn_loader())
-    return template["Resources"]["RestartDocument"]["Properties"]["Content"]
+    return template["Resources"][resource]["Properties"]
+
+
+def restart_document_content() -> dict[str, Any]:
+    return document_properties("RestartDocument")["Content"]
 
 
 def create_restart_document(name: str) -> None:
+    create_document(name, restart_document_content())
+
+
+def create_shipped_document(resource: str) -> str:
+    """Create the template's document `resource` under its own name; returns the name."""
+    properties = document_properties(resource)
+    create_document(properties["Name"], properties["Content"])
+    return properties["Name"]
+
+
+def create_document(name: str, content: dict[str, Any]) -> None:
     client("ssm").create_document(
-        Name=name,
-        DocumentType="Command",
-        DocumentFormat="JSON",
-        Content=json.dumps(restart_document_content()),
+        Name=name, DocumentType="Command", DocumentFormat="JSON", Content=json.dumps(content)
     )
 
 

@@ -21,7 +21,13 @@ from chalice.local import LambdaContext
 from chalicelib.aws.clients import client
 
 SCHEDULED = ("probe", "follow_up")
-TIMEOUTS_MS = {"probe": 75_000, "on_alarm": 900_000, "follow_up": 900_000}
+TIMEOUTS_MS = {
+    "probe": 75_000,
+    "on_alarm": 900_000,
+    "follow_up": 900_000,
+    "shift_traffic": 60_000,
+    "advance": 55_000,
+}  # as in .chalice/config.json
 
 
 @dataclass

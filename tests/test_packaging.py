@@ -72,3 +72,45 @@ def test_autoheal_checks_restart_parameters_exactly_as_the_deployed_document_doe
     assert parameters["service"]["allowedPattern"] == SERVICE_NAME.pattern
     assert parameters["manager"]["allowedValues"] == list(SERVICE_MANAGERS)
     assert all(p["interpolationType"] == "ENV_VAR" for p in parameters.values())
+
+
+def test_the_valkey_promotion_document_validates_its_parameters_like_the_restart_one():
+    import yaml
+
+    from sandbox.provision import TEMPLATE, cfn_loader
+
+    template = yaml.load(TEMPLATE.read_text(), Loader=cfn_loader())
+    document = template["Resources"]["ValkeyPromoteDocument"]["Properties"]
+    assert document["Name"].startswith("autoheal-")  # the only documents the policy lets it send
+    parameters = document["Content"]["parameters"]
+    assert set(parameters) == {"master", "sentinel", "port"}
+    for name, parameter in parameters.items():
+        pattern = re.compile(parameter["allowedPattern"])
+        assert parameter["interpolationType"] == "ENV_VAR", name
+        assert pattern.pattern.startswith(("^[A-Za-z0-9]", "^[0-9]")), name  # never an option
+        assert pattern.fullmatch(parameter["default"]), name  # runs with no parameters too
+        for hostile in ("-h evil", "a;reboot", "$(id)", "x y", ""):
+            assert not pattern.fullmatch(hostile), (name, hostile)
+    script = "\n".join(document["Content"]["mainSteps"][0]["inputs"]["runCommand"])
+    assert "{{" not in script  # no parameter is pasted into the script's text
+
+
+def test_the_parameter_patterns_the_config_checks_are_the_shipped_documents_own():
+    from chalicelib.runbooks.documents import SHIPPED
+    from sandbox.provision import TEMPLATE, cfn_loader
+
+    template = yaml_load(TEMPLATE, cfn_loader())
+    shipped = {
+        resource["Properties"]["Name"]: resource["Properties"]["Content"]["parameters"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::SSM::Document"
+    }
+    for document, patterns in SHIPPED.items():
+        declared = {name: p["allowedPattern"] for name, p in shipped[document].items()}
+        assert {name: p.pattern for name, p in patterns.items()} == declared, document
+
+
+def yaml_load(path, loader):
+    import yaml
+
+    return yaml.load(path.read_text(), Loader=loader)

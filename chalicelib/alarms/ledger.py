@@ -60,9 +60,5 @@ class AlarmLedger:
 
     def states(self, names: Iterable[str]) -> dict[str, str]:
         """The last recorded state of each alarm (absent when none is recorded)."""
-        found = {}
-        for name in names:
-            item = dynamodb.get(self.table_name, PARTITION, name)
-            if item is not None:
-                found[name] = str(item["state"])
-        return found
+        items = dynamodb.get_many(self.table_name, PARTITION, names)
+        return {name: str(item["state"]) for name, item in items.items()}

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional
 
 from chalicelib.aws.clients import table
+
+UNPROCESSED_ROUNDS = 5
 
 
 def to_item(value: Any) -> Any:
@@ -34,6 +36,36 @@ def plain(value: Any) -> Any:
 def get(table_name: str, pk: str, sk: str) -> Optional[dict[str, Any]]:
     found = table(table_name).get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True)
     return plain(found["Item"]) if "Item" in found else None
+
+
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
+
+
+def get_many(table_name: str, pk: str, sort_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Items of one partition by sort key (BatchGetItem, consistent, unprocessed keys asked
+    again); absent keys are left out."""
+    keys = list(dict.fromkeys(sort_keys))
+    found: dict[str, dict[str, Any]] = {}
+    # The Table resource's client (de)serialises attribute values, as the resource does.
+    resource = table(table_name).meta.client
+    for start in range(0, len(keys), BATCH_GET_LIMIT):
+        request = {
+            table_name: {
+                "Keys": [{"pk": pk, "sk": sk} for sk in keys[start : start + BATCH_GET_LIMIT]],
+                "ConsistentRead": True,
+            }
+        }
+        for _ in range(UNPROCESSED_ROUNDS):
+            answer = resource.batch_get_item(RequestItems=request)
+            for raw in answer.get("Responses", {}).get(table_name, []):
+                item = plain(raw)
+                found[item["sk"]] = item
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise RuntimeError(f"{table_name}: BatchGetItem kept keys unprocessed")
+    return found
 
 
 def query(table_name: str, pk: str, filter_expression: Any = None) -> Iterator[dict[str, Any]]:
@@ -60,16 +92,38 @@ def put(
     names: Optional[Mapping[str, str]] = None,
 ) -> bool:
     """Write `item`; with a condition, False when it did not hold (nothing was written)."""
-    dynamodb = table(table_name)
-    kwargs: dict[str, Any] = {"Item": to_item(dict(item))}
+    request = {"Item": to_item(dict(item))}
+    return _conditional(table(table_name).put_item, request, condition, values, names)
+
+
+def delete(
+    table_name: str,
+    pk: str,
+    sk: str,
+    condition: Optional[str] = None,
+    values: Optional[Mapping[str, Any]] = None,
+    names: Optional[Mapping[str, str]] = None,
+) -> bool:
+    """Delete one item; with a condition, False when it did not hold (nothing was deleted)."""
+    request = {"Key": {"pk": pk, "sk": sk}}
+    return _conditional(table(table_name).delete_item, request, condition, values, names)
+
+
+def _conditional(
+    call: Any,
+    request: dict[str, Any],
+    condition: Optional[str],
+    values: Optional[Mapping[str, Any]],
+    names: Optional[Mapping[str, str]],
+) -> bool:
     if condition:
-        kwargs["ConditionExpression"] = condition
+        request["ConditionExpression"] = condition
     if values:
-        kwargs["ExpressionAttributeValues"] = to_item(dict(values))
+        request["ExpressionAttributeValues"] = to_item(dict(values))
     if names:
-        kwargs["ExpressionAttributeNames"] = dict(names)
+        request["ExpressionAttributeNames"] = dict(names)
     try:
-        dynamodb.put_item(**kwargs)
+        call(**request)
         return True
-    except dynamodb.meta.client.exceptions.ConditionalCheckFailedException:
+    except call.__self__.meta.client.exceptions.ConditionalCheckFailedException:
         return False

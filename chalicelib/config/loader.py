@@ -12,12 +12,12 @@ import re
 from datetime import date, datetime
 from typing import Any, Mapping, Union
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from chalicelib.config.errors import ConfigError
 from chalicelib.config.fields import Section
 from chalicelib.config.model import (
     MONITOR_KINDS,
-    SSM_DOCUMENT,
     AlarmRoute,
     Budget,
     Compare,
@@ -31,6 +31,7 @@ from chalicelib.config.model import (
     MaintenanceWindow,
     Monitor,
     Runbook,
+    Schedule,
     Settings,
     Step,
     Targets,
@@ -226,7 +227,41 @@ def read_runbook(s: Section, name: str) -> Runbook:
         maintenance_page=s.boolean("maintenance_page", False),
         max_concurrent=s.integer("max_concurrent", 1, minimum=1),
         max_share=read_share(s, "max_share", 0.5),
+        schedule=read_schedule(s.section("schedule")) if "schedule" in s.data else None,
     )
+
+
+def read_schedule(s: Section) -> Schedule:
+    cron, zone = read_cron(s, required=True), read_time_zone(s)
+    return s.build(Schedule, cron=cron or "0 3 * * *", time_zone=zone)
+
+
+def read_time_zone(s: Section) -> str:
+    """An IANA zone name (default UTC); an unknown one is an error and UTC stands in."""
+    name = s.string("time_zone", "UTC")
+    try:
+        if isinstance(name, str):
+            ZoneInfo(name)
+            return name
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        pass
+    s.error(f"expected an IANA time zone like 'Europe/Berlin', got {name!r}", "time_zone")
+    return "UTC"
+
+
+def read_cron(s: Section, required: bool = False) -> str | None:
+    """A five-field cron expression (cronsim's rules), or None when absent or invalid."""
+    cron = s.string("cron") if required else s.string("cron", None)
+    if not isinstance(cron, str):
+        return None
+    from cronsim import CronSim, CronSimError
+
+    try:
+        CronSim(cron, datetime(2000, 1, 1))
+    except CronSimError as exc:
+        s.error(f"expected a cron expression like '0 2 * * SUN', got {cron!r} ({exc})", "cron")
+        return None
+    return cron
 
 
 def read_share(s: Section, key: str, default: float) -> float:
@@ -286,7 +321,9 @@ def read_deployment(s: Section, name: str) -> Deployment:
         hooks=hooks.build(
             Hooks,
             before_start=hooks.string_list("before_start"),
-            after_promote=hooks.string_list("after_promote"),
+            after_promote=tuple(
+                read_hook_step(item, path, s.errors) for path, item in hooks.items("after_promote")
+            ),
         ),
         max_hold=s.duration("max_hold", None),
     )
@@ -294,10 +331,23 @@ def read_deployment(s: Section, name: str) -> Deployment:
         s.error(f"expected a target group other than blue ({deployment.blue!r})", "green")
     if deployment.test_listener is not None and deployment.test_listener == deployment.listener.port:
         s.error("expected a port other than the listener's", "test_listener.port")
-    for document in deployment.hooks.after_promote:
-        if not SSM_DOCUMENT.match(document):
-            s.error(f"expected SSM document names, got {document!r}", "hooks.after_promote")
     return deployment
+
+
+def read_hook_step(item: object, path: str, errors: list[str]) -> Step:
+    """An `after_promote` item: a `run` step, or (short for one without parameters) a document name."""
+    from chalicelib.runbooks.steps import REGISTRY  # deferred: the registry imports the config model
+
+    if isinstance(item, str):
+        body = Section({"document": item}, path, errors)
+    elif isinstance(item, Mapping) and list(item) == ["run"]:
+        body = Section(item["run"], f"{path}.run", errors)
+    else:
+        errors.append(f"{path}: expected an SSM document name or {{run: {{document: ..., parameters: ...}}}}")
+        return Step("invalid")
+    params = REGISTRY["run"].read(body)
+    body.finish()
+    return Step("run", params)
 
 
 def read_gates(s: Section) -> Gates:
@@ -345,31 +395,16 @@ def read_maintenance_config(s: Section) -> MaintenanceConfig:
 
 
 def read_window(s: Section) -> MaintenanceWindow:
-    from zoneinfo import ZoneInfo
-
-    zone_name = s.string("time_zone", "UTC")
-    zone = None
-    try:
-        zone = ZoneInfo(zone_name) if isinstance(zone_name, str) else None
-    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
-        s.error(f"expected an IANA time zone like 'Europe/Berlin', got {zone_name!r}", "time_zone")
-    start, cron = s.raw("start", None), s.string("cron", None)
-    if (start is None) == (cron is None):
+    zone_name = read_time_zone(s)
+    start, cron = s.raw("start", None), read_cron(s)
+    if (start is None) == ("cron" not in s.data):
         s.error("expected exactly one of start (an ISO time) or cron (a cron expression)")
-    start = read_start(s, start, zone) if start is not None else None
-    if isinstance(cron, str):
-        from cronsim import CronSim, CronSimError
-
-        try:
-            CronSim(cron, datetime(2000, 1, 1))
-        except CronSimError as exc:
-            s.error(f"expected a cron expression like '0 2 * * SUN', got {cron!r} ({exc})", "cron")
-            cron = None
+    start = read_start(s, start, ZoneInfo(zone_name)) if start is not None else None
     return s.build(
         MaintenanceWindow,
         duration=s.duration("duration"),
         message=s.string("message"),
-        time_zone=zone_name if zone else "UTC",
+        time_zone=zone_name,
         start=start,
         cron=cron,
         components=s.string_list("components"),
@@ -410,6 +445,13 @@ def cross_check(config: Config) -> list[str]:
             for monitor in step.params.get("monitors", ()):
                 if monitor not in names:
                     errors.append(f"runbooks.{name}.steps[{j}].verify.monitors: no monitor named {monitor!r}")
+            deployment = step.params.get("deployment") if step.action == "traffic" else None
+            if isinstance(deployment, str) and deployment not in config.deployments:
+                known = ", ".join(sorted(config.deployments)) or "none configured"
+                errors.append(
+                    f"runbooks.{name}.steps[{j}].traffic.deployment: no deployment named "
+                    f"{deployment!r} (deployments: {known})"
+                )
     errors.extend(cross_check_deployments(config, names))
     components = {m.component or m.name for m in config.monitors}
     for i, window in enumerate(config.maintenance.windows):

@@ -91,6 +91,14 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """When a runbook runs by itself (`0 3 * * *` in `time_zone`), as a nightly cron restart does."""
+
+    cron: str
+    time_zone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class Runbook:
     name: str
     targets: Targets
@@ -99,6 +107,7 @@ class Runbook:
     maintenance_page: bool = False
     max_concurrent: int = 1  # targets acted on at once
     max_share: float = 0.5  # of the tier acted on at once
+    schedule: Optional[Schedule] = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +131,8 @@ class Hooks:
     """Run around a shift (the runbook step registry will take these over)."""
 
     before_start: tuple[str, ...] = ()  # monitors probed (on the test listener) before any move
-    after_promote: tuple[str, ...] = ()  # SSM Command documents run on the promoted group's targets
+    # `run` steps (document, fixed parameters) sent to the promoted group's targets
+    after_promote: tuple[Step, ...] = ()
 
 
 @dataclass(frozen=True)

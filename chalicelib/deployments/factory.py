@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from chalicelib.aws import cloudwatch
 from chalicelib.aws.elbv2 import Elbv2
@@ -23,7 +23,8 @@ def build_shifter(config: Config, notify=None, elb: Optional[Elbv2] = None) -> S
     gates = GateChecker(elb, StateStore(table).load, cloudwatch.alarms_in_alarm, cloudwatch.group_traffic)
     send = notify or wiring.notifier().send
     hooks = Hooks(
-        probe=lambda names: probe_failures(config, names), run=lambda doc, arn: run_document(elb, doc, arn)
+        probe=lambda names: probe_failures(config, names),
+        run=lambda doc, parameters, arn: run_document(elb, doc, parameters, arn),
     )
     return Shifter(table, elb, gates, send, time.time, hooks)
 
@@ -37,11 +38,11 @@ def probe_failures(config: Config, names: Sequence[str]) -> list[str]:
     return [f"{r.monitor}: {r.reason}" for r in results if not r.ok]
 
 
-def run_document(elb: Elbv2, document: str, group_arn: str) -> str:
+def run_document(elb: Elbv2, document: str, parameters: Mapping[str, Sequence[str]], group_arn: str) -> str:
     """Send a fixed SSM document to the promoted group's registered instances; its command id."""
     from chalicelib.aws import ssm
 
     instances = sorted(t for t in elb.target_health(group_arn) if t.startswith(("i-", "mi-")))
     if not instances:
         raise RuntimeError("no registered instances to run it on")
-    return ssm.send_command(document, instances, {}, comment="autoheal after_promote")
+    return ssm.send_command(document, instances, parameters, comment="autoheal after_promote")

@@ -63,7 +63,7 @@ class Hooks:
     """Callables run around a shift: probe(monitor names) -> failures, run(document, group arn)."""
 
     probe: Callable[[Sequence[str]], list[str]] = lambda names: []
-    run: Callable[[str, str], str] = lambda document, group_arn: ""
+    run: Callable[[str, Mapping[str, Sequence[str]], str], str] = lambda document, parameters, group_arn: ""
 
 
 def lease_key(deployment: Deployment) -> str:
@@ -342,9 +342,10 @@ class Shifter:
     def after_promote(self, deployment: Deployment, record: Record) -> Record:
         if deployment.test_listener is not None:
             self.point_test_listener(deployment, record.stable_arn)  # the new standby
-        for document in deployment.hooks.after_promote:
+        for step in deployment.hooks.after_promote:
+            document = step.params["document"]
             try:
-                command = self.hooks.run(document, record.candidate_arn)
+                command = self.hooks.run(document, step.params["parameters"], record.candidate_arn)
                 record = record.noting(
                     self.clock(), "after_promote", "hook", f"{document}: command {command}"
                 )

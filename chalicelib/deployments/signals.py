@@ -4,10 +4,17 @@ without waiting for the next `advance`."""
 from __future__ import annotations
 
 import fnmatch
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from chalicelib.config.model import Deployment
-from chalicelib.deployments.shifter import Shifter
+from aws_lambda_powertools import Logger
+
+from chalicelib.alarms.model import AlarmEvent
+from chalicelib.config.model import Config, Deployment
+
+if TYPE_CHECKING:  # the shifter (and its AWS adapters) loads only when a signal gates a shift
+    from chalicelib.deployments.shifter import Shifter
+
+logger = Logger(service="autoheal", child=True)
 
 
 def gated_by(deployment: Deployment, signal: str, state: str) -> str | None:
@@ -32,3 +39,29 @@ def rollback_for(
         if result is not None:
             rolled.append(result)
     return rolled
+
+
+def signal_of(alarm: AlarmEvent) -> Optional[tuple[str, str]]:
+    """(signal, state) as the gates name it: the probe's ALARM is its monitor going DOWN."""
+    if alarm.state != "ALARM":
+        return None
+    if alarm.kind == "probe" and alarm.monitor:
+        return alarm.monitor, "DOWN"
+    return alarm.name, "ALARM"
+
+
+def roll_back_gated(alarm: AlarmEvent, config: Config) -> list[dict[str, Any]]:
+    """What `on_alarm` calls for every alarm it parsed, claimed by a runbook or not.
+
+    Never raises: the alarm must still reach its incident. A rollback that failed is logged and
+    reported; the next `advance` sees the same failing gate and rolls back then."""
+    signal = signal_of(alarm)
+    if signal is None or not any(gated_by(d, *signal) for d in config.deployments.values()):
+        return []
+    from chalicelib.handlers.advance import rollback_for_signal
+
+    try:
+        return rollback_for_signal(*signal, config)
+    except Exception as exc:  # noqa: BLE001 - the incident path must run; advance retries the rollback
+        logger.exception("rollback on a gate signal failed; advance will retry", extra={"signal": signal[0]})
+        return [{"signal": signal[0], "error": f"{type(exc).__name__}: {exc}"[:300]}]

@@ -5,7 +5,8 @@
 - retries notifications a channel did not take;
 - resolves incidents whose signals are all OK again once their run has ended;
 - reminds people while an incident stays open, and escalates once and closes an incident open
-  past MAX_OPEN_SECONDS, so nothing stays open (and reminding) forever.
+  past MAX_OPEN_SECONDS, so nothing stays open (and reminding) forever;
+- starts the runbooks whose `schedule` is due (`scheduled_runs`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.config.durations import format_duration
 from chalicelib.handlers.incident_desk import IncidentDesk
+from chalicelib.handlers.scheduled_runs import ScheduledRuns
 from chalicelib.runbooks.engine import resolve
 from chalicelib.runbooks.incident import OPEN, PAUSED, RUNNING, Incident
 from chalicelib.runbooks.incident_store import IncidentConflict
@@ -36,7 +38,8 @@ class FollowUp(IncidentDesk):
             "resolved": [],
             "errors": [],
         }
-        for incident in self.incidents.needing_follow_up():
+        incidents = self.incidents.needing_follow_up()
+        for incident in incidents:
             try:
                 did = self.follow(incident, deadline)
                 if did:
@@ -47,6 +50,7 @@ class FollowUp(IncidentDesk):
             except Exception as exc:  # noqa: BLE001 - one incident must not stop the others
                 logger.exception("follow-up failed", extra={"incident": incident.key})
                 done["errors"].append(f"{incident.key}: {type(exc).__name__}: {exc}"[:300])
+        done.update(ScheduledRuns(self).start_due(incidents, deadline))
         return done
 
     def follow(self, incident: Incident, deadline: float) -> str:

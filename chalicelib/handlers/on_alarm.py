@@ -22,6 +22,7 @@ from chalicelib.alarms.model import AlarmEvent
 from chalicelib.alarms.parse import parse_sns_event
 from chalicelib.alarms.routing import route
 from chalicelib.config.model import Config
+from chalicelib.deployments.signals import roll_back_gated
 from chalicelib.handlers.incident_desk import IncidentDesk
 from chalicelib.runbooks.engine import error_text
 from chalicelib.runbooks.incident import OPEN, PAUSED, RESOLVED, Incident
@@ -109,9 +110,11 @@ class AlarmHandler(IncidentDesk):
         except Exception as exc:
             run = incident.run
             if run is None or not acted(run):
-                # Nothing was done: give back what the run held and let Lambda retry the event.
-                if run is not None:
-                    self.engine.admission.release(run.targets, run.lease_owner)
+                # Nothing was done: give back what the run held and spent, and let Lambda retry.
+                if run is not None and run.targets:
+                    self.engine.admission.give_back(
+                        run.runbook, run.targets, run.lease_owner, run.admitted_at
+                    )
                 incident.run = None
                 incident.tell(self.clock(), f"could not start {runbook}: {error_text(exc)}; retrying")
                 self.incidents.save(incident)
@@ -154,12 +157,15 @@ def handle_sns_event(
     process: Callable[[AlarmEvent, Optional[str]], dict[str, Any]],
 ) -> dict[str, Any]:
     """Parse, claim, then process each alarm. Malformed or unclaimed messages are dropped with
-    their reason; a failure while processing raises, so Lambda retries the event."""
+    their reason; a failure while processing raises, so Lambda retries the event. A gate signal
+    first rolls back the shift it gates (claimed or not; that path never raises)."""
     alarms, dropped = parse_sns_event(event, config.settings.metrics_namespace)
     for reason in dropped:
         logger.warning(f"dropped message: {reason}", extra={"reason": reason})
     handled: list[dict[str, Any]] = []
+    rolled_back: list[dict[str, Any]] = []
     for alarm in alarms:
+        rolled_back += roll_back_gated(alarm, config)  # traffic first: a runbook may take minutes
         runbook, reason = claim(alarm, config)
         if reason:
             logger.warning(f"dropped alarm: {reason}", extra={"alarm": alarm.name[:255], "reason": reason})
@@ -172,4 +178,4 @@ def handle_sns_event(
                 "alarm handling failed; the event will be retried", extra={"alarm": alarm.name[:255]}
             )
             raise
-    return {"handled": handled, "dropped": dropped}
+    return {"handled": handled, "dropped": dropped, "rolled_back": rolled_back}

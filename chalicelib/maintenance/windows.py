@@ -11,7 +11,8 @@ Rules, so that a window means the same thing every night of the year:
   first occurrence.
 - `duration` is elapsed time: a 2 h window lasts two real hours even across a change.
 
->>> from chalicelib.config.model import MaintenanceWindow
+>>> from chalicelib import cron
+from chalicelib.config.model import MaintenanceWindow
 >>> w = MaintenanceWindow(duration=3600, message="db upgrade", cron="0 2 * * *", time_zone="UTC")
 >>> [iso(s) for s, _ in occurrences(w, 0, 2 * 86400)]
 ['1970-01-01T02:00:00Z', '1970-01-02T02:00:00Z']
@@ -20,13 +21,11 @@ Rules, so that a window means the same thing every night of the year:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Iterable, Iterator, Sequence
-from zoneinfo import ZoneInfo
 
+from chalicelib import cron
 from chalicelib.config.model import MaintenanceWindow
-
-MAX_OCCURRENCES = 1000  # bounds a search over a long span with a frequent expression
 
 
 @dataclass(frozen=True)
@@ -63,16 +62,7 @@ def _starts(window: MaintenanceWindow, after: float, until: float) -> Iterator[f
         return
     if not window.cron:
         return
-    from cronsim import CronSim  # deferred: only windows with a cron expression need it
-
-    zone = ZoneInfo(window.time_zone)
-    # cronsim yields times strictly after its start: step back a second to include `after`.
-    local = datetime.fromtimestamp(after, zone) - timedelta(seconds=1)
-    for count, at in enumerate(CronSim(window.cron, local)):
-        stamp = at.timestamp()
-        if stamp >= until or count >= MAX_OCCURRENCES:
-            return
-        yield stamp
+    yield from cron.times(window.cron, window.time_zone, after, until)
 
 
 def concrete(windows: Iterable[MaintenanceWindow], begin: float, end: float) -> list[Occurrence]:

@@ -14,10 +14,8 @@ import ipaddress
 import socket
 import ssl
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
-
-import h11
 
 from chalicelib.probe.checks.tls import not_after
 
@@ -27,10 +25,6 @@ READ_LIMIT = 64 * 1024
 
 Address = tuple[int, tuple]  # (family, sockaddr)
 PoolKey = tuple[str, int, Optional[ssl.SSLContext]]
-
-
-class NoResponse(ConnectionError):
-    """The server closed the connection before sending any byte of a response."""
 
 
 class Resolver:
@@ -83,25 +77,34 @@ def _literal(host: str, port: int) -> Optional[Address]:
     return socket.AF_INET, (host, port)
 
 
+class TimedReader(asyncio.StreamReader):
+    """A StreamReader that notes when bytes last arrived.
+
+    A response's latency ends when its last byte reached the socket, not when its coroutine
+    got its turn on a loop busy with hundreds of others (which would blame the endpoint for
+    the probe's own queueing, and fail `max_response_time` falsely).
+    """
+
+    arrived = 0.0
+
+    def feed_data(self, data: bytes) -> None:
+        self.arrived = time.monotonic()
+        super().feed_data(data)
+
+
 @dataclass(eq=False)
 class Connection:
-    """An open stream, its HTTP/1.1 state, and the certificate expiry seen at its handshake."""
+    """An open stream and the certificate expiry seen at its handshake."""
 
     key: PoolKey
-    reader: asyncio.StreamReader
+    reader: TimedReader
     writer: asyncio.StreamWriter
     cert_not_after: Optional[float] = None
     reused: bool = False
     idle_since: float = 0.0
-    http: h11.Connection = field(default_factory=lambda: h11.Connection(h11.CLIENT))
 
     def usable(self, now: float) -> bool:
-        return (
-            now - self.idle_since < IDLE_MAX
-            and not self.reader.at_eof()
-            and not self.writer.is_closing()
-            and self.http.our_state is h11.IDLE
-        )
+        return now - self.idle_since < IDLE_MAX and not self.reader.at_eof() and not self.writer.is_closing()
 
     def close(self) -> None:
         """Drop at once: a probe never waits for a polite shutdown (TLS close_notify included)."""
@@ -126,10 +129,9 @@ class Pool:
             conn.close()
         return None
 
-    def give(self, conn: Connection) -> None:
+    def give(self, conn: Connection, reusable: bool) -> None:
         """Keep a connection whose exchange ended cleanly, or close it when the pool is full."""
-        if conn.http.our_state is h11.DONE and conn.http.their_state is h11.DONE:
-            conn.http.start_next_cycle()
+        if reusable:
             idle = self._idle.setdefault(conn.key, [])
             if len(idle) < self.per_host:
                 conn.idle_since = time.monotonic()
@@ -153,14 +155,7 @@ class Cycle:
         last: Optional[OSError] = None
         for family, sockaddr in await self.resolver.addresses(host, port):
             try:
-                reader, writer = await asyncio.open_connection(
-                    sockaddr[0],
-                    port,
-                    family=family,
-                    ssl=tls,
-                    server_hostname=host if tls else None,
-                    limit=READ_LIMIT,
-                )
+                reader, writer = await _open(sockaddr[0], port, family, tls, host)
             except ssl.SSLError:
                 raise  # about the server's TLS, not this address
             except OSError as exc:
@@ -171,3 +166,16 @@ class Cycle:
                 expiry = not_after(writer.get_extra_info("ssl_object"))
             return Connection((host, port, tls), reader, writer, cert_not_after=expiry)
         raise last or OSError("no address to connect to")
+
+
+async def _open(
+    ip: str, port: int, family: int, tls: Optional[ssl.SSLContext], host: str
+) -> tuple[TimedReader, asyncio.StreamWriter]:
+    """asyncio.open_connection, with a TimedReader."""
+    loop = asyncio.get_running_loop()
+    reader = TimedReader(limit=READ_LIMIT, loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    transport, _ = await loop.create_connection(
+        lambda: protocol, ip, port, family=family, ssl=tls, server_hostname=host if tls else None
+    )
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)

@@ -8,7 +8,7 @@ import logging
 import math
 import time
 from collections import deque
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 from chalicelib.config.model import Monitor
 from chalicelib.probe import loop
@@ -26,6 +26,8 @@ GRACE = 0.25  # how long run() waits past the deadline for attempts to wind down
 SKIPPED = "skipped: out of time"
 STUCK = "timeout: no answer by the deadline"
 HISTORY = 5  # cycle durations kept for the handler's cycle budget
+LONG = 0.5  # a monitor whose last run took this share of its timeout or more starts first
+QUICK = 0.1  # under this share it is quick: started before the middling ones
 
 
 class ProbeEngine:
@@ -47,20 +49,19 @@ class ProbeEngine:
         self.pool = Pool()
         self._checks: dict[str, Check] = build_checks()
         self._cost: dict[str, float] = {}  # seconds each monitor took in the last run
-        self._gate: Optional[asyncio.Semaphore] = None  # made on the loop, on first use
         self.cycle_seconds: deque[float] = deque(maxlen=HISTORY)  # wall time of recent runs
 
     def run(self, monitors: Sequence[Monitor], deadline: float) -> list[ProbeResult]:
         """One result per monitor, in their order; `deadline` is a time.monotonic() value.
 
-        Monitors start longest-first by their last run (new ones first of all): with
-        more monitors than workers, a hung backend then starts its timeouts at once
-        instead of queueing behind quick answers, and the cycle ends sooner.
+        Monitors start by what their last run took (see `_turn`): with more monitors than
+        workers, a hung backend then starts its timeout at once instead of queueing behind
+        quick answers, and the cycle ends sooner.
         """
         if not monitors:
             return []
         began = time.monotonic()
-        order = sorted(range(len(monitors)), key=lambda i: -self._cost.get(monitors[i].name, math.inf))
+        order = sorted(range(len(monitors)), key=lambda i: self._turn(monitors[i]))
         cycle = _Cycle(len(monitors))
         future = loop.submit(self._cycle(monitors, order, deadline, cycle))
         _wait(future, deadline)
@@ -73,6 +74,21 @@ class ProbeEngine:
             # never started: keeps its turn (or, unknown, goes first), so it never starves
         self.cycle_seconds.append(time.monotonic() - began)
         return results
+
+    def _turn(self, monitor: Monitor) -> tuple[int, float]:
+        """Sort key: first the long (unknown, stuck, or half their timeout and more), then the
+        quick (under a tenth of it), then the middling; longest first within each.
+
+        A quick monitor holds its worker for next to nothing, so the quick all go before the
+        middling ones: one that has just started hanging (a fresh outage, which no past timing
+        predicts) starts its timeout early instead of waiting for workers that middling
+        monitors hold, and a middling one, known to end well within its timeout, still ends
+        before the long ones do.
+        """
+        cost = self._cost.get(monitor.name, math.inf)
+        if cost >= LONG * monitor.timeout:
+            return 0, -cost
+        return (1 if cost < QUICK * monitor.timeout else 2), -cost
 
     def prefer(self, monitors: Sequence[Monitor], failing: Iterable[str]) -> None:
         """Seed a fresh engine's start order from what is known elsewhere (the stored state):
@@ -90,18 +106,25 @@ class ProbeEngine:
     async def _cycle(
         self, monitors: Sequence[Monitor], order: list[int], deadline: float, cycle: _Cycle
     ) -> None:
-        if self._gate is None:
-            self._gate = asyncio.Semaphore(self.workers)
         shared = Cycle(self.pool)
-        # Tasks queue on the semaphore in creation order (it is fair): that is the start order.
-        await asyncio.gather(*(self._one(i, monitors[i], deadline, cycle, shared) for i in order))
+        turns = iter(order)  # shared: each worker takes the next monitor as it becomes free
+        # `workers` tasks, not one per monitor queued on a semaphore: no task, waiter and
+        # handoff per monitor, and monitors start exactly in the order of `turns`. Each run
+        # has its own workers (a `verify` beside a cycle adds its own one or two).
+        await asyncio.gather(
+            *(
+                self._worker(turns, monitors, deadline, cycle, shared)
+                for _ in range(min(self.workers, len(order)))
+            )
+        )
 
-    async def _one(self, i: int, monitor: Monitor, deadline: float, cycle: _Cycle, shared: Cycle) -> None:
-        assert self._gate is not None
-        async with self._gate:
+    async def _worker(
+        self, turns: Iterator[int], monitors: Sequence[Monitor], deadline: float, cycle: _Cycle, shared: Cycle
+    ) -> None:
+        for i in turns:
             cycle.started[i] = True
             start = time.monotonic()
-            cycle.results[i] = result = await self._check(monitor, deadline, shared)
+            cycle.results[i] = result = await self._check(monitors[i], deadline, shared)
             if not result.skipped:
                 cycle.seconds[i] = time.monotonic() - start
 

@@ -17,6 +17,7 @@ LEASE_TTL = STALE_RUN_SECONDS  # a holder that died frees its targets by the tim
 
 class Budget(Protocol):
     def spend(self, runbook: str, target: str, now: float, max_runs: int, per: float) -> Decision: ...
+    def refund(self, runbook: str, target: str, spent_at: float) -> None: ...
 
 
 class LeaseHolder(Protocol):
@@ -81,6 +82,16 @@ class Admission:
             if not self.leases.renew(target, owner, now, LEASE_TTL):
                 return target
         return None
+
+    def give_back(self, runbook: str, targets: list[str], owner: str, admitted_at: float) -> None:
+        """Undo an admission that did nothing (the invocation failed before acting and Lambda
+        will retry it): the leases, and the runs spent, so a retry is not charged twice."""
+        self.release(targets, owner)
+        for target in targets:
+            try:
+                self.budget.refund(runbook, target, admitted_at)
+            except Exception:  # noqa: BLE001 - at worst one run too many is counted
+                continue
 
     def release(self, targets: list[str], owner: str) -> None:
         """Best effort on every target: one failed delete must not keep the others held."""

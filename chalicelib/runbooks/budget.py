@@ -11,10 +11,9 @@ the last slot cannot both win it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Optional
 
-from chalicelib.aws.clients import table
+from chalicelib.aws import dynamodb
 
 PARTITION = "budget"
 CONFLICT_RETRIES = 5
@@ -44,9 +43,8 @@ class BudgetStore:
     def spend(self, runbook: str, target: str, now: float, max_runs: int, per: float) -> Decision:
         for _ in range(CONFLICT_RETRIES):
             item = self.read(runbook, target)
-            runs = [float(t) for t in item.get("runs", [])]
-            allowed, kept = admit(runs, now, max_runs, per)
-            escalated_at = float(item["escalated_at"]) if "escalated_at" in item else None
+            allowed, kept = admit(item.get("runs", []), now, max_runs, per)
+            escalated_at = item.get("escalated_at")
             escalate = not allowed and (escalated_at is None or escalated_at <= now - per)
             if self.write(
                 runbook, target, item.get("version"), kept, now if escalate else escalated_at, per, now
@@ -54,39 +52,48 @@ class BudgetStore:
                 return Decision(allowed, len(kept), escalate)
         raise RuntimeError(f"budget for {runbook}/{target} kept changing under us")
 
+    def refund(self, runbook: str, target: str, spent_at: float) -> None:
+        """Take back the run spent at `spent_at` (an admission that acted on nothing)."""
+        for _ in range(CONFLICT_RETRIES):
+            item = self.read(runbook, target)
+            runs = item.get("runs", [])
+            kept = [t for t in runs if abs(t - spent_at) > 0.001]
+            if len(kept) == len(runs):
+                return
+            per = max(0.0, item.get("expiration", 0) - spent_at) / 2  # so the expiration stays
+            if self.write(
+                runbook, target, item.get("version"), kept, item.get("escalated_at"), per, spent_at
+            ):
+                return
+        raise RuntimeError(f"budget for {runbook}/{target} kept changing under us")
+
     def read(self, runbook: str, target: str) -> dict:
-        found = table(self.table_name).get_item(Key=key(runbook, target), ConsistentRead=True)
-        return found.get("Item", {})
+        return dynamodb.get(self.table_name, PARTITION, sort_key(runbook, target)) or {}
 
     def write(
         self,
         runbook: str,
         target: str,
-        version: Optional[Decimal],
+        version: Optional[int],
         runs: list[float],
         escalated_at: Optional[float],
         per: float,
         now: float,
     ) -> bool:
+        """Write the window if nobody has since it was read (False: read it again)."""
         item = {
-            **key(runbook, target),
-            "runs": [Decimal(str(round(t, 3))) for t in runs],
+            "pk": PARTITION,
+            "sk": sort_key(runbook, target),
+            "runs": [round(t, 3) for t in runs],
             "version": (version or 0) + 1,
             "expiration": int(now + 2 * per),
         }
         if escalated_at is not None:
-            item["escalated_at"] = Decimal(str(round(escalated_at, 3)))
-        condition = "attribute_not_exists(pk)" if version is None else "version = :v"
-        kwargs = {"Item": item, "ConditionExpression": condition}
-        if version is not None:
-            kwargs["ExpressionAttributeValues"] = {":v": version}
-        dynamodb = table(self.table_name)
-        try:
-            dynamodb.put_item(**kwargs)
-            return True
-        except dynamodb.meta.client.exceptions.ConditionalCheckFailedException:
-            return False
+            item["escalated_at"] = round(escalated_at, 3)
+        if version is None:
+            return dynamodb.put(self.table_name, item, "attribute_not_exists(pk)")
+        return dynamodb.put(self.table_name, item, "version = :v", {":v": version})
 
 
-def key(runbook: str, target: str) -> dict:
-    return {"pk": PARTITION, "sk": f"{runbook}#{target}"}
+def sort_key(runbook: str, target: str) -> str:
+    return f"{runbook}#{target}"

@@ -34,7 +34,8 @@ from chalicelib.runbooks.incident import (
 )
 from chalicelib.runbooks.notifier import IncidentNotifier
 from chalicelib.runbooks.scope import SignalScope, narrow, plan_waves
-from chalicelib.runbooks.steps import PAUSE, REGISTRY, StepContext
+from chalicelib.runbooks.steps import HEALED as STEP_HEALED
+from chalicelib.runbooks.steps import MOVED, PAUSE, REGISTRY, StepContext
 
 logger = Logger(service="autoheal", child=True)
 
@@ -86,8 +87,10 @@ class RunbookEngine:
         deadline: float,
         checkpoint: Checkpoint = no_checkpoint,
         scope: Optional[SignalScope] = None,
+        scheduled: bool = False,
     ) -> None:
-        """Start a run. AWS look-ups that fail raise (nothing was done: the caller may retry)."""
+        """Start a run. AWS look-ups that fail raise (nothing was done: the caller may retry).
+        A `scheduled` run acts on every target, one wave at a time (see RunPosition.scheduled)."""
         runbook = self.config.runbooks[runbook_name]
         tier = self.actions.resolve(runbook.targets)
         targets = self.targets_in_scope(incident, runbook_name, tier, scope or SignalScope())
@@ -110,11 +113,17 @@ class RunbookEngine:
                 "autoheal stops acting there until the window frees",
             )
         if not admitted.allowed:
-            incident.run = RunPosition(runbook_name, [], state=STOPPED)
+            incident.run = RunPosition(runbook_name, [], state=STOPPED, scheduled=scheduled)
             return
         waves = plan_waves(admitted.allowed, runbook.max_concurrent, runbook.max_share, len(tier))
         incident.run = RunPosition(
-            runbook_name, admitted.allowed, lease_owner=owner, heartbeat=now, waves=waves
+            runbook_name,
+            admitted.allowed,
+            lease_owner=owner,
+            heartbeat=now,
+            waves=waves,
+            scheduled=scheduled,
+            admitted_at=now,
         )
         if len(waves) > 1:
             incident.tell(now, f"acting on {len(admitted.allowed)} targets in {len(waves)} waves")
@@ -169,7 +178,8 @@ class RunbookEngine:
                 return
             if outcome in (HEALED, ESCALATED):
                 return
-            self.advance(run, runbook)
+            if outcome != MOVED:
+                self.advance(run, runbook)
         self.escalate(incident, f"{run.runbook} ran every step without a verified recovery")
 
     @staticmethod
@@ -214,6 +224,24 @@ class RunbookEngine:
         incident.run.state = PAUSED
         incident.tell(self.clock.now(), "out of time in this invocation; continues on the next tick")
 
+    def verified(self, incident: Incident, line: str) -> str:
+        """A verify passed: the run is healed, or, for a scheduled run with waves left, goes back
+        to the action before this verify for the next wave."""
+        run = incident.run
+        action = self.action_before(run)
+        if run.scheduled and action is not None and run.wave + 1 < len(run.waves):
+            incident.tell(self.clock.now(), f"{line}; on to wave {run.wave + 2} of {len(run.waves)}")
+            run.move_to(action, run.wave + 1)
+            return MOVED
+        self.heal(incident, line)
+        return STEP_HEALED
+
+    def action_before(self, run: RunPosition) -> Optional[int]:
+        """The index of the nearest step before the current one that acts on targets."""
+        steps = self.config.runbooks[run.runbook].steps
+        acting = [i for i in range(run.step) if REGISTRY[steps[i].action].acts_on_targets]
+        return acting[-1] if acting else None
+
     # -- endings -------------------------------------------------------------------------------
     def heal(self, incident: Incident, line: str) -> None:
         now = self.clock.now()
@@ -232,6 +260,8 @@ class RunbookEngine:
         self.finish(incident, ESCALATED)
         incident.escalated_at = self.clock.now()
         self.notifier.send(incident, "escalated", f"{incident.key}: {why}")
+        if incident.run.scheduled:  # no signal will ever clear it: telling people ends it
+            resolve(incident, incident.escalated_at)
 
     def finish(self, incident: Incident, state: str) -> None:
         run = incident.run

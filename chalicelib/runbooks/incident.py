@@ -37,6 +37,10 @@ class RunPosition:
     # The current step's own progress (a command sent, when a verify began); cleared when the run
     # moves to another step or wave, so a resumed step never repeats a side effect.
     step_data: dict[str, Any] = field(default_factory=dict)
+    # A scheduled run (a nightly restart) acts on every wave, a verify after each, and stops at
+    # the first that does not verify; it tells people only when it fails.
+    scheduled: bool = False
+    admitted_at: float = 0.0  # when its targets' budget was spent (given back if nothing was done)
 
     @property
     def wave_targets(self) -> list[str]:

@@ -22,6 +22,8 @@ from chalicelib.runbooks.incident import Incident
 logger = Logger(service="autoheal", child=True)
 
 ALL_CHANNELS = "*"
+# What a scheduled run tells people: only that it failed; the rest goes to its story alone.
+SCHEDULED_LOUD = ("escalated", "budget_exhausted")
 MAX_UNSENT = 20  # the oldest unsent notices go first past this: the newest tell the most
 
 
@@ -44,6 +46,8 @@ class IncidentNotifier:
         now = self.now()
         if tell:
             incident.tell(now, title)
+        if incident.run is not None and incident.run.scheduled and kind not in SCHEDULED_LOUD:
+            return
         notice = Notice(
             kind=kind,
             incident=incident.key,

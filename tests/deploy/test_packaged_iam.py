@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autoheal_ops.iam import policy_path, rendered, stage_config
+from autoheal_ops.iam import documents, policy_path, rendered, stage_config
 from autoheal_ops.package import package
 from autoheal_ops.stage import functions, stages
 from chalicelib.runbooks.steps import REGISTRY
@@ -90,7 +90,8 @@ def test_send_command_only_on_autoheal_documents_and_tagged_instances(packaged):
         for statement in (s for s in statements if "ssm:SendCommand" in actions(s)):
             for resource in (r["Fn::Sub"] for r in resources(statement)):
                 if ":document/" in resource:
-                    assert resource.endswith(f":document/autoheal-{STAGE}-*"), resource
+                    allowed = [f"autoheal-{STAGE}-*", *documents(config)]
+                    assert resource.split(":document/", 1)[1] in allowed, resource
                 else:
                     assert resource.endswith(":instance/*"), resource
                     condition = statement["Condition"]["StringEquals"]

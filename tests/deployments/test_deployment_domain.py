@@ -157,15 +157,25 @@ deployments:
     test_listener: {port: 8080}
     max_hold: 30m
     gates: {monitors: [web], compare: {error_rate_margin: 0.02, min_requests: 50}}
-    hooks: {before_start: [web], after_promote: [autoheal-valkey-promote]}
+    hooks:
+      before_start: [web]
+      after_promote:
+        - autoheal-valkey-promote
+        - run: {document: autoheal-valkey-promote, parameters: {master: cache, sentinel: "10.0.1.5:26379"}}
 """
     )
     web = config.deployments["web"]
-    assert (web.test_listener, web.max_hold, web.hooks.after_promote) == (
-        8080,
-        1800.0,
-        ("autoheal-valkey-promote",),
-    )
+    assert (web.test_listener, web.max_hold) == (8080, 1800.0)
+    assert [(step.action, dict(step.params)) for step in web.hooks.after_promote] == [
+        ("run", {"document": "autoheal-valkey-promote", "parameters": {}}),
+        (
+            "run",
+            {
+                "document": "autoheal-valkey-promote",
+                "parameters": {"master": ["cache"], "sentinel": ["10.0.1.5:26379"]},
+            },
+        ),
+    ]
     assert web.gates.compare == Compare(error_rate_margin=0.02, latency_margin=0.2, min_requests=50)
 
 
@@ -181,7 +191,12 @@ def test_config_errors_name_the_key() -> None:
     steps: [50, 10]
     test_listener: {port: 443, host: x}
     gates: {compare: {latency_margin: lots}}
-    hooks: {before_start: [nope], after_promote: ["rm -rf /"]}
+    hooks:
+      before_start: [nope]
+      after_promote:
+        - "rm -rf /"
+        - run: {document: autoheal-valkey-promote, parameters: {master: "-x; reboot", role: primary}}
+        - {restart: {service: web}}
 """
         )
     errors = caught.value.errors
@@ -193,5 +208,17 @@ def test_config_errors_name_the_key() -> None:
         "deployments.web.gates.compare.latency_margin: expected a fraction like 0.05 (0..10), got 'lots'"
         in errors
     )
-    assert "deployments.web.hooks.after_promote: expected SSM document names, got 'rm -rf /'" in errors
+    assert "deployments.web.hooks.after_promote[0].document: expected an SSM document name" in errors
+    assert (
+        "deployments.web.hooks.after_promote[1].run.parameters: master: expected a value matching "
+        "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$, got '-x; reboot'" in errors
+    )
+    assert any(
+        e.startswith("deployments.web.hooks.after_promote[1].run.parameters: autoheal-valkey-promote has no")
+        for e in errors
+    )
+    assert any(
+        e.startswith("deployments.web.hooks.after_promote[2]: expected an SSM document name or")
+        for e in errors
+    )
     assert "deployments.web.hooks.before_start: no monitor named 'nope'" in errors

@@ -87,24 +87,58 @@ def test_signals_that_gate_nothing_change_nothing(world: World) -> None:
     assert [r["state"] for r in rollback_for_signal("web", "DOWN", world.config)] == ["rolled_back"]
 
 
-def put_alb_metrics(world: World, group: str, requests: int, errors: int, at: float) -> None:
+def put_alb_metrics(
+    world: World, group: str, requests: int, errors: int, at: float, seconds: tuple[float, ...] = ()
+) -> None:
+    # In the ALB's own order (TargetGroup first); the gate asks LoadBalancer first.
     dims = [
-        {"Name": "LoadBalancer", "Value": metric_dimension(world.lb_arn)},
         {"Name": "TargetGroup", "Value": metric_dimension(world.groups[group])},
+        {"Name": "LoadBalancer", "Value": metric_dimension(world.lb_arn)},
     ]
     when = datetime.fromtimestamp(at, UTC)
-    client("cloudwatch").put_metric_data(
-        Namespace="AWS/ApplicationELB",
-        MetricData=[
-            {"MetricName": "RequestCount", "Dimensions": dims, "Value": requests, "Timestamp": when},
+    data = [
+        {"MetricName": "RequestCount", "Dimensions": dims, "Value": requests, "Timestamp": when},
+        {"MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": dims, "Value": errors, "Timestamp": when},
+    ]
+    if seconds:
+        data.append(
             {
-                "MetricName": "HTTPCode_Target_5XX_Count",
+                "MetricName": "TargetResponseTime",
                 "Dimensions": dims,
-                "Value": errors,
+                "Values": list(seconds),
                 "Timestamp": when,
-            },
-        ],
-    )
+            }
+        )
+    client("cloudwatch").put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data)
+
+
+def test_compare_gate_rolls_back_a_slower_candidate_on_p95(make_world) -> None:
+    world = make_world(", compare: {latency_margin: 0.2, min_requests: 50}")
+    world.clock.now = datetime.now(UTC).timestamp() - 400
+    started(world)
+    # 95 of 100 answers fast, 5 slow: the p95 is the 95th value, still fast, for both groups ...
+    blue = (0.02,) * 95 + (1.0,) * 5
+    green = (0.02,) * 90 + (0.3,) * 10  # ... and green's 95th is 300 ms: 15 times stable's
+    put_alb_metrics(world, "web-green", requests=100, errors=0, at=world.clock.now + 60, seconds=green)
+    put_alb_metrics(world, "web-blue", requests=900, errors=0, at=world.clock.now + 60, seconds=blue)
+    world.clock.tick(301)
+    view = world.shifter.advance(world.web)
+    assert (view["state"], view["history"][-1]["by"]) == ("rolled_back", "gate:compare")
+    assert "candidate p95 300 ms vs stable 20 ms" in view["history"][-1]["detail"]
+    assert world.weights() == {"web-blue": 100}
+
+
+def test_compare_gate_passes_a_candidate_as_fast_as_stable(make_world) -> None:
+    world = make_world(", compare: {latency_margin: 0.2, min_requests: 50}")
+    world.clock.now = datetime.now(UTC).timestamp() - 400
+    started(world)
+    same = (0.02,) * 95 + (0.5,) * 5
+    put_alb_metrics(world, "web-green", requests=100, errors=0, at=world.clock.now + 60, seconds=same)
+    put_alb_metrics(world, "web-blue", requests=900, errors=0, at=world.clock.now + 60, seconds=same)
+    world.clock.tick(301)
+    view = world.shifter.advance(world.web)
+    assert (view["state"], view["history"][-1]["event"]) == ("shifting", "moved")
+    assert world.weights() == {"web-blue": 50, "web-green": 50}
 
 
 def test_compare_gate_rolls_back_a_candidate_with_more_5xx(make_world) -> None:

@@ -10,10 +10,10 @@ import pytest
 from chalicelib.aws.ssm import InvocationResult
 from chalicelib.config import parse_config
 from chalicelib.probe.result import ProbeResult
-from chalicelib.runbooks.budget import Decision, admit
 from chalicelib.runbooks.engine import Clock, RunbookEngine
 from chalicelib.runbooks.incident import ESCALATED, HEALED, PAUSED, RESOLVED, STOPPED, Incident, RunPosition
 from chalicelib.runbooks.scope import SignalScope, wave_size
+from tests.support.memory_stores import MemoryBudget, MemoryLeases
 
 CONFIG = parse_config(
     """
@@ -91,38 +91,6 @@ class Verifier:
         return [
             ProbeResult(m.name, ok, 5.0, None if ok else "timeout after 1s", 1, self.time.t) for m in monitors
         ]
-
-
-class MemoryBudget:
-    def __init__(self) -> None:
-        self.runs: dict[str, list[float]] = {}
-        self.escalated: set[str] = set()
-
-    def spend(self, runbook, target, now, max_runs, per):
-        allowed, kept = admit(self.runs.get(target, []), now, max_runs, per)
-        self.runs[target] = kept
-        escalate = not allowed and target not in self.escalated
-        if escalate:
-            self.escalated.add(target)
-        return Decision(allowed, len(kept), escalate)
-
-
-class MemoryLeases:
-    def __init__(self) -> None:
-        self.held: dict[str, str] = {}
-
-    def acquire(self, target, owner, now, ttl):
-        if self.held.get(target, owner) != owner:
-            return False
-        self.held[target] = owner
-        return True
-
-    def renew(self, target, owner, now, ttl):
-        return self.acquire(target, owner, now, ttl)
-
-    def release(self, target, owner):
-        if self.held.get(target) == owner:
-            del self.held[target]
 
 
 @pytest.fixture
@@ -203,7 +171,7 @@ def test_the_budget_stops_acting_and_tells_people_once(world):
 
 def test_a_target_leased_by_another_run_is_left_alone(world):
     engine, time = world["engine"](healthy_after=0), world["time"]
-    world["leases"].held["i-0aaaaaaaaaaaaaaaa"] = "someone-else"
+    assert world["leases"].acquire("i-0aaaaaaaaaaaaaaaa", "someone-else", time.t, 180)
     case = incident(time)
     engine.start(case, "heal", deadline=time.t + 300)
     assert case.run.state == STOPPED and world["actions"].calls == []
@@ -236,11 +204,12 @@ def test_no_targets_found_escalates_without_acting(world):
 def test_leases_are_all_or_nothing_so_two_runs_never_split_a_target_set(world):
     engine, time = world["engine"](healthy_after=0), world["time"]
     world["actions"].targets = ["i-0bbbbbbbbbbbbbbbb", "i-0aaaaaaaaaaaaaaaa"]
-    world["leases"].held["i-0bbbbbbbbbbbbbbbb"] = "someone-else"
+    assert world["leases"].acquire("i-0bbbbbbbbbbbbbbbb", "someone-else", time.t, 180)
     case = incident(time)
     engine.start(case, "heal", deadline=time.t + 300)
     assert world["actions"].calls == []
-    assert world["leases"].held == {"i-0bbbbbbbbbbbbbbbb": "someone-else"}, "the first lease was let go"
+    owners = {target: owner for target, (owner, _) in world["leases"].held.items()}
+    assert owners == {"i-0bbbbbbbbbbbbbbbb": "someone-else"}, "the first lease was let go"
 
 
 TIER = ["i-0aaaaaaaaaaaaaaaa", "i-0bbbbbbbbbbbbbbbb", "i-0cccccccccccccccc"]

@@ -195,3 +195,23 @@ def test_empty_run(engine):
 def test_workers_must_be_positive():
     with pytest.raises(ValueError):
         ProbeEngine(workers=0)
+
+
+def test_quick_monitors_go_before_middling_ones_and_after_the_long(httpserver, socket_server):
+    def middling(request: Request) -> Response:
+        time.sleep(0.3)
+        return Response("ok")
+
+    httpserver.expect_request("/middling").respond_with_handler(middling)
+    httpserver.expect_request("/quick").respond_with_data("ok")
+    server = socket_server(hang)
+    engine = ProbeEngine(workers=1)
+    monitors = [
+        Monitor(name="middling", url=httpserver.url_for("/middling"), timeout=1.0, retries=0),
+        Monitor(name="quick", url=httpserver.url_for("/quick"), timeout=1.0, retries=0),
+        Monitor(name="long", url=f"http://127.0.0.1:{server.port}/", timeout=0.3, retries=0),
+    ]
+    engine.run(monitors, far())
+    second = engine.run(monitors, far())
+    by_start = sorted(second, key=lambda r: r.checked_at)  # one worker: finish order is start order
+    assert [r.monitor for r in by_start] == ["long", "quick", "middling"]

@@ -47,7 +47,16 @@ def test_same_message_delivered_five_times_at_once_acts_once(world):
     assert acted and all(h["commands"] == acted[0]["commands"] for h in acted)
 
 
-def test_a_new_message_id_for_the_same_alarm_is_a_new_delivery(world):
+def test_the_same_state_change_under_a_new_message_id_acts_once(world):
+    """What the probe does when it died after SNS took a transition but before it recorded that:
+    it publishes the same state change again, under a new MessageId."""
     world.on_alarm(world.event("alarm-metric-alarm", "first-delivery"))
-    world.on_alarm(world.event("alarm-metric-alarm", "second-alarm"))
+    world.on_alarm(world.event("alarm-metric-alarm", "republished"))
+    assert len(world.commands()) == 1
+
+
+def test_a_new_state_change_of_the_same_alarm_is_a_new_delivery(world):
+    world.on_alarm(world.event("alarm-metric-alarm", "first-delivery"))
+    later = world.event("alarm-metric-alarm", "second-alarm", StateChangeTime="2024-05-01T22:03:04.512+0000")
+    world.on_alarm(later)
     assert len(world.commands()) == 2  # healed in between: a new ALARM is a new incident

@@ -174,3 +174,77 @@ def test_no_reminder_is_written_over_a_run_in_flight(make_world, health):
     incident = world.incident(KEY)
     assert incident.run.state == ESCALATED  # the run finished
     assert not [item for item in world.items() if item["pk"] == "lease"]
+
+
+# --- nothing lost -------------------------------------------------------------------------------
+
+
+def test_follow_up_never_resumes_a_run_whose_target_another_run_now_holds(make_world, health):
+    from chalicelib.leases import Leases
+
+    world = slow_verify_world(make_world, health)
+    health.status = 500
+    paused = paused_incident(world)
+    target = paused.run.targets[0]
+    leases = Leases(world.config.settings.state_table)
+    leases.release(target, paused.run.lease_owner)  # as if its lease had run out...
+    assert leases.acquire(target, "another-run@1", time.time(), 180)  # ...and another took it
+
+    out = world.follow_up()
+
+    assert out["resumed"] == [KEY]
+    incident = world.incident(KEY)
+    assert incident.run.state == ESCALATED
+    assert any("held by another run" in line for line in incident.story)
+    assert len(world.commands()) == 1  # nothing sent beside the other run
+    assert world.kinds() == ["escalated"]
+    held = [i for i in world.items() if i["pk"] == "lease"]
+    assert [(i["sk"], i["owner"]) for i in held] == [(target, "another-run@1")]
+
+
+def test_an_ok_that_arrives_while_the_run_acts_is_honoured_when_it_ends(world, health):
+    health.status, health.hang = 500, 0.4  # verify probes take a while and fail
+    running = threading.Thread(target=world.on_alarm, args=(world.event("alarm-metric-alarm", "alarm"),))
+    running.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        incident = world.incident(KEY)
+        if incident is not None and incident.run is not None and incident.run.state == RUNNING:
+            break
+        time.sleep(0.05)
+    ok = world.event("alarm-metric-ok", "ok-during-the-run", StateChangeTime="2024-05-01T21:09:04.512+0000")
+    answer = world.on_alarm(ok)
+    running.join(30)
+
+    assert answer["handled"][0]["action"] == "none: a runbook is running"
+    incident = world.incident(KEY)
+    assert incident.status == RESOLVED, incident.story[-4:]
+    assert "recovered" in world.kinds()
+
+
+def test_a_notification_sns_refused_is_sent_by_follow_up_and_counted(world, health, capsys):
+    from chalicelib.aws.clients import client
+
+    sns = client("sns")
+
+    def refuse(**_):
+        raise sns.exceptions.InternalErrorException(
+            {"Error": {"Code": "InternalError", "Message": "injected"}}, "Publish"
+        )
+
+    health.status = 500
+    sns.meta.events.register("before-call.sns.Publish", refuse, unique_id="refuse-publish")
+    try:
+        world.on_alarm(world.event("alarm-metric-alarm"))
+    finally:
+        sns.meta.events.unregister("before-call.sns.Publish", unique_id="refuse-publish")
+    incident = world.incident(KEY)
+    assert world.published() == []
+    assert [entry["notice"]["kind"] for entry in incident.unsent] == ["opened", "action", "escalated"]
+    assert '"NotificationFailures"' in capsys.readouterr().out  # the EMF metric an alarm can watch
+
+    out = world.follow_up()
+
+    assert (out["resent"], out["errors"]) == ([KEY], [])
+    assert world.kinds() == ["action", "escalated", "opened"]
+    assert world.incident(KEY).unsent == []

@@ -31,7 +31,16 @@ def granted(policy: Path) -> list[str]:
 
 
 def test_the_registry_holds_every_documented_kind():
-    assert sorted(REGISTRY) == ["escalate", "maintenance", "reboot", "replace", "restart", "run", "verify"]
+    assert sorted(REGISTRY) == [
+        "escalate",
+        "maintenance",
+        "reboot",
+        "replace",
+        "restart",
+        "run",
+        "traffic",
+        "verify",
+    ]
 
 
 @pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.name)

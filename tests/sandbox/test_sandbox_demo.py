@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_heals_a_hang_and_the_budget_stops_a_hopeless_app():
+def test_demo_heals_a_hang_the_budget_stops_a_hopeless_app_and_canaries_shift_or_roll_back():
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "sandbox.demo"],
@@ -37,6 +37,13 @@ def test_demo_heals_a_hang_and_the_budget_stops_a_hopeless_app():
         "scenario 2",
         "restart did not help; escalated",
         "refused by the budget",
+        "scenario 3: canary",
+        "moved by person (first step); read back: web-blue=90, web-green=10",
+        "moved by schedule (step 2 of 3); read back: web-blue=50, web-green=50",
+        "promoted by schedule (step 3 of 3); read back: web-blue=0, web-green=100",
+        "scenario 4",
+        "rolled back by monitor:green (green is DOWN); read back: web-blue=100, web-green=0",
+        "broken v2 served",
     ]
     positions = [out.find(step) for step in order]
     assert -1 not in positions, out
@@ -50,6 +57,16 @@ def test_demo_heals_a_hang_and_the_budget_stops_a_hopeless_app():
     people = [line for line in out.splitlines() if "people notified" in line]
     assert sum("budget exhausted" in line for line in people) == 1
     assert "people notified: [autoheal] web recovered" in out
+    # The broken canary: rolled back by on_alarm within seconds, and nothing reached it after.
+    broken = re.search(
+        r"broken v2 served (\d+) requests \((\d+\.\d)% .*rolled back (\d+\.\d)s after it failed; "
+        r"last request it served (\d+\.\d)s after it failed",
+        out,
+    )
+    assert broken, out
+    share, to_rollback, to_last = (float(broken.group(i)) for i in (2, 3, 4))
+    assert 0 < share < 50 and to_rollback < 15
+    assert to_last <= to_rollback + 1.0  # the door stops sending to v2 once the listener says so
     assert '{"level"' not in out, "function logs belong in the log file, not the timeline"
 
 

@@ -69,3 +69,27 @@ def test_send_command_targets_only_the_given_instance(
         Parameters={"commands": ["true"]},
     )["Command"]
     assert by_key["InstanceIds"] == ids[1:]
+
+
+def test_dynamodb_writes_wait_for_each_other_in_the_patched_moto() -> None:
+    """moto checks a write's condition and then writes with no lock between, on many threads: the
+    patch makes each write wait for the one in progress, as DynamoDB's conditional writes do."""
+    import contextlib
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from sandbox import moto_server
+
+    moto_server._patch_dynamodb_atomic_writes()
+    done = threading.Event()
+
+    def write() -> None:
+        with contextlib.suppress(Exception):  # no backend behind it: only the waiting matters
+            DynamoDBBackend.put_item(None, "t", {})  # type: ignore[arg-type]
+        done.set()
+
+    with moto_server.DYNAMODB_WRITE_LOCK:
+        threading.Thread(target=write, daemon=True).start()
+        assert not done.wait(0.3), "a write went ahead while another held the lock"
+    assert done.wait(5)

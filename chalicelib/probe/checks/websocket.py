@@ -16,9 +16,12 @@ import h11
 from chalicelib.config.model import Monitor
 from chalicelib.probe.checks.base import Outcome
 from chalicelib.probe.checks.errors import ProbeFailure, reason_for
-from chalicelib.probe.checks.http import USER_AGENT, next_event, target, target_host
+from chalicelib.probe.checks.http import USER_AGENT, target, target_host
 from chalicelib.probe.checks.tls import ssl_context
 from chalicelib.probe.connections import Cycle
+from chalicelib.probe.http1 import NoResponse
+
+CHUNK = 64 * 1024
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 INVALID = "websocket: invalid upgrade answer (Upgrade/Connection/Accept headers)"
@@ -46,10 +49,9 @@ class WebSocketCheck:
             tls = ssl_context(monitor.verify_tls, monitor.ca_bundle) if where.secure else None
             conn = await cycle.connect(where.host, where.port, tls)
             key = base64.b64encode(os.urandom(16))
-            conn.writer.write(
-                conn.http.send(upgrade_request(monitor, key)) + conn.http.send(h11.EndOfMessage())
-            )
-            await _upgraded(conn.http, conn.reader, key)
+            http = h11.Connection(h11.CLIENT)
+            conn.writer.write(http.send(upgrade_request(monitor, key)) + http.send(h11.EndOfMessage()))
+            await _upgraded(http, conn.reader, key)
             conn.writer.write(CLOSE_FRAME)
         except Exception as exc:  # every failure becomes a reason; cancellation passes through
             return Outcome.failed(reason_for(exc, target_host(monitor.url)))
@@ -90,3 +92,15 @@ async def _upgraded(http: h11.Connection, reader, key: bytes) -> None:
         ):
             raise ProbeFailure(INVALID)
         return
+
+
+async def next_event(http: h11.Connection, reader, received: bool) -> tuple[object, bool]:
+    """The next h11 event, reading from the socket while h11 needs data. Returns it and whether
+    any byte has arrived yet; NoResponse when the peer closed before sending one."""
+    while (event := http.next_event()) is h11.NEED_DATA:
+        data = await reader.read(CHUNK)
+        if not data and not received:
+            raise NoResponse("closed before a response")
+        received = True
+        http.receive_data(data)
+    return event, received

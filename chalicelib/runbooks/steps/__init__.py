@@ -6,12 +6,12 @@ runs it through `REGISTRY[kind]().execute`, and a test checks each kind's `iam_a
 the IAM policy the project ships.
 
 >>> sorted(REGISTRY)
-['escalate', 'maintenance', 'reboot', 'replace', 'restart', 'run', 'verify']
+['escalate', 'maintenance', 'reboot', 'replace', 'restart', 'run', 'traffic', 'verify']
 """
 
 from __future__ import annotations
 
-from chalicelib.runbooks.steps.base import ESCALATED, HEALED, NEXT, PAUSE, StepContext, StepKind
+from chalicelib.runbooks.steps.base import ESCALATED, HEALED, MOVED, NEXT, PAUSE, StepContext, StepKind
 
 REGISTRY: dict[str, type[StepKind]] = {}
 
@@ -31,12 +31,14 @@ from chalicelib.runbooks.steps import (  # noqa: E402
     replace,
     restart,
     run,
+    traffic,
     verify,
 )
 
 __all__ = [
     "ESCALATED",
     "HEALED",
+    "MOVED",
     "NEXT",
     "PAUSE",
     "REGISTRY",
@@ -48,6 +50,7 @@ __all__ = [
     "replace",
     "restart",
     "run",
+    "traffic",
     "verify",
     "register",
 ]

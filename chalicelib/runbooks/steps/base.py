@@ -6,7 +6,8 @@ shipped policy is checked against them), and executes, returning an outcome:
 - ``NEXT``: done here, go on to the next step;
 - ``PAUSE``: out of time in this invocation, continue from this step on the next;
 - ``HEALED``: verified healthy, the run ends;
-- ``ESCALATED``: people were told, the run ends and autoheal stops acting.
+- ``ESCALATED``: people were told, the run ends and autoheal stops acting;
+- ``MOVED``: the step placed the run where it goes on (the engine does not advance it).
 
 >>> @register
 ... class Wait(StepKind):
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.runbooks.incident import Incident
 
 NEXT, PAUSE = "next", "pause"
+MOVED = "moved"  # the step moved the run itself (a scheduled run's verify, on to the next wave)
 HEALED, ESCALATED = "healed", "escalated"  # the same words as RunPosition states
 
 

@@ -1,4 +1,6 @@
-"""`run`: another SSM document with fixed parameters (a preventive restart, a failover)."""
+"""`run`: another SSM document with fixed parameters (a preventive restart, a failover).
+
+The parameters of the documents autoheal ships are checked against their allowedPatterns."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from typing import Any, Mapping
 
 from chalicelib.config.fields import Section
 from chalicelib.config.model import SSM_DOCUMENT
+from chalicelib.runbooks.documents import parameter_problems
 from chalicelib.runbooks.steps import register
 from chalicelib.runbooks.steps.base import StepContext, StepKind
 from chalicelib.runbooks.steps.command import send_command_step
@@ -28,7 +31,11 @@ class Run(StepKind):
         ):
             s.error("expected a mapping of parameter -> fixed string value", "parameters")
             parameters = {}
-        return {"document": document, "parameters": {str(k): [str(v)] for k, v in parameters.items()}}
+        params = {"document": document, "parameters": {str(k): [str(v)] for k, v in parameters.items()}}
+        if isinstance(document, str):
+            for problem in parameter_problems(document, params["parameters"]):
+                s.error(problem, "parameters")
+        return params
 
     def execute(self, ctx: StepContext, params: Mapping[str, Any]) -> str:
         return send_command_step(ctx, params["document"], params["parameters"], params["document"])

@@ -1,8 +1,10 @@
 """`verify`: probe the monitors until all pass `success_threshold` times in a row, or time is up.
 
 Healthy ends the run (healed); time up moves on to the next step, or, after an action rolled over
-one wave of targets, back to that action for the next wave. The window is kept on the wall clock
-in the run, so a verify cut short by the Lambda's deadline continues with the time it had left.
+one wave of targets, back to that action for the next wave. A scheduled run is the other way
+round: healthy goes on to the next wave, and time up stops the run and tells people. The window
+is kept on the wall clock in the run, so a verify cut short by the Lambda's deadline continues
+with the time it had left.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any, Mapping
 
 from chalicelib.config.fields import Section
 from chalicelib.runbooks.steps import register
-from chalicelib.runbooks.steps.base import HEALED, NEXT, PAUSE, StepContext, StepKind
+from chalicelib.runbooks.steps.base import ESCALATED, NEXT, PAUSE, StepContext, StepKind
 
 VERIFY_INTERVAL = 2.0
 
@@ -45,8 +47,11 @@ class Verify(StepKind):
             run.verify_streak = 0 if bad else run.verify_streak + 1
             failing = "; ".join(f"{r.monitor}: {r.reason}" for r in bad) or failing
             if run.verify_streak >= needed:
-                engine.heal(ctx.incident, f"verified: {', '.join(params['monitors'])} healthy")
-                return HEALED
+                return engine.verified(ctx.incident, f"verified: {', '.join(params['monitors'])} healthy")
             engine.clock.sleep(VERIFY_INTERVAL)
-        ctx.incident.tell(ctx.now, f"verify failed within {params['within']:g}s: {failing}")
+        line = f"verify failed within {params['within']:g}s: {failing}"
+        if run.scheduled:  # a scheduled run broke what was working: stop before the next target
+            engine.escalate(ctx.incident, f"{run.runbook} (scheduled): {line}; no other target touched")
+            return ESCALATED
+        ctx.incident.tell(ctx.now, line)
         return NEXT

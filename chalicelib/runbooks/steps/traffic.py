@@ -1,0 +1,63 @@
+"""`traffic`: move a blue/green deployment as a remediation.
+
+``{traffic: {deployment: web, action: abort}}`` sends every request back to the stable group at
+once (stickiness off, as any rollback); ``action: promote`` finishes the shift instead. Either
+goes through the deployment's shifter, so the move is gated, read back, recorded with the run
+that asked for it, and announced like any other. Nothing in flight: the story says so and the
+run goes on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from chalicelib.config.fields import Section
+from chalicelib.runbooks.steps import register
+from chalicelib.runbooks.steps.base import NEXT, StepContext, StepKind
+
+ACTIONS = ("abort", "promote")
+
+
+@register
+class Traffic(StepKind):
+    kind = "traffic"
+    iam_actions = (
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:ModifyListener",
+        "cloudwatch:DescribeAlarms",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    )
+
+    @classmethod
+    def read(cls, s: Section) -> dict[str, Any]:
+        # Whether the deployment exists is checked with the other cross-references.
+        return {"deployment": s.string("deployment"), "action": s.choice("action", ACTIONS, "abort")}
+
+    def execute(self, ctx: StepContext, params: Mapping[str, Any]) -> str:
+        from chalicelib.deployments.factory import build_shifter
+        from chalicelib.deployments.shifter import Refused
+
+        deployment = ctx.engine.config.deployments[params["deployment"]]
+        run = ctx.incident.run
+        by = f"runbook:{run.runbook if run else '?'}"
+        shifter = build_shifter(ctx.engine.config, notify=ctx.engine.notifier.sender)
+        try:
+            if params["action"] == "promote":
+                view = shifter.promote(deployment, by=by)
+            else:
+                view = shifter.abort(deployment, f"{ctx.incident.key} is failing", by=by)
+        except Refused as exc:
+            ctx.incident.tell(ctx.now, f"traffic {params['action']} {deployment.name}: {exc}")
+            return NEXT
+        weights = ", ".join(f"{name}={w}" for name, w in sorted(view["weights"].items()))
+        ctx.incident.tell(
+            ctx.now,
+            f"traffic {params['action']} {deployment.name}: {view['state']} ({weights or 'no forward'})",
+        )
+        return NEXT

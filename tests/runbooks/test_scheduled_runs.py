@@ -1,0 +1,117 @@
+"""Runbooks on a schedule: started by follow_up when due, one target at a time with a verify
+after each, silent when they work, skipped while an incident holds their targets, told when
+they fail. Against moto in server mode and the real local health endpoint."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib.config.model import Schedule
+from chalicelib.handlers.scheduled_runs import schedule_key
+from chalicelib.runbooks.incident import OPEN, RESOLVED
+from chalicelib.runbooks.schedule import CATCH_UP_SECONDS, due
+from tests.runbooks.conftest import base_config
+
+EVERY_MINUTE = {"cron": "* * * * *", "time_zone": "Europe/Berlin"}
+
+
+def scheduled_config(health_url: str) -> dict[str, Any]:
+    config = copy.deepcopy(base_config(health_url))
+    config["runbooks"]["restart-fleet"]["schedule"] = EVERY_MINUTE
+    return config
+
+
+def targets_of(command: dict[str, Any]) -> list[str]:
+    return list(command["InstanceIds"])
+
+
+def test_a_due_schedule_restarts_every_target_one_at_a_time_and_tells_nobody(make_world, health):
+    world = make_world(scheduled_config(health.url))
+
+    done = world.follow_up()
+
+    commands = sorted(world.commands(), key=lambda c: c["RequestedDateTime"])
+    assert done["started"] == ["restart-fleet"]
+    assert [len(targets_of(c)) for c in commands] == [1, 1, 1]
+    assert sorted(t for c in commands for t in targets_of(c)) == world.everyone
+    incident = world.incident(schedule_key("restart-fleet"))
+    assert incident.status == RESOLVED and incident.run.state == "healed"
+    assert any("on to wave 3 of 3" in line for line in incident.story)
+    assert world.published() == []
+
+    again = world.follow_up()  # the same fire time: already run
+    assert "started" not in again or again["started"] == []
+    assert len(world.commands()) == 3
+
+
+def test_a_scheduled_run_that_breaks_the_first_target_stops_there_and_says_so(make_world, health):
+    world = make_world(scheduled_config(health.url))
+    health.status = 503  # the app does not come back after the restart
+
+    world.follow_up()
+
+    commands = world.commands()
+    assert len(commands) == 1 and len(targets_of(commands[0])) == 1
+    incident = world.incident(schedule_key("restart-fleet"))
+    assert incident.status == RESOLVED and incident.run.state == "escalated"
+    assert world.kinds() == ["escalated"]
+    assert world.follow_up().get("reminded", []) == []  # told once; no reminders about it
+
+
+def test_a_schedule_is_skipped_while_an_incident_is_open_for_its_targets(make_world, health):
+    world = make_world(scheduled_config(health.url))
+    health.status = 503
+    world.on_alarm(world.event("alarm-metric-alarm", message_id="m-1"))  # restart-web, blue-1
+    before = len(world.commands())
+    assert [i.status for i in world.store().needing_follow_up()] == [OPEN]
+    world.published()
+
+    done = world.follow_up()
+
+    assert done["skipped"] == ["restart-fleet"]
+    assert len(world.commands()) == before
+    skipped = world.incident(schedule_key("restart-fleet"))
+    assert skipped.status == RESOLVED and any("skipped" in line for line in skipped.story)
+
+
+def test_a_bad_schedule_names_the_key_and_what_was_expected(make_world, health, tmp_path):
+    from chalicelib.config import ConfigError, load_config
+
+    config = scheduled_config(health.url)
+    config["runbooks"]["restart-fleet"]["schedule"] = {"cron": "0 25 * * *", "time_zone": "Mars/Olympus"}
+    path = tmp_path / "bad.yaml"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(str(path))
+    text = str(raised.value)
+    assert "runbooks.restart-fleet.schedule.cron: expected a cron expression" in text
+    assert "runbooks.restart-fleet.schedule.time_zone: expected an IANA time zone" in text
+
+
+@pytest.mark.parametrize(
+    ("now", "last", "expected"),
+    [
+        (3 * 3600 + 5, None, 3 * 3600.0),  # just after 03:00
+        (3 * 3600 + CATCH_UP_SECONDS - 1, None, 3 * 3600.0),  # a late tick still runs it
+        (3 * 3600 + CATCH_UP_SECONDS + 1, None, None),  # too late: skipped, not run at noon
+        (3 * 3600 + 5, 3 * 3600.0, None),  # already run
+        (2 * 3600 + 59 * 60, None, None),  # not yet
+    ],
+)
+def test_due_is_the_latest_match_not_yet_run_within_the_catch_up(now, last, expected):
+    assert due(Schedule("0 3 * * *"), last, now) == expected
+
+
+def test_due_follows_local_time_across_a_daylight_saving_change():
+    berlin = Schedule("30 2 * * *", "Europe/Berlin")
+    # 2025-03-30: 02:30 does not exist in Berlin (02:00 -> 03:00), so it runs at 03:00;
+    # 2025-10-26: 02:30 happens twice, and it runs once.
+    spring = 1743296400.0  # 2025-03-30T01:00:00Z = 03:00 CEST, the first time that exists
+    assert due(berlin, None, spring + 60) == spring
+    autumn_first = 1761438600.0  # 2025-10-26T00:30:00Z = 02:30 CEST
+    assert due(berlin, None, autumn_first + 60) == autumn_first
+    assert due(berlin, autumn_first, autumn_first + 3600 + 60) is None  # not a second time
