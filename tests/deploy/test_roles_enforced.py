@@ -149,8 +149,13 @@ def run_as(world: dict, role: str, function: str, message_id: str = "") -> tuple
     os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = world["keys"][role]
     wiring.reset()
     event = json.loads((ROOT / "events" / SAMPLES[function]).read_text())
-    if message_id:  # a new SNS message: not the one already handled (idempotency)
-        event["Records"][0]["Sns"]["MessageId"] = message_id
+    if message_id:  # a new state change, not the one already handled (idempotency keys on its time)
+        from datetime import UTC, datetime
+
+        sns = event["Records"][0]["Sns"]
+        message = json.loads(sns["Message"])
+        message["StateChangeTime"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        sns["MessageId"], sns["Message"] = message_id, json.dumps(message)
     BaseClient._make_api_call = recorded
     try:
         world["app"].app.handler_map[function](event, LambdaContext(function, 256, 60_000))
