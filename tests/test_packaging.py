@@ -100,8 +100,13 @@ def test_the_parameter_patterns_the_config_checks_are_the_shipped_documents_own(
     from sandbox.provision import TEMPLATE, cfn_loader
 
     template = yaml_load(TEMPLATE, cfn_loader())
+
+    def name(resource):  # a stage's own document is named through !Sub
+        found = resource["Properties"]["Name"]
+        return found["Sub"] if isinstance(found, dict) else found
+
     shipped = {
-        resource["Properties"]["Name"]: resource["Properties"]["Content"]["parameters"]
+        name(resource): resource["Properties"]["Content"]["parameters"]
         for resource in template["Resources"].values()
         if resource["Type"] == "AWS::SSM::Document"
     }
