@@ -54,7 +54,9 @@ class MaintenanceFunction:
         self.announce = announce  # at the end of a maintenance: raise what is still down
 
     @classmethod
-    def for_config(cls, config: Config, listener: Optional[Listener] = None) -> MaintenanceFunction:
+    def for_config(
+        cls, config: Config, listener: Optional[Listener] = None, clock: Callable[[], float] = time.time
+    ) -> MaintenanceFunction:
         """The deployed wiring: the project's table, the ALB listener adapter, the status site."""
         store = MaintenanceStore(config.settings.state_table)
         return cls(
@@ -62,6 +64,7 @@ class MaintenanceFunction:
             store,
             listener or DeferredListener(config),
             site_republisher(config),
+            clock,
             announce=still_down_announcer(config),
         )
 
@@ -97,10 +100,17 @@ class MaintenanceFunction:
         return self.after_change(now)
 
     def switch_off(self, now: float) -> dict:
-        ended = self.store.end(now)
+        ended = self.end(now)
         if ended is None:
             return self.status(now)
         logger.info("maintenance off")
+        return ended
+
+    def end(self, now: float, expected_since: Optional[float] = None) -> Optional[dict]:
+        """End the switch (only the one that began at `expected_since`, when given), restore the
+        load balancer unless a window goes on, republish; None when there was nothing to end."""
+        if self.store.end(now, expected_since=expected_since) is None:
+            return None
         return {**self.after_change(now), **self.settle(now)}
 
     def end_expired(self, now: float) -> Optional[dict]:
@@ -108,10 +118,11 @@ class MaintenanceFunction:
         current = self.store.current()
         if current is None or not current.expired(now):
             return None
-        if self.store.end(now, expected_since=current.since) is None:
+        ended = self.end(now, expected_since=current.since)
+        if ended is None:
             return None  # switched again meanwhile
         logger.info("maintenance ended at its expiry", extra={"until": current.until})
-        return {"ended": "expired", **self.after_change(now), **self.settle(now)}
+        return {"ended": "expired", **ended}
 
     def follow(self, now: Optional[float] = None) -> dict:
         """Each minute (from follow_up): end a forgotten switch, and put windows into effect when
