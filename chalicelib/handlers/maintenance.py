@@ -216,9 +216,9 @@ def site_republisher(config: Config) -> Callable[[float], None]:
 
     def republish(now: float) -> None:
         from chalicelib.state.store import StateStore
-        from chalicelib.statuspage.site import StatusSite
+        from chalicelib.statuspage.site import site_for
 
-        StatusSite(config).publish(StateStore(config.settings.state_table).load(), {}, now)
+        site_for(config).publish(StateStore(config.settings.state_table).load(), {}, now)
 
     return republish
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
-from chalicelib.aws.clients import table
+from chalicelib.aws.clients import region, table
 from chalicelib.aws.elbv2 import Elbv2, ListenerError
 from chalicelib.config.model import Config
 
@@ -218,10 +217,6 @@ def listener_for(config: Config) -> ListenerMaintenance | NoListener:
         form=settings.form,
         health_paths=config.maintenance.health_paths,
     )
-
-
-def region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 def forward_only(actions: list[Mapping[str, Any]]) -> list[dict[str, Any]]:

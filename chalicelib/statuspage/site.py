@@ -188,5 +188,7 @@ def site_for(config: Config) -> StatusSite:
     """One site per container and config: its accumulator lives across warm invocations."""
     global _current
     if _current is None or _current[0] is not config:
-        _current = (config, StatusSite(config))
+        from chalicelib.statuspage.extras import site_extras
+
+        _current = (config, StatusSite(config, extras=site_extras(config)))
     return _current[1]
