@@ -78,7 +78,11 @@ def tag_sets(config: Any) -> list[Mapping[str, str]]:
 
 
 def load_balancers(config: Any) -> list[str]:
-    return sorted({d.listener.load_balancer for d in config.deployments.values()})
+    """Those the deployments name and the one maintenance diverts, if any."""
+    found = {d.listener.load_balancer for d in config.deployments.values()}
+    if config.maintenance.listener is not None:
+        found.add(config.maintenance.listener.load_balancer)
+    return sorted(found)
 
 
 def documents(config: Any) -> list[str]:
@@ -153,7 +157,10 @@ def step_statements(actions: Iterable[str], names: StageNames, config: Any) -> l
     elb = [a for a in actions if a.startswith("elasticloadbalancing:") and a not in UNSCOPED_READS]
     if elb and load_balancers(config):  # without deployments there is no listener to change
         statements.append(allow("StepListeners", elb, listener_arns(config)))
-    handled = set(reads) | set(table) | set(elb)
+    site = [a for a in actions if a.startswith("s3:")]
+    if site:  # the status site, and no other bucket
+        statements.append(allow("StepStatusSite", site, f"{PARTITION}:s3:::{names.status_bucket}/*"))
+    handled = set(reads) | set(table) | set(elb) | set(site)
     handled |= {"ssm:SendCommand", "ec2:RebootInstances", "autoscaling:SetInstanceHealth", "sns:Publish"}
     unknown = [a for a in actions if a not in handled]
     if unknown:

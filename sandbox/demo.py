@@ -4,13 +4,17 @@ Scenario 1, a hang: all healthy; blue hangs; the probe sees DOWN; on_alarm resta
 through SSM; verify sees it healthy; people hear "recovered". Prints the MTTR.
 Scenario 2, an app that never recovers: restarts do not help; each run escalates; repeated
 alarms meet the runbook's budget, which stops the restarts and escalates once.
-Scenarios 3 and 4, blue/green on the front door (`sandbox.demo_canary`): a canary that
+Scenario 3, blue and green both down: the front door sends users to the maintenance page; when
+the instances recover, the front door serves the app again by itself. Prints how long after both
+health endpoints answered users were back on the app.
+Scenarios 4 and 5, blue/green on the front door (`sandbox.demo_canary`): a canary that
 completes, and a canary to a green that breaks and is rolled back by `on_alarm`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import sys
 import tempfile
@@ -19,6 +23,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Callable, Optional, TextIO
+from urllib.parse import urlsplit
 
 from chalicelib.alarms.message import cloudwatch_time
 from chalicelib.aws.clients import client
@@ -176,6 +181,43 @@ def scenarios_blue_green(world: World, timeline: Timeline, table: str) -> demo_c
     return broken
 
 
+def door_get(base: str, path: str) -> tuple[int, str]:
+    """(status, Location) of one GET through the front door, redirects not followed."""
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=2)
+    try:
+        connection.request("GET", path, headers={"Cache-Control": "no-store"})
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.getheader("Location") or ""
+    except OSError:
+        return 0, ""
+    finally:
+        connection.close()
+
+
+def scenario_both_down(world: World, timeline: Timeline, door: str) -> float:
+    timeline.say("scenario 3: blue and green both down")
+    for name in world.fleet.names:
+        world.fleet.fault(name, "error", sticky=True)
+    timeline.say("blue-1, blue-2 and green-1 answer 500")
+    wait_for("the maintenance page", lambda: "maintenance.html" in door_get(door, "/")[1])
+    timeline.say(f"front door: / -> {door_get(door, '/')[1]} (users see the maintenance page)")
+    for name in world.fleet.names:
+        world.fleet.fault(name, "none")
+    timeline.say("the instances recover")
+    wait_for(
+        "both health endpoints",
+        lambda: door_get(door, "/healthz")[0] == 200 and door_get(door, "/api/healthz")[0] == 200,
+        limit=20,
+    )
+    answered = timeline.say("front door: /healthz and /api/healthz answer 200")
+    wait_for("the app", lambda: door_get(door, "/")[0] == 200, limit=60)
+    back = timeline.say("front door: / is the app again (listener restored)") - answered
+    timeline.say(f"users back on the app {back:.1f}s after both health endpoints answered")
+    return back
+
+
 def main() -> int:
     console = sys.stdout
     timeline = Timeline(console)
@@ -191,8 +233,12 @@ def main() -> int:
         world.runtime.start()
         wait_for("all UP", lambda: all(monitor_status(table, m.name) == "UP" for m in world.config.monitors))
         timeline.say("all monitors UP: " + ", ".join(m.name for m in world.config.monitors))
+        urls = world.urls()
+        door = urls["web-alb:80"]
+        timeline.say(f"app: {door}/  status page: {urls['status site']}/index.html")
         mttr = scenario_hang(world, timeline, table)
         sent = scenario_never_recovers(world, timeline, table)
+        back = scenario_both_down(world, timeline, door)
         broken = scenarios_blue_green(world, timeline, table)
         time.sleep(1.5)  # the last notifications reach the queue
         watchers.stopping.set()
@@ -202,7 +248,8 @@ def main() -> int:
             print("          chat | " + str(message.get("text", "")).splitlines()[0], file=console)
     timeline.say(
         f"done: MTTR {mttr:.1f}s with probe every 1s, failure_threshold 2; "
-        f"{sent} restarts for an app that never recovers; {len(watchers.people)} messages to people; "
+        f"{sent} restarts for an app that never recovers; back on the app {back:.1f}s after recovery; "
+        f"{len(watchers.people)} messages to people; "
         f"a broken canary served {broken.share:.1%} of requests, its last {broken.to_last_request:.1f}s "
         "after it failed"
     )

@@ -127,7 +127,7 @@ class MovePrinter:
 
 def scenario_canary(world: World, say: Callable[[str], float], limit: float = 30.0) -> int:
     """A canary blue -> green that completes. Returns the number of moves."""
-    say(f"scenario 3: canary web-blue (v1) -> web-green (v2), steps 10/50/100, {STEP_INTERVAL} each")
+    say(f"scenario 4: canary web-blue (v1) -> web-green (v2), steps 10/50/100, {STEP_INTERVAL} each")
     assert world.front_door is not None
     printer = MovePrinter(say)
     printer.skip_history(shift(world, action="status"))
@@ -164,7 +164,7 @@ class BrokenOutcome:
 
 def scenario_broken_canary(world: World, say: Callable[[str], float], limit: float = 30.0) -> BrokenOutcome:
     """A canary to a green that breaks at its first step: on_alarm rolls it back."""
-    say("scenario 4: canary to web-green; green breaks at 10%; nobody runs advance")
+    say("scenario 5: canary to web-green; green breaks at 10%; nobody runs advance")
     assert world.front_door is not None and world.fleet is not None
     served = world.front_door.served
     printer = MovePrinter(say)

@@ -25,6 +25,7 @@ import contextlib
 import http.client
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -96,7 +97,7 @@ class FrontDoor:
         self.refresh_errors = 0
         self._wanted_ports = dict(ports or {})
         self._snapshot = Snapshot()
-        self._servers: dict[ListenerKey, ThreadingHTTPServer] = {}
+        self._servers: dict[ListenerKey, _DoorServer] = {}
         self._stopping = threading.Event()
         self._refresher = threading.Thread(target=self._refresh_loop, name="front-door-refresh", daemon=True)
 
@@ -158,7 +159,7 @@ class FrontDoor:
     # -- internals ---------------------------------------------------------------------------------
 
     def _serve(self, key: ListenerKey) -> None:
-        server = ThreadingHTTPServer((LOOPBACK, self._wanted_ports.get(key, 0)), _ListenerHandler)
+        server = _DoorServer((LOOPBACK, self._wanted_ports.get(key, 0)), _ListenerHandler)
         server.daemon_threads = True  # an open websocket never keeps the process alive
         server.door = self  # type: ignore[attr-defined]
         server.listener_key = key  # type: ignore[attr-defined]
@@ -179,6 +180,14 @@ class FrontDoor:
     ) -> None:
         self.metrics.record(view.load_balancer_dimension, forward.group.dimension, status, seconds)
         self.served.record(version, status or 504)
+
+
+class _DoorServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (a probe's timeout) is normal traffic, not a traceback."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _ListenerHandler(BaseHTTPRequestHandler):

@@ -9,6 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the virtual environment's commands
 
@@ -22,14 +24,31 @@ def test_lambda_requirements_never_carry_the_aws_sdk_or_test_tools():
     assert names and not {"boto3", "botocore", "moto", "pytest", "chalice"} & set(names)
 
 
-def test_resources_template_passes_cfn_lint():
+@pytest.mark.parametrize("template", ["autoheal.yaml", "cloudfront-error-pages.yaml"])
+def test_resources_template_passes_cfn_lint(template):
     linted = subprocess.run(
-        [str(BIN / "cfn-lint"), str(ROOT / "resources" / "autoheal.yaml")],
+        [str(BIN / "cfn-lint"), str(ROOT / "resources" / template)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_cloudfront_serves_the_maintenance_page_for_gateway_errors_briefly_and_as_503():
+    import yaml
+
+    loader = type("Tagged", (yaml.SafeLoader,), {})
+    loader.add_multi_constructor("!", lambda load, tag, node: {tag: load.construct_scalar(node)})
+    template = yaml.load((ROOT / "resources" / "cloudfront-error-pages.yaml").read_text(), loader)
+    config = template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+    responses = {r["ErrorCode"]: r for r in config["CustomErrorResponses"]}
+    assert sorted(responses) == [502, 503, 504]
+    assert all(
+        r["ResponseCode"] == 503 and r["ResponsePagePath"] == "/maintenance.html" for r in responses.values()
+    )
+    assert template["Parameters"]["ErrorCachingSeconds"]["MaxValue"] <= 10
+    assert template["Parameters"]["ErrorCachingSeconds"]["Default"] <= 10
 
 
 def test_every_stage_names_a_valid_config_and_a_policy_per_function():

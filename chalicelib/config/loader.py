@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from chalicelib.config.errors import ConfigError
 from chalicelib.config.fields import Section
 from chalicelib.config.model import (
+    MAINTENANCE_FORMS,
     MONITOR_KINDS,
     AlarmRoute,
     Budget,
@@ -28,6 +29,7 @@ from chalicelib.config.model import (
     Hooks,
     Listener,
     MaintenanceConfig,
+    MaintenanceListener,
     MaintenanceWindow,
     Monitor,
     Runbook,
@@ -391,7 +393,29 @@ def read_maintenance_config(s: Section) -> MaintenanceConfig:
             pages.error(f"expected an http(s) URL like 'https://app.example.com', got {app_url!r}", "app_url")
     pages.finish()
     windows = tuple(read_window(Section(item, path, s.errors)) for path, item in s.items("windows"))
-    return s.build(MaintenanceConfig, health_paths=tuple(paths), app_url=app_url, windows=windows)
+    listener = read_maintenance_listener(s.section("listener")) if "listener" in s.data else None
+    return s.build(
+        MaintenanceConfig, health_paths=tuple(paths), app_url=app_url, windows=windows, listener=listener
+    )
+
+
+def read_maintenance_listener(s: Section) -> MaintenanceListener:
+    """`listener: {load_balancer, port, form, page_url}`; absent: maintenance leaves the ALB alone."""
+    page_url = s.string("page_url", None)
+    if isinstance(page_url, str):
+        parts = urlsplit(page_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            s.error(
+                f"expected an http(s) URL like 'https://status.example.com/m.html', got {page_url!r}",
+                "page_url",
+            )
+    return s.build(
+        MaintenanceListener,
+        load_balancer=s.string("load_balancer"),
+        port=s.integer("port", minimum=1, maximum=65535),
+        form=s.choice("form", MAINTENANCE_FORMS, "redirect"),
+        page_url=page_url,
+    )
 
 
 def read_window(s: Section) -> MaintenanceWindow:

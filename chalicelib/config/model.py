@@ -173,6 +173,21 @@ class MaintenanceWindow:
 
 
 DEFAULT_HEALTH_PATHS = ("/healthz", "/api/healthz")
+MAINTENANCE_FORMS = ("redirect", "fixed-response")
+
+
+@dataclass(frozen=True)
+class MaintenanceListener:
+    """The ALB listener maintenance diverts, and where it sends users.
+
+    `page_url` None means the status bucket's S3 website (`http://<bucket>.s3-website-<region>
+    .amazonaws.com/maintenance.html`, the region read at run time).
+    """
+
+    load_balancer: str
+    port: int
+    form: str = "redirect"
+    page_url: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +201,7 @@ class MaintenanceConfig:
     health_paths: tuple[str, ...] = DEFAULT_HEALTH_PATHS
     app_url: Optional[str] = None
     windows: tuple[MaintenanceWindow, ...] = ()
+    listener: Optional[MaintenanceListener] = None  # None: no ALB is diverted
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 - continues paused runs, and takes over runs whose invocation died (RUNNING, no heartbeat for
   STALE_RUN_SECONDS), but only while holding every one of their targets' leases;
 - retries notifications a channel did not take;
+- ends a forgotten maintenance and puts scheduled windows into and out of effect;
 - resolves incidents whose signals are all OK again once their run has ended;
 - reminds people while an incident stays open, and escalates once and closes an incident open
   past MAX_OPEN_SECONDS, so nothing stays open (and reminding) forever;
@@ -17,6 +18,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.config.durations import format_duration
 from chalicelib.handlers.incident_desk import IncidentDesk
+from chalicelib.handlers.maintenance import follow_maintenance
 from chalicelib.handlers.scheduled_runs import ScheduledRuns
 from chalicelib.runbooks.engine import resolve
 from chalicelib.runbooks.incident import OPEN, PAUSED, RUNNING, Incident
@@ -38,6 +40,7 @@ class FollowUp(IncidentDesk):
             "resolved": [],
             "errors": [],
         }
+        done["maintenance"] = follow_maintenance(self.config, self.clock())
         incidents = self.incidents.needing_follow_up()
         for incident in incidents:
             try:

@@ -7,7 +7,10 @@
 A bad payload answers {"error": "<key>: <what was expected>"} and changes nothing. Every
 change republishes the status site. The ALB side goes through an injected listener object
 (`divert(reason)` / `restore()`), so this module knows nothing of listeners and rules.
-A forgotten maintenance ends by itself: `follow_up` calls `end_expired(now)`.
+A forgotten maintenance ends by itself, and scheduled windows begin and end at the load
+balancer: `follow_up` calls `follow(now)` every minute. When a maintenance ends, monitors still
+down whose ALARM was held back are raised on the alarms topic at once, so `on_alarm` opens
+their incidents, tells people and starts their runbooks as for any outage.
 
 >>> MaintenanceFunction.for_config(config).handle({"action": "status"})  # doctest: +SKIP
 {'mode': 'off', ...}
@@ -21,7 +24,7 @@ from typing import Any, Callable, Optional, Protocol
 from aws_lambda_powertools import Logger
 
 from chalicelib.config.model import Config
-from chalicelib.maintenance import windows
+from chalicelib.maintenance import cover, windows
 from chalicelib.maintenance.mode import ManualMaintenance, PayloadError, parse_request
 from chalicelib.maintenance.store import MaintenanceStore
 
@@ -29,8 +32,8 @@ logger = Logger(service="autoheal", child=True)
 
 
 class Listener(Protocol):
-    def divert(self, reason: str) -> None: ...
-    def restore(self) -> None: ...
+    def divert(self, reason: str) -> object: ...
+    def restore(self) -> object: ...
 
 
 class MaintenanceFunction:
@@ -41,18 +44,29 @@ class MaintenanceFunction:
         listener: Listener,
         republish: Callable[[float], None],
         clock: Callable[[], float] = time.time,
+        announce: Callable[[float], list[str]] = lambda now: [],
     ) -> None:
         self.config = config
         self.store = store
         self.listener = listener
         self.republish = republish
         self.clock = clock
+        self.announce = announce  # at the end of a maintenance: raise what is still down
 
     @classmethod
-    def for_config(cls, config: Config, listener: Optional[Listener] = None) -> MaintenanceFunction:
+    def for_config(
+        cls, config: Config, listener: Optional[Listener] = None, clock: Callable[[], float] = time.time
+    ) -> MaintenanceFunction:
         """The deployed wiring: the project's table, the ALB listener adapter, the status site."""
         store = MaintenanceStore(config.settings.state_table)
-        return cls(config, store, listener or DeferredListener(config), site_republisher(config))
+        return cls(
+            config,
+            store,
+            listener or DeferredListener(config),
+            site_republisher(config),
+            clock,
+            announce=still_down_announcer(config),
+        )
 
     def handle(self, payload: Any) -> dict:
         now = self.clock()
@@ -73,35 +87,72 @@ class MaintenanceFunction:
         if previous is not None and not previous.expired(now):
             mode = ManualMaintenance(mode.message, previous.since, mode.until, mode.components)
         self.store.put(mode)
-        if previous is None or previous.expired(now):  # already diverted otherwise: divert once
-            try:
-                self.listener.divert(mode.message)
-            except Exception as exc:  # noqa: BLE001 - the record must not claim what the ALB did not do
+        try:
+            self.settle(now)
+        except Exception as exc:  # noqa: BLE001 - the record must not claim what the ALB did not do
+            if previous is None or previous.expired(now):
                 self.store.discard(mode.since)
-                logger.error(f"maintenance on failed at the load balancer: {type(exc).__name__}: {exc}")
-                return {
-                    "error": f"load balancer: could not divert to the maintenance page ({type(exc).__name__})"
-                }
+            logger.error(f"maintenance on failed at the load balancer: {type(exc).__name__}: {exc}")
+            return {
+                "error": f"load balancer: could not divert to the maintenance page ({type(exc).__name__})"
+            }
         logger.info("maintenance on", extra={"until": mode.until, "components": list(mode.components)})
         return self.after_change(now)
 
     def switch_off(self, now: float) -> dict:
-        ended = self.store.end(now)
-        if ended is not None:
-            self.listener.restore()
-            logger.info("maintenance off")
-        return self.after_change(now) if ended else self.status(now)
+        ended = self.end(now)
+        if ended is None:
+            return self.status(now)
+        logger.info("maintenance off")
+        return ended
+
+    def end(self, now: float, expected_since: Optional[float] = None) -> Optional[dict]:
+        """End the switch (only the one that began at `expected_since`, when given), restore the
+        load balancer unless a window goes on, republish; None when there was nothing to end."""
+        if self.store.end(now, expected_since=expected_since) is None:
+            return None
+        return {**self.after_change(now), **self.settle(now)}
 
     def end_expired(self, now: float) -> Optional[dict]:
         """End a manual maintenance past its expiry; None when there is nothing to end."""
         current = self.store.current()
         if current is None or not current.expired(now):
             return None
-        if self.store.end(now, expected_since=current.since) is None:
+        ended = self.end(now, expected_since=current.since)
+        if ended is None:
             return None  # switched again meanwhile
-        self.listener.restore()
         logger.info("maintenance ended at its expiry", extra={"until": current.until})
-        return {"ended": "expired", **self.after_change(now)}
+        return {"ended": "expired", **ended}
+
+    def follow(self, now: Optional[float] = None) -> dict:
+        """Each minute (from follow_up): end a forgotten switch, and put windows into effect when
+        they start and out of it when they end. Idempotent: a minute that changes nothing writes
+        nothing."""
+        now = self.clock() if now is None else now
+        ended = self.end_expired(now)
+        if ended is not None:
+            return ended
+        settled = self.settle(now)
+        if settled:
+            return {**self.after_change(now), **settled}
+        return {}
+
+    def settle(self, now: float) -> dict:
+        """Make the load balancer match what is in effect: divert when maintenance begins,
+        restore (and raise what is still down) when it ends. {} when nothing changed."""
+        message = cover.in_effect(self.config.maintenance.windows, self.store.current(), now)
+        was = self.store.in_effect()
+        if message is not None and not was:
+            self.listener.divert(message)  # before the record: a crash between is retried
+            self.store.set_in_effect(message, now)
+            return {"maintenance": "began"}
+        if message is None and was:
+            self.listener.restore()
+            self.store.set_in_effect(None, now)
+            still_down = self.announce(now)
+            logger.info("maintenance ended", extra={"still_down": still_down})
+            return {"maintenance": "ended", "still_down": still_down}
+        return {}
 
     def after_change(self, now: float) -> dict:
         result = self.status(now)
@@ -144,11 +195,11 @@ class DeferredListener:
             self._listener = listener_for(self.config)
         return self._listener
 
-    def divert(self, reason: str) -> None:
-        self.get().divert(reason)
+    def divert(self, reason: str) -> object:
+        return self.get().divert(reason)
 
-    def restore(self) -> None:
-        self.get().restore()
+    def restore(self) -> object:
+        return self.get().restore()
 
 
 def occurrence(o: windows.Occurrence) -> dict:
@@ -165,8 +216,55 @@ def site_republisher(config: Config) -> Callable[[float], None]:
 
     def republish(now: float) -> None:
         from chalicelib.state.store import StateStore
-        from chalicelib.statuspage.site import StatusSite
+        from chalicelib.statuspage.site import site_for
 
-        StatusSite(config).publish(StateStore(config.settings.state_table).load(), {}, now)
+        site_for(config).publish(StateStore(config.settings.state_table).load(), {}, now)
 
     return republish
+
+
+def still_down_announcer(config: Config) -> Callable[[float], list[str]]:
+    """At a maintenance's end: publish an ALARM for each monitor still DOWN whose ALARM the
+    probe held back (the alarm ledger does not have it in ALARM). Returns the monitors raised."""
+
+    def announce(now: float) -> list[str]:
+        from datetime import UTC, datetime
+
+        from chalicelib.alarms.ledger import AlarmLedger
+        from chalicelib.alarms.message import probe_alarm_message, probe_alarm_name
+        from chalicelib.aws.topics import publish_json
+        from chalicelib.state.store import StateStore
+        from chalicelib.state.thresholds import DOWN
+
+        settings = config.settings
+        states = StateStore(settings.state_table).load()
+        down = [m.name for m in config.monitors if m.name in states and states[m.name].status == DOWN]
+        if not down:
+            return []
+        recorded = AlarmLedger(settings.state_table).states([probe_alarm_name(n) for n in down])
+        raised = []
+        for name in down:
+            if recorded.get(probe_alarm_name(name)) == "ALARM":
+                continue  # its incident is already open
+            reason = f"still down as maintenance ends: {states[name].reason or 'failing'}"
+            message = probe_alarm_message(
+                name, "ALARM", "OK", reason, settings.metrics_namespace, datetime.fromtimestamp(now, UTC)
+            )
+            publish_json(settings.alarm_topic, message, subject=f"{name} is DOWN")
+            raised.append(name)
+        return raised
+
+    return announce
+
+
+def follow_maintenance(config: Config, now: float) -> list[str]:
+    """follow_up's minute for maintenance; never raises (the incidents are followed anyway)."""
+    try:
+        result = MaintenanceFunction.for_config(config).follow(now)
+    except Exception as exc:  # noqa: BLE001
+        logger.exception("maintenance follow-up failed")
+        return [f"error: {type(exc).__name__}: {exc}"[:300]]
+    if not result:
+        return []
+    said = [f"{k}: {v}" for k, v in result.items() if k in ("ended", "maintenance", "still_down")]
+    return said + [f"warning: {w}" for w in result.get("warnings", [])]

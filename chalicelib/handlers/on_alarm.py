@@ -24,6 +24,7 @@ from chalicelib.alarms.routing import route
 from chalicelib.config.model import Config
 from chalicelib.deployments.signals import roll_back_gated
 from chalicelib.handlers.incident_desk import IncidentDesk
+from chalicelib.maintenance.silence import under_maintenance
 from chalicelib.runbooks.engine import error_text
 from chalicelib.runbooks.incident import OPEN, PAUSED, RESOLVED, Incident
 from chalicelib.runbooks.scope import SignalScope
@@ -52,6 +53,10 @@ class AlarmHandler(IncidentDesk):
 
     def handle(self, alarm: AlarmEvent, runbook: Optional[str], deadline: float) -> dict[str, Any]:
         key, now = subject_of(alarm), self.clock()
+        if alarm.state == "ALARM" and under_maintenance(self.config, alarm.monitor, runbook, now):
+            # Held back, and kept out of the ledger so the end of maintenance raises it again.
+            logger.info(f"{key}: ALARM during maintenance; no runbook, nobody told")
+            return {"incident": key, "state": alarm.state, "action": "none: under maintenance"}
         if self.ledger is not None and not self.ledger.record(
             alarm.name, alarm.state, change_time(alarm.changed_at), now
         ):

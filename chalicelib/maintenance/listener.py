@@ -17,8 +17,9 @@ import json
 from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
-from chalicelib.aws.clients import table
+from chalicelib.aws.clients import region, table
 from chalicelib.aws.elbv2 import Elbv2, ListenerError
+from chalicelib.config.model import Config
 
 PARTITION = "maintenance-listener"
 FIXED_RESPONSE_LIMIT = 1024  # ALB's limit on a fixed response's body, in bytes
@@ -113,6 +114,16 @@ class ListenerMaintenance:
         self.check(listener, [action])
         return {"diverted": True, "listener": listener, "previous": saved["actions"]}
 
+    def diverted(self) -> bool:
+        """Whether a divert is on record (and not yet restored): one Query, no ELB call, so it
+        is cheap enough for every follow_up minute."""
+        from boto3.dynamodb.conditions import Key
+
+        found = table(self.table_name).query(
+            KeyConditionExpression=Key("pk").eq(PARTITION), ConsistentRead=True, Limit=1
+        )
+        return bool(found.get("Items"))
+
     def restore(self) -> dict[str, Any]:
         """Put back the exact previous default action, drop the health rule, forget the save."""
         listener = self.elb.find_listener(self.load_balancer, self.port)
@@ -172,6 +183,40 @@ class ListenerMaintenance:
         data["rule_arn"] = rule_arn
         table(self.table_name).put_item(Item={"pk": PARTITION, "sk": listener, "saved": json.dumps(data)})
         return data
+
+
+class NoListener:
+    """The config names no listener: maintenance is recorded and shown, the ALB is left alone."""
+
+    def divert(self, reason: str) -> dict[str, Any]:
+        return {"diverted": False, "listener": None}
+
+    def restore(self) -> dict[str, Any]:
+        return {"diverted": False, "listener": None}
+
+    def diverted(self) -> bool:
+        return False
+
+
+def website_url(bucket: str, region: str) -> str:
+    """The status bucket's S3 website endpoint (the dash form, valid in every region)."""
+    return f"http://{bucket}.s3-website-{region}.amazonaws.com/maintenance.html"
+
+
+def listener_for(config: Config) -> ListenerMaintenance | NoListener:
+    """The ALB side of maintenance as `maintenance.listener` configures it (NoListener without)."""
+    settings = config.maintenance.listener
+    if settings is None:
+        return NoListener()
+    page_url = settings.page_url or website_url(config.settings.status_bucket, region())
+    return ListenerMaintenance(
+        config.settings.state_table,
+        settings.load_balancer,
+        settings.port,
+        page_url,
+        form=settings.form,
+        health_paths=config.maintenance.health_paths,
+    )
 
 
 def forward_only(actions: list[Mapping[str, Any]]) -> list[dict[str, Any]]:

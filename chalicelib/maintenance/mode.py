@@ -34,6 +34,7 @@ class ManualMaintenance:
     since: float
     until: float
     components: tuple[str, ...] = ()  # empty: every component
+    owner: str = ""  # the incident whose runbook switched it on ("": a person)
 
     def expired(self, now: float) -> bool:
         return now >= self.until
@@ -128,6 +129,7 @@ def to_dict(mode: ManualMaintenance) -> dict:
         "since": mode.since,
         "until": mode.until,
         "components": list(mode.components),
+        "owner": mode.owner,
     }
 
 
@@ -137,4 +139,5 @@ def from_dict(data: Mapping) -> ManualMaintenance:
         since=float(data["since"]),
         until=float(data["until"]),
         components=tuple(str(c) for c in data.get("components", [])),
+        owner=str(data.get("owner", "")),
     )

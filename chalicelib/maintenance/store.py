@@ -1,7 +1,8 @@
 """Manual maintenance in DynamoDB (the project's table, partition "maintenance").
 
 `current` holds the switch while it is on; `log` keeps the last ended maintenances for the
-status page's history and the Atom feed.
+status page's history and the Atom feed; `in-effect` is there while maintenance (the switch or
+a window) has been put into effect at the load balancer, so its end is seen exactly once.
 """
 
 from __future__ import annotations
@@ -62,6 +63,18 @@ class MaintenanceStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+
+    def in_effect(self) -> bool:
+        item = table(self.table_name).get_item(Key={"pk": PARTITION, "sk": "in-effect"}, ConsistentRead=True)
+        return "Item" in item
+
+    def set_in_effect(self, message: Optional[str], now: float) -> None:
+        """Record that maintenance is in effect (with its message), or with None that it is not."""
+        key = {"pk": PARTITION, "sk": "in-effect"}
+        if message is None:
+            table(self.table_name).delete_item(Key=key)
+        else:
+            table(self.table_name).put_item(Item={**key, "message": message, "since": _number(now)})
 
     def log(self) -> list[dict]:
         item = table(self.table_name).get_item(Key={"pk": PARTITION, "sk": "log"}).get("Item")

@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional, Sequence
 from aws_lambda_powertools import Logger
 
 from chalicelib.config.model import Config, Monitor, Runbook
+from chalicelib.maintenance.runbook import RunbookMaintenance, uses_maintenance
 from chalicelib.probe.result import ProbeResult
 from chalicelib.runbooks.actions import Actions
 from chalicelib.runbooks.admission import Admission, Budget, LeaseHolder
@@ -78,6 +79,12 @@ class RunbookEngine:
         self.clock = clock or Clock()
         self.admission = Admission(budget, leases)
         self.notifier = IncidentNotifier(notify, self.clock.now)
+        self.maintenance: Optional[RunbookMaintenance] = None  # built when a runbook uses it
+
+    def maintenance_switch(self) -> RunbookMaintenance:
+        if self.maintenance is None:
+            self.maintenance = RunbookMaintenance(self.config, clock=self.clock.now)
+        return self.maintenance
 
     # -- starting: scope, leases, budget -------------------------------------------------------
     def start(
@@ -127,6 +134,8 @@ class RunbookEngine:
         )
         if len(waves) > 1:
             incident.tell(now, f"acting on {len(admitted.allowed)} targets in {len(waves)} waves")
+        if runbook.maintenance_page:
+            self.maintenance_on(incident)
         self.resume(incident, deadline, checkpoint)
 
     def targets_in_scope(
@@ -270,6 +279,24 @@ class RunbookEngine:
             return
         run.state = state
         self.admission.release(run.targets, run.lease_owner)
+        if state != ESCALATED and uses_maintenance(self.config.runbooks.get(run.runbook)):
+            self.maintenance_off(incident)
+
+    # -- the maintenance page, for runbooks that use it ------------------------------------------
+    def maintenance_on(self, incident: Incident) -> None:
+        """A failure is told and the run goes on: healing matters more than the page."""
+        try:
+            incident.tell(self.clock.now(), self.maintenance_switch().on(incident))
+        except Exception as exc:  # noqa: BLE001
+            incident.tell(self.clock.now(), f"maintenance page not switched on: {error_text(exc)}")
+
+    def maintenance_off(self, incident: Incident) -> None:
+        try:
+            said = self.maintenance_switch().off(incident)
+        except Exception as exc:  # noqa: BLE001 - it ends at its expiry anyway
+            said = f"maintenance page not switched off ({error_text(exc)}); it ends at its expiry"
+        if said:
+            incident.tell(self.clock.now(), said)
 
 
 def resolve(incident: Incident, now: float) -> None:

@@ -137,11 +137,15 @@ class StatusSite:
         return self.history
 
     def maintenance_view(self, now: float, fresh: bool = False) -> MaintenanceView:
+        return maintenance_view(self.config, self.manual(now, fresh), now)
+
+    def manual(self, now: float, fresh: bool = False) -> Optional[ManualMaintenance]:
+        """The manual switch, read at most once a minute (the probe's silencing reads it too)."""
         read_at, manual = self._manual
         if fresh or now - read_at >= MAINTENANCE_READ_EVERY:
             manual = self.maintenance_store.current()
             self._manual = (now, manual)
-        return maintenance_view(self.config, manual, now)
+        return manual
 
 
 def maintenance_view(config: Config, manual: Optional[ManualMaintenance], now: float) -> MaintenanceView:
@@ -184,5 +188,7 @@ def site_for(config: Config) -> StatusSite:
     """One site per container and config: its accumulator lives across warm invocations."""
     global _current
     if _current is None or _current[0] is not config:
-        _current = (config, StatusSite(config))
+        from chalicelib.statuspage.extras import site_extras
+
+        _current = (config, StatusSite(config, extras=site_extras(config)))
     return _current[1]

@@ -57,3 +57,29 @@ def test_every_bad_key_is_named_and_nothing_loads():
         "maintenance.windows[2]: expected exactly one of start",
     ):
         assert expected in errors
+
+
+def test_the_listener_is_optional_and_every_bad_key_is_named():
+    assert parse_config(BASE).maintenance.listener is None
+    listener = parse_config(
+        BASE + "maintenance:\n  listener: {load_balancer: web-alb, port: 443, form: fixed-response}\n"
+    ).maintenance.listener
+    assert (listener.load_balancer, listener.port, listener.form, listener.page_url) == (
+        "web-alb",
+        443,
+        "fixed-response",
+        None,
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            BASE + "maintenance:\n  listener: {port: 70000, form: html, page_url: 'ftp://x', colour: red}\n"
+        )
+    errors = "\n".join(caught.value.errors)
+    for expected in (
+        "maintenance.listener.load_balancer: ",
+        "maintenance.listener.port: ",
+        "maintenance.listener.form: expected one of redirect, fixed-response",
+        "maintenance.listener.page_url: expected an http(s) URL",
+        "maintenance.listener.colour: unknown key",
+    ):
+        assert expected in errors

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
-from chalicelib.aws.clients import client
 from chalicelib.aws.elbv2 import Elbv2, ListenerError
 from chalicelib.maintenance.listener import FIXED_RESPONSE_LIMIT, ListenerMaintenance, comparable, fixed_page
 from sandbox.moto_server import MotoServer
 from sandbox.provision import create_table
+from tests.maintenance.alb import build_alb
 
 PAGE = "https://status.example.com/maintenance.html"
 
@@ -20,40 +20,7 @@ PAGE = "https://status.example.com/maintenance.html"
 @pytest.fixture
 def alb(local_aws: MotoServer) -> dict[str, Any]:
     create_table("autoheal-state")
-    ec2, elb = client("ec2"), client("elbv2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"][
-            "SubnetId"
-        ]
-        for i, z in ((1, "a"), (2, "b"))
-    ]
-    lb = elb.create_load_balancer(Name="web-alb", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
-    groups = [
-        elb.create_target_group(Name=n, Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0][
-            "TargetGroupArn"
-        ]
-        for n in ("web-blue", "web-green")
-    ]
-    previous = {
-        "Type": "forward",
-        "ForwardConfig": {
-            "TargetGroups": [
-                {"TargetGroupArn": groups[0], "Weight": 70},
-                {"TargetGroupArn": groups[1], "Weight": 30},
-            ],
-            "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 900},
-        },
-    }
-    listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=443, DefaultActions=[previous])
-    arn = listener["Listeners"][0]["ListenerArn"]
-    api_rule = elb.create_rule(
-        ListenerArn=arn,
-        Priority=1,
-        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}],
-        Actions=[{"Type": "forward", "TargetGroupArn": groups[0]}],
-    )["Rules"][0]["RuleArn"]
-    yield {"listener": arn, "groups": groups, "previous": Elbv2().default_actions(arn), "api_rule": api_rule}
+    yield build_alb()
     wiring.reset()
 
 

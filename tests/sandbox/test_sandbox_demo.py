@@ -37,11 +37,16 @@ def test_demo_heals_a_hang_the_budget_stops_a_hopeless_app_and_canaries_shift_or
         "scenario 2",
         "restart did not help; escalated",
         "refused by the budget",
-        "scenario 3: canary",
+        "scenario 3: blue and green both down",
+        "users see the maintenance page",
+        "the instances recover",
+        "front door: /healthz and /api/healthz answer 200",
+        "front door: / is the app again",
+        "scenario 4: canary",
         "moved by person (first step); read back: web-blue=90, web-green=10",
         "moved by schedule (step 2 of 3); read back: web-blue=50, web-green=50",
         "promoted by schedule (step 3 of 3); read back: web-blue=0, web-green=100",
-        "scenario 4",
+        "scenario 5",
         "rolled back by monitor:green (green is DOWN); read back: web-blue=100, web-green=0",
         "broken v2 served",
     ]
@@ -54,6 +59,10 @@ def test_demo_heals_a_hang_the_budget_stops_a_hopeless_app_and_canaries_shift_or
     # until its budget is spent: three or four commands, never both instances at once.
     sent = int(re.search(r"SSM commands sent in scenario 2: (\d+)", out).group(1))
     assert 3 <= sent <= 4, out
+    back = float(re.search(r"users back on the app (\d+\.\d)s after", out).group(1))
+    assert 0 <= back < 20, out
+    assert re.search(r"app: http://127\.0\.0\.1:\d+/  status page: http://127\.0\.0\.1:\d+/index\.html", out)
+    assert "Traceback" not in done.stderr, done.stderr
     people = [line for line in out.splitlines() if "people notified" in line]
     assert sum("budget exhausted" in line for line in people) == 1
     assert "people notified: [autoheal] web recovered" in out

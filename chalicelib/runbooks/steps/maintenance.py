@@ -1,7 +1,9 @@
 """`maintenance`: send users to the maintenance page (on) or back to the app (off).
 
-The status site's maintenance mode does the work; until a deployment configures it, the step is
-recorded in the story and the run goes on.
+It switches the same maintenance mode as the `maintenance` function, owned by the incident: the
+load balancer's default action goes to the page while the health-check paths keep reaching the
+app, and the status page shows the component in maintenance. A run that ends healed turns it
+off; `for` bounds it if nothing does.
 """
 
 from __future__ import annotations
@@ -9,20 +11,45 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from chalicelib.config.fields import Section
+from chalicelib.maintenance.runbook import DEFAULT_FOR
 from chalicelib.runbooks.steps import register
 from chalicelib.runbooks.steps.base import NEXT, StepContext, StepKind
+
+# What switching does: the switch and its marker in the state table, the listener and its
+# health-check rule, and the status site republished.
+MAINTENANCE_IAM = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:ModifyListener",
+    "elasticloadbalancing:CreateRule",
+    "elasticloadbalancing:DeleteRule",
+    "s3:PutObject",
+)
 
 
 @register
 class Maintenance(StepKind):
     kind = "maintenance"
+    iam_actions = MAINTENANCE_IAM
 
     @classmethod
     def read(cls, s: Section) -> dict[str, Any]:
-        return {"mode": s.choice("mode", ("on", "off"), "on"), "message": s.string("message", None)}
+        return {
+            "mode": s.choice("mode", ("on", "off"), "on"),
+            "message": s.string("message", None),
+            "for": s.duration("for", DEFAULT_FOR),
+        }
 
     def execute(self, ctx: StepContext, params: Mapping[str, Any]) -> str:
-        ctx.incident.tell(
-            ctx.now, f"maintenance {params['mode']}: not configured for this deployment; skipped"
-        )
+        switch = ctx.engine.maintenance_switch()
+        if params["mode"] == "on":
+            said = switch.on(ctx.incident, params.get("message"), float(params.get("for") or DEFAULT_FOR))
+        else:
+            said = switch.off(ctx.incident) or "maintenance page: not on for this incident"
+        ctx.incident.tell(ctx.now, said)
         return NEXT
