@@ -51,24 +51,16 @@ def follow_up(event):
 @app.lambda_function(name="maintenance")
 @wiring.counts_errors("maintenance")
 def maintenance(event, context):
-    from chalicelib.handlers.maintenance import MaintenanceFunction
-
-    return MaintenanceFunction.for_config(wiring.config()).handle(event)
+    return wiring.maintenance_function().handle(event)
 
 
 @app.lambda_function(name="shift_traffic")
 @wiring.counts_errors("shift_traffic")
 def shift_traffic(event, context):
-    from chalicelib.deployments.factory import build_shifter
-    from chalicelib.handlers.shift_traffic import ShiftTraffic
-
-    return ShiftTraffic(wiring.config(), build_shifter(wiring.config())).invoke(event)
+    return wiring.shift_traffic().invoke(event)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="advance")
 @wiring.counts_errors("advance")
 def advance(event):
-    from chalicelib.deployments.factory import build_shifter
-    from chalicelib.handlers.advance import Advance
-
-    return Advance(wiring.config(), build_shifter(wiring.config())).invoke()
+    return wiring.advance().invoke()

@@ -168,6 +168,26 @@ def follow_up():  # -> FollowUp
     return incident_desk(FollowUp)
 
 
+def maintenance_function():  # -> MaintenanceFunction
+    from chalicelib.handlers.maintenance import MaintenanceFunction
+
+    return MaintenanceFunction.for_config(config())
+
+
+def shift_traffic():  # -> ShiftTraffic
+    from chalicelib.deployments.factory import build_shifter
+    from chalicelib.handlers.shift_traffic import ShiftTraffic
+
+    return ShiftTraffic(config(), build_shifter(config()))
+
+
+def advance():  # -> Advance
+    from chalicelib.deployments.factory import build_shifter
+    from chalicelib.handlers.advance import Advance
+
+    return Advance(config(), build_shifter(config()))
+
+
 def probe_run():  # -> ProbeRun
     from chalicelib.handlers.probe import ProbeRun
 
