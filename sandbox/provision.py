@@ -200,11 +200,13 @@ def create_restart_document(name: str) -> None:
     create_document(name, restart_document_content())
 
 
-def create_shipped_document(resource: str) -> str:
-    """Create the template's document `resource` under its own name; returns the name."""
+def create_shipped_document(resource: str, stage: str = "local") -> str:
+    """Create the template's document `resource` under the stage's name for it; returns the name."""
     properties = document_properties(resource)
-    create_document(properties["Name"], properties["Content"])
-    return properties["Name"]
+    name = properties["Name"]
+    name = name["Sub"].replace("${Stage}", stage) if isinstance(name, dict) else name
+    create_document(name, properties["Content"])
+    return name
 
 
 def create_document(name: str, content: dict[str, Any]) -> None:

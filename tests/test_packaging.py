@@ -100,7 +100,7 @@ def test_the_valkey_promotion_document_validates_its_parameters_like_the_restart
 
     template = yaml.load(TEMPLATE.read_text(), Loader=cfn_loader())
     document = template["Resources"]["ValkeyPromoteDocument"]["Properties"]
-    assert document["Name"].startswith("autoheal-")  # the only documents the policy lets it send
+    assert document["Name"]["Sub"].startswith("autoheal-${Stage}-")  # the stage's, as the policy grants
     parameters = document["Content"]["parameters"]
     assert set(parameters) == {"master", "sentinel", "port"}
     for name, parameter in parameters.items():
@@ -122,7 +122,7 @@ def test_the_parameter_patterns_the_config_checks_are_the_shipped_documents_own(
 
     def name(resource):  # a stage's own document is named through !Sub
         found = resource["Properties"]["Name"]
-        return found["Sub"] if isinstance(found, dict) else found
+        return (found["Sub"] if isinstance(found, dict) else found).replace("autoheal-${Stage}-", "")
 
     shipped = {
         name(resource): resource["Properties"]["Content"]["parameters"]

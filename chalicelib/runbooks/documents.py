@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import Mapping, Sequence
 
+# By what a stage's document name ends with: the stack names them autoheal-<stage>-<suffix>.
 SHIPPED: dict[str, dict[str, re.Pattern[str]]] = {
-    "autoheal-valkey-promote": {
+    "valkey-promote": {
         "master": re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"),
         "sentinel": re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]{1,5}$"),
         "port": re.compile(r"^[0-9]{1,5}$"),
@@ -19,9 +20,16 @@ SHIPPED: dict[str, dict[str, re.Pattern[str]]] = {
 }
 
 
+def shipped_patterns(document: str) -> dict[str, re.Pattern[str]] | None:
+    """The parameter patterns of a document autoheal ships, under any stage's name for it."""
+    if not document.startswith("autoheal-"):
+        return None
+    return next((p for suffix, p in SHIPPED.items() if document.endswith(f"-{suffix}")), None)
+
+
 def parameter_problems(document: str, parameters: Mapping[str, Sequence[str]]) -> list[str]:
     """What is wrong with `parameters` for a shipped document (nothing for other documents)."""
-    patterns = SHIPPED.get(document)
+    patterns = shipped_patterns(document)
     if patterns is None:
         return []
     problems = []

@@ -10,7 +10,9 @@ from sandbox.provision import create_shipped_document
 
 HOOKS = """    hooks:
       after_promote:
-        - run: {document: autoheal-valkey-promote, parameters: {master: cache, sentinel: "10.0.1.5:26379"}}
+        - run:
+            document: autoheal-local-valkey-promote
+            parameters: {master: cache, sentinel: "10.0.1.5:26379"}
 """
 
 
@@ -22,7 +24,7 @@ def test_after_promote_sends_the_valkey_document_with_its_parameters_to_the_prom
     view = world.shifter.promote(world.web, by="person")
 
     [command] = client("ssm").list_commands()["Commands"]
-    assert command["DocumentName"] == "autoheal-valkey-promote"
+    assert command["DocumentName"] == "autoheal-local-valkey-promote"
     assert command["Parameters"] == {"master": ["cache"], "sentinel": ["10.0.1.5:26379"]}
     assert sorted(command["InstanceIds"]) == sorted(world.instances["web-green"])
     assert view["history"][-1]["event"] == "after_promote"
@@ -37,4 +39,4 @@ def test_a_failing_after_promote_hook_tells_people_and_the_promotion_stands(make
 
     assert view["state"] == "promoted" and world.weights() == {"web-green": 100}
     assert view["history"][-1]["event"] == "after_promote failed"
-    assert [n.kind for n in world.notices if "autoheal-valkey-promote" in n.title] == ["escalated"]
+    assert [n.kind for n in world.notices if "autoheal-local-valkey-promote" in n.title] == ["escalated"]
