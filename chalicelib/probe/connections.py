@@ -21,6 +21,7 @@ from chalicelib.probe.http1 import Response, ResponseParser
 
 POOL_PER_HOST = 16  # idle keep-alive connections kept per (host, port, TLS settings)
 IDLE_MAX = 45.0  # seconds: older idle connections are likely closed by the server already
+UNREAD_MAX = 64 * 1024  # bytes kept that no exchange waits for, before reading pauses
 
 Address = tuple[int, tuple]  # (family, sockaddr)
 PoolKey = tuple[str, int, Optional[ssl.SSLContext]]
@@ -102,6 +103,7 @@ class Connection(asyncio.Protocol):
         self._answer: Optional[asyncio.Future[Response]] = None
         self._unread = bytearray()  # bytes no exchange waited for (the websocket check reads them)
         self._readable: Optional[asyncio.Future[None]] = None
+        self._paused = False
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -112,6 +114,8 @@ class Connection(asyncio.Protocol):
         parser = self._parser
         if parser is None:
             self._unread += data
+            if len(self._unread) > UNREAD_MAX:
+                self._pause()
             self._wake()
             return
         try:
@@ -120,6 +124,8 @@ class Connection(asyncio.Protocol):
             self._settle(exc)
             return
         if answer is not None:
+            if not answer.reusable:
+                self._pause()  # the rest of a body past the cap must not pile up unread
             self._settle(answer)
 
     def eof_received(self) -> bool:
@@ -159,6 +165,9 @@ class Connection(asyncio.Protocol):
                 self._readable = None
         data = bytes(self._unread)
         self._unread.clear()
+        if self._paused and self.transport is not None and not self.transport.is_closing():
+            self._paused = False
+            self.transport.resume_reading()
         return data
 
     def usable(self, now: float) -> bool:
@@ -186,6 +195,12 @@ class Connection(asyncio.Protocol):
             answer.set_exception(outcome)
         else:
             answer.set_result(outcome)  # type: ignore[arg-type]
+
+    def _pause(self) -> None:
+        """Stop reading: the event loop may otherwise read a fast sender's megabytes at once."""
+        if not self._paused and self.transport is not None and not self.transport.is_closing():
+            self._paused = True
+            self.transport.pause_reading()
 
     def _closed(self, exc: Optional[Exception]) -> None:
         if self.closed:

@@ -151,7 +151,8 @@ class ResponseParser:
         if len(buffer) < wanted:
             return None
         reusable = self._keep and size <= self.cap and len(buffer) == wanted
-        return Response(self._status, bytes(buffer[:wanted]), truncated=size > self.cap, reusable=reusable)
+        body = bytes(memoryview(buffer)[:wanted])  # one copy, not a slice and then bytes
+        return Response(self._status, body, truncated=size > self.cap, reusable=reusable)
 
     def _close_body(self) -> Optional[Response]:
         body = self._body
