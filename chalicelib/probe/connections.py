@@ -10,6 +10,7 @@ Everything here runs on the probe loop (`chalicelib.probe.loop`); the attempt's 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import ssl
@@ -67,7 +68,9 @@ def _consume(future: asyncio.Future) -> None:
         future.exception()
 
 
+@functools.lru_cache(maxsize=4096)
 def _literal(host: str, port: int) -> Optional[Address]:
+    """The address of an IP literal (parsed once: ipaddress is slow), None for a name."""
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
