@@ -1,4 +1,4 @@
-"""HTTP/1.1 for the http check: the request serialized once per monitor, the response read by hand.
+"""HTTP/1.1 for the http check: the request serialized once per monitor, the response parsed by hand.
 
 Hand-written, not h11: on a 1,000-monitor cycle (cProfile, bench/probe_fanout.py) h11 was the
 largest share of the probe's CPU, about a third of it (event objects, header validation on every
@@ -7,21 +7,31 @@ little of HTTP: the status, a capped body framed by Content-Length, chunked enco
 close, 1xx answers skipped, and whether the connection may be reused. Anything else is refused
 as an invalid response. The websocket upgrade, one exchange per connection, keeps h11.
 
+The parser is sans-IO and fed from the connection's `data_received`: a response that arrives in
+one segment is parsed in that one call, with no coroutine resumed per header block or chunk.
+
 >>> request_bytes("GET", "/healthz", (("host", "web"),))
 b'GET /healthz HTTP/1.1\\r\\nhost: web\\r\\n\\r\\n'
+>>> ResponseParser(1024).feed(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok")
+Response(status=200, body=b'ok', truncated=False, reusable=True)
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
+from typing import Optional
 
 from chalicelib.probe.checks.errors import ProbeFailure
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEX = re.compile(rb"[0-9a-fA-F]+")
 _FORBIDDEN_IN_VALUE = re.compile(r"[\x00\r\n]")
 NO_BODY_STATUSES = frozenset({204, 304})
+LINE_LIMIT = 64 * 1024  # a head or chunk-size line longer than this is not a health answer
+
+# What the parser waits for next.
+_HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _CLOSE = range(7)
 
 
 class InvalidResponse(ProbeFailure):
@@ -53,46 +63,143 @@ def request_bytes(method: str, path: str, headers: tuple[tuple[str, str], ...]) 
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def read_response(reader: asyncio.StreamReader, cap: int, head: bool = False) -> Response:
-    """The final response: 1xx answers skipped, at most `cap` bytes of its body.
+class ResponseParser:
+    """One response, fed in whatever pieces the socket gives: `feed` returns it once complete.
 
-    `head` says the request was HEAD (no body follows whatever the headers say).
-    NoResponse when the peer closed before sending a byte (a stale keep-alive connection).
+    At most `cap` bytes of the body are kept; `head` says the request was HEAD (no body follows
+    whatever the headers say). `closed()` says what the peer's close means at that point.
     """
-    status, fields, keep = parse_head(await _head(reader, first=True))
-    while 100 <= status < 200 and status != 101:  # 100 Continue, 103 Early Hints: the answer follows
-        status, fields, keep = parse_head(await _head(reader, first=False))
-    if status == 101:  # switching protocols: nothing more of HTTP on this connection
-        return Response(status, b"", truncated=False, reusable=False)
-    if head or status in NO_BODY_STATUSES:
-        return Response(status, b"", truncated=False, reusable=keep)
-    coding = fields.get(b"transfer-encoding")
-    if coding is not None:
-        if coding.rsplit(b",", 1)[-1].strip().lower() != b"chunked":
-            return await _until_close(reader, status, cap)
-        return await _chunked(reader, status, cap, keep)
-    length = fields.get(b"content-length")
-    if length is None:
-        return await _until_close(reader, status, cap)
-    if not length.isdigit():
-        raise InvalidResponse()
-    size = int(length)
-    try:
-        body = await reader.readexactly(min(size, cap))
-    except asyncio.IncompleteReadError as exc:
-        raise ConnectionError("closed before the body ended") from exc
-    return Response(status, body, truncated=size > cap, reusable=keep and size <= cap)
 
+    def __init__(self, cap: int, head: bool = False) -> None:
+        self.cap = cap
+        self.head = head
+        self.received = False  # any byte at all: a close before one is NoResponse
+        self._buffer = bytearray()
+        self._state = _HEAD
+        self._status = 0
+        self._keep = False
+        self._need = 0  # bytes of body (Content-Length) or of the current chunk still wanted
+        self._body = bytearray()
+        self._scanned = 0  # how far the buffer was searched for the end of the head
 
-async def _head(reader: asyncio.StreamReader, first: bool) -> bytes:
-    try:
-        return await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if first and not exc.partial:
-            raise NoResponse("closed before a response") from exc
-        raise ConnectionError("closed before the response ended") from exc
-    except asyncio.LimitOverrunError as exc:  # headers larger than the reader's limit
-        raise InvalidResponse() from exc
+    def feed(self, data: bytes) -> Optional[Response]:
+        """The response if `data` completed it, else None; InvalidResponse on a malformed one."""
+        if data:
+            self.received = True
+            self._buffer += data
+        while True:
+            state = self._state
+            if state == _HEAD:
+                done = self._parse_head()
+            elif state == _LENGTH:
+                done = self._length_body()
+            elif state == _CLOSE:
+                done = self._close_body()
+            else:
+                done = self._chunked()
+            if done is not None:
+                return done
+            if state == self._state:  # nothing moved: wait for more bytes
+                return None
+
+    def closed(self) -> Response:
+        """The peer closed the connection: the close-delimited body is complete, else an error."""
+        if self._state == _CLOSE:
+            return Response(self._status, bytes(self._body), truncated=False, reusable=False)
+        if self._state == _HEAD and not self.received:
+            raise NoResponse("closed before a response")
+        if self._state == _HEAD:
+            raise ConnectionError("closed before the response ended")
+        raise ConnectionError("closed before the body ended")
+
+    def _parse_head(self) -> Optional[Response]:
+        buffer = self._buffer
+        end = buffer.find(b"\r\n\r\n", max(self._scanned - 3, 0))
+        if end < 0:
+            if len(buffer) > LINE_LIMIT:
+                raise InvalidResponse()
+            self._scanned = len(buffer)
+            return None
+        status, fields, keep = parse_head(bytes(buffer[: end + 4]))
+        del buffer[: end + 4]
+        self._scanned = 0
+        if 100 <= status < 200 and status != 101:  # 100 Continue, 103 Early Hints: the answer follows
+            return self._parse_head()
+        self._status, self._keep = status, keep
+        if status == 101:  # switching protocols: nothing more of HTTP on this connection
+            return Response(status, b"", truncated=False, reusable=False)
+        if self.head or status in NO_BODY_STATUSES:
+            return Response(status, b"", truncated=False, reusable=keep and not buffer)
+        coding = fields.get(b"transfer-encoding")
+        if coding is not None:
+            chunked = coding.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
+            self._state = _CHUNK_SIZE if chunked else _CLOSE
+            return None
+        length = fields.get(b"content-length")
+        if length is None:
+            self._state = _CLOSE
+            return None
+        if not length.isdigit():
+            raise InvalidResponse()
+        self._need = int(length)
+        self._state = _LENGTH
+        return None
+
+    def _length_body(self) -> Optional[Response]:
+        size, buffer = self._need, self._buffer
+        wanted = min(size, self.cap)
+        if len(buffer) < wanted:
+            return None
+        reusable = self._keep and size <= self.cap and len(buffer) == wanted
+        body = bytes(memoryview(buffer)[:wanted])  # one copy, not a slice and then bytes
+        return Response(self._status, body, truncated=size > self.cap, reusable=reusable)
+
+    def _close_body(self) -> Optional[Response]:
+        body = self._body
+        body += self._buffer
+        self._buffer.clear()
+        if len(body) > self.cap:
+            return Response(self._status, bytes(body[: self.cap]), truncated=True, reusable=False)
+        return None
+
+    def _chunked(self) -> Optional[Response]:
+        """Advances through as many chunk pieces as the buffer holds."""
+        buffer, body = self._buffer, self._body
+        while True:
+            if self._state in (_CHUNK_SIZE, _TRAILERS):
+                end = buffer.find(b"\r\n")
+                if end < 0:
+                    if len(buffer) > LINE_LIMIT:
+                        raise InvalidResponse()
+                    return None
+                line = bytes(buffer[:end])
+                del buffer[: end + 2]
+                if self._state == _TRAILERS:
+                    if not line:  # the empty line after the trailers (ignored) ends the body
+                        reusable = self._keep and not buffer
+                        return Response(self._status, bytes(body), truncated=False, reusable=reusable)
+                    continue
+                digits = line.split(b";", 1)[0].strip()
+                if not _HEX.fullmatch(digits):
+                    raise InvalidResponse()
+                self._need = int(digits, 16)
+                self._state = _CHUNK_DATA if self._need else _TRAILERS
+            elif self._state == _CHUNK_DATA:
+                if len(body) + self._need > self.cap and len(body) + len(buffer) >= self.cap:
+                    body += buffer[: self.cap - len(body)]
+                    return Response(self._status, bytes(body), truncated=True, reusable=False)
+                if len(buffer) < self._need:
+                    return None
+                body += buffer[: self._need]
+                del buffer[: self._need]
+                self._state = _CHUNK_END
+            else:  # the CRLF after a chunk's data
+                if len(buffer) < 2:
+                    return None
+                if buffer[:2] != b"\r\n":
+                    raise InvalidResponse()
+                del buffer[:2]
+                self._state = _CHUNK_SIZE
 
 
 def parse_head(head: bytes) -> tuple[int, dict[bytes, bytes], bool]:
@@ -120,42 +227,3 @@ def parse_head(head: bytes) -> tuple[int, dict[bytes, bytes], bool]:
     tokens = {token.strip() for token in fields.get(b"connection", b"").lower().split(b",")}
     keep = version == b"HTTP/1.1" and b"close" not in tokens
     return int(code), fields, keep
-
-
-async def _chunked(reader: asyncio.StreamReader, status: int, cap: int, keep: bool) -> Response:
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        while True:
-            line = await reader.readuntil(b"\r\n")
-            digits = line.split(b";", 1)[0].strip()
-            if not digits or not all(c in b"0123456789abcdefABCDEF" for c in digits):
-                raise InvalidResponse()
-            length = int(digits, 16)
-            if length == 0:
-                while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, ignored
-                    pass
-                return Response(status, b"".join(chunks), truncated=False, reusable=keep)
-            if size + length > cap:
-                chunks.append(await reader.readexactly(cap - size))
-                return Response(status, b"".join(chunks), truncated=True, reusable=False)
-            chunks.append(await reader.readexactly(length))
-            size += length
-            if await reader.readexactly(2) != b"\r\n":
-                raise InvalidResponse()
-    except asyncio.IncompleteReadError as exc:
-        raise ConnectionError("closed before the body ended") from exc
-    except asyncio.LimitOverrunError as exc:
-        raise InvalidResponse() from exc
-
-
-async def _until_close(reader: asyncio.StreamReader, status: int, cap: int) -> Response:
-    chunks: list[bytes] = []
-    size = 0
-    while size <= cap:
-        data = await reader.read(cap + 1 - size)
-        if not data:
-            return Response(status, b"".join(chunks), truncated=False, reusable=False)
-        chunks.append(data)
-        size += len(data)
-    return Response(status, b"".join(chunks)[:cap], truncated=True, reusable=False)

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from chalicelib.probe.checks.errors import ProbeFailure
-from chalicelib.probe.http1 import InvalidResponse, NoResponse, read_response, request_bytes
+from chalicelib.probe.http1 import InvalidResponse, NoResponse, ResponseParser, request_bytes
 
 
 def read(data: bytes, cap: int = 1 << 20, head: bool = False, eof: bool = True):
-    async def go():
-        reader = asyncio.StreamReader()
-        reader.feed_data(data)
-        if eof:
-            reader.feed_eof()
-        return await read_response(reader, cap, head)
-
-    return asyncio.run(go())
+    """The response parsed from `data` fed whole, and again fed a byte at a time: both must agree."""
+    answers = []
+    for pieces in ([data], [data[i : i + 1] for i in range(len(data))]):
+        parser = ResponseParser(cap, head)
+        answer = None
+        for piece in pieces:
+            answer = parser.feed(piece)
+            if answer is not None:
+                break
+        if answer is None:
+            assert eof, "the response was not complete without the close"
+            answer = parser.closed()
+        answers.append(answer)
+    assert answers[0] == answers[1]
+    return answers[0]
 
 
 def test_content_length_body_and_reuse():
@@ -99,3 +104,21 @@ def test_request_bytes_refuse_a_header_that_would_split_the_request():
         request_bytes("GET", "/", (("x-a", "1\r\nInjected: yes"),))
     with pytest.raises(ProbeFailure, match="invalid header"):
         request_bytes("GET", "/", (("bad name", "1"),))
+
+
+def test_an_answer_not_yet_complete_waits_for_more_bytes():
+    parser = ResponseParser(1 << 20)
+    assert parser.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nok") is None
+    assert parser.feed(b"") is None
+    assert parser.feed(b"!!").body == b"ok!!"
+
+
+def test_bytes_past_the_answer_make_the_connection_not_reusable():
+    answer = ResponseParser(1 << 20).feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK")
+    assert answer.body == b"ok" and not answer.reusable
+
+
+def test_a_head_without_an_end_past_the_line_limit_is_invalid():
+    parser = ResponseParser(1 << 20)
+    with pytest.raises(InvalidResponse):
+        parser.feed(b"HTTP/1.1 200 OK\r\nX: " + b"a" * (70 * 1024))

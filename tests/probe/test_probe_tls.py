@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import socket
 import ssl
+import threading
 import time
 
 import pytest
@@ -67,3 +69,22 @@ def test_plain_http_port_speaking_to_https_client(engine, httpserver):
     url = httpserver.url_for("/").replace("http://", "https://")
     result = engine.check(monitor(url), far())
     assert result.reason.startswith("tls: ")
+
+
+def test_a_handshake_never_answered_costs_one_timeout_and_the_socket_is_closed(engine, socket_server):
+    closed = threading.Event()
+
+    def silent(conn: socket.socket) -> None:
+        conn.settimeout(5)
+        while conn.recv(4096):  # the ClientHello, then nothing until the probe gives up
+            pass
+        closed.set()
+
+    server = socket_server(silent)
+    start = time.monotonic()
+    result = engine.check(
+        Monitor(name="web", url=f"https://127.0.0.1:{server.port}/", timeout=0.3, retries=0), far()
+    )
+    assert result.reason == "timeout after 300ms"
+    assert time.monotonic() - start < 0.3 + 0.3
+    assert closed.wait(2), "the probe left the half-open TLS connection behind"

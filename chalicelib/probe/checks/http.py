@@ -18,7 +18,7 @@ from chalicelib.probe.checks.errors import reason_for
 from chalicelib.probe.checks.tls import seconds_left, ssl_context
 from chalicelib.probe.conditions import Observation, evaluate
 from chalicelib.probe.connections import Connection, Cycle
-from chalicelib.probe.http1 import NoResponse, Response, read_response, request_bytes
+from chalicelib.probe.http1 import NoResponse, Response, ResponseParser, request_bytes
 
 BODY_CAP = 1 << 20  # 1 MiB: enough for any health document, bounded memory
 USER_AGENT = "autoheal-probe/1"
@@ -86,7 +86,7 @@ class HttpCheck:
         except Exception as exc:  # every failure becomes a reason; cancellation passes through
             return Outcome.failed(reason_for(exc, target_host(monitor.url)))
         # Until the answer's last byte arrived, not until this coroutine's turn came.
-        arrived = conn.reader.arrived
+        arrived = conn.arrived
         elapsed = (arrived if arrived >= start else time.monotonic()) - start
         observed = Observation(
             status=answer.status,
@@ -117,8 +117,7 @@ class HttpCheck:
 async def _on(conn: Connection, request: bytes, cycle: Cycle, head: bool) -> Response:
     """One exchange; the connection goes back to the pool only when it ended cleanly."""
     try:
-        conn.writer.write(request)
-        answer = await read_response(conn.reader, BODY_CAP, head)
+        answer = await conn.exchange(request, ResponseParser(BODY_CAP, head))
     except BaseException:
         conn.close()
         raise

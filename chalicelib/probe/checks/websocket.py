@@ -18,10 +18,8 @@ from chalicelib.probe.checks.base import Outcome
 from chalicelib.probe.checks.errors import ProbeFailure, reason_for
 from chalicelib.probe.checks.http import USER_AGENT, target, target_host
 from chalicelib.probe.checks.tls import ssl_context
-from chalicelib.probe.connections import Cycle
+from chalicelib.probe.connections import Connection, Cycle
 from chalicelib.probe.http1 import NoResponse
-
-CHUNK = 64 * 1024
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 INVALID = "websocket: invalid upgrade answer (Upgrade/Connection/Accept headers)"
@@ -50,9 +48,9 @@ class WebSocketCheck:
             conn = await cycle.connect(where.host, where.port, tls)
             key = base64.b64encode(os.urandom(16))
             http = h11.Connection(h11.CLIENT)
-            conn.writer.write(http.send(upgrade_request(monitor, key)) + http.send(h11.EndOfMessage()))
-            await _upgraded(http, conn.reader, key)
-            conn.writer.write(CLOSE_FRAME)
+            conn.write(http.send(upgrade_request(monitor, key)) + http.send(h11.EndOfMessage()))
+            await _upgraded(http, conn, key)
+            conn.write(CLOSE_FRAME)
         except Exception as exc:  # every failure becomes a reason; cancellation passes through
             return Outcome.failed(reason_for(exc, target_host(monitor.url)))
         finally:
@@ -74,11 +72,11 @@ def upgrade_request(monitor: Monitor, key: bytes) -> h11.Request:
     return h11.Request(method="GET", target=target(monitor.url).path, headers=list(headers.items()))
 
 
-async def _upgraded(http: h11.Connection, reader, key: bytes) -> None:
+async def _upgraded(http: h11.Connection, conn: Connection, key: bytes) -> None:
     """Returns when the answer is a valid 101; raises ProbeFailure with the reason otherwise."""
     received = False
     while True:
-        event, received = await next_event(http, reader, received)
+        event, received = await next_event(http, conn, received)
         if type(event) is h11.InformationalResponse and event.status_code != 101:
             continue  # 100 or 103: the real answer follows
         if event.status_code != 101:
@@ -94,11 +92,11 @@ async def _upgraded(http: h11.Connection, reader, key: bytes) -> None:
         return
 
 
-async def next_event(http: h11.Connection, reader, received: bool) -> tuple[object, bool]:
+async def next_event(http: h11.Connection, conn: Connection, received: bool) -> tuple[object, bool]:
     """The next h11 event, reading from the socket while h11 needs data. Returns it and whether
     any byte has arrived yet; NoResponse when the peer closed before sending one."""
     while (event := http.next_event()) is h11.NEED_DATA:
-        data = await reader.read(CHUNK)
+        data = await conn.read()
         if not data and not received:
             raise NoResponse("closed before a response")
         received = True
