@@ -2,12 +2,7 @@
 
 The loop runs on its own daemon thread, so `run()` stays synchronous for its callers and
 callers on several threads (a runbook's `verify` beside a probe cycle) share one loop, one
-connection pool and one DNS thread pool instead of each starting their own.
-
-The loop is uvloop's (asyncio's API on libuv): on a 1,000-monitor cycle pinned to one core
-(bench/probe_fanout.py) it took the probe's CPU from 0.20 to 0.13 ms per probe on the first
-cycle and from 0.10 to 0.07 ms warm, the same checks and tests, for 4 ms of import. CPU per
-probe is what decides how soon a Lambda with less than one vCPU sees an outage.
+connection pool and one DNS executor instead of each starting their own.
 
 >>> submit(asyncio.sleep(0, result=42)).result(timeout=1)
 42
@@ -17,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import threading
 from typing import Any, Coroutine, Optional, TypeVar
-
-import uvloop
 
 T = TypeVar("T")
 
@@ -37,10 +29,7 @@ def event_loop() -> asyncio.AbstractEventLoop:
     global _loop, _thread
     with _lock:
         if _loop is None or _thread is None or not _thread.is_alive():
-            # uvloop resolves on libuv's thread pool (4 threads unless told, read at its first
-            # use): the same bound as the executor's, for lookups through loop.getaddrinfo.
-            os.environ.setdefault("UV_THREADPOOL_SIZE", str(DNS_THREADS))
-            _loop = uvloop.new_event_loop()
+            _loop = asyncio.new_event_loop()
             _loop.set_default_executor(
                 concurrent.futures.ThreadPoolExecutor(DNS_THREADS, thread_name_prefix="probe-dns")
             )
