@@ -126,8 +126,15 @@ def incident_desk(kind: type) -> Any:
     from chalicelib.runbooks.incident_store import IncidentStore
 
     table = config().settings.state_table
+    from chalicelib.state.store import StateStore
+
     return kind(
-        config(), IncidentStore(table), runbook_engine(), ledger=AlarmLedger(table), inbox=SignalInbox(table)
+        config(),
+        IncidentStore(table),
+        runbook_engine(),
+        ledger=AlarmLedger(table),
+        inbox=SignalInbox(table),
+        monitor_status=StateStore(table).status,
     )
 
 

@@ -26,6 +26,7 @@ class IncidentDesk:
     ledger: Optional[AlarmLedger] = None
     inbox: Optional[SignalInbox] = None
     deadline: Optional[float] = None  # of the invocation at hand, when it may run a runbook
+    monitor_status: Optional[Callable[[str], Optional[str]]] = None  # the probe's UP/DOWN by monitor
 
     def still_failing(self, incident: Incident) -> list[str]:
         """The incident's signals whose last recorded state is not OK (all of them, unknown, when

@@ -21,12 +21,11 @@ from chalicelib.alarms.ledger import change_time
 from chalicelib.alarms.model import AlarmEvent
 from chalicelib.alarms.parse import parse_sns_event
 from chalicelib.alarms.routing import route
-from chalicelib.aws import dynamodb
 from chalicelib.config.model import Config
 from chalicelib.handlers.incident_desk import IncidentDesk
 from chalicelib.runbooks.engine import error_text
 from chalicelib.runbooks.grouping import GroupKey, group_of, monitor_group, probe_alarm_name, subject_of
-from chalicelib.runbooks.incident import OPEN, PAUSED, RESOLVED, Incident
+from chalicelib.runbooks.incident import HEALED, OPEN, PAUSED, RESOLVED, Incident, RunPosition
 from chalicelib.runbooks.scope import SignalScope
 
 logger = Logger(service="autoheal", child=True)
@@ -119,13 +118,26 @@ class AlarmHandler(IncidentDesk):
         names = [probe_alarm_name(name) for name in monitor.depends_on]
         recorded = self.ledger.states(names) if self.ledger is not None else {}
         for name in monitor.depends_on:
-            if recorded.get(probe_alarm_name(name)) == "ALARM" or self.monitor_down(name):
+            down = recorded.get(probe_alarm_name(name)) == "ALARM" or self.monitor_down(name)
+            if down and not self.healed(name):
                 return name
         return None
 
     def monitor_down(self, name: str) -> bool:
-        item = dynamodb.get(self.config.settings.state_table, "monitor", name)
-        return item is not None and item.get("status") == "DOWN"
+        """What the probe recorded last (it saves a monitor's state before publishing its change)."""
+        return self.monitor_status is not None and self.monitor_status(name) == "DOWN"
+
+    def healed(self, name: str) -> bool:
+        """A run verified the monitor healthy and closed its incident: its OK is on the way, and a
+        dependent still failing now fails on its own."""
+        incident = self.incidents.get(monitor_group(self.config.monitor(name)).key)
+        return (
+            incident is not None
+            and incident.status == RESOLVED
+            and incident.run is not None
+            and incident.run.state == HEALED
+            and probe_alarm_name(name) in incident.signals
+        )
 
     # -- what it does --------------------------------------------------------------------------
     def on_alarm(
@@ -164,6 +176,10 @@ class AlarmHandler(IncidentDesk):
             if fresh and dependency is None:
                 incident.tell(now, "no runbook: notifications only")
         elif incident.run is None:
+            # Claim the run first (a conditional write): signals arriving from now on wait beside
+            # the incident instead of writing it under the run's feet; a lost race retries cleanly.
+            incident.run = RunPosition(runbook, [], heartbeat=now)
+            self.save(incident)
             self.start(incident, runbook, alarm, deadline)
         else:
             incident.tell(

@@ -27,6 +27,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from aws_lambda_powertools import Logger
 
+from chalicelib.alarms.model import PROBE_ALARM_PREFIX
 from chalicelib.notify.notice import Notice
 from chalicelib.runbooks.incident import Incident
 
@@ -61,7 +62,8 @@ class IncidentNotifier:
         opening = next((n for n in held if n.kind == "opened"), None)
         if opening is not None:
             # One message for the outage so far: its first line, the signals, what was done.
-            signals = ", ".join(incident.signals[:8]) + (" ..." if len(incident.signals) > 8 else "")
+            names = [signal.removeprefix(PROBE_ALARM_PREFIX) for signal in incident.signals]
+            signals = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
             title = f"{incident.label} is failing ({signals})" if len(incident.signals) > 1 else opening.title
             commands = [n.command_id for n in held if n.command_id]
             command = commands[-1] if commands else None
