@@ -38,6 +38,7 @@ LABELS = {
     "escalated": "Escalated to people",
     "budget_exhausted": "Runbook budget exhausted",
     "reminder": "Still open",
+    "test": "Test message",
 }
 EMOJI = {
     "opened": "\U0001f534",  # red circle
@@ -46,6 +47,7 @@ EMOJI = {
     "escalated": "\U0001f6a8",  # rotating light
     "budget_exhausted": "\u26d4",  # no entry
     "reminder": "\u23f0",  # alarm clock
+    "test": "\U0001f514",  # bell
 }
 
 # Control characters, and the Unicode line/paragraph separators some clients honour.
