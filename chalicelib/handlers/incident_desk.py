@@ -95,6 +95,11 @@ class IncidentDesk:
             if group.key == incident.key:
                 continue
             own = self.incidents.get(group.key)
+            if own is not None and own.status == OPEN:  # it has an open incident already: told
+                own.join(signal)
+                own.tell(now, f"{incident.label} recovered; {own.label} still failing")
+                self.save(own)
+                continue
             if own is None or own.status != OPEN:
                 name = monitor.name if monitor else signal
                 own = Incident(

@@ -53,6 +53,10 @@ class AlarmHandler(IncidentDesk):
             key = group_of(alarm, runbook, self.config).key
             return {"incident": key, "state": alarm.state, "action": "none: older than the state on record"}
         dependency = self.down_dependency(alarm) if alarm.state == "ALARM" else None
+        if dependency is not None and is_open_with(
+            self.incidents.get(group_of(alarm, runbook, self.config).key), alarm.name
+        ):
+            dependency = None  # already failing on its own: it stays in its own incident
         group, incident = self.find(alarm, runbook, dependency)
         key = group.key
         if incident is not None and incident.status == OPEN and incident.run_in_flight(now):

@@ -127,7 +127,8 @@ def settle_group_wait(world, seconds: float = 2.1) -> None:
 
 def test_one_blue_hang_is_one_incident_one_run_one_message(make_world, health):
     """web, api and realtime fail together; the run heals web while the others' alarms arrive."""
-    world = make_world(set_within(storm_config(health.url), "restart-web", "3s"))
+    # group_wait well above the ~1.5 s this run takes to heal, even on a loaded machine.
+    world = make_world(set_within(storm_config(health.url, group_wait="10s"), "restart-web", "3s"))
     health.status = 500
 
     def recover_soon() -> None:
