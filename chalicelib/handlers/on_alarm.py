@@ -45,7 +45,9 @@ def claim(alarm: AlarmEvent, config: Config) -> tuple[Optional[str], Optional[st
 class AlarmHandler(IncidentDesk):
     """>>> AlarmHandler(config, store, engine, ledger=ledger).handle(alarm, rb, deadline)  # doctest: +SKIP"""
 
-    def handle(self, alarm: AlarmEvent, runbook: Optional[str], deadline: float) -> dict[str, Any]:
+    def handle(
+        self, alarm: AlarmEvent, runbook: Optional[str], deadline: float, again: bool = True
+    ) -> dict[str, Any]:
         now, self.deadline = self.clock(), deadline
         changed_at = change_time(alarm.changed_at)
         if self.ledger is not None and not self.ledger.record(alarm.name, alarm.state, changed_at, now):
@@ -63,9 +65,10 @@ class AlarmHandler(IncidentDesk):
             # The invocation running the runbook owns the incident until it stops: the signal waits
             # beside it and is folded in at that run's next checkpoint (or its end).
             if self.inbox is not None:
-                self.inbox.put(
-                    key, alarm.name, alarm.state, alarm.reason, changed_at or now, bool(dependency)
-                )
+                at = changed_at or now
+                self.inbox.put(key, alarm.name, alarm.state, alarm.reason, at, bool(dependency))
+                if again and self.run_ended_unread(key, alarm.name, at):
+                    return self.handle(alarm, runbook, deadline, again=False)
             logger.info(
                 f"{key}: {alarm.state} while {incident.run.runbook} runs; joins when it checkpoints",
                 extra={"incident": key, "alarm": alarm.name[:255]},
@@ -80,6 +83,16 @@ class AlarmHandler(IncidentDesk):
         else:
             return {"incident": key, "state": alarm.state, "action": "none: no open incident"}
         return summary(incident, alarm)
+
+    def run_ended_unread(self, key: str, signal: str, at: float) -> bool:
+        """The run ended between our read and our write, leaving our signal unread: take it back
+        (True) and handle it as if no run were going on."""
+        incident = self.incidents.get(key)
+        if incident is None or incident.run_in_flight(self.clock()):
+            return False
+        ours = [s for s in self.inbox.read(key) if s.sk == f"{key}#{signal}#{at:.3f}"]
+        self.inbox.remove(ours)
+        return bool(ours)
 
     # -- which incident ------------------------------------------------------------------------
     def find(

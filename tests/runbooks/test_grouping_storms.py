@@ -250,3 +250,38 @@ def test_out_of_order_and_twice(make_world, health):
     assert Counter(m["kind"] for m in published) == {"opened": 1, "action": 2, "escalated": 1, "recovered": 1}
     assert world.incident("restart-web/*").status == RESOLVED
     assert len(world.commands()) == 2
+
+
+def test_a_signal_written_beside_a_run_that_just_ended_is_not_lost(make_world, health):
+    """The run ends between the handler's read (in flight) and its write to the inbox: nobody
+    would fold the signal in, so the handler takes it back and handles it itself."""
+    from chalicelib.alarms.ledger import AlarmLedger
+    from chalicelib.handlers.on_alarm import AlarmHandler, handle_sns_event
+    from chalicelib.runbooks.engine import Clock
+    from chalicelib.runbooks.inbox import SignalInbox
+    from chalicelib.runbooks.incident import Incident, RunPosition
+
+    world = make_world(storm_config(health.url, group_wait=0))
+    table, store = world.config.settings.state_table, world.store()
+    running = Incident("restart-web/*", "web is failing", time.time(), "x", name="web")
+    running.join("web-5xx-a")
+    running.run = RunPosition("restart-web", [], heartbeat=time.time())
+    store.save(running)
+
+    class EndsOnPut(SignalInbox):
+        def put(self, *args, **kwargs):
+            super().put(*args, **kwargs)
+            ended = store.get("restart-web/*")
+            ended.run.state, ended.status = HEALED, RESOLVED
+            store.save(ended)
+
+    handler = AlarmHandler(
+        world.config, store, world.engine(Clock()), ledger=AlarmLedger(table), inbox=EndsOnPut(table)
+    )
+    event = alarm("web-5xx-b", "ALARM", 1)
+    [out] = handle_sns_event(event, world.config, lambda a, rb: handler.handle(a, rb, 10**12))["handled"]
+    incident = world.incident("restart-web/*")
+    # Handled as a new ALARM: a new incident on the same key, its own run, nothing left waiting.
+    assert out["status"] in (OPEN, RESOLVED) and incident.signals == ["web-5xx-b"]
+    assert incident.run.runbook == "restart-web" and len(world.commands()) >= 1
+    assert not [i for i in world.items() if i["pk"] == "inbox"]
