@@ -38,12 +38,17 @@ class IncidentDesk:
         states = self.ledger.states(incident.signals)
         return [name for name in incident.signals if states.get(name, "ALARM") != "OK"]
 
+    def __post_init__(self) -> None:
+        self.absorbed: dict[str, object] = {}  # inbox items folded in, removed once saved
+        self.engine.notifier.gather = self.absorb
+
     def absorb(self, incident: Incident) -> list:
-        """Fold in the signals that arrived while a run owned the incident; returns what to remove
-        from the inbox once the incident is saved."""
+        """Fold in the signals that arrived while a run owned the incident (each once); returns
+        what to remove from the inbox once the incident is saved."""
         if self.inbox is None:
             return []
-        waiting = self.inbox.read(incident.key)
+        waiting = [s for s in self.inbox.read(incident.key) if s.sk not in self.absorbed]
+        self.absorbed.update({s.sk: s for s in waiting})
         for signal in waiting:
             incident.join(signal.signal)
             if signal.dependent and signal.signal not in incident.dependents:
@@ -51,14 +56,17 @@ class IncidentDesk:
             incident.tell(signal.at, f"{signal.signal}: {signal.state} ({signal.reason})")
         return waiting
 
-    def save(self, incident: Incident, absorbed: Optional[list] = None) -> None:
+    def save(self, incident: Incident) -> None:
         """Checkpoint: fold in waiting signals, send held notices whose hold is over, write."""
-        if absorbed is None:
-            absorbed = self.absorb(incident)
+        self.absorb(incident)
         self.engine.notifier.flush(incident)
         self.incidents.save(incident)
-        if absorbed and self.inbox is not None:
-            self.inbox.remove(absorbed)
+        prefix = f"{incident.key}#"
+        done = [s for sk, s in self.absorbed.items() if sk.startswith(prefix)]
+        if done and self.inbox is not None:
+            self.inbox.remove(done)
+            for signal in done:
+                self.absorbed.pop(signal.sk, None)
 
     def settle(self, incident: Incident) -> bool:
         """Resolve an open incident whose run has ended (or never ran) once every signal in it is

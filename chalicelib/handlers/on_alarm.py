@@ -6,6 +6,10 @@ before any write. Each SNS message acts once however often it is delivered (Powe
 Idempotency on the MessageId), and a state change older than the one on record for its alarm
 changes nothing (SNS does not keep order).
 
+Which incident a signal joins is `runbooks.grouping`'s key (runbook and targets, or component),
+or its dependency's incident while a monitor it `depends_on` is DOWN. One incident runs its
+runbook once: later signals only add to its story (see README, "One outage, one incident").
+
 A failure before any side effect raises, so Lambda retries the event (and, past its retries,
 hands it to the function's on-failure queue); after one, the run is checkpointed and
 `follow_up` carries it on.
@@ -183,15 +187,26 @@ class AlarmHandler(IncidentDesk):
             )
         elif not fresh:
             incident.tell(now, f"{subject} joins: ALARM ({alarm.reason})")
+        claimed = False
         if fresh:
-            # Claimed first (a conditional write): of two invocations opening it, one tells people.
-            self.save(incident)
+            # One conditional write claims the incident, its run and (when held) its opening, so a
+            # signal racing this one either loses the write (Lambda retries it) or, seeing the
+            # run, waits beside it: nothing it writes can overwrite the opening.
+            if runbook is not None:
+                incident.run, claimed = RunPosition(runbook, [], heartbeat=now), True
             opening = f"{dependency} is failing" if dependency else f"{subject} ALARM: {alarm.reason}"
-            self.engine.notifier.open(incident, opening)
-            self.save(incident)  # opened is on record even if a step fails hard later
+            held = self.engine.notifier.group_wait > 0
+            if held:
+                self.engine.notifier.open(incident, opening)
+            self.save(incident)
+            if not held:
+                self.engine.notifier.open(incident, opening)
+                self.save(incident)  # opened is on record even if a step fails hard later
         if runbook is None:
             if fresh and dependency is None:
                 incident.tell(now, "no runbook: notifications only")
+        elif claimed:
+            self.start(incident, runbook, alarm, deadline)
         elif incident.run is None:
             # Claim the run first (a conditional write): signals arriving from now on wait beside
             # the incident instead of writing it under the run's feet; a lost race retries cleanly.

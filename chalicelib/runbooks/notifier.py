@@ -47,6 +47,9 @@ class IncidentNotifier:
         self.sender = sender
         self.now = now
         self.group_wait = group_wait
+        # Folds signals waiting beside the incident into it before a notice is shaped, so the
+        # story people get names them (set by the incident handlers).
+        self.gather: Callable[[Incident], Any] = lambda incident: None
 
     def open(self, incident: Incident, title: str) -> None:
         """The opening notice, held for group_wait."""
@@ -84,6 +87,7 @@ class IncidentNotifier:
         tell: bool = True,
     ) -> None:
         now = self.now()
+        self.gather(incident)
         if tell:
             incident.tell(now, title)
         notice = Notice(
