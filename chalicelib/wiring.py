@@ -150,16 +150,27 @@ def process_alarm(alarm, runbook: Optional[str], deadline: float, context: Any =
     try:
         return process(request=request)
     except IdempotencyAlreadyInProgressError:
-        return {"incident": alarm.monitor or alarm.name, "action": "none: the same message is being handled"}
+        return {"incident": alarm.name, "action": "none: the same message is being handled"}
 
 
 def incident_desk(kind: type) -> Any:
     """An incident handler (AlarmHandler, FollowUp) with the stores of the state table."""
     from chalicelib.alarms.ledger import AlarmLedger
+    from chalicelib.maintenance.silence import under_maintenance
+    from chalicelib.runbooks.inbox import SignalInbox
     from chalicelib.runbooks.incident_store import IncidentStore
+    from chalicelib.state.store import StateStore
 
     table = config().settings.state_table
-    return kind(config(), IncidentStore(table), runbook_engine(), ledger=AlarmLedger(table))
+    return kind(
+        config(),
+        IncidentStore(table),
+        runbook_engine(),
+        ledger=AlarmLedger(table),
+        inbox=SignalInbox(table),
+        monitor_status=StateStore(table).status,
+        maintenance=functools.partial(under_maintenance, config()),
+    )
 
 
 def follow_up():  # -> FollowUp

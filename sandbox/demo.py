@@ -2,8 +2,9 @@
 
 Scenario 1, a hang: all healthy; blue hangs; the probe sees DOWN; on_alarm restarts blue
 through SSM; verify sees it healthy; people hear "recovered". Prints the MTTR.
-Scenario 2, an app that never recovers: restarts do not help; each run escalates; repeated
-alarms meet the runbook's budget, which stops the restarts and escalates once.
+Scenario 2, an app that never recovers: restarts do not help; each run escalates; a memory
+alarm that flaps (ALARM, then OK) opens an incident each time, and their runs meet the runbook's
+budget, which stops the restarts and escalates once.
 Scenario 3, blue and green both down: the front door sends users to the maintenance page; when
 the instances recover, the front door serves the app again by itself. Prints how long after both
 health endpoints answered users were back on the app.
@@ -36,6 +37,8 @@ from sandbox.world import World
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "chalicelib" / "configs" / "demo.yaml"
 MEMORY_ALARM = ROOT / "events" / "alarm-metric-alarm.json"
+MEMORY_OK = ROOT / "events" / "alarm-metric-ok.json"
+WEB_INCIDENT = "restart-web/*"  # the probe names no instance: the runbook's whole tier
 WAIT_LIMIT = 40.0
 
 
@@ -96,9 +99,10 @@ def incident(table: str, key: str):
     return IncidentStore(table).get(key)
 
 
-def publish_memory_alarm(topic_arn: str, instance_id: str) -> None:
-    """What CloudWatch sends when a blue instance's memory alarm fires: it names the instance."""
-    record = json.loads(MEMORY_ALARM.read_text())["Records"][0]["Sns"]
+def publish_memory_alarm(topic_arn: str, instance_id: str, sample: Path = MEMORY_ALARM) -> None:
+    """What CloudWatch sends when a blue instance's memory alarm fires (or clears): it names the
+    instance."""
+    record = json.loads(sample.read_text())["Records"][0]["Sns"]
     body = json.loads(record["Message"])
     body["StateChangeTime"] = cloudwatch_time(datetime.now(UTC))
     for dimension in body["Trigger"]["Dimensions"]:
@@ -119,8 +123,11 @@ def scenario_hang(world: World, timeline: Timeline, table: str) -> float:
     hung_at = timeline.say("blue-1 stops answering (hang)")
     wait_for("web DOWN", lambda: monitor_status(table, "web") == "DOWN")
     timeline.say("probe: web is DOWN -> alarm published")
-    healed = wait_for("web healed", lambda: (i := incident(table, "web")) and i.status == RESOLVED and i)
-    verified_at = timeline.say(f"on_alarm: {healed.story[-1][9:]}")
+    healed = wait_for(
+        "web healed", lambda: (i := incident(table, WEB_INCIDENT)) and i.status == RESOLVED and i
+    )
+    verified = next((line for line in reversed(healed.story) if "verified" in line), healed.story[-1])
+    verified_at = timeline.say(f"on_alarm: {verified[9:]}")
     wait_for("web UP", lambda: monitor_status(table, "web") == "UP")
     timeline.say("probe: web is UP again")
     mttr = verified_at - hung_at
@@ -134,19 +141,24 @@ def scenario_never_recovers(world: World, timeline: Timeline, table: str) -> int
     world.fleet.fault("blue-1", "error", sticky=True)
     wait_for("web DOWN", lambda: monitor_status(table, "web") == "DOWN")
     timeline.say("probe: web is DOWN -> alarm published")
-    wait_for("web escalated", lambda: (i := incident(table, "web")) and i.run and i.run.state == ESCALATED)
+    wait_for(
+        "web escalated",
+        lambda: (i := incident(table, WEB_INCIDENT)) and i.run and i.run.state == ESCALATED,
+    )
     timeline.say("on_alarm: restart did not help; escalated to people")
+    blue_2 = world.instance_ids["blue-2"]
+    key = f"restart-web/{blue_2}"  # the alarm names blue-2: an incident of its own
     for attempt in range(1, 4):
-        told = len(getattr(incident(table, "web-blue-memory-high"), "story", []))
-        publish_memory_alarm(world.resources.alarm_topic_arn, world.instance_ids["blue-2"])
+        since = time.time() - 1
+        publish_memory_alarm(world.resources.alarm_topic_arn, blue_2)
         timeline.say(
             f"CloudWatch: web-blue-memory-high ALARM (#{attempt}), naming blue-2: blue-2 alone is acted on"
         )
         handled = wait_for(
             "the alarm handled",
-            lambda told=told: (
-                (i := incident(table, "web-blue-memory-high"))
-                and len(i.story) > told
+            lambda since=since: (
+                (i := incident(table, key))
+                and i.opened_at >= since
                 and i.run
                 and i.run.state in (ESCALATED, STOPPED)
                 and i
@@ -156,6 +168,10 @@ def scenario_never_recovers(world: World, timeline: Timeline, table: str) -> int
             "refused by the budget" if handled.run.state == STOPPED else "restart, verify failed, escalated"
         )
         timeline.say(f"on_alarm: {outcome}")
+        time.sleep(1.1)  # CloudWatch's StateChangeTime has millisecond precision; keep them apart
+        publish_memory_alarm(world.resources.alarm_topic_arn, blue_2, MEMORY_OK)
+        wait_for("the alarm cleared", lambda: (i := incident(table, key)) and i.status == RESOLVED)
+        timeline.say("CloudWatch: web-blue-memory-high OK: its incident closes")
     sent = commands_sent() - before
     timeline.say(
         f"SSM commands sent in scenario 2: {sent} (the tier one instance at a time, then blue-2 alone"

@@ -68,11 +68,16 @@ def get_many(table_name: str, pk: str, sort_keys: Iterable[str]) -> dict[str, di
     return found
 
 
-def query(table_name: str, pk: str, filter_expression: Any = None) -> Iterator[dict[str, Any]]:
-    """Every item of a partition, page after page."""
+def query(
+    table_name: str, pk: str, filter_expression: Any = None, sk_prefix: Optional[str] = None
+) -> Iterator[dict[str, Any]]:
+    """Every item of a partition (or of its sort keys starting with `sk_prefix`), page after page."""
     from boto3.dynamodb.conditions import Key
 
-    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(pk)}
+    condition = Key("pk").eq(pk)
+    if sk_prefix is not None:
+        condition = condition & Key("sk").begins_with(sk_prefix)
+    kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
     if filter_expression is not None:
         kwargs["FilterExpression"] = filter_expression
     while True:

@@ -40,6 +40,7 @@ from chalicelib.config.model import (
 )
 from chalicelib.config.source import MAX_BYTES, read_source, redact
 from chalicelib.deployments.strategies import STRATEGIES, plan_problem
+from chalicelib.runbooks.dependencies import dependency_errors
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 URL_SCHEMES = {"http": ("http", "https"), "websocket": ("ws", "wss"), "tcp": ("tcp",)}
@@ -114,7 +115,16 @@ def read_settings(s: Section) -> Settings:
         probe_workers=s.integer("probe_workers", 256, minimum=1),
         remind_every=s.duration("remind_every", 1800.0),
         restart_document=s.string("restart_document", "autoheal-restart"),
+        group_wait=read_group_wait(s),
     )
+
+
+def read_group_wait(s: Section) -> float:
+    """A duration, or 0 / "0s" to send the opening message at once."""
+    if s.data.get("group_wait") in (0, "0", "0s"):
+        s.seen.add("group_wait")
+        return 0.0
+    return s.duration("group_wait", 5.0, maximum=300.0)
 
 
 def read_expect(s: Section) -> Expect:
@@ -161,6 +171,7 @@ def read_monitor(s: Section) -> Monitor:
         expect=read_expect(s.section("expect")),
         runbook=s.string("runbook", None),
         metrics=s.boolean("metrics", False),
+        depends_on=s.string_list("depends_on"),
     )
     if monitor.expect.certificate_valid_for and not str(url).startswith(("https://", "wss://")):
         s.error("certificate_valid_for needs an https:// or wss:// url", "expect")
@@ -477,6 +488,7 @@ def cross_check(config: Config) -> list[str]:
                     f"{deployment!r} (deployments: {known})"
                 )
     errors.extend(cross_check_deployments(config, names))
+    errors.extend(dependency_errors(config.monitors))
     components = {m.component or m.name for m in config.monitors}
     for i, window in enumerate(config.maintenance.windows):
         for component in window.components:

@@ -28,6 +28,9 @@ class Settings:
     probe_workers: int = 256  # probes in flight at once
     remind_every: Optional[float] = 1800.0  # reminders while an incident stays open
     restart_document: str = "autoheal-restart"  # the project's own SSM Command document
+    # How long the opening message of an incident waits for the other signals of the same
+    # outage (0: no wait). It never delays an action.
+    group_wait: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class Monitor:
     expect: Expect = field(default_factory=Expect)
     runbook: Optional[str] = None
     metrics: bool = False  # per-monitor CloudWatch metrics ($0.30 a month each): for alarms that need them
+    depends_on: tuple[
+        str, ...
+    ] = ()  # while one of these is DOWN, this monitor's alerts fold into its incident
 
     @property
     def attempts(self) -> int:

@@ -46,7 +46,7 @@ class FollowUp(IncidentDesk):
             try:
                 did = self.follow(incident, deadline)
                 if did:
-                    self.incidents.save(incident)
+                    self.save(incident)
                     done[did].append(incident.key)
             except IncidentConflict as exc:
                 done["errors"].append(str(exc))  # another invocation moved it on; seen next tick
@@ -61,10 +61,14 @@ class FollowUp(IncidentDesk):
         now = self.clock()
         if incident.run_in_flight(now):
             return ""  # its invocation owns it: a write here would fail that run's next checkpoint
+        self.deadline = deadline
+        held = bool(incident.outbox) and now >= incident.hold_until
+        if self.inbox is not None and self.inbox.read(incident.key):
+            held = True  # signals wait beside it: save() folds them in
         unsent = len(incident.unsent)
         if unsent:
             self.engine.notifier.retry_unsent(incident)
-        resent = len(incident.unsent) < unsent
+        resent = len(incident.unsent) < unsent or held
         if incident.status != OPEN:
             return "resent" if resent else ""
         run = incident.run
@@ -79,7 +83,9 @@ class FollowUp(IncidentDesk):
             return "resolved"
         if self.reminder_due(incident):
             down_for = format_duration(round(now - incident.opened_at))
-            self.engine.notifier.send(incident, "reminder", f"{incident.key} still failing after {down_for}")
+            self.engine.notifier.send(
+                incident, "reminder", f"{incident.label} still failing after {down_for}"
+            )
             return "reminded"
         return "resent" if resent else ""
 
@@ -91,7 +97,7 @@ class FollowUp(IncidentDesk):
         if busy:
             self.engine.escalate(incident, f"{busy} is now held by another run; this run stops")
             return
-        self.engine.resume(incident, deadline, self.incidents.save)
+        self.engine.resume(incident, deadline, self.save)
 
     def close_stale(self, incident: Incident) -> None:
         days = round(MAX_OPEN_SECONDS / 86400)

@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from chalicelib.alarms.ledger import AlarmLedger
+from chalicelib.alarms.model import PROBE_ALARM_PREFIX
 from chalicelib.config.model import Config
 from chalicelib.runbooks.engine import RunbookEngine, resolve
+from chalicelib.runbooks.grouping import GroupKey, monitor_group
+from chalicelib.runbooks.inbox import SignalInbox
 from chalicelib.runbooks.incident import OPEN, STOPPED, Incident
 from chalicelib.runbooks.incident_store import IncidentStore
+from chalicelib.runbooks.scope import SignalScope
 
 
 @dataclass
@@ -20,6 +24,11 @@ class IncidentDesk:
     engine: RunbookEngine
     clock: Callable[[], float] = time.time
     ledger: Optional[AlarmLedger] = None
+    inbox: Optional[SignalInbox] = None
+    deadline: Optional[float] = None  # of the invocation at hand, when it may run a runbook
+    monitor_status: Optional[Callable[[str], Optional[str]]] = None  # the probe's UP/DOWN by monitor
+    # (monitor, runbook, at) -> whether maintenance holds an ALARM about them back
+    maintenance: Optional[Callable[[Optional[str], Optional[str], float], bool]] = None
 
     def still_failing(self, incident: Incident) -> list[str]:
         """The incident's signals whose last recorded state is not OK (all of them, unknown, when
@@ -30,6 +39,36 @@ class IncidentDesk:
             return []
         states = self.ledger.states(incident.signals)
         return [name for name in incident.signals if states.get(name, "ALARM") != "OK"]
+
+    def __post_init__(self) -> None:
+        self.absorbed: dict[str, object] = {}  # inbox items folded in, removed once saved
+        self.engine.notifier.gather = self.absorb
+
+    def absorb(self, incident: Incident) -> list:
+        """Fold in the signals that arrived while a run owned the incident (each once); returns
+        what to remove from the inbox once the incident is saved."""
+        if self.inbox is None:
+            return []
+        waiting = [s for s in self.inbox.read(incident.key) if s.sk not in self.absorbed]
+        self.absorbed.update({s.sk: s for s in waiting})
+        for signal in waiting:
+            incident.join(signal.signal)
+            if signal.dependent and signal.signal not in incident.dependents:
+                incident.dependents = [*incident.dependents, signal.signal]
+            incident.tell(signal.at, f"{signal.signal}: {signal.state} ({signal.reason})")
+        return waiting
+
+    def save(self, incident: Incident) -> None:
+        """Checkpoint: fold in waiting signals, send held notices whose hold is over, write."""
+        self.absorb(incident)
+        self.engine.notifier.flush(incident)
+        self.incidents.save(incident)
+        prefix = f"{incident.key}#"
+        done = [s for sk, s in self.absorbed.items() if sk.startswith(prefix)]
+        if done and self.inbox is not None:
+            self.inbox.remove(done)
+            for signal in done:
+                self.absorbed.pop(signal.sk, None)
 
     def settle(self, incident: Incident) -> bool:
         """Resolve an open incident whose run has ended (or never ran) once every signal in it is
@@ -42,10 +81,50 @@ class IncidentDesk:
             or self.ledger is None
         ):
             return False
-        if self.still_failing(incident):
+        failing = self.still_failing(incident)
+        if failing and set(failing) <= set(incident.dependents) and self.primary_ok(incident):
+            self.recover(incident, f"its own signals are OK; {', '.join(failing)} still failing on their own")
+            self.split_off(incident, failing)
+            return True
+        if failing:
             return False
         self.recover(incident, "every signal is OK again")
         return True
+
+    def primary_ok(self, incident: Incident) -> bool:
+        """Some signal of its own (not a dependent's) joined, and all of them are OK."""
+        return any(signal not in incident.dependents for signal in incident.signals)
+
+    def split_off(self, incident: Incident, failing: list[str]) -> None:
+        """Dependents still failing once their dependency recovered: each its own incident, told
+        at once (no group_wait: the outage is known), with its own runbook if it has one."""
+        now = self.clock()
+        for signal in failing:
+            monitor = self.config.monitor(signal.removeprefix(PROBE_ALARM_PREFIX))
+            group = monitor_group(monitor) if monitor else GroupKey.for_component(signal)
+            if group.key == incident.key:
+                continue
+            own = self.incidents.get(group.key)
+            if own is not None and own.status == OPEN:  # it has an open incident already: told
+                own.join(signal)
+                own.tell(now, f"{incident.label} recovered; {own.label} still failing")
+                self.save(own)
+                continue
+            if own is None or own.status != OPEN:
+                name = monitor.name if monitor else signal
+                own = Incident(
+                    group.key, f"{name} is failing", now, f"still failing after {incident.label} recovered",
+                    version=own.version if own else 0, name=name,
+                )  # fmt: skip
+            own.join(signal)
+            title = f"{own.label} is still failing after {incident.label} recovered"
+            self.engine.notifier.send(own, "opened", title)
+            if monitor is not None and monitor.runbook and own.run is None and self.deadline is not None:
+                self.start_run(own, monitor.runbook, SignalScope(), self.deadline)
+            self.save(own)
+
+    def start_run(self, incident: Incident, runbook: str, scope: SignalScope, deadline: float) -> None:
+        self.engine.start(incident, runbook, deadline, self.save, scope)
 
     def recover(self, incident: Incident, why: str) -> None:
         now = self.clock()
@@ -56,7 +135,7 @@ class IncidentDesk:
         self.engine.notifier.send(
             incident,
             "recovered",
-            f"{incident.key} recovered",
+            f"{incident.label} recovered",
             downtime_s=now - incident.opened_at,
             tell=False,
         )

@@ -6,6 +6,10 @@ before any write. Each SNS message acts once however often it is delivered (Powe
 Idempotency on the MessageId), and a state change older than the one on record for its alarm
 changes nothing (SNS does not keep order).
 
+Which incident a signal joins is `runbooks.grouping`'s key (runbook and targets, or component),
+or its dependency's incident while a monitor it `depends_on` is DOWN. One incident runs its
+runbook once: later signals only add to its story (see README, "One outage, one incident").
+
 A failure before any side effect raises, so Lambda retries the event (and, past its retries,
 hands it to the function's on-failure queue); after one, the run is checkpointed and
 `follow_up` carries it on.
@@ -24,17 +28,12 @@ from chalicelib.alarms.routing import route
 from chalicelib.config.model import Config
 from chalicelib.deployments.signals import roll_back_gated
 from chalicelib.handlers.incident_desk import IncidentDesk
-from chalicelib.maintenance.silence import under_maintenance
 from chalicelib.runbooks.engine import error_text
-from chalicelib.runbooks.incident import OPEN, PAUSED, RESOLVED, Incident
+from chalicelib.runbooks.grouping import GroupKey, group_of, monitor_group, probe_alarm_name, subject_of
+from chalicelib.runbooks.incident import HEALED, OPEN, PAUSED, RESOLVED, Incident, RunPosition
 from chalicelib.runbooks.scope import SignalScope
 
 logger = Logger(service="autoheal", child=True)
-
-
-def subject_of(alarm: AlarmEvent) -> str:
-    """The incident an alarm belongs to: its monitor for the probe's own, else the alarm name."""
-    return alarm.monitor if alarm.kind == "probe" and alarm.monitor else alarm.name
 
 
 def claim(alarm: AlarmEvent, config: Config) -> tuple[Optional[str], Optional[str]]:
@@ -51,67 +50,187 @@ def claim(alarm: AlarmEvent, config: Config) -> tuple[Optional[str], Optional[st
 class AlarmHandler(IncidentDesk):
     """>>> AlarmHandler(config, store, engine, ledger=ledger).handle(alarm, rb, deadline)  # doctest: +SKIP"""
 
-    def handle(self, alarm: AlarmEvent, runbook: Optional[str], deadline: float) -> dict[str, Any]:
-        key, now = subject_of(alarm), self.clock()
-        if alarm.state == "ALARM" and under_maintenance(self.config, alarm.monitor, runbook, now):
+    def handle(
+        self, alarm: AlarmEvent, runbook: Optional[str], deadline: float, again: bool = True
+    ) -> dict[str, Any]:
+        now, self.deadline = self.clock(), deadline
+        if alarm.state == "ALARM" and self.maintenance and self.maintenance(alarm.monitor, runbook, now):
             # Held back, and kept out of the ledger so the end of maintenance raises it again.
+            key = group_of(alarm, runbook, self.config).key
             logger.info(f"{key}: ALARM during maintenance; no runbook, nobody told")
             return {"incident": key, "state": alarm.state, "action": "none: under maintenance"}
-        if self.ledger is not None and not self.ledger.record(
-            alarm.name, alarm.state, change_time(alarm.changed_at), now
-        ):
+        changed_at = change_time(alarm.changed_at)
+        if self.ledger is not None and not self.ledger.record(alarm.name, alarm.state, changed_at, now):
             logger.info(f"{alarm.name}: {alarm.state} older than the change on record; ignored")
+            key = group_of(alarm, runbook, self.config).key
             return {"incident": key, "state": alarm.state, "action": "none: older than the state on record"}
-        incident = self.incidents.get(key)
+        dependency = self.down_dependency(alarm) if alarm.state == "ALARM" else None
+        if dependency is not None and is_open_with(
+            self.incidents.get(group_of(alarm, runbook, self.config).key), alarm.name
+        ):
+            dependency = None  # already failing on its own: it stays in its own incident
+        group, incident = self.find(alarm, runbook, dependency)
+        key = group.key
         if incident is not None and incident.status == OPEN and incident.run_in_flight(now):
-            # The invocation running the runbook owns the incident until it stops; the state just
-            # recorded is read when the run ends. Writing here would lose one of the two updates.
+            # The invocation running the runbook owns the incident until it stops: the signal waits
+            # beside it and is folded in at that run's next checkpoint (or its end).
+            if self.inbox is not None:
+                at = changed_at or now
+                self.inbox.put(key, alarm.name, alarm.state, alarm.reason, at, bool(dependency))
+                if again and self.run_ended_unread(key, alarm.name, at):
+                    return self.handle(alarm, runbook, deadline, again=False)
             logger.info(
-                f"{key}: {alarm.state} while {incident.run.runbook} runs; recorded for when it ends",
+                f"{key}: {alarm.state} while {incident.run.runbook} runs; joins when it checkpoints",
                 extra={"incident": key, "alarm": alarm.name[:255]},
             )
-            return {"incident": key, "state": alarm.state, "action": "none: a runbook is running"}
+            return {"incident": key, "state": alarm.state, "action": "joined: a runbook is running"}
         if alarm.state == "ALARM":
-            incident = self.on_alarm(alarm, key, incident, runbook, deadline)
+            incident = self.on_alarm(
+                alarm, group, incident, None if dependency else runbook, dependency, deadline
+            )
         elif incident is not None and incident.status == OPEN:
             self.on_clear(alarm, incident)
         else:
             return {"incident": key, "state": alarm.state, "action": "none: no open incident"}
         return summary(incident, alarm)
 
+    def run_ended_unread(self, key: str, signal: str, at: float) -> bool:
+        """The run ended between our read and our write, leaving our signal unread: take it back
+        (True) and handle it as if no run were going on."""
+        incident = self.incidents.get(key)
+        if incident is None or incident.run_in_flight(self.clock()):
+            return False
+        ours = [s for s in self.inbox.read(key) if s.sk == f"{key}#{signal}#{at:.3f}"]
+        self.inbox.remove(ours)
+        return bool(ours)
+
+    # -- which incident ------------------------------------------------------------------------
+    def find(
+        self, alarm: AlarmEvent, runbook: Optional[str], dependency: Optional[str]
+    ) -> tuple[GroupKey, Optional[Incident]]:
+        """The group the signal joins, and its incident on record (one GetItem, a few at most)."""
+        own = group_of(alarm, runbook, self.config)
+        if dependency is not None:
+            group = monitor_group(self.config.monitor(dependency))
+            return group, self.incidents.get(group.key)
+        incident = self.incidents.get(own.key)
+        if alarm.state == "ALARM":
+            if (incident is None or incident.status != OPEN) and own.tier is not None:
+                tier = self.incidents.get(own.tier.key)
+                if tier is not None and tier.status == OPEN and covers(tier, own.scope, self.clock()):
+                    return own.tier, tier
+            return own, incident
+        # A clear belongs to the open incident its ALARM joined: its own, the tier's, a dependency's.
+        if is_open_with(incident, alarm.name):
+            return own, incident
+        for other in self.elsewhere(alarm, own):
+            found = self.incidents.get(other.key)
+            if is_open_with(found, alarm.name):
+                return other, found
+        return own, incident
+
+    def elsewhere(self, alarm: AlarmEvent, own: GroupKey) -> list[GroupKey]:
+        groups = [own.tier] if own.tier is not None else []
+        monitor = self.config.monitor(alarm.monitor) if alarm.kind == "probe" and alarm.monitor else None
+        for name in monitor.depends_on if monitor else ():
+            groups.append(monitor_group(self.config.monitor(name)))
+        return groups
+
+    def down_dependency(self, alarm: AlarmEvent) -> Optional[str]:
+        """The first monitor this probe signal depends on that is DOWN (by the probe's state or the
+        last change on record for its alarm, whichever says so first)."""
+        monitor = self.config.monitor(alarm.monitor) if alarm.kind == "probe" and alarm.monitor else None
+        if monitor is None or not monitor.depends_on:
+            return None
+        names = [probe_alarm_name(name) for name in monitor.depends_on]
+        recorded = self.ledger.states(names) if self.ledger is not None else {}
+        for name in monitor.depends_on:
+            down = recorded.get(probe_alarm_name(name)) == "ALARM" or self.monitor_down(name)
+            if down and not self.healed(name):
+                return name
+        return None
+
+    def monitor_down(self, name: str) -> bool:
+        """What the probe recorded last (it saves a monitor's state before publishing its change)."""
+        return self.monitor_status is not None and self.monitor_status(name) == "DOWN"
+
+    def healed(self, name: str) -> bool:
+        """A run verified the monitor healthy and closed its incident: its OK is on the way, and a
+        dependent still failing now fails on its own."""
+        incident = self.incidents.get(monitor_group(self.config.monitor(name)).key)
+        return (
+            incident is not None
+            and incident.status == RESOLVED
+            and incident.run is not None
+            and incident.run.state == HEALED
+            and probe_alarm_name(name) in incident.signals
+        )
+
+    # -- what it does --------------------------------------------------------------------------
     def on_alarm(
         self,
         alarm: AlarmEvent,
-        key: str,
+        group: GroupKey,
         incident: Optional[Incident],
         runbook: Optional[str],
+        dependency: Optional[str],
         deadline: float,
     ) -> Incident:
-        now = self.clock()
-        if incident is None or incident.status == RESOLVED:
+        now, subject = self.clock(), subject_of(alarm)
+        fresh = incident is None or incident.status == RESOLVED
+        if fresh:
+            name = dependency or subject
             incident = Incident(
-                key, f"{key} is failing", now, alarm.reason, version=incident.version if incident else 0
+                group.key, f"{name} is failing", now, alarm.reason,
+                version=incident.version if incident else 0, name=name,
+            )  # fmt: skip
+        incident.join(alarm.name)
+        if dependency is not None:
+            if alarm.name not in incident.dependents:
+                incident.dependents = [*incident.dependents, alarm.name]
+            incident.tell(
+                now, f"{subject}: ALARM ({alarm.reason}); it depends on {dependency}, which is DOWN"
             )
-            incident.join(alarm.name)
-            self.engine.notifier.send(incident, "opened", f"{key} ALARM: {alarm.reason}")
-            self.incidents.save(incident)  # opened is on record even if a step fails hard later
-        else:
-            incident.join(alarm.name)
-            incident.tell(now, f"ALARM again ({alarm.name}): {alarm.reason}")
+        elif not fresh:
+            incident.tell(now, f"{subject} joins: ALARM ({alarm.reason})")
+        claimed = False
+        if fresh:
+            # One conditional write claims the incident, its run and (when held) its opening, so a
+            # signal racing this one either loses the write (Lambda retries it) or, seeing the
+            # run, waits beside it: nothing it writes can overwrite the opening.
+            if runbook is not None:
+                incident.run, claimed = RunPosition(runbook, [], heartbeat=now), True
+            opening = f"{dependency} is failing" if dependency else f"{subject} ALARM: {alarm.reason}"
+            held = self.engine.notifier.group_wait > 0
+            if held:
+                self.engine.notifier.open(incident, opening)
+            self.save(incident)
+            if not held:
+                self.engine.notifier.open(incident, opening)
+                self.save(incident)  # opened is on record even if a step fails hard later
         if runbook is None:
-            incident.tell(now, "no runbook: notifications only")
-        elif incident.run_active(now):
-            incident.tell(now, f"{incident.run.runbook} is already running; not starting another")
-        else:
+            if fresh and dependency is None:
+                incident.tell(now, "no runbook: notifications only")
+        elif claimed:
             self.start(incident, runbook, alarm, deadline)
+        elif incident.run is None:
+            # Claim the run first (a conditional write): signals arriving from now on wait beside
+            # the incident instead of writing it under the run's feet; a lost race retries cleanly.
+            incident.run = RunPosition(runbook, [], heartbeat=now)
+            self.save(incident)
+            self.start(incident, runbook, alarm, deadline)
+        else:
+            incident.tell(
+                now, f"{incident.run.runbook} has run for this incident ({incident.run.state}); not again"
+            )
         self.settle(incident)
-        self.incidents.save(incident)
+        self.save(incident)
         return incident
 
     def start(self, incident: Incident, runbook: str, alarm: AlarmEvent, deadline: float) -> None:
         scope = SignalScope.from_dimensions(alarm.dimensions)
         try:
-            self.engine.start(incident, runbook, deadline, self.incidents.save, scope)
+            self.start_run(incident, runbook, scope, deadline)
         except Exception as exc:
             run = incident.run
             if run is None or not acted(run):
@@ -122,7 +241,7 @@ class AlarmHandler(IncidentDesk):
                     )
                 incident.run = None
                 incident.tell(self.clock(), f"could not start {runbook}: {error_text(exc)}; retrying")
-                self.incidents.save(incident)
+                self.save(incident)
                 raise
             run.state = PAUSED
             incident.tell(self.clock(), f"stopped mid-run ({error_text(exc)}); follow_up carries it on")
@@ -131,11 +250,19 @@ class AlarmHandler(IncidentDesk):
         now = self.clock()
         if alarm.state == "INSUFFICIENT_DATA":
             incident.tell(now, f"{alarm.name}: INSUFFICIENT_DATA ({alarm.reason}); still open")
-        elif failing := self.still_failing(incident):
-            incident.tell(now, f"{alarm.name} is OK; still failing: {', '.join(failing)}")
-        else:
-            self.recover(incident, alarm.reason)
-        self.incidents.save(incident)
+        elif not self.settle(incident):
+            failing = self.still_failing(incident)
+            incident.tell(now, f"{subject_of(alarm)} is OK; still failing: {', '.join(failing)}")
+        self.save(incident)
+
+
+def is_open_with(incident: Optional[Incident], signal: str) -> bool:
+    return incident is not None and incident.status == OPEN and signal in incident.signals
+
+
+def covers(incident: Incident, scope: str, now: float) -> bool:
+    """The incident's run is acting (or about to act) on what a narrower signal names."""
+    return incident.run_active(now) and scope in incident.run.targets
 
 
 def acted(run: Any) -> bool:

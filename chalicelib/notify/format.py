@@ -17,9 +17,10 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Callable, Optional
 
+from chalicelib.notify.gsm7 import SEGMENT_SEPTETS, fit_segment, septets, to_gsm7
 from chalicelib.notify.notice import Notice
 
-SMS_LIMIT = 140  # SNS sends longer texts as several messages
+SMS_LIMIT = SEGMENT_SEPTETS  # one SMS segment of GSM-7 (see notify.gsm7)
 SUBJECT_LIMIT = 99  # SNS: subjects must be fewer than 100 characters
 EMAIL_LIMIT = 20_000  # twice this (email + default) stays far below SNS's 256 KiB
 DISCORD_LIMIT = 2000  # Discord rejects longer content
@@ -37,6 +38,7 @@ LABELS = {
     "escalated": "Escalated to people",
     "budget_exhausted": "Runbook budget exhausted",
     "reminder": "Still open",
+    "test": "Test message",
 }
 EMOJI = {
     "opened": "\U0001f534",  # red circle
@@ -45,10 +47,14 @@ EMOJI = {
     "escalated": "\U0001f6a8",  # rotating light
     "budget_exhausted": "\u26d4",  # no entry
     "reminder": "\u23f0",  # alarm clock
+    "test": "\U0001f514",  # bell
 }
 
 # Control characters, and the Unicode line/paragraph separators some clients honour.
 _BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Bidi controls (they can make "web OK" read as something else) and zero-width characters (they
+# hide text from a reader and split words a filter looks for): removed on every channel.
+_INVISIBLE = re.compile(r"[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _SPACES = re.compile(r"\s+")
 _DISCORD_SPECIAL = re.compile(r"([\\*_~`|><@#\[\]])")
 
@@ -69,11 +75,13 @@ def email_subject(notice: Notice) -> str:
 
 
 def sms_text(notice: Notice) -> str:
-    """One line of at most 140 characters; the downtime survives a long title."""
+    """One SMS segment: one line of GSM-7, at most 160 septets; the downtime survives a long title."""
     down = duration(notice.downtime_s)
     suffix = f"(down {down})" if down else ""
     room = SMS_LIMIT - len("autoheal: ") - len(suffix) - 1
-    title = clip(one_line(notice.title), room, "...")
+    title = one_line(to_gsm7(one_line(notice.title)))  # a transliteration may leave spaces
+    if septets(title) > room:
+        title = fit_segment(clip(title, room, "..."), room)
     return " ".join(part for part in ("autoheal:", title, suffix) if part)
 
 
@@ -166,8 +174,9 @@ def fit(lines: list[str], budget: int) -> list[str]:
 
 
 def one_line(text: str) -> str:
-    """Control characters and line breaks become spaces; runs of whitespace collapse."""
-    return _SPACES.sub(" ", _BREAKS.sub(" ", text)).strip()
+    """Control characters and line breaks become spaces, bidi and zero-width characters go; runs
+    of whitespace collapse."""
+    return _SPACES.sub(" ", _BREAKS.sub(" ", _INVISIBLE.sub("", text))).strip()
 
 
 def clip(text: str, limit: int, ellipsis: str = "\u2026") -> str:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Mapping, Optional
 
-NOTICE_KINDS = ("opened", "action", "recovered", "escalated", "budget_exhausted", "reminder")
+NOTICE_KINDS = ("opened", "action", "recovered", "escalated", "budget_exhausted", "reminder", "test")
 
 
 def _now() -> datetime:

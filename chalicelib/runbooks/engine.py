@@ -78,7 +78,7 @@ class RunbookEngine:
         self.verifier = verifier
         self.clock = clock or Clock()
         self.admission = Admission(budget, leases)
-        self.notifier = IncidentNotifier(notify, self.clock.now)
+        self.notifier = IncidentNotifier(notify, self.clock.now, config.settings.group_wait)
         self.maintenance: Optional[RunbookMaintenance] = None  # built when a runbook uses it
 
     def maintenance_switch(self) -> RunbookMaintenance:
@@ -116,7 +116,7 @@ class RunbookEngine:
             self.notifier.send(
                 incident,
                 "budget_exhausted",
-                f"{incident.key}: {runbook_name} budget exhausted on {', '.join(admitted.exhausted)}; "
+                f"{incident.label}: {runbook_name} budget exhausted on {', '.join(admitted.exhausted)}; "
                 "autoheal stops acting there until the window frees",
             )
         if not admitted.allowed:
@@ -260,7 +260,7 @@ class RunbookEngine:
         self.notifier.send(
             incident,
             "recovered",
-            f"{incident.key} recovered",
+            f"{incident.label} recovered",
             downtime_s=now - incident.opened_at,
             tell=False,
         )
@@ -268,7 +268,7 @@ class RunbookEngine:
     def escalate(self, incident: Incident, why: str) -> None:
         self.finish(incident, ESCALATED)
         incident.escalated_at = self.clock.now()
-        self.notifier.send(incident, "escalated", f"{incident.key}: {why}")
+        self.notifier.send(incident, "escalated", f"{incident.label}: {why}")
         if incident.run.scheduled:  # no signal will ever clear it: telling people ends it
             resolve(incident, incident.escalated_at)
 

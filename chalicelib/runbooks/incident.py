@@ -1,7 +1,9 @@
-"""An incident: one alarm subject (a monitor or an alarm name) from ALARM until it is healed.
+"""An incident: one outage (a runbook and the targets it acts on, or a component) from the
+first failing signal until every signal is OK again or its run verified it healthy.
 
-It carries where its runbook is (`RunPosition`), so a runbook that outlives one invocation
-continues from there on the next, and the story people are told.
+Its key comes from `runbooks.grouping`. It carries where its runbook is (`RunPosition`), so a
+runbook that outlives one invocation continues from there on the next, and the story people are
+told.
 """
 
 from __future__ import annotations
@@ -68,6 +70,17 @@ class Incident:
     # Notices a channel did not take, retried by follow_up: {"notice": {...}, "channels": [...]}.
     unsent: list[dict[str, Any]] = field(default_factory=list)
     escalated_at: Optional[float] = None
+    name: str = ""  # what people call it: the first signal's monitor or alarm name
+    # Signals that joined because a monitor they depend on was DOWN: they tell nobody on their own.
+    dependents: list[str] = field(default_factory=list)
+    # Notices held until `hold_until` (group_wait), so the opening lists every signal of the outage.
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    hold_until: float = 0.0
+    told_opened: bool = False  # people heard it opened: they must hear it ended
+
+    @property
+    def label(self) -> str:
+        return self.name or self.key
 
     def join(self, signal: str) -> None:
         if signal not in self.signals:

@@ -28,6 +28,11 @@ class StateStore:
     def load(self) -> dict[str, MonitorState]:
         return self.load_with_outbox()[0]
 
+    def status(self, name: str) -> Optional[str]:
+        """One monitor's last status (UP, DOWN, UNKNOWN), or None when none is recorded: one GetItem."""
+        item = dynamodb.get(self.table_name, PARTITION, name)
+        return str(item.get("status", "UNKNOWN")) if item is not None else None
+
     def load_with_outbox(self) -> tuple[dict[str, MonitorState], dict[str, list[dict[str, Any]]]]:
         """Every monitor's state and its unpublished messages, in one Query (paged)."""
         states: dict[str, MonitorState] = {}

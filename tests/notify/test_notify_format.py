@@ -20,6 +20,7 @@ from chalicelib.notify.format import (
     one_line,
     sms_text,
 )
+from chalicelib.notify.gsm7 import septets, to_gsm7
 
 LONG_UNICODE = "web 高可用性サービス 🔥🔥 est en panne — ünïcödé " * 20
 HOSTILE = "<!channel> @everyone @here <@U123> & <https://evil.example|click> *bold* `x` ||spoiler||"
@@ -92,14 +93,14 @@ class TestSns:
 
     def test_sms_of_a_long_unicode_title_keeps_the_downtime(self, notice):
         sms = sns_message(replace(notice, title=LONG_UNICODE))["sms"]
-        assert len(sms) <= 140 and "\n" not in sms
+        assert len(sms) <= 160 and "\n" not in sms
         assert sms.endswith("... (down 3m 12s)")
 
     @FAST
     @given(title=titles, down=st.none() | st.floats(allow_nan=True, allow_infinity=True))
-    def test_sms_is_one_line_of_at_most_140(self, title, down):
+    def test_sms_is_one_gsm7_segment(self, title, down):
         sms = sns_message(make(title=title, downtime_s=down))["sms"]
-        assert len(sms) <= 140
+        assert septets(sms) <= 160 and to_gsm7(sms) == sms
         assert one_line(sms) == sms
         if len(one_line(title)) > 100:
             assert "..." in sms  # cut, and says so
@@ -173,7 +174,7 @@ class TestDiscord:
         assert len(slack_payload(n)["text"]) <= SLACK_LIMIT
         message = sns_message(n)
         assert message["default"] == message["email"] and message["email"].endswith("\n-- autoheal")
-        assert len(message["sms"]) <= 140 and message["sms"].split(" ", 1)[0] == "autoheal:"
+        assert len(message["sms"]) <= 160 and message["sms"].split(" ", 1)[0] == "autoheal:"
 
 
 class TestHelpers:

@@ -155,6 +155,7 @@ def base_config(health_url: str) -> dict[str, Any]:
             "status_bucket": "autoheal-status",
             "metrics_namespace": "Autoheal",
             "remind_every": "10m",
+            "group_wait": 0,  # told at once: these tests follow each notice (grouping has its own)
         },
         "monitors": [
             {
@@ -300,8 +301,14 @@ class World:
     def items(self) -> list[dict[str, Any]]:
         return table(self.config.settings.state_table).scan(ConsistentRead=True)["Items"]
 
-    def incident(self, key: str) -> Optional[Incident]:
-        return IncidentStore(self.config.settings.state_table).get(key)
+    def incident(self, name: str) -> Optional[Incident]:
+        """By key ("restart-web/*"), or the latest incident named after a signal ("web")."""
+        store = IncidentStore(self.config.settings.state_table)
+        if found := store.get(name):
+            return found
+        named = [i for i in self.items() if i["pk"] == "incident" and i.get("name") == name]
+        latest = max(named, key=lambda i: i["opened_at"], default=None)
+        return store.get(latest["sk"]) if latest else None
 
     def published(self) -> list[dict[str, Any]]:
         """Messages that reached the notify topic's SQS subscriber since the last call.

@@ -90,8 +90,10 @@ def test_shell_text_in_the_name_stays_in_the_story_and_the_comment_only(world):
     [command] = world.commands()
     assert command["Parameters"] == RESTART_WEB
     token = command["Comment"].split()[1]  # how a run that died finds what it sent
-    assert command["Comment"] == f"autoheal {token} {name}"[:100]  # a label in the console; never executed
-    assert world.incident(name).key == name
+    incident = world.incident(name)
+    # The incident's key (runbook/instance) labels the command; the hostile name is story only.
+    assert command["Comment"] == f"autoheal {token} {incident.key}"[:100]
+    assert incident.key == f"restart-web/{world.instances['blue-1']}" and incident.name == name
 
 
 # --- dropped before any write --------------------------------------------------------------

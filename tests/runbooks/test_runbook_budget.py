@@ -1,5 +1,9 @@
 """The budget: an app that never recovers, alarmed every 5 minutes for an hour.
 
+One incident runs its runbook once, so each alarm here is a new incident: the alarm goes OK two
+minutes after each ALARM (a flapping alarm), which closes the incident, and the next ALARM opens
+another.
+
 Time is simulated (the engine's Clock and the handler's clock); AWS is moto and the app is a
 real local server answering 500 to every probe.
 """
@@ -8,10 +12,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from chalicelib.alarms.ledger import AlarmLedger
 from chalicelib.alarms.message import cloudwatch_time
 from chalicelib.handlers.on_alarm import AlarmHandler, handle_sns_event
 from chalicelib.runbooks.budget import BudgetStore
-from chalicelib.runbooks.incident import ESCALATED, OPEN, STOPPED
+from chalicelib.runbooks.incident import ESCALATED, OPEN, RESOLVED, STOPPED
 
 from .conftest import FakeClock, base_config, set_within
 
@@ -42,7 +47,8 @@ def test_an_app_that_never_recovers_is_restarted_only_within_budget(make_world, 
     clock = FakeClock(START)
     notices = []
     engine = world.engine(clock.clock, notices)
-    handler = AlarmHandler(world.config, world.store(), engine, clock=clock.now)
+    ledger = AlarmLedger(world.config.settings.state_table)
+    handler = AlarmHandler(world.config, world.store(), engine, clock=clock.now, ledger=ledger)
 
     def process(alarm, runbook):
         return handler.handle(alarm, runbook, deadline=clock.monotonic() + 900)
@@ -63,6 +69,15 @@ def test_an_app_that_never_recovers_is_restarted_only_within_budget(make_world, 
             refused_at.append(i * 5)
         else:
             assert handled["run"] == ESCALATED  # verify never passes: every run ends with people
+        if i < ALARMS - 1:
+            clock.set(i * EVERY + 120)
+            ok = world.event(
+                "alarm-metric-ok",
+                f"hourly-ok-{i:02d}",
+                StateChangeTime=cloudwatch_time(datetime_of(clock.now())),
+            )
+            [cleared] = handle_sns_event(ok, world.config, process)["handled"]
+            assert cleared["status"] == RESOLVED
 
     commands = world.commands()
     assert len(commands) == EXPECTED_COMMANDS
@@ -76,7 +91,8 @@ def test_an_app_that_never_recovers_is_restarted_only_within_budget(make_world, 
     published = world.published()
     assert sum(m["kind"] == "budget_exhausted" for m in published) == len(EXPECTED_BUDGET_NOTICES_AT)
     assert sum(m["kind"] == "action" for m in published) == EXPECTED_COMMANDS
-    assert sum(m["kind"] == "opened" for m in published) == 1  # one incident all along
+    assert sum(m["kind"] == "opened" for m in published) == ALARMS  # one incident per ALARM
+    assert sum(m["kind"] == "recovered" for m in published) == ALARMS - 1
     assert len(published) == len(notices)
 
     incident = world.incident("web-blue-memory-high")

@@ -11,7 +11,7 @@ from chalicelib.runbooks.incident import ESCALATED, HEALED, OPEN, PAUSED, RESOLV
 
 from .conftest import FakeClock, base_config, probe_event, set_within
 
-KEY = "web-blue-memory-high"
+KEY = "web-blue-memory-high"  # the alarm: its incident is restart-web/<blue-1>
 VERIFY = 1  # the verify step's index in restart-web
 
 
@@ -43,7 +43,7 @@ def test_paused_run_is_healed_by_follow_up_when_the_app_recovered(make_world, he
 
     health.status = 200  # recovered meanwhile
     out = world.follow_up()
-    assert (out["resumed"], out["reminded"], out["errors"]) == ([KEY], [], [])
+    assert (out["resumed"], out["reminded"], out["errors"]) == ([world.incident(KEY).key], [], [])
     incident = world.incident(KEY)
     assert (incident.status, incident.run.state) == (RESOLVED, HEALED)
     assert incident.run.step == VERIFY and incident.run.step_started_at == paused.run.step_started_at
@@ -65,7 +65,7 @@ def test_paused_run_is_escalated_by_follow_up_when_the_app_stays_down(make_world
     notices = []
     follow_up = FollowUp(world.config, world.store(), world.engine(clock.clock, notices), clock=clock.now)
     out = follow_up.invoke(deadline=clock.monotonic() + 900)
-    assert (out["resumed"], out["reminded"], out["errors"]) == ([KEY], [], [])
+    assert (out["resumed"], out["reminded"], out["errors"]) == ([world.incident(KEY).key], [], [])
 
     incident = world.incident(KEY)
     assert incident.status == OPEN and incident.run.state == ESCALATED
@@ -83,7 +83,7 @@ def test_follow_up_pauses_again_when_it_too_runs_out_of_time(make_world, health)
     health.status = 500
     paused = paused_incident(world)
     out = world.follow_up(runtime_s=6)  # not even one verify cycle fits before the reserve
-    assert out["resumed"] == [KEY]
+    assert out["resumed"] == [world.incident(KEY).key]
     incident = world.incident(KEY)
     assert (incident.run.state, incident.run.step) == (PAUSED, VERIFY)
     assert incident.run.step_started_at == paused.run.step_started_at
@@ -127,7 +127,7 @@ def test_reminders_while_an_incident_stays_open(world):
     reminded_at = []
     for minutes in (1, 9, 9.99, 10, 11, 19, 20, 25, 30):  # settings.remind_every: 10m
         clock.set(minutes * 60)
-        if follow_up.invoke(deadline=clock.monotonic() + 60)["reminded"] == ["api"]:
+        if follow_up.invoke(deadline=clock.monotonic() + 60)["reminded"] == ["component/api"]:
             reminded_at.append(minutes)
     assert reminded_at == [10, 20, 30]
     published = world.published()
@@ -192,7 +192,7 @@ def test_follow_up_never_resumes_a_run_whose_target_another_run_now_holds(make_w
 
     out = world.follow_up()
 
-    assert out["resumed"] == [KEY]
+    assert out["resumed"] == [world.incident(KEY).key]
     incident = world.incident(KEY)
     assert incident.run.state == ESCALATED
     assert any("held by another run" in line for line in incident.story)
@@ -216,7 +216,7 @@ def test_an_ok_that_arrives_while_the_run_acts_is_honoured_when_it_ends(world, h
     answer = world.on_alarm(ok)
     running.join(30)
 
-    assert answer["handled"][0]["action"] == "none: a runbook is running"
+    assert answer["handled"][0]["action"] == "joined: a runbook is running"
     incident = world.incident(KEY)
     assert incident.status == RESOLVED, incident.story[-4:]
     assert "recovered" in world.kinds()
@@ -245,6 +245,6 @@ def test_a_notification_sns_refused_is_sent_by_follow_up_and_counted(world, heal
 
     out = world.follow_up()
 
-    assert (out["resent"], out["errors"]) == ([KEY], [])
+    assert (out["resent"], out["errors"]) == ([world.incident(KEY).key], [])
     assert world.kinds() == ["action", "escalated", "opened"]
     assert world.incident(KEY).unsent == []

@@ -54,7 +54,8 @@ def test_an_escalated_run_leaves_the_page_on_until_its_expiry(make_world, health
     world.on_alarm(sns_event("alarm-probe-down"))
     assert world.incident("web").run.state == "escalated"
     current = MaintenanceStore("autoheal-state").current()
-    assert current is not None and current.owner == "web" and current.until - current.since == 3600
+    assert current is not None and current.owner == world.incident("web").key
+    assert current.until - current.since == 3600
     assert Elbv2().default_actions(alb["listener"])[0]["Type"] == "redirect"
     assert {c["name"]: c["status"] for c in status_json()["components"]}["web"] == "MAINTENANCE"
 

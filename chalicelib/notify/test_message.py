@@ -1,0 +1,47 @@
+"""Send "autoheal test" through every configured channel, and say which took it.
+
+For an operator checking subscriptions and the chat webhook after a deploy, or after changing
+them. Nothing else happens: no incident is written, no runbook runs.
+
+>>> send_test_message(wiring.notifier())  # doctest: +SKIP
+{'sent': ['SnsNotifier', 'WebhookNotifier'], 'failed': []}
+
+From a shell with the stage's AWS credentials (AUTOHEAL_CONFIG names the stage's file):
+`python -m chalicelib.notify.test_message`
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.notify.notice import Notice
+from chalicelib.notify.providers import FanOut
+
+TITLE = "autoheal test"
+
+
+def test_notice(now: datetime | None = None) -> Notice:
+    at = now or datetime.now(UTC)
+    line = f"{at:%H:%M:%S} a test message: if you read this, this channel reaches you"
+    return Notice("test", "test", TITLE, lines=(line,), at=at)
+
+
+def send_test_message(fanout: FanOut) -> dict[str, Any]:
+    failed = fanout.send(test_notice())
+    names = [type(n).__name__ for n in fanout.notifiers]
+    return {"sent": [n for n in names if n not in failed], "failed": failed}
+
+
+def main() -> int:
+    from chalicelib import wiring
+
+    result = send_test_message(wiring.notifier())
+    print(json.dumps(result))
+    return 1 if result["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
