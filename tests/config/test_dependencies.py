@@ -61,8 +61,9 @@ def test_each_cycle_is_reported_once():
 
 
 def test_the_demo_declares_api_and_realtime_dependent_on_web(monkeypatch):
-    for name in ("FLEET_BLUE_1", "FLEET_GREEN_1"):
+    for name in ("FLEET_BLUE_1", "FLEET_GREEN_1", "ALB_WEB_ALB_80"):
         monkeypatch.setenv(name, "127.0.0.1:8080")
+    monkeypatch.setenv("STATUS_SITE", "http://127.0.0.1:8081")
     config = load_config("chalicelib/configs/demo.yaml")
     assert config.monitor("api").depends_on == ("web",)
     assert config.monitor("realtime").depends_on == ("web",)

@@ -83,8 +83,8 @@ def test_maintenance_and_status_reach_the_functions_through_the_command(world):
 def test_an_incident_is_listed_and_resolved_by_hand_with_a_note(world):
     world.runtime.invoke("on_alarm", json.loads((ROOT / "events" / "alarm-probe-down.json").read_text()))
     listed = json.loads(ops(world, "incidents").stdout)
-    assert [i["incident"] for i in listed if i["status"] == "open"] == ["web"]
-    done = ops(world, "resolve", "web", "--note", "restarted the database by hand")
+    assert [i["incident"] for i in listed if i["status"] == "open"] == ["component/web"]  # no runbook
+    done = ops(world, "resolve", "component/web", "--note", "restarted the database by hand")
     assert done.returncode == 0, done.stderr
     resolved = json.loads(done.stdout)
     assert (
@@ -92,7 +92,7 @@ def test_an_incident_is_listed_and_resolved_by_hand_with_a_note(world):
         and "resolved by hand: restarted the database by hand" in resolved["story"][-1]
     )
     assert not [i for i in json.loads(ops(world, "incidents").stdout) if i["status"] == "open"]
-    again = ops(world, "resolve", "web", "--note", "twice")
+    again = ops(world, "resolve", "component/web", "--note", "twice")
     assert again.returncode != 0 and "no open incident" in again.stderr
 
 
