@@ -19,7 +19,7 @@ from chalicelib.handlers.incident_desk import IncidentDesk
 from chalicelib.runbooks.engine import resolve
 from chalicelib.runbooks.incident import OPEN, Incident
 from chalicelib.runbooks.incident_store import IncidentConflict
-from chalicelib.runbooks.schedule import due
+from chalicelib.runbooks.schedule import CATCH_UP_SECONDS, due
 
 logger = Logger(service="autoheal", child=True)
 
@@ -58,6 +58,8 @@ class ScheduledRuns:
         desk, now = self.desk, self.desk.clock()
         previous = desk.incidents.get(schedule_key(name))
         if previous is not None and previous.status == OPEN:
+            if previous.run is None:  # claimed, then the invocation died before the run began
+                return self.start_claimed(previous, name, deadline, now)
             return None  # its run is still going: follow_up carries it on like any other
         fire = due(desk.config.runbooks[name].schedule, previous.opened_at if previous else None, now)
         if fire is None:
@@ -78,6 +80,17 @@ class ScheduledRuns:
             return "skipped"
         incident.tell(now, f"scheduled {name} starts")
         desk.incidents.save(incident)  # the claim: a second follow_up's save of this fire time fails
+        self.run(incident, name, deadline)
+        return "started"
+
+    def start_claimed(self, incident: Incident, name: str, deadline: float, now: float) -> str:
+        """Start a run whose claim outlived its invocation (follow_up runs one at a time, so nobody
+        else is starting it), unless its time has passed: then say it was missed."""
+        if now - incident.opened_at > CATCH_UP_SECONDS:
+            incident.tell(now, "missed: autoheal stopped before the run began")
+            resolve(incident, now)
+            self.desk.incidents.save(incident)
+            return "skipped"
         self.run(incident, name, deadline)
         return "started"
 

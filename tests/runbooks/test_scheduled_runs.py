@@ -115,3 +115,22 @@ def test_due_follows_local_time_across_a_daylight_saving_change():
     autumn_first = 1761438600.0  # 2025-10-26T00:30:00Z = 02:30 CEST
     assert due(berlin, None, autumn_first + 60) == autumn_first
     assert due(berlin, autumn_first, autumn_first + 3600 + 60) is None  # not a second time
+
+
+def test_a_claim_whose_invocation_died_before_the_run_began_is_started_and_nobody_reminded(
+    make_world, health
+):
+    import time
+
+    from chalicelib.runbooks.incident import Incident
+
+    world = make_world(scheduled_config(health.url))
+    fire = due(Schedule(**EVERY_MINUTE), None, time.time())
+    world.store().save(Incident(schedule_key("restart-fleet"), "scheduled restart-fleet", fire, "schedule"))
+
+    done = world.follow_up()
+
+    assert done["started"] == ["restart-fleet"] and done["reminded"] == []
+    assert len(world.commands()) == 3
+    assert world.incident(schedule_key("restart-fleet")).status == RESOLVED
+    assert world.published() == []

@@ -6,8 +6,11 @@ process behind.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,6 +22,7 @@ from sandbox.fleet import Fleet
 from sandbox.moto_server import REGION, MotoServer
 from sandbox.provision import Member, provision_load_balancers
 
+ROOT = Path(__file__).resolve().parents[2]
 FLEET = [("blue-1", "blue"), ("green-1", "green")]
 FLEET_OF_THREE = [("blue-1", "blue"), ("blue-2", "blue"), ("green-1", "green")]
 
@@ -99,3 +103,15 @@ def local_alb(aws: MotoServer) -> Iterator[LocalAlb]:
         groups = {g["TargetGroupName"]: g["TargetGroupArn"] for g in found}
         yield LocalAlb(aws, fleet, ids, listener.arn, groups)
     wiring.reset()
+
+
+def run_sandbox_command(config: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`python -m sandbox --config <config>` run to its end (for configs it refuses)."""
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.__main__ import probe_line
+from tests.sandbox.conftest import run_sandbox_command
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """settings:
@@ -22,14 +23,7 @@ monitors: [{name: nothing, url: "tcp://127.0.0.1:9", kind: tcp, timeout: 500ms}]
 
 def test_a_missing_config_is_named_and_the_command_fails(tmp_path: Path) -> None:
     missing = tmp_path / "missing.yaml"
-    done = subprocess.run(
-        [sys.executable, "-m", "sandbox", "--config", str(missing)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = run_sandbox_command(missing, timeout=30)
     assert done.returncode == 2
     assert done.stderr == f"{missing}: no such config file\n"
     assert done.stdout == ""

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.sandbox.conftest import run_sandbox_command
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -109,13 +111,6 @@ def test_sandbox_command_brings_the_world_up_for_a_config_and_stops_on_signal():
 def test_sandbox_command_rejects_a_bad_config_with_its_errors(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("settings: {state_table: t}\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "sandbox", "--config", str(bad)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_sandbox_command(bad, timeout=60)
     assert done.returncode == 1
     assert "settings.alarm_topic: required" in done.stderr
