@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,7 +157,8 @@ def run_as(
 
         sns = event["Records"][0]["Sns"]
         message = json.loads(sns["Message"])
-        message["StateChangeTime"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        # milliseconds too: two changes within one second must keep their order
+        message["StateChangeTime"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
         sns["MessageId"], sns["Message"] = message_id, json.dumps(message)
     BaseClient._make_api_call = recorded
     try:
@@ -181,5 +183,6 @@ def test_enforcement_is_on_another_functions_role_is_refused(world):
     # web recovers first (as on_alarm itself), so the ALARM below opens a new incident and acts,
     # rather than joining the one an earlier test left open.
     run_as(world, "on_alarm", "on_alarm", "9b4c1e0a-0000-4000-8000-000000000000", "alarm-probe-up.json")
+    time.sleep(0.01)  # the ALARM below changes after the OK, as CloudWatch would
     calls, denied = run_as(world, "probe", "on_alarm", message_id="9b4c1e0a-0000-4000-8000-000000000001")
     assert denied, f"on_alarm ran as the probe and AWS refused nothing: {calls}"
