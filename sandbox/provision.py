@@ -39,7 +39,8 @@ class Provisioned:
     alarm_topic_arn: str
     notify_topic_arn: str
     alarm_queue_url: str  # the runtime's stand-in for the on_alarm subscription
-    notify_queue_url: str  # what people would have received (e-mail / SMS subscribers)
+    notify_queue_url: str  # what e-mail subscribers would have received
+    sms_queue_url: str = ""  # what SMS subscribers would have received
 
 
 def provision(config: Config, chat_webhook_url: Optional[str] = None) -> Provisioned:
@@ -57,7 +58,8 @@ def provision(config: Config, chat_webhook_url: Optional[str] = None) -> Provisi
         alarm_topic,
         notify_topic,
         subscribed_queue(alarm_topic, "autoheal-on-alarm"),
-        subscribed_queue(notify_topic, "autoheal-people"),
+        subscribed_queue(notify_topic, "autoheal-people", channel="email"),
+        subscribed_queue(notify_topic, "autoheal-people-sms", channel="sms"),
     )
 
 
@@ -215,11 +217,14 @@ def create_document(name: str, content: dict[str, Any]) -> None:
     )
 
 
-def subscribed_queue(topic_arn: str, name: str) -> str:
+def subscribed_queue(topic_arn: str, name: str, channel: Optional[str] = None) -> str:
+    """A queue subscribed to the topic; with `channel`, by the filter policy a person's
+    subscription of that channel has (resources/autoheal.yaml)."""
     sqs = client("sqs")
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    attributes = {"FilterPolicy": json.dumps({"channel": [channel]})} if channel else {}
+    client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
     return url
 
 

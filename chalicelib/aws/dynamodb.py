@@ -101,6 +101,34 @@ def put(
     return _conditional(table(table_name).put_item, request, condition, values, names)
 
 
+def increment(
+    table_name: str,
+    pk: str,
+    sk: str,
+    attribute: str,
+    below: Optional[int] = None,
+    expires: Optional[int] = None,
+) -> Optional[int]:
+    """Add one to a counter in one atomic UpdateItem and return its new value; with `below`, only
+    while it is under that (None when it is not: nothing was written)."""
+    request: dict[str, Any] = {
+        "Key": {"pk": pk, "sk": sk},
+        "UpdateExpression": "ADD #n :one" + (" SET expiration = :expires" if expires else ""),
+        "ExpressionAttributeNames": {"#n": attribute},
+        "ExpressionAttributeValues": {":one": 1, **({":expires": expires} if expires else {})},
+        "ReturnValues": "UPDATED_NEW",
+    }
+    if below is not None:
+        request["ConditionExpression"] = "attribute_not_exists(#n) OR #n < :below"
+        request["ExpressionAttributeValues"][":below"] = below
+    updating = table(table_name)
+    try:
+        answer = updating.update_item(**request)
+    except updating.meta.client.exceptions.ConditionalCheckFailedException:
+        return None
+    return int(answer["Attributes"][attribute])
+
+
 def delete(
     table_name: str,
     pk: str,

@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo
 from chalicelib.config.errors import ConfigError
 from chalicelib.config.fields import Section
 from chalicelib.config.model import (
+    CHANNELS,
     MAINTENANCE_FORMS,
     MONITOR_KINDS,
     AlarmRoute,
     Budget,
+    ChannelPolicy,
     Compare,
     Config,
     Deployment,
@@ -37,6 +39,7 @@ from chalicelib.config.model import (
     Settings,
     Step,
     Targets,
+    default_channels,
 )
 from chalicelib.config.source import MAX_BYTES, read_source, redact
 from chalicelib.deployments.strategies import STRATEGIES, plan_problem
@@ -116,6 +119,36 @@ def read_settings(s: Section) -> Settings:
         remind_every=s.duration("remind_every", 1800.0),
         restart_document=s.string("restart_document", "autoheal-restart"),
         group_wait=read_group_wait(s),
+        notify=read_notify(s.section("notify"), chat=bool(s.data.get("chat_webhook_parameter"))),
+    )
+
+
+def read_notify(s: Section, chat: bool) -> dict[str, ChannelPolicy]:
+    """`{email: immediately, sms: {if_not_healed_within: 2m, max_per_hour: 5}}`; unnamed: immediately."""
+    policies = default_channels(chat)
+    s.seen.update(CHANNELS)  # finish() names any other key with the channels allowed
+    for name in [key for key in s.data if key in CHANNELS]:
+        if name == "chat" and not chat:
+            s.error("set settings.chat_webhook_parameter first: there is no chat channel without it", name)
+            continue
+        policies[name] = read_channel_policy(s, str(name))
+    s.finish()
+    return policies
+
+
+def read_channel_policy(s: Section, name: str) -> ChannelPolicy:
+    value = s.data[name]
+    if value == "immediately":
+        return ChannelPolicy()
+    if not isinstance(value, Mapping):
+        expected = "'immediately' or a mapping (if_not_healed_within, max_per_hour)"
+        s.error(f"expected {expected}, got {value!r}", name)
+        return ChannelPolicy()
+    policy = s.section(name)
+    return policy.build(
+        ChannelPolicy,
+        delay=policy.duration("if_not_healed_within", 0.0, maximum=86400.0),
+        max_per_hour=policy.integer("max_per_hour", None, minimum=1),
     )
 
 

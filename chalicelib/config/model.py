@@ -16,6 +16,24 @@ SERVICE_MANAGERS = ("pm2", "systemd", "docker")
 SSM_DOCUMENT = re.compile(r"^[A-Za-z0-9_.:/-]{3,128}$")  # an SSM document name
 
 
+CHANNELS = ("email", "sms", "chat")  # SNS e-mail subscribers, SNS SMS subscribers, the chat webhook
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    """When a channel hears of an incident (`settings.notify.<channel>`)."""
+
+    # `if_not_healed_within`: it hears only of incidents still open this long after they opened
+    # (a healed one is in the digest alone). 0: at once (after group_wait). Escalations and an
+    # exhausted budget always go out at once.
+    delay: float = 0.0
+    max_per_hour: Optional[int] = None  # past it, messages fold into the digest (the last says so)
+
+
+def default_channels(chat: bool) -> Mapping[str, ChannelPolicy]:
+    return {name: ChannelPolicy() for name in CHANNELS if chat or name != "chat"}
+
+
 @dataclass(frozen=True)
 class Settings:
     state_table: str
@@ -31,6 +49,9 @@ class Settings:
     # How long the opening message of an incident waits for the other signals of the same
     # outage (0: no wait). It never delays an action.
     group_wait: float = 5.0
+    # The channels autoheal tells, each with its policy: email and sms always (they are the
+    # notify topic's subscribers, by filter policy), chat when a webhook is configured.
+    notify: Mapping[str, ChannelPolicy] = field(default_factory=lambda: default_channels(chat=False))
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ class FollowUp(IncidentDesk):
         if incident.run_in_flight(now):
             return ""  # its invocation owns it: a write here would fail that run's next checkpoint
         self.deadline = deadline
-        held = bool(incident.outbox) and now >= incident.hold_until
+        held = self.engine.notifier.due(incident)
         if self.inbox is not None and self.inbox.read(incident.key):
             held = True  # signals wait beside it: save() folds them in
         unsent = len(incident.unsent)

@@ -201,7 +201,7 @@ class AlarmHandler(IncidentDesk):
             if runbook is not None:
                 incident.run, claimed = RunPosition(runbook, [], heartbeat=now), True
             opening = f"{dependency} is failing" if dependency else f"{subject} ALARM: {alarm.reason}"
-            held = self.engine.notifier.group_wait > 0
+            held = self.engine.notifier.holds_opening
             if held:
                 self.engine.notifier.open(incident, opening)
             self.save(incident)

@@ -29,6 +29,7 @@ TITLE_LIMIT = 200  # raw characters kept of a title before escaping
 ID_LIMIT = 100  # raw characters kept of an incident or command id
 LINE_LIMIT = 300  # raw characters kept of a story line in chat
 EMAIL_LINE_LIMIT = 1000
+NOTE_LIMIT = 60  # raw characters kept of a channel's note (its SMS must keep room for the title)
 MAX_DURATION = 999 * 86400.0  # a longer "downtime" is a bug upstream; keep the text short
 
 LABELS = {
@@ -77,7 +78,10 @@ def email_subject(notice: Notice) -> str:
 def sms_text(notice: Notice) -> str:
     """One SMS segment: one line of GSM-7, at most 160 septets; the downtime survives a long title."""
     down = duration(notice.downtime_s)
-    suffix = f"(down {down})" if down else ""
+    note = to_gsm7(clip(one_line(notice.note or ""), NOTE_LIMIT, "..."))
+    suffix = " ".join(
+        part for part in (f"(down {down})" if down else "", f"[{note}]" if note else "") if part
+    )
     room = SMS_LIMIT - len("autoheal: ") - len(suffix) - 1
     title = one_line(to_gsm7(one_line(notice.title)))  # a transliteration may leave spaces
     if septets(title) > room:
@@ -143,11 +147,13 @@ def _facts(notice: Notice, *, chat: bool = False) -> list[str]:
     incident = clip(one_line(notice.incident), ID_LIMIT)
     command = clip(one_line(notice.command_id or ""), ID_LIMIT)
     down = duration(notice.downtime_s)
+    note = clip(one_line(notice.note or ""), NOTE_LIMIT)
     if chat:
         phrases = [incident, LABELS[notice.kind], when(notice.at)]
-        return phrases + [f"down {down}"] * bool(down) + [f"command {command}"] * bool(command)
+        extra = [f"down {down}"] * bool(down) + [f"command {command}"] * bool(command) + [note] * bool(note)
+        return phrases + extra
     pairs = [("Incident", incident), ("What", LABELS[notice.kind]), ("When", when(notice.at)),
-             ("Downtime", down), ("Command", command)]  # fmt: skip
+             ("Downtime", down), ("Command", command), ("Note", note)]  # fmt: skip
     return [f"{name + ':':<10}{value}" for name, value in pairs if value]
 
 

@@ -9,6 +9,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Mapping, Optional
 
+# Escalations and an exhausted budget: never held back by a channel's delay or limit.
+URGENT = ("escalated", "budget_exhausted")
+# What a rate limit never folds: the urgent, a test message and the digest itself.
+ALWAYS_SENT = (*URGENT, "test", "digest")
 NOTICE_KINDS = ("opened", "action", "recovered", "escalated", "budget_exhausted", "reminder", "test")
 
 
@@ -27,6 +31,7 @@ class Notice:
     command_id: Optional[str] = None  # the SSM command, when one was sent
     downtime_s: Optional[float] = None
     at: datetime = field(default_factory=_now)
+    note: Optional[str] = None  # a word from the channel itself, e.g. that its limit was reached
 
     def __post_init__(self) -> None:
         if self.kind not in NOTICE_KINDS:

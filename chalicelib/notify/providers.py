@@ -8,7 +8,7 @@ Like Gatus's alert providers: each channel is a small class with `send(notice)`.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Mapping, Protocol, Union
 
 from aws_lambda_powertools import Logger
 
@@ -26,18 +26,25 @@ class Notifier(Protocol):
 class FanOut:
     """Send to every notifier; one failing never stops the others.
 
-    `send` returns the names of the notifiers that failed (raised, or returned False).
+    Notifiers are named by channel (`{"email": ..., "sms": ..., "chat": ...}`), or by their
+    class when given as a list. `send` returns the names of those that failed (raised, or
+    returned False).
     """
 
-    def __init__(self, notifiers: Iterable[Notifier]) -> None:
-        self.notifiers = list(notifiers)
+    def __init__(self, notifiers: Union[Mapping[str, Notifier], Iterable[Notifier]]) -> None:
+        if not isinstance(notifiers, Mapping):
+            notifiers = {type(n).__name__: n for n in notifiers}
+        self.channels: dict[str, Notifier] = dict(notifiers)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.channels)
 
     def send(self, notice: Notice, only: Iterable[str] | None = None) -> list[str]:
         """`only`: the names of the channels to send to (a retry of those that failed)."""
         failed = []
         wanted = None if only is None else set(only)
-        for notifier in self.notifiers:
-            name = type(notifier).__name__
+        for name, notifier in self.channels.items():
             if wanted is not None and name not in wanted:
                 continue
             try:

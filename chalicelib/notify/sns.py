@@ -1,6 +1,12 @@
 """Notify people through the SNS "notify" topic: email subscribers get the story, SMS a line.
 
->>> SnsNotifier("arn:aws:sns:us-east-1:123456789012:autoheal-notify").send(notice)  # doctest: +SKIP
+Each channel publishes on its own, with a `channel` message attribute ("email" or "sms"), and
+each subscription's filter policy takes one channel (`{"channel": ["sms"]}`): so e-mail and SMS
+can follow different policies and limits (`settings.notify`) on one topic. A subscription
+without a filter policy would get both publishes; the resources template sets them, and
+`check --live` names a subscription that has none.
+
+>>> SnsNotifier("arn:aws:sns:us-east-1:123456789012:autoheal-notify", "sms").send(notice)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -12,12 +18,19 @@ from chalicelib.aws import clients
 from chalicelib.notify.format import email_subject, sns_message
 from chalicelib.notify.notice import Notice
 
+CHANNEL_ATTRIBUTE = "channel"
+SNS_CHANNELS = ("email", "sms")
+
 
 class SnsNotifier:
-    """Publishes one message per notice, shaped per protocol (MessageStructure="json")."""
+    """Publishes one message per notice for its channel (MessageStructure="json"); with no
+    channel, one message shaped for every protocol and no attribute."""
 
-    def __init__(self, topic_arn: str, client: Optional[Any] = None) -> None:
+    def __init__(self, topic_arn: str, channel: Optional[str] = None, client: Optional[Any] = None) -> None:
+        if channel is not None and channel not in SNS_CHANNELS:
+            raise ValueError(f"channel: expected one of {', '.join(SNS_CHANNELS)}, got {channel!r}")
         self.topic_arn = topic_arn
+        self.channel = channel
         self._client = client
 
     @property
@@ -27,10 +40,19 @@ class SnsNotifier:
 
     def send(self, notice: Notice) -> None:
         """Publish; raises the botocore error on failure (FanOut reports it)."""
+        message = sns_message(notice)
+        extra: dict[str, Any] = {}
+        if self.channel is not None:
+            text = message[self.channel]
+            message = {"default": text, self.channel: text}
+            extra["MessageAttributes"] = {
+                CHANNEL_ATTRIBUTE: {"DataType": "String", "StringValue": self.channel}
+            }
         self.client.publish(
             TopicArn=self.topic_arn,
             Subject=email_subject(notice),
             # ensure_ascii=False: UTF-8 is smaller than \\u escapes against SNS's size limit
-            Message=json.dumps(sns_message(notice), ensure_ascii=False),
+            Message=json.dumps(message, ensure_ascii=False),
             MessageStructure="json",
+            **extra,
         )

@@ -4,7 +4,7 @@ For an operator checking subscriptions and the chat webhook after a deploy, or a
 them. Nothing else happens: no incident is written, no runbook runs.
 
 >>> send_test_message(wiring.notifier())  # doctest: +SKIP
-{'sent': ['SnsNotifier', 'WebhookNotifier'], 'failed': []}
+{'sent': ['email', 'sms', 'chat'], 'failed': []}
 
 From a shell with the stage's AWS credentials (AUTOHEAL_CONFIG names the stage's file):
 `python -m chalicelib.notify.test_message`
@@ -31,8 +31,7 @@ def test_notice(now: datetime | None = None) -> Notice:
 
 def send_test_message(fanout: FanOut) -> dict[str, Any]:
     failed = fanout.send(test_notice())
-    names = [type(n).__name__ for n in fanout.notifiers]
-    return {"sent": [n for n in names if n not in failed], "failed": failed}
+    return {"sent": [n for n in fanout.names if n not in failed], "failed": failed}
 
 
 def main() -> int:

@@ -78,7 +78,8 @@ class RunbookEngine:
         self.verifier = verifier
         self.clock = clock or Clock()
         self.admission = Admission(budget, leases)
-        self.notifier = IncidentNotifier(notify, self.clock.now, config.settings.group_wait)
+        settings = config.settings
+        self.notifier = IncidentNotifier(notify, self.clock.now, settings.group_wait, settings.notify)
         self.maintenance: Optional[RunbookMaintenance] = None  # built when a runbook uses it
 
     def maintenance_switch(self) -> RunbookMaintenance:

@@ -73,10 +73,12 @@ class Incident:
     name: str = ""  # what people call it: the first signal's monitor or alarm name
     # Signals that joined because a monitor they depend on was DOWN: they tell nobody on their own.
     dependents: list[str] = field(default_factory=list)
-    # Notices held until `hold_until` (group_wait), so the opening lists every signal of the outage.
+    # Notices held while a channel waits to hear of the incident (group_wait, or its
+    # `if_not_healed_within`), so its opening lists every signal of the outage so far.
     outbox: list[dict[str, Any]] = field(default_factory=list)
-    hold_until: float = 0.0
-    told_opened: bool = False  # people heard it opened: they must hear it ended
+    holds: dict[str, float] = field(default_factory=dict)  # channel -> when it hears of it
+    told: list[str] = field(default_factory=list)  # channels that heard it opened: they hear it end
+    quiet: list[str] = field(default_factory=list)  # healed before their delay: the digest tells them
 
     @property
     def label(self) -> str:

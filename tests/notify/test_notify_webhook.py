@@ -178,6 +178,12 @@ def test_fanout_keeps_going(ssm, httpserver, notice):
     store(ssm, httpserver.url_for(SLACK_PATH))
     httpserver.expect_request(SLACK_PATH).respond_with_data("nope", status=500)
     first, last = Recorder(), Recorder()
-    failed = FanOut([first, Boom(), WebhookNotifier(PARAMETER, timeout=FAST), last]).send(notice)
-    assert failed == ["Boom", "WebhookNotifier"]
+    channels = {
+        "first": first,
+        "boom": Boom(),
+        "chat": WebhookNotifier(PARAMETER, timeout=FAST),
+        "last": last,
+    }
+    failed = FanOut(channels).send(notice)
+    assert failed == ["boom", "chat"]
     assert first.seen == [notice] and last.seen == [notice]

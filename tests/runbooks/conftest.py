@@ -310,14 +310,17 @@ class World:
         latest = max(named, key=lambda i: i["opened_at"], default=None)
         return store.get(latest["sk"]) if latest else None
 
-    def published(self) -> list[dict[str, Any]]:
-        """Messages that reached the notify topic's SQS subscriber since the last call.
+    def published(self, channel: str = "email") -> list[dict[str, Any]]:
+        """Messages that reached the notify topic's SQS subscriber of `channel` (e-mail or sms,
+        by filter policy) since the last call.
 
-        Each is the SNS envelope SQS receives, plus "kind" (read back from the "What:" line)."""
+        Each is the SNS envelope SQS receives, plus "kind" (read back from the "What:" line of
+        an e-mail; None for an SMS)."""
         sqs, found = client("sqs"), []
+        queue = self.resources.sms_queue_url if channel == "sms" else self.resources.notify_queue_url
         while True:
             batch = sqs.receive_message(
-                QueueUrl=self.resources.notify_queue_url,
+                QueueUrl=queue,
                 MaxNumberOfMessages=10,
                 VisibilityTimeout=3600,  # read once: later calls see only new messages
                 WaitTimeSeconds=0,
