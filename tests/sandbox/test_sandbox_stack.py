@@ -59,6 +59,8 @@ def test_every_resource_moto_models_exists_under_the_declared_name(config: Any) 
     restart = client("ssm").get_document(Name="t-restart")
     declared = template["Resources"]["RestartDocument"]["Properties"]["Content"]
     assert json.loads(restart["Content"]) == declared  # the deployed script, as written
+    described = client("ssm").describe_document(Name="t-restart")["Document"]
+    assert {p["Name"] for p in described["Parameters"]} == set(declared["parameters"])
     queues = {u.rsplit("/", 1)[1] for u in client("sqs").list_queues()["QueueUrls"]}
     declared_queues = {
         r["Properties"]["QueueName"] for r in template["Resources"].values() if r["Type"] == "AWS::SQS::Queue"
