@@ -205,6 +205,33 @@ def patch_moto() -> None:
     _patch_dynamodb_atomic_writes()
     _patch_cloudwatch_dimension_order()
     _patch_cloudwatch_percentiles()
+    _patch_cloudformation_document_content()
+
+
+def _patch_cloudformation_document_content() -> None:
+    """CloudFormation: an AWS::SSM::Document's Content may be an object, as AWS accepts it.
+
+    moto 5.2.5 keeps the object as the document's content, and every later DescribeDocument then
+    fails (it hashes the content as text). The sandbox deploys the shipped template, whose
+    documents are objects, so the content becomes text in the document's own format first.
+    """
+    import json
+
+    import yaml
+    from moto.ssm.models import Document
+
+    original = Document.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any) -> Any:
+        properties = cloudformation_json["Properties"]
+        content = properties.get("Content")
+        if isinstance(content, dict):
+            as_yaml = properties.get("DocumentFormat") == "YAML"
+            text = yaml.safe_dump(content, sort_keys=False) if as_yaml else json.dumps(content)
+            cloudformation_json = {**cloudformation_json, "Properties": {**properties, "Content": text}}
+        return original(cls, resource_name, cloudformation_json, *args, **kwargs)
+
+    Document.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
 
 
 def _patch_dynamodb_atomic_writes() -> None:

@@ -1,7 +1,8 @@
 """Create, in the local AWS, every resource a config names: the same ones resources/ deploys.
 
-The restart document is read from resources/autoheal.yaml, so the local world runs the very
-document that is deployed. The status bucket is a website (index.html, error.html). Each
+:func:`provision` deploys the stage's resources template itself to the local CloudFormation
+(sandbox.stack), so the local world runs the very table, topics, bucket and documents that are
+deployed. The helpers below create single resources for tests that need only one. Each
 deployment's load balancer, target groups (health check ``/healthz``) and listener are created
 by :func:`provision_load_balancers`, the fleet registered by color (blue-* to blue, green-* to
 green) and the listener forwarding 100% to blue.
@@ -19,10 +20,9 @@ import yaml
 
 from chalicelib.aws.clients import client
 from chalicelib.config.model import Config, Deployment
+from sandbox.stack import deploy_local
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "resources" / "autoheal.yaml"
-INDEX_DOCUMENT = "index.html"
-ERROR_DOCUMENT = "error.html"
 HEALTH_CHECK = {
     "HealthCheckPath": "/healthz",
     "HealthCheckIntervalSeconds": 5,
@@ -44,12 +44,12 @@ class Provisioned:
 
 
 def provision(config: Config, chat_webhook_url: Optional[str] = None) -> Provisioned:
+    """The shipped resources template as the local stack (sandbox.stack), then what it cannot
+    hold: the chat webhook (a SecureString, which CloudFormation cannot create, in AWS as here)
+    and the queues that stand in for the on_alarm function's and people's subscriptions."""
     settings = config.settings
-    create_table(settings.state_table)
-    alarm_topic = client("sns").create_topic(Name=settings.alarm_topic)["TopicArn"]
-    notify_topic = client("sns").create_topic(Name=settings.notify_topic)["TopicArn"]
-    create_website_bucket(settings.status_bucket)
-    create_restart_document(settings.restart_document)
+    outputs = deploy_local(config)
+    alarm_topic, notify_topic = outputs["AlarmTopicArn"], outputs["NotifyTopicArn"]
     if chat_webhook_url and settings.chat_webhook_parameter:
         client("ssm").put_parameter(
             Name=settings.chat_webhook_parameter, Value=chat_webhook_url, Type="SecureString", Overwrite=True
@@ -60,17 +60,6 @@ def provision(config: Config, chat_webhook_url: Optional[str] = None) -> Provisi
         subscribed_queue(alarm_topic, "autoheal-on-alarm"),
         subscribed_queue(notify_topic, "autoheal-people", channel="email"),
         subscribed_queue(notify_topic, "autoheal-people-sms", channel="sms"),
-    )
-
-
-def create_website_bucket(name: str) -> None:
-    client("s3").create_bucket(Bucket=name)
-    client("s3").put_bucket_website(
-        Bucket=name,
-        WebsiteConfiguration={
-            "IndexDocument": {"Suffix": INDEX_DOCUMENT},
-            "ErrorDocument": {"Key": ERROR_DOCUMENT},
-        },
     )
 
 
@@ -196,10 +185,6 @@ def document_properties(resource: str) -> dict[str, Any]:
 
 def restart_document_content() -> dict[str, Any]:
     return document_properties("RestartDocument")["Content"]
-
-
-def create_restart_document(name: str) -> None:
-    create_document(name, restart_document_content())
 
 
 def create_shipped_document(resource: str, stage: str = "local") -> str:
