@@ -114,20 +114,11 @@ def resolve_incident(args: argparse.Namespace, functions: Functions) -> Any:
 
 
 def notify_test(args: argparse.Namespace, functions: Functions) -> Any:
-    from chalicelib.aws.clients import topic_arn
-    from chalicelib.notify.notice import Notice
-    from chalicelib.notify.providers import FanOut
-    from chalicelib.notify.sns import SnsNotifier
-    from chalicelib.notify.webhook import WebhookNotifier
+    """ "autoheal test" through every channel of the stage's `settings.notify`."""
+    from chalicelib.notify.channels import fan_out
+    from chalicelib.notify.test_message import send_test_message
 
-    settings = load(args).settings
-    channels: list[Any] = [SnsNotifier(topic_arn(settings.notify_topic))]
-    if settings.chat_webhook_parameter:
-        channels.append(WebhookNotifier(settings.chat_webhook_parameter))
-    notice = Notice(
-        "action", "notify-test", f"autoheal {args.stage}: test message", ("Sent by notify-test.",)
-    )
-    return {"failed": FanOut(channels).send(notice)}
+    return send_test_message(fan_out(load(args).settings))
 
 
 def invoke(args: argparse.Namespace, functions: Functions, ask: Callable[[str], str] = input) -> Any:

@@ -86,6 +86,12 @@ def live_errors(config: Any) -> list[str]:
                 lambda n=name: client("sns").get_topic_attributes(TopicArn=topic_arn(n)),
             )
         )
+    lookups.append(
+        (
+            f"settings.notify_topic: subscriptions of {settings.notify_topic}",
+            lambda: _filtered_subscriptions(topic_arn(settings.notify_topic)),
+        )
+    )
     if settings.chat_webhook_parameter:
         parameter = settings.chat_webhook_parameter
         lookups.append(
@@ -120,6 +126,27 @@ def live_errors(config: Any) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - every failure is reported, each by its key
             errors.append(f"{what}: not found ({type(exc).__name__}: {str(exc)[:120]})")
     return errors
+
+
+def _filtered_subscriptions(topic: str) -> None:
+    """Each channel publishes on its own (settings.notify): a subscription without a filter
+    policy on `channel` would get the e-mail's and the SMS's message of every notice."""
+    from chalicelib.aws.clients import client
+
+    sns = client("sns")
+    unfiltered = []
+    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic):
+        for subscription in page["Subscriptions"]:
+            arn = subscription["SubscriptionArn"]
+            if not arn.startswith("arn:"):
+                continue  # PendingConfirmation: it has no attributes yet
+            attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+            if "channel" not in attributes.get("FilterPolicy", ""):
+                unfiltered.append(f"{subscription['Protocol']} ...{arn[-8:]}")
+    if unfiltered:
+        raise ValueError(
+            f'without a filter policy {{"channel": ["email"]}} (or sms): {", ".join(unfiltered)}'
+        )
 
 
 def _listener(load_balancer: str, port: int) -> None:

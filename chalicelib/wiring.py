@@ -79,24 +79,9 @@ def probe_engine():  # -> ProbeEngine
 
 @functools.lru_cache(maxsize=1)
 def notifier():  # -> FanOut
-    """One notifier per channel of `settings.notify`, each behind its hourly limit if it has one."""
-    from chalicelib.aws.clients import topic_arn
-    from chalicelib.notify.providers import FanOut
-    from chalicelib.notify.rate_limit import HourlyCounts, RateLimited
-    from chalicelib.notify.sns import SnsNotifier
-    from chalicelib.notify.webhook import WebhookNotifier
+    from chalicelib.notify.channels import fan_out
 
-    settings = config().settings
-    channels: dict[str, Any] = {}
-    for name, policy in settings.notify.items():
-        if name == "chat":
-            channel: Any = WebhookNotifier(str(settings.chat_webhook_parameter))
-        else:
-            channel = SnsNotifier(topic_arn(settings.notify_topic), name)
-        if policy.max_per_hour is not None:
-            channel = RateLimited(channel, name, policy.max_per_hour, HourlyCounts(settings.state_table))
-        channels[name] = channel
-    return FanOut(channels)
+    return fan_out(config().settings)
 
 
 def runbook_engine():  # -> RunbookEngine

@@ -70,24 +70,34 @@ class Watchers:
 
     def __init__(self, world: World, timeline: Timeline) -> None:
         self.world, self.timeline = world, timeline
-        self.people: list[str] = []
+        self.people: list[str] = []  # e-mail subjects
+        self.sms: list[str] = []
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.seen_agent = 0
 
     def run(self) -> None:
-        sqs = client("sqs")
-        queue = self.world.resources.notify_queue_url
+        resources = self.world.resources
         while not self.stopping.is_set():
-            with contextlib.suppress(Exception):
-                for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", []):
-                    envelope = json.loads(message["Body"])
-                    self.people.append(envelope.get("Subject") or "")
-                    self.timeline.say(f"people notified: {envelope.get('Subject')}")
-                    sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            for envelope in self.receive(resources.notify_queue_url, wait=1):
+                self.people.append(envelope.get("Subject") or "")
+                self.timeline.say(f"people notified: {envelope.get('Subject')}")
+            for envelope in self.receive(resources.sms_queue_url, wait=0):
+                self.sms.append(envelope.get("Message") or "")
+                self.timeline.say(f"sms to people: {envelope.get('Message')}")
             for entry in self.world.agent.log[self.seen_agent :]:
                 self.timeline.say(f"ssm agent on {entry.instance}: {entry.action} -> {entry.result}")
             self.seen_agent = len(self.world.agent.log)
+
+    @staticmethod
+    def receive(queue: str, wait: int) -> list[dict]:
+        """What a person's subscription (by its queue) received since the last call."""
+        sqs, found = client("sqs"), []
+        with contextlib.suppress(Exception):
+            for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=wait).get("Messages", []):
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        return found
 
 
 def monitor_status(table: str, name: str) -> Optional[str]:
@@ -265,7 +275,7 @@ def main() -> int:
     timeline.say(
         f"done: MTTR {mttr:.1f}s with probe every 1s, failure_threshold 2; "
         f"{sent} restarts for an app that never recovers; back on the app {back:.1f}s after recovery; "
-        f"{len(watchers.people)} messages to people; "
+        f"{len(watchers.people)} e-mails and {len(watchers.sms)} SMS to people; "
         f"a broken canary served {broken.share:.1%} of requests, its last {broken.to_last_request:.1f}s "
         "after it failed"
     )

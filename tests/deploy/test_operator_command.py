@@ -100,15 +100,15 @@ def test_notify_test_reaches_every_channel(world):
     before = len(world.chat.messages)
     done = ops(world, "notify-test")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"failed": []}
-    assert len(world.chat.messages) == before + 1 and "test message" in json.dumps(world.chat.messages[-1])
+    assert json.loads(done.stdout) == {"sent": ["email", "sms", "chat"], "failed": []}
+    assert len(world.chat.messages) == before + 1 and "autoheal test" in json.dumps(world.chat.messages[-1])
     sqs, bodies = world.moto.client("sqs"), []
     for _ in range(20):  # the incidents before this test left notices on the queue too
         found = sqs.receive_message(QueueUrl=world.resources.notify_queue_url, MaxNumberOfMessages=10)
         bodies += [m["Body"] for m in found.get("Messages", [])]
         if not found.get("Messages"):
             break
-    assert any("test message" in body for body in bodies)
+    assert any("autoheal test" in body for body in bodies)
 
 
 def test_a_refused_shift_comes_back_as_the_functions_answer(world):
@@ -123,6 +123,20 @@ def test_check_live_finds_what_the_config_names_and_reports_what_is_missing(worl
     done = ops(world, "--config", str(missing), "check", "--live")
     assert done.returncode != 0
     assert "deployments.web.green: target group web-purple: not found" in done.stderr
+
+
+def test_check_live_names_a_subscription_without_a_channel_filter(world):
+    sns = boto3.client("sns", endpoint_url=world.urls()["AWS_ENDPOINT_URL"])
+    topic = world.resources.notify_topic_arn
+    arn = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com")["SubscriptionArn"]
+    try:
+        done = ops(world, "check", "--live")
+        assert done.returncode != 0
+        assert "settings.notify_topic: subscriptions of" in done.stderr
+        assert f"email ...{arn[-8:]}" in done.stderr and "ops@example.com" not in done.stderr
+    finally:
+        sns.unsubscribe(SubscriptionArn=arn)
+    assert ops(world, "check", "--live").returncode == 0
 
 
 def test_a_sample_that_acts_in_prod_asks_and_sends_nothing_unless_confirmed(world):

@@ -25,7 +25,7 @@ from chalicelib.runbooks.incident_store import IncidentConflict
 
 MONITORS = ("web", "api", "realtime", "db")
 CONFIG = """
-settings: {state_table: t, alarm_topic: a, notify_topic: n, status_bucket: b, group_wait: %s}
+settings: {state_table: t, alarm_topic: a, notify_topic: n, status_bucket: b, group_wait: %s, notify: %s}
 monitors:
   - {name: web, url: "http://127.0.0.1:9/", component: Website, depends_on: [db]}
   - {name: api, url: "http://127.0.0.1:9/api", depends_on: [web]}
@@ -71,10 +71,12 @@ class MemoryLedger:
 
 @dataclass
 class People:
-    heard: list[tuple[str, str]] = field(default_factory=list)  # (incident, kind)
+    channels: list[str]
+    heard: list[tuple[str, str]] = field(default_factory=list)  # (channel/incident, kind)
 
-    def send(self, notice) -> list:
-        self.heard.append((notice.incident, notice.kind))
+    def send(self, notice, channels=None) -> list:
+        for channel in self.channels if channels is None else channels:
+            self.heard.append((f"{channel}/{notice.incident}", notice.kind))
         return []
 
 
@@ -94,11 +96,17 @@ steps = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
-@given(steps=steps, group_wait=st.sampled_from(["0", "5s"]), ends=st.permutations(MONITORS))
-def test_every_incident_that_said_it_opened_says_it_ended(steps, group_wait, ends):
-    config = parse_config(CONFIG % group_wait)
+@given(
+    steps=steps,
+    group_wait=st.sampled_from(["0", "5s"]),
+    notify=st.sampled_from(["{}", "{sms: {if_not_healed_within: 20s}}"]),
+    ends=st.permutations(MONITORS),
+)
+def test_every_incident_that_said_it_opened_says_it_ended(steps, group_wait, notify, ends):
+    """On every channel, whatever its policy."""
+    config = parse_config(CONFIG % (group_wait, notify))
     now = [1000.0]
-    people = People()
+    people = People(list(config.settings.notify))
     engine = RunbookEngine(config, None, None, None, None, people.send, Clock(now=lambda: now[0]))
     desk = dict(config=config, incidents=MemoryIncidents(), engine=engine, ledger=MemoryLedger())
     handler = AlarmHandler(clock=lambda: now[0], **desk)
