@@ -50,6 +50,8 @@ def local_template(config: Config) -> dict[str, Any]:
     template = substituted(stage_template(STAGE, config, functions(), merged=False))
     for logical, (prop, setting) in NAMED.items():
         template["Resources"][logical]["Properties"][prop] = getattr(config.settings, setting)
+    # The local world is thrown away after each run, and tests delete the table to make reads fail.
+    template["Resources"]["StateTable"]["Properties"]["DeletionProtectionEnabled"] = False
     return template
 
 

@@ -31,6 +31,7 @@ from chalicelib.handlers.incident_desk import IncidentDesk
 from chalicelib.runbooks.engine import error_text
 from chalicelib.runbooks.grouping import GroupKey, group_of, monitor_group, probe_alarm_name, subject_of
 from chalicelib.runbooks.incident import HEALED, OPEN, PAUSED, RESOLVED, Incident, RunPosition
+from chalicelib.runbooks.incident_store import IncidentConflict
 from chalicelib.runbooks.scope import SignalScope
 
 logger = Logger(service="autoheal", child=True)
@@ -47,11 +48,33 @@ def claim(alarm: AlarmEvent, config: Config) -> tuple[Optional[str], Optional[st
     return None, f"no monitor or alarms[].match claims {alarm.name[:80]!r}"
 
 
+CLAIM_ATTEMPTS = 3
+
+
+class LostClaim(IncidentConflict):
+    """Another signal of the same outage wrote the incident first (nothing was done yet)."""
+
+
 class AlarmHandler(IncidentDesk):
     """>>> AlarmHandler(config, store, engine, ledger=ledger).handle(alarm, rb, deadline)  # doctest: +SKIP"""
 
     def handle(
         self, alarm: AlarmEvent, runbook: Optional[str], deadline: float, again: bool = True
+    ) -> dict[str, Any]:
+        """Signals of one outage arrive together (web, api and realtime in one probe cycle): the
+        one that loses the race to open or claim the incident reads it again and joins it now,
+        instead of waiting a minute or more for Lambda's retry while nothing is restarted."""
+        for attempt in range(1, CLAIM_ATTEMPTS + 1):
+            try:
+                return self.handle_once(alarm, runbook, deadline, again)
+            except LostClaim:
+                if attempt == CLAIM_ATTEMPTS:
+                    raise  # Lambda retries the event: nothing is lost
+                logger.info(f"{alarm.name}: another signal wrote the incident first; reading it again")
+        raise AssertionError("unreachable")
+
+    def handle_once(
+        self, alarm: AlarmEvent, runbook: Optional[str], deadline: float, again: bool
     ) -> dict[str, Any]:
         now, self.deadline = self.clock(), deadline
         if alarm.state == "ALARM" and self.maintenance and self.maintenance(alarm.monitor, runbook, now):
@@ -177,6 +200,7 @@ class AlarmHandler(IncidentDesk):
         deadline: float,
     ) -> Incident:
         now, subject = self.clock(), subject_of(alarm)
+        self.told_before = self.engine.notifier.delivered
         fresh = incident is None or incident.status == RESOLVED
         if fresh:
             name = dependency or subject
@@ -204,7 +228,7 @@ class AlarmHandler(IncidentDesk):
             held = self.engine.notifier.holds_opening
             if held:
                 self.engine.notifier.open(incident, opening)
-            self.save(incident)
+            self.claim(incident)
             if not held:
                 self.engine.notifier.open(incident, opening)
                 self.save(incident)  # opened is on record even if a step fails hard later
@@ -217,15 +241,29 @@ class AlarmHandler(IncidentDesk):
             # Claim the run first (a conditional write): signals arriving from now on wait beside
             # the incident instead of writing it under the run's feet; a lost race retries cleanly.
             incident.run = RunPosition(runbook, [], heartbeat=now)
-            self.save(incident)
+            self.claim(incident)
             self.start(incident, runbook, alarm, deadline)
+            claimed = True
         else:
             incident.tell(
                 now, f"{incident.run.runbook} has run for this incident ({incident.run.state}); not again"
             )
         self.settle(incident)
-        self.save(incident)
+        if claimed:
+            self.save(incident)
+        else:
+            self.claim(incident)  # only joined: nothing done yet unless a notice went out
         return incident
+
+    def claim(self, incident: Incident) -> None:
+        """A write that opens, claims or joins the incident. Lost with nothing done yet (no run
+        started, no notice sent), it is a LostClaim: the signal is handled again at once."""
+        try:
+            self.save(incident)
+        except IncidentConflict as exc:
+            if self.engine.notifier.delivered != self.told_before:
+                raise  # someone was told: Lambda's retry re-reads, as for any write lost
+            raise LostClaim(str(exc)) from exc
 
     def start(self, incident: Incident, runbook: str, alarm: AlarmEvent, deadline: float) -> None:
         scope = SignalScope.from_dimensions(alarm.dimensions)

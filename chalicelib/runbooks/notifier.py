@@ -59,6 +59,7 @@ class IncidentNotifier:
         self.group_wait = group_wait
         self.policies: Mapping[str, ChannelPolicy] = policies or {ALL_CHANNELS: ChannelPolicy()}
         self.channels = list(self.policies)
+        self.delivered = 0  # notices handed to the sender: a write lost after one is not retried blind
         # Folds signals waiting beside the incident into it before a notice is shaped, so the
         # story people get names them (set by the incident handlers).
         self.gather: Callable[[Incident], Any] = lambda incident: None
@@ -188,6 +189,7 @@ class IncidentNotifier:
         return len(still)
 
     def deliver(self, notice: Notice, channels: Optional[Sequence[str]]) -> list[str]:
+        self.delivered += 1
         try:
             result = self.sender(notice) if channels is None else self.sender(notice, list(channels))
         except Exception as exc:  # noqa: BLE001 - kept for a retry; never lost

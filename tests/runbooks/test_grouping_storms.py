@@ -285,3 +285,36 @@ def test_a_signal_written_beside_a_run_that_just_ended_is_not_lost(make_world, h
     assert out["status"] in (OPEN, RESOLVED) and incident.signals == ["web-5xx-b"]
     assert incident.run.runbook == "restart-web" and len(world.commands()) >= 1
     assert not [i for i in world.items() if i["pk"] == "inbox"]
+
+
+def test_signals_of_one_probe_cycle_each_delivered_once_start_the_run(make_world, health):
+    """web, api and realtime fail in one probe cycle and arrive together; a dependent's signal
+    may open the incident first. The dependency's signal that lost the race joins at once and
+    starts its runbook: no Lambda retry (a minute or more later) is needed."""
+    from chalicelib.aws import dynamodb
+    from chalicelib.state.store import PARTITION
+
+    world = make_world(storm_config(health.url, group_wait="1s"))
+    health.status = 500
+    for monitor in ("web", "api", "realtime"):  # as the probe does: the state, then the alarm
+        dynamodb.put("autoheal-state", {"pk": PARTITION, "sk": monitor, "status": "DOWN"})
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def once(event: dict[str, Any]) -> None:
+        start.wait()
+        try:
+            world.on_alarm(event)  # no retry: as if Lambda's were an hour away
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    events = [probe("ALARM", m, 0.1 * i) for i, m in enumerate(("web", "api", "realtime"))]
+    threads = [threading.Thread(target=once, args=(e,)) for e in events]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    [incident] = incidents(world)
+    assert incident["sk"] == "restart-web/*" and incident["run"]["runbook"] == "restart-web"
+    assert len(world.commands()) >= 1  # the restart went out
