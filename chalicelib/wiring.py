@@ -167,9 +167,16 @@ def incident_desk(kind: type) -> Any:
 
 
 def follow_up():  # -> FollowUp
+    from chalicelib.handlers.digest import DailyDigest
     from chalicelib.handlers.follow_up import FollowUp
+    from chalicelib.notify.rate_limit import HourlyCounts
 
-    return incident_desk(FollowUp)
+    desk = incident_desk(FollowUp)
+    settings = config().settings
+    if settings.digest is not None:
+        counts = HourlyCounts(settings.state_table)
+        desk.digest = DailyDigest(settings, desk.incidents, notifier().send, counts.folded).send_due
+    return desk
 
 
 def maintenance_function():  # -> MaintenanceFunction

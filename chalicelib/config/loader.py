@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import date, datetime
-from typing import Any, Mapping, Union
+from typing import Any, Mapping, Optional, Union
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from chalicelib.config.model import (
     Compare,
     Config,
     Deployment,
+    Digest,
     Expect,
     Gates,
     Hooks,
@@ -119,8 +120,34 @@ def read_settings(s: Section) -> Settings:
         remind_every=s.duration("remind_every", 1800.0),
         restart_document=s.string("restart_document", "autoheal-restart"),
         group_wait=read_group_wait(s),
-        notify=read_notify(s.section("notify"), chat=bool(s.data.get("chat_webhook_parameter"))),
+        notify=(notify := read_notify(s.section("notify"), chat=bool(s.data.get("chat_webhook_parameter")))),
+        digest=read_digest(s, notify),
     )
+
+
+def read_digest(s: Section, notify: Mapping[str, ChannelPolicy]) -> Optional[Digest]:
+    """`digest: {cron, time_zone, channels}`, `false` for none; absent: on at 09:00 UTC when a
+    channel waits or is limited (what it was not told must reach it), else none."""
+    value = s.raw("digest", None)
+    if value is False:
+        return None
+    if value is None:
+        deferred = any(p.delay > 0 or p.max_per_hour is not None for p in notify.values())
+        return Digest(channels=default_digest_channels(notify)) if deferred else None
+    d = s.section("digest")
+    cron, zone = read_cron(d) or "0 9 * * *", read_time_zone(d)
+    channels = d.string_list("channels", default_digest_channels(notify))
+    for i, channel in enumerate(channels):
+        if channel not in notify:
+            d.errors.append(
+                f"{d.key_path('channels')}[{i}]: expected one of the channels of settings.notify "
+                f"({', '.join(notify)}), got {channel!r}"
+            )
+    return d.build(Digest, cron=cron, time_zone=zone, channels=tuple(c for c in channels if c in notify))
+
+
+def default_digest_channels(notify: Mapping[str, ChannelPolicy]) -> tuple[str, ...]:
+    return tuple(c for c in ("email", "chat") if c in notify)
 
 
 def read_notify(s: Section, chat: bool) -> dict[str, ChannelPolicy]:

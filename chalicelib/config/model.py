@@ -35,6 +35,19 @@ def default_channels(chat: bool) -> Mapping[str, ChannelPolicy]:
 
 
 @dataclass(frozen=True)
+class Digest:
+    """`settings.digest`: when the day's incidents are told, and to which channels."""
+
+    cron: str = "0 9 * * *"
+    time_zone: str = "UTC"
+    channels: tuple[str, ...] = ("email", "chat")
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(self.cron, self.time_zone)
+
+
+@dataclass(frozen=True)
 class Settings:
     state_table: str
     alarm_topic: str
@@ -52,6 +65,9 @@ class Settings:
     # The channels autoheal tells, each with its policy: email and sms always (they are the
     # notify topic's subscribers, by filter policy), chat when a webhook is configured.
     notify: Mapping[str, ChannelPolicy] = field(default_factory=lambda: default_channels(chat=False))
+    # The daily digest (on by default as soon as a channel waits or is limited: what it was not
+    # told must reach it somewhere); None: no digest.
+    digest: Optional[Digest] = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@
 - resolves incidents whose signals are all OK again once their run has ended;
 - reminds people while an incident stays open, and escalates once and closes an incident open
   past MAX_OPEN_SECONDS, so nothing stays open (and reminding) forever;
-- starts the runbooks whose `schedule` is due (`scheduled_runs`).
+- starts the runbooks whose `schedule` is due (`scheduled_runs`);
+- sends the daily digest when it is due (`digest`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ class FollowUp(IncidentDesk):
                 logger.exception("follow-up failed", extra={"incident": incident.key})
                 done["errors"].append(f"{incident.key}: {type(exc).__name__}: {exc}"[:300])
         done.update(ScheduledRuns(self).start_due(incidents, deadline))
+        if self.digest is not None:
+            try:
+                done.update(self.digest())
+            except Exception as exc:  # noqa: BLE001 - the next minute tries again
+                logger.exception("daily digest failed")
+                done["errors"].append(f"digest: {type(exc).__name__}: {exc}"[:300])
         return done
 
     def follow(self, incident: Incident, deadline: float) -> str:

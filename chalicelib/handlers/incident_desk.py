@@ -29,6 +29,7 @@ class IncidentDesk:
     monitor_status: Optional[Callable[[str], Optional[str]]] = None  # the probe's UP/DOWN by monitor
     # (monitor, runbook, at) -> whether maintenance holds an ALARM about them back
     maintenance: Optional[Callable[[Optional[str], Optional[str], float], bool]] = None
+    digest: Optional[Callable[[], dict]] = None  # follow_up's tick of the daily digest
 
     def still_failing(self, incident: Incident) -> list[str]:
         """The incident's signals whose last recorded state is not OK (all of them, unknown, when

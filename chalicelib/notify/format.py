@@ -40,6 +40,7 @@ LABELS = {
     "budget_exhausted": "Runbook budget exhausted",
     "reminder": "Still open",
     "test": "Test message",
+    "digest": "Daily digest",
 }
 EMOJI = {
     "opened": "\U0001f534",  # red circle
@@ -49,6 +50,7 @@ EMOJI = {
     "budget_exhausted": "\u26d4",  # no entry
     "reminder": "\u23f0",  # alarm clock
     "test": "\U0001f514",  # bell
+    "digest": "\U0001f4cb",  # clipboard
 }
 
 # Control characters, and the Unicode line/paragraph separators some clients honour.
@@ -95,7 +97,8 @@ def email_text(notice: Notice) -> str:
     lines = ["  " + clip(one_line(line), EMAIL_LINE_LIMIT) for line in notice.lines]
     footer = ["", "-- autoheal"]
     budget = EMAIL_LIMIT - _size(head) - _size(footer) - 20
-    story = ["What happened so far:", *fit(lines, budget)] if lines else []
+    heading = "The day's incidents:" if notice.kind == "digest" else "What happened so far:"
+    story = [heading, *fit(lines, budget)] if lines else []
     return "\n".join(head + story + footer)
 
 

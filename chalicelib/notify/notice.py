@@ -13,7 +13,16 @@ from typing import Any, Mapping, Optional
 URGENT = ("escalated", "budget_exhausted")
 # What a rate limit never folds: the urgent, a test message and the digest itself.
 ALWAYS_SENT = (*URGENT, "test", "digest")
-NOTICE_KINDS = ("opened", "action", "recovered", "escalated", "budget_exhausted", "reminder", "test")
+NOTICE_KINDS = (
+    "opened",
+    "action",
+    "recovered",
+    "escalated",
+    "budget_exhausted",
+    "reminder",
+    "test",
+    "digest",
+)
 
 
 def _now() -> datetime:

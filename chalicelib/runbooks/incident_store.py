@@ -32,6 +32,16 @@ class IncidentStore:
         found = dynamodb.query(self.table_name, PARTITION, Attr("follow_up").eq(True))
         return [Incident.from_item(item) for item in found]
 
+    def recent(self, since: float) -> list[Incident]:
+        """Incidents open now or opened or resolved since `since` (one Query of the partition;
+        resolved ones are kept RESOLVED_KEPT_SECONDS)."""
+        from boto3.dynamodb.conditions import Attr
+
+        at = dynamodb.to_item(since)  # a Decimal, as boto3 wants numbers
+        touched = Attr("status").eq(OPEN) | Attr("opened_at").gte(at) | Attr("resolved_at").gte(at)
+        found = dynamodb.query(self.table_name, PARTITION, touched)
+        return [Incident.from_item(item) for item in found]
+
     def save(self, incident: Incident) -> None:
         """Write if nobody else has since we read it (version check); bumps the version."""
         expected = incident.version

@@ -81,3 +81,41 @@ def test_past_the_sms_limit_messages_fold_and_the_last_says_so(make_world, healt
     assert "sms limit of 3 an hour reached" in texts[2] and len(texts[2]) <= 160
     now = time.time()
     assert HourlyCounts("autoheal-state").folded("sms", now - 3600, now) == 3
+
+
+def test_the_digest_tells_the_phone_what_it_was_spared(make_world, health):
+    """The healed hang above, then the next digest (its clock a day on): through the real
+    channels, the SMS subscriber gets the day in one segment."""
+    from chalicelib import wiring
+    from chalicelib.handlers.digest import DailyDigest
+
+    notify = {"sms": {"if_not_healed_within": "2m"}}
+    config = policy_config(health.url, notify)
+    config["settings"]["digest"] = {"cron": "0 9 * * *", "channels": ["email", "sms"]}
+    world = make_world(config)
+    health.status = 500
+
+    def recover_soon() -> None:
+        time.sleep(1.0)
+        health.status = 200
+
+    healer = threading.Thread(target=recover_soon)
+    healer.start()
+    deliver(world, probe("ALARM", "web", 0))
+    healer.join()
+    deliver(world, probe("OK", "web", 5))
+    assert world.published("sms") == []
+    world.published()
+
+    follow_up = wiring.follow_up()
+    assert follow_up.digest is not None  # follow_up asks it every minute
+    next_nine = time.time() // 86400 * 86400 + 9 * 3600  # the first 09:00 UTC after now
+    if next_nine <= time.time():
+        next_nine += 86400
+    settings = wiring.config().settings
+    digest = DailyDigest(settings, follow_up.incidents, wiring.notifier().send, None, lambda: next_nine + 30)
+    assert digest.send_due() == {"digest": "sent"}
+    [sms] = world.published("sms")
+    assert sms["Message"] == "autoheal: autoheal daily: 1 incident, 1 healed by autoheal, 0 needed a person"
+    [email] = world.published()
+    assert "web: lasted" in email["Message"] and "healed by autoheal" in email["Message"]
