@@ -109,7 +109,7 @@ def figures(name: str, world, published: list[dict[str, Any]]) -> dict[str, Any]
         "runs": runs,
         "commands": len(world.commands()),
         "messages": dict(Counter(m["kind"] for m in published)),
-        "sns messages (email and SMS each)": len(published),
+        "e-mail messages": len(published),
     }
     if os.environ.get("STORM_FIGURES"):
         print(f"\nSTORM {name}: {found}")
