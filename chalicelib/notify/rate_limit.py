@@ -112,6 +112,8 @@ class RateLimited:
         except Exception as exc:  # noqa: BLE001 - the limit must never cost a message
             logger.warning("rate limit unavailable: sent", extra={"channel": self.channel, "error": str(exc)})
             number = None
-        if number == self.limit and not exempt:
+        if number is not None and number >= self.limit:
+            # The message that reaches the limit says so, whatever its kind; an urgent one past
+            # it says so too, since the others of the hour are going to the digest.
             notice = replace(notice, note=limit_note(self.channel, self.limit))
         return self.inner.send(notice)

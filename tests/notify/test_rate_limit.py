@@ -61,7 +61,19 @@ def test_escalations_and_tests_always_go_out_and_count(counts):
     sms.send(notice("test", 9))
     sms.send(notice("action", 10))
     assert [m.kind for m in phone.sent] == ["opened", "opened", "escalated", "budget_exhausted", "test"]
+    assert [m.note is not None for m in phone.sent] == [False, True, True, True, True]
     assert counts.folded("sms", START, START) == 1
+
+
+def test_an_escalation_that_reaches_the_limit_says_so(counts):
+    """Otherwise the next message would fold with no message having said the limit was reached."""
+    phone = Phone()
+    sms = RateLimited(phone, "sms", 2, counts, now=lambda: START)
+    sms.send(notice(n=1))
+    sms.send(notice("escalated", 2))
+    sms.send(notice(n=3))
+    assert [m.kind for m in phone.sent] == ["opened", "escalated"]
+    assert phone.sent[1].note == "sms limit of 2 an hour reached: more in the daily digest"
 
 
 def test_concurrent_senders_never_pass_the_limit_between_them(counts):
