@@ -41,7 +41,8 @@ class Counts(Protocol):
         """Count one message held back."""
 
     def folded(self, channel: str, since: float, until: float) -> int:
-        """Messages held back in the hours of [since, until)."""
+        """Messages held back in the clock hours that begin in [since's hour, until's hour): each
+        hour is counted by exactly one of two digests that follow each other."""
 
 
 class HourlyCounts:
@@ -67,7 +68,7 @@ class HourlyCounts:
 
         first, last = int(since // HOUR), int(until // HOUR)
         items = dynamodb.query(self.table_name, PARTITION, sk_prefix=f"{channel}#")
-        return sum(int(i.get("folded", 0)) for i in items if first <= int(i["sk"].split("#")[1]) <= last)
+        return sum(int(i.get("folded", 0)) for i in items if first <= int(i["sk"].split("#")[1]) < last)
 
 
 def key(channel: str, hour: int) -> str:

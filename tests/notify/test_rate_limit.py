@@ -43,7 +43,8 @@ def test_past_the_limit_messages_fold_and_the_last_one_says_so(counts):
     assert len(phone.sent) == 5
     assert [m.note for m in phone.sent[:4]] == [None] * 4
     assert phone.sent[4].note == "sms limit of 5 an hour reached: more in the daily digest"
-    assert counts.folded("sms", START, START + HOUR - 1) == 3
+    assert counts.folded("sms", START, START + HOUR) == 3
+    assert counts.folded("sms", START + HOUR, START + 2 * HOUR) == 0  # each hour in one digest only
     now[0] += HOUR  # the next hour starts afresh
     sms.send(notice(n=9))
     assert len(phone.sent) == 6 and phone.sent[5].note is None
@@ -62,7 +63,7 @@ def test_escalations_and_tests_always_go_out_and_count(counts):
     sms.send(notice("action", 10))
     assert [m.kind for m in phone.sent] == ["opened", "opened", "escalated", "budget_exhausted", "test"]
     assert [m.note is not None for m in phone.sent] == [False, True, True, True, True]
-    assert counts.folded("sms", START, START) == 1
+    assert counts.folded("sms", START, START + HOUR) == 1
 
 
 def test_an_escalation_that_reaches_the_limit_says_so(counts):
@@ -83,7 +84,7 @@ def test_concurrent_senders_never_pass_the_limit_between_them(counts):
         list(pool.map(lambda n: sms.send(notice(n=n)), range(16)))
     assert len(phone.sent) == 5
     assert sum(m.note is not None for m in phone.sent) == 1
-    assert counts.folded("sms", START, START) == 11
+    assert counts.folded("sms", START, START + HOUR) == 11
 
 
 def test_a_counter_that_cannot_be_reached_lets_the_message_through(local_aws):
