@@ -28,6 +28,9 @@ TIMEOUTS_MS = {
     "shift_traffic": 60_000,
     "advance": 55_000,
 }  # as in .chalice/config.json
+# Lambda retries an asynchronous invocation (SNS's) that raised twice, about one and two minutes
+# later; here a minute is the world's tick.
+ASYNC_RETRY_TICKS = (1.0, 2.0)
 
 
 @dataclass
@@ -70,6 +73,23 @@ class Runtime:
         thread.start()
         return thread
 
+    def deliver(self, event: dict, retries_left: int = len(ASYNC_RETRY_TICKS)) -> threading.Thread:
+        """An SNS delivery to `on_alarm`: retried as Lambda retries an asynchronous invocation."""
+
+        def attempt() -> None:
+            if self.stopping.is_set():
+                return
+            invocation = self.invoke("on_alarm", event)
+            if invocation.error and retries_left and not self.stopping.is_set():
+                delay = ASYNC_RETRY_TICKS[len(ASYNC_RETRY_TICKS) - retries_left] * self.tick_seconds
+                retry = threading.Timer(delay, self.deliver, args=(event, retries_left - 1))
+                retry.daemon = True
+                retry.start()
+
+        thread = threading.Thread(target=attempt, name="on_alarm", daemon=True)
+        thread.start()
+        return thread
+
     # -- triggers ----------------------------------------------------------------------------
     def start(self) -> Runtime:
         for target in (self.schedule_loop, self.delivery_loop):
@@ -105,7 +125,7 @@ class Runtime:
                     return
                 continue
             for message in received.get("Messages", []):
-                self.invoke_async("on_alarm", sns_event(json.loads(message["Body"])))
+                self.deliver(sns_event(json.loads(message["Body"])))
                 sqs.delete_message(QueueUrl=self.alarm_queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
