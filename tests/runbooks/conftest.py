@@ -450,3 +450,15 @@ class FakeClock:
     @property
     def clock(self) -> Clock:
         return Clock(now=self.now, monotonic=self.monotonic, sleep=self.sleep)
+
+
+def recover_after(health: HealthServer, seconds: float) -> threading.Thread:
+    """The app answers 200 again `seconds` from now (as a restart would make it); join it."""
+
+    def recover() -> None:
+        time.sleep(seconds)
+        health.status = 200
+
+    healer = threading.Thread(target=recover)
+    healer.start()
+    return healer

@@ -20,7 +20,7 @@ from chalicelib.alarms.message import cloudwatch_time
 from chalicelib.runbooks.incident import ESCALATED, HEALED, OPEN, RESOLVED
 from chalicelib.runbooks.incident_store import IncidentConflict
 
-from .conftest import base_config, probe_event, set_within, sns_event
+from .conftest import base_config, probe_event, recover_after, set_within, sns_event
 
 T0 = datetime(2026, 5, 1, 21, 0, 0, tzinfo=UTC)
 
@@ -79,14 +79,15 @@ def deliver(world, event: dict[str, Any]) -> dict[str, Any]:
     raise AssertionError("unreachable")
 
 
-def deliver_together(world, events: list[dict[str, Any]]) -> None:
+def deliver_together(world, events: list[dict[str, Any]], retried: bool = True) -> None:
+    """All at once; `retried=False`: each once, as if Lambda's retry were an hour away."""
     errors: list[BaseException] = []
     start = threading.Barrier(len(events))
 
     def one(event: dict[str, Any]) -> None:
         start.wait()
         try:
-            deliver(world, event)
+            deliver(world, event) if retried else world.on_alarm(event)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -131,12 +132,7 @@ def test_one_blue_hang_is_one_incident_one_run_one_message(make_world, health):
     world = make_world(set_within(storm_config(health.url, group_wait="10s"), "restart-web", "3s"))
     health.status = 500
 
-    def recover_soon() -> None:
-        time.sleep(1.2)
-        health.status = 200
-
-    healer = threading.Thread(target=recover_soon)
-    healer.start()
+    healer = recover_after(health, 1.2)
     web = threading.Thread(target=deliver, args=(world, probe("ALARM", "web", 0)))
     web.start()
     time.sleep(0.4)  # the probe published web first; api and realtime come during the run
@@ -298,23 +294,8 @@ def test_signals_of_one_probe_cycle_each_delivered_once_start_the_run(make_world
     health.status = 500
     for monitor in ("web", "api", "realtime"):  # as the probe does: the state, then the alarm
         dynamodb.put("autoheal-state", {"pk": PARTITION, "sk": monitor, "status": "DOWN"})
-    errors: list[BaseException] = []
-    start = threading.Barrier(3)
-
-    def once(event: dict[str, Any]) -> None:
-        start.wait()
-        try:
-            world.on_alarm(event)  # no retry: as if Lambda's were an hour away
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
     events = [probe("ALARM", m, 0.1 * i) for i, m in enumerate(("web", "api", "realtime"))]
-    threads = [threading.Thread(target=once, args=(e,)) for e in events]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    deliver_together(world, events, retried=False)
     [incident] = incidents(world)
     assert incident["sk"] == "restart-web/*" and incident["run"]["runbook"] == "restart-web"
     assert len(world.commands()) >= 1  # the restart went out
