@@ -19,6 +19,7 @@ from typing import Optional
 
 from chalicelib.probe.checks.tls import not_after
 from chalicelib.probe.http1 import Response, ResponseParser
+from chalicelib.probe.tls_layer import TlsLayer
 
 POOL_PER_HOST = 16  # idle keep-alive connections kept per (host, port, TLS settings)
 IDLE_MAX = 45.0  # seconds: older idle connections are likely closed by the server already
@@ -93,9 +94,11 @@ class Connection(asyncio.Protocol):
     endpoint for the probe's own queueing, and fail `max_response_time` falsely).
     """
 
-    def __init__(self, key: PoolKey) -> None:
+    def __init__(self, key: PoolKey, tls: Optional[TlsLayer] = None) -> None:
         self.key = key
+        self.tls = tls
         self.transport: Optional[asyncio.Transport] = None
+        self.handshake: Optional[asyncio.Future[None]] = None  # set when TLS is up (tls only)
         self.cert_not_after: Optional[float] = None
         self.reused = False
         self.idle_since = 0.0
@@ -111,9 +114,36 @@ class Connection(asyncio.Protocol):
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if self.tls is not None:
+            self.handshake = asyncio.get_running_loop().create_future()
+            transport.write(self.tls.start())  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
         self.arrived = time.monotonic()
+        if self.tls is None:
+            self._plain_received(data)
+        else:
+            self._tls_received(self.tls, data)
+
+    def _tls_received(self, tls: TlsLayer, data: bytes) -> None:
+        """Records in, plaintext on; a TLS failure fails the handshake or the exchange."""
+        try:
+            plain, out = tls.receive(data)
+        except Exception as exc:  # ssl.SSLError: verification, alerts, corrupt records
+            self.close()
+            self._closed(exc)
+            return
+        if out:
+            self.transport.write(out)  # type: ignore[union-attr]
+        handshake = self.handshake
+        if tls.handshaken and handshake is not None and not handshake.done():
+            handshake.set_result(None)
+        if plain:
+            self._plain_received(plain)
+        if tls.closed:  # close_notify: the same as the peer's EOF
+            self._closed(None)
+
+    def _plain_received(self, data: bytes) -> None:
         parser = self._parser
         if parser is None:
             self._unread += data
@@ -146,12 +176,14 @@ class Connection(asyncio.Protocol):
         self._parser = parser
         self._answer = answer = asyncio.get_running_loop().create_future()
         try:
-            self.transport.write(request)  # type: ignore[union-attr]
+            self.write(request)
             return await answer
         finally:
             self._parser = self._answer = None
 
     def write(self, data: bytes) -> None:
+        if self.tls is not None:
+            data = self.tls.encrypt(data)
         self.transport.write(data)  # type: ignore[union-attr]
 
     async def read(self) -> bytes:
@@ -210,6 +242,10 @@ class Connection(asyncio.Protocol):
             return
         self.closed = True
         self._lost = exc
+        handshake = self.handshake
+        if handshake is not None and not handshake.done():
+            handshake.set_exception(exc or ConnectionResetError("closed during the TLS handshake"))
+            handshake.exception()  # seen: the attempt may have timed out already
         parser = self._parser
         if parser is not None:
             if exc is not None and parser.received:
@@ -264,27 +300,48 @@ class Cycle:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.resolver = Resolver()
+        # A TLS session per endpoint, from a handshake verified in this cycle: later connections
+        # resume it (half the CPU). Per cycle, so every cycle verifies each endpoint's certificate.
+        self.sessions: dict[PoolKey, ssl.SSLSession] = {}
 
     async def connect(self, host: str, port: int, tls: Optional[ssl.SSLContext]) -> Connection:
         """A new connection: each resolved address in turn until one connects."""
         last: Optional[OSError] = None
         for family, sockaddr in await self.resolver.addresses(host, port):
             try:
-                conn = await _open(sockaddr[0], port, family, tls, host)
+                conn = await self._open(sockaddr[0], port, family, tls, host)
             except ssl.SSLError:
                 raise  # about the server's TLS, not this address
             except OSError as exc:
                 last = exc
                 continue
-            if tls is not None:
-                conn.cert_not_after = not_after(conn.transport.get_extra_info("ssl_object"))
+            if conn.tls is not None:
+                conn.cert_not_after = not_after(conn.tls.ssl_object)
             return conn
         raise last or OSError("no address to connect to")
 
+    def _keep_session(self, key: PoolKey, layer: TlsLayer) -> None:
+        """The first resumable session per endpoint serves the rest of the cycle; the ticket
+        follows the handshake, so a hanging endpoint's siblings resume all the same."""
+        if key not in self.sessions:
+            session = layer.resumable()
+            if session is not None:
+                self.sessions[key] = session
 
-async def _open(ip: str, port: int, family: int, tls: Optional[ssl.SSLContext], host: str) -> Connection:
-    conn = Connection((host, port, tls))
-    await asyncio.get_running_loop().create_connection(
-        lambda: conn, ip, port, family=family, ssl=tls, server_hostname=host if tls else None
-    )
-    return conn
+    async def _open(
+        self, ip: str, port: int, family: int, tls: Optional[ssl.SSLContext], host: str
+    ) -> Connection:
+        key = (host, port, tls)
+        layer = None
+        if tls is not None:
+            keep = functools.partial(self._keep_session, key)
+            layer = TlsLayer(tls, host, self.sessions.get(key), keep)
+        conn = Connection(key, layer)
+        await asyncio.get_running_loop().create_connection(lambda: conn, ip, port, family=family)
+        if conn.handshake is not None:
+            try:
+                await conn.handshake
+            except BaseException:
+                conn.close()
+                raise
+        return conn

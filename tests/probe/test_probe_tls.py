@@ -12,7 +12,10 @@ import pytest
 from cryptography import x509
 
 from chalicelib.config.model import Expect, Monitor
-from chalicelib.probe.checks.tls import der_not_after
+from chalicelib.probe import ProbeEngine, loop
+from chalicelib.probe.checks.tls import der_not_after, ssl_context
+from chalicelib.probe.connections import Cycle, Pool
+from chalicelib.probe.http1 import ResponseParser
 
 pytestmark = pytest.mark.timeout(20)
 DAY = 86400.0
@@ -88,3 +91,44 @@ def test_a_handshake_never_answered_costs_one_timeout_and_the_socket_is_closed(e
     assert result.reason == "timeout after 300ms"
     assert time.monotonic() - start < 0.3 + 0.3
     assert closed.wait(2), "the probe left the half-open TLS connection behind"
+
+
+def _connect_twice(cycle, host: str, port: int, context: ssl.SSLContext) -> list[bool]:
+    """Two connections one after the other on `cycle`, each after the last one's answer."""
+
+    async def run() -> list[bool]:
+        reused = []
+        for _ in range(2):
+            conn = await cycle.connect(host, port, context)
+            await conn.exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", ResponseParser(1024))
+            reused.append(conn.tls.ssl_object.session_reused)
+            conn.close()
+        return reused
+
+    return loop.submit(run()).result(timeout=10)
+
+
+def test_a_cycle_resumes_the_tls_session_it_verified_and_the_next_cycle_verifies_again(tls_server):
+    server = tls_server(datetime.timedelta(days=90))
+    context = ssl_context(True, str(server.cert_path))
+    pool = Pool()
+    assert _connect_twice(Cycle(pool), "127.0.0.1", server.port, context) == [False, True]
+    assert _connect_twice(Cycle(pool), "127.0.0.1", server.port, context) == [False, True]
+
+
+def test_a_resumed_connection_still_reports_the_certificate_expiry(tls_server):
+    server = tls_server(datetime.timedelta(days=3, hours=2))
+    expect = Expect(json={"status": "ok"}, certificate_valid_for=14 * DAY)
+    monitors = [
+        Monitor(
+            name=f"web{i}",
+            url=server.url,
+            timeout=2.0,
+            retries=0,
+            ca_bundle=str(server.cert_path),
+            expect=expect,
+        )
+        for i in range(3)
+    ]
+    results = ProbeEngine(workers=1).run(monitors, far())  # one at a time: the 2nd and 3rd resume
+    assert [r.reason for r in results] == ["certificate expires in 3d, expected at least 14d"] * 3
