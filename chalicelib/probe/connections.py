@@ -22,6 +22,7 @@ from typing import Optional
 
 from chalicelib.probe.checks.tls import not_after
 from chalicelib.probe.http1 import Response, ResponseParser
+from chalicelib.probe.sessions import Sessions
 from chalicelib.probe.tls_layer import TlsLayer
 
 POOL_PER_HOST = 16  # idle keep-alive connections kept per (host, port, TLS settings)
@@ -319,14 +320,12 @@ class Pool:
 
 
 class Cycle:
-    """What the attempts of one cycle share: its DNS answers and the engine's pool."""
+    """What the attempts of one cycle share: its DNS answers, its TLS sessions and the engine's pool."""
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.resolver = Resolver()
-        # A TLS session per endpoint, from a handshake verified in this cycle: later connections
-        # resume it (half the CPU). Per cycle, so every cycle verifies each endpoint's certificate.
-        self.sessions: dict[PoolKey, ssl.SSLSession] = {}
+        self.sessions = Sessions()  # TLS: one full handshake per endpoint and cycle
 
     async def connect(self, host: str, port: int, tls: Optional[ssl.SSLContext]) -> Connection:
         """A new connection: each resolved address in turn until one connects."""
@@ -344,36 +343,33 @@ class Cycle:
             return conn
         raise last or OSError("no address to connect to")
 
-    def _keep_session(self, key: PoolKey, layer: TlsLayer) -> None:
-        """The first resumable session per endpoint serves the rest of the cycle; the ticket
-        follows the handshake, so a hanging endpoint's siblings resume all the same."""
-        if key not in self.sessions:
-            session = layer.resumable()
-            if session is not None:
-                self.sessions[key] = session
-
     async def _open(
         self, family: int, sockaddr: tuple, tls: Optional[ssl.SSLContext], host: str, port: int
     ) -> Connection:
         key = (host, port, tls)
         layer = None
         if tls is not None:
-            keep = functools.partial(self._keep_session, key)
-            layer = TlsLayer(tls, host, self.sessions.get(key), keep)
+            session = await self.sessions.session_for(key)
+            layer = TlsLayer(tls, host, session, functools.partial(self.sessions.keep, key))
         conn = Connection(key, layer)
         loop = asyncio.get_running_loop()
-        sock = await _connected(loop, family, sockaddr)
+        began = loop.time()
         try:
-            await loop.create_connection(lambda: conn, sock=sock)
-        except BaseException:
-            sock.close()
-            raise
-        if conn.handshake is not None:
+            sock = await _connected(loop, family, sockaddr)
             try:
-                await conn.handshake
+                await loop.create_connection(lambda: conn, sock=sock)
             except BaseException:
-                conn.close()
+                sock.close()
                 raise
+            if conn.handshake is not None:
+                await conn.handshake
+        except BaseException:
+            conn.close()
+            if layer is not None:
+                self.sessions.failed(key)
+            raise
+        if layer is not None:
+            self.sessions.handshaken(key, loop.time() - began)
         return conn
 
 
