@@ -51,6 +51,6 @@ def test_endpoints_group_by_scheme_host_and_port():
     assert endpoint_of("http://web.example:81/") != endpoint_of("http://web.example/")
 
 
-def test_an_eighth_of_the_workers_and_at_least_eight():
-    assert overtaken_for(256) == 32
+def test_a_quarter_of_the_workers_and_at_least_eight():
+    assert overtaken_for(256) == 64
     assert overtaken_for(2) == 8
