@@ -8,7 +8,7 @@ import logging
 import math
 import time
 from collections import deque
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 from chalicelib.config.model import Monitor
 from chalicelib.probe import loop
@@ -16,6 +16,7 @@ from chalicelib.probe.checks import Check, Outcome, build_checks
 from chalicelib.probe.checks.errors import timeout_reason
 from chalicelib.probe.connections import Cycle, Pool
 from chalicelib.probe.result import ProbeResult
+from chalicelib.probe.turns import SWEEP, Turns, overtaken_for
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,8 @@ class ProbeEngine:
 
         Monitors start by what their last run took (see `_turn`): with more monitors than
         workers, a hung backend then starts its timeout at once instead of queueing behind
-        quick answers, and the cycle ends sooner.
+        quick answers, and the cycle ends sooner. Within the run, an endpoint whose attempt
+        waits long has its other monitors started next (see `turns`).
         """
         if not monitors:
             return []
@@ -107,24 +109,29 @@ class ProbeEngine:
         self, monitors: Sequence[Monitor], order: list[int], deadline: float, cycle: _Cycle
     ) -> None:
         shared = Cycle(self.pool)
-        turns = iter(order)  # shared: each worker takes the next monitor as it becomes free
+        # Shared: each worker takes the next monitor as it becomes free.
+        workers = min(self.workers, len(order))
+        urls, timeouts = [m.url for m in monitors], [m.timeout for m in monitors]
+        turns = Turns(order, urls, timeouts, overtaken_for(workers))
         # `workers` tasks, not one per monitor queued on a semaphore: no task, waiter and
         # handoff per monitor, and monitors start exactly in the order of `turns`. Each run
         # has its own workers (a `verify` beside a cycle adds its own one or two).
-        await asyncio.gather(
-            *(
-                self._worker(turns, monitors, deadline, cycle, shared)
-                for _ in range(min(self.workers, len(order)))
+        sweeper = asyncio.ensure_future(_sweep(turns)) if workers < len(order) else None
+        try:
+            await asyncio.gather(
+                *(self._worker(turns, monitors, deadline, cycle, shared) for _ in range(workers))
             )
-        )
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
 
     async def _worker(
-        self, turns: Iterator[int], monitors: Sequence[Monitor], deadline: float, cycle: _Cycle, shared: Cycle
+        self, turns: Turns, monitors: Sequence[Monitor], deadline: float, cycle: _Cycle, shared: Cycle
     ) -> None:
-        for i in turns:
+        while (i := turns.take(start := time.monotonic())) is not None:
             cycle.started[i] = True
-            start = time.monotonic()
             cycle.results[i] = result = await self._check(monitors[i], deadline, shared)
+            turns.done(i)
             if not result.skipped:
                 cycle.seconds[i] = time.monotonic() - start
 
@@ -166,6 +173,13 @@ class _Cycle:
         if self.started[i]:
             return _result(monitor, Outcome.failed(STUCK), attempts=1)
         return skipped(monitor)
+
+
+async def _sweep(turns: Turns) -> None:
+    """Looks at the attempts in flight while monitors still wait for a worker."""
+    while turns.pending():
+        await asyncio.sleep(SWEEP)
+        turns.sweep(time.monotonic())
 
 
 def _wait(future: concurrent.futures.Future, deadline: float) -> None:

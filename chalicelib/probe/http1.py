@@ -53,14 +53,27 @@ class Response:
 
 def request_bytes(method: str, path: str, headers: tuple[tuple[str, str], ...]) -> bytes:
     """The request line and headers, checked once: a header cannot smuggle a line break."""
-    if not _TOKEN.fullmatch(method.encode("ascii", "replace")) or not path.startswith(("/", "*")):
+    return request_line(method, path) + header_block(headers)
+
+
+def request_line(method: str, path: str) -> bytes:
+    if (
+        not _TOKEN.fullmatch(method.encode("ascii", "replace"))
+        or not path.startswith(("/", "*"))
+        or _FORBIDDEN_IN_VALUE.search(path)
+    ):
         raise ProbeFailure(f"http: invalid request line {method} {path}")
-    lines = [f"{method} {path} HTTP/1.1"]
+    return f"{method} {path} HTTP/1.1\r\n".encode("latin-1")
+
+
+def header_block(headers: tuple[tuple[str, str], ...]) -> bytes:
+    """The header lines and the blank line that ends them (shared by a host's monitors)."""
+    lines = []
     for name, value in headers:
         if not _TOKEN.fullmatch(name.encode("ascii", "replace")) or _FORBIDDEN_IN_VALUE.search(value):
             raise ProbeFailure(f"http: invalid header {name!r}")
-        lines.append(f"{name}: {value}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        lines.append(f"{name}: {value}\r\n")
+    return ("".join(lines) + "\r\n").encode("latin-1")
 
 
 class ResponseParser:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from werkzeug import Request, Response
 from chalicelib.config.model import Monitor
 from chalicelib.probe import ProbeEngine
 from chalicelib.probe.engine import BACKOFF, GRACE, SKIPPED, STUCK
-from tests.probe.conftest import hang
+from tests.probe.conftest import hang, read_request
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -215,3 +216,34 @@ def test_quick_monitors_go_before_middling_ones_and_after_the_long(httpserver, s
     second = engine.run(monitors, far())
     by_start = sorted(second, key=lambda r: r.checked_at)  # one worker: finish order is start order
     assert [r.monitor for r in by_start] == ["long", "quick", "middling"]
+
+
+def test_an_endpoint_that_hangs_has_its_other_monitors_started_ahead_of_their_turn(socket_server, httpserver):
+    """A fresh engine knows no timings: in config order the second hanging monitor would start
+    only after all twenty quick ones. Once the first has waited a tenth of its timeout while
+    later monitors answered, its endpoint's other monitor goes next."""
+    arrivals: list[str] = []
+
+    def hanging(conn) -> None:
+        read_request(conn)
+        arrivals.append("hang")
+        hang(conn)
+
+    def quick(request: Request) -> Response:
+        arrivals.append(request.path)
+        time.sleep(0.02)
+        return Response("ok")
+
+    server = socket_server(hanging)
+    httpserver.expect_request(re.compile("/q.*")).respond_with_handler(quick)
+    url = f"http://127.0.0.1:{server.port}"
+    monitors = [Monitor(name="a1", url=f"{url}/a1", timeout=1.0, retries=0)]
+    monitors += [
+        Monitor(name=f"q{i}", url=httpserver.url_for(f"/q{i}"), timeout=1.0, retries=0) for i in range(20)
+    ]
+    monitors.append(Monitor(name="a2", url=f"{url}/a2", timeout=1.0, retries=0))
+    results = ProbeEngine(workers=2).run(monitors, far())
+    assert [r.ok for r in results] == [False] + [True] * 20 + [False]
+    second = [i for i, who in enumerate(arrivals) if who == "hang"][1]
+    assert arrivals[second + 1 :].count("/q19") == 1, arrivals  # the last quick one came after it
+    assert 8 <= second <= 16, arrivals  # overtaken by 8 later monitors first, a few more meanwhile

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from chalicelib.config.model import Monitor
 from chalicelib.probe.checks.base import Outcome
@@ -18,7 +18,7 @@ from chalicelib.probe.checks.errors import reason_for
 from chalicelib.probe.checks.tls import seconds_left, ssl_context
 from chalicelib.probe.conditions import Observation, evaluate
 from chalicelib.probe.connections import Connection, Cycle
-from chalicelib.probe.http1 import NoResponse, Response, ResponseParser, request_bytes
+from chalicelib.probe.http1 import NoResponse, Response, ResponseParser, header_block, request_line
 
 BODY_CAP = 1 << 20  # 1 MiB: enough for any health document, bounded memory
 USER_AGENT = "autoheal-probe/1"
@@ -32,8 +32,8 @@ class Target:
     scheme: str
     host: str
     port: int
-    path: str  # path and query, as sent on the request line
     authority: str  # the Host header
+    path: str  # path and query, as sent on the request line
 
     @property
     def secure(self) -> bool:
@@ -44,23 +44,36 @@ class Target:
 def target(url: str) -> Target:
     """Parsed once per URL (monitors come from config); raises ValueError on a bad port."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or DEFAULT_PORTS.get(parts.scheme, 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(parts.scheme, *_endpoint(parts.scheme, parts.netloc), path=path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _endpoint(scheme: str, netloc: str) -> tuple[str, int, str]:
+    """(host, port, Host header) once per endpoint: a first cycle meets each URL for the first time."""
+    parts = SplitResult(scheme, netloc, "", "", "")
+    host = parts.hostname or ""
+    port = parts.port or DEFAULT_PORTS.get(scheme, 80)
     shown = f"[{host}]" if ":" in host else host
-    authority = shown if port == DEFAULT_PORTS.get(parts.scheme) else f"{shown}:{port}"
-    return Target(parts.scheme, host, port, path, authority)
+    authority = shown if port == DEFAULT_PORTS.get(scheme) else f"{shown}:{port}"
+    return host, port, authority
 
 
 @functools.lru_cache(maxsize=4096)
 def _request(method: str, url: str, headers: tuple[tuple[str, str], ...]) -> bytes:
     """Serialized once per monitor: later cycles send the same bytes."""
     where = target(url)
-    base = {"host": where.authority, "user-agent": USER_AGENT, "accept": "*/*", "accept-encoding": "identity"}
+    return request_line(method, where.path) + _headers(method, where.authority, headers)
+
+
+@functools.lru_cache(maxsize=1024)
+def _headers(method: str, authority: str, headers: tuple[tuple[str, str], ...]) -> bytes:
+    """The header block, built and checked once per endpoint, not per monitor."""
+    base = {"host": authority, "user-agent": USER_AGENT, "accept": "*/*", "accept-encoding": "identity"}
     if method == "POST":
         base["content-length"] = "0"
     base.update({name.lower(): value for name, value in headers})
-    return request_bytes(method, where.path, tuple(base.items()))
+    return header_block(tuple(base.items()))
 
 
 def request_for(monitor: Monitor) -> bytes:

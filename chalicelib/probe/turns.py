@@ -1,0 +1,107 @@
+"""The start order within one run: the planned order, bent by what the run itself sees.
+
+With more monitors than workers, a monitor that hangs holds its worker for its whole timeout
+from the moment it starts, so the run ends one timeout after the last hanging monitor starts.
+The planned order (`ProbeEngine._turn`) knows the past; a fresh process or a fresh outage knows
+nothing. What the run sees early is that an attempt is still waiting well past what answers
+take: its endpoint may hang. "Well past" is both a share of its timeout and being overtaken:
+answers have come for several monitors started after it. On a starved CPU (a throttled Lambda)
+every attempt waits long in wall time, but one that answers is seldom overtaken, since
+answers are handled about in the order their requests went out. The monitors on its
+endpoint not yet started then go next, since an outage usually takes a whole backend: their
+timeouts run side by side instead of each starting only when its planned turn comes. A
+monitor pulled forward that answers at once costs nothing; the rest keep their planned order.
+
+>>> turns = Turns(range(4), ["http://a/x", "http://b/", "http://b/", "http://a/y"], [1.0] * 4, overtaken=2)
+>>> [turns.take(now=0.0), turns.take(now=0.0)]
+[0, 1]
+>>> turns.done(1); turns.take(now=0.01)
+2
+>>> turns.done(2); turns.sweep(now=0.2)  # 0 waited a fifth of its timeout; 1 and 2 overtook it
+>>> turns.take(now=0.2)  # a/y goes before its planned turn
+3
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right, insort
+from collections import deque
+from typing import Iterable, Optional, Sequence
+
+SUSPECT = 0.1  # waiting this share of its timeout, an attempt makes its endpoint suspect
+SWEEP = 0.025  # seconds between looks at the attempts in flight
+OVERTAKEN = 8  # answers from monitors started later that make a waiting attempt suspect, at least
+
+
+def overtaken_for(workers: int) -> int:
+    """A quarter of the workers: with 256 in flight, some answers come out of order (TLS
+    handshakes especially), and a false suspect costs connections its endpoint could share."""
+    return max(OVERTAKEN, workers // 4)
+
+
+def endpoint_of(url: str) -> str:
+    """scheme://host:port as written: a grouping, not a parse (a wrong guess costs nothing)."""
+    scheme, _, rest = url.partition("://")
+    for end in "/?#":
+        rest = rest.partition(end)[0]
+    return f"{scheme}://{rest.lower()}"
+
+
+class Turns:
+    """Hands out monitor indices to workers; `sweep` pulls a suspect endpoint's monitors forward."""
+
+    def __init__(
+        self, order: Iterable[int], urls: Sequence[str], timeouts: Sequence[float], overtaken: int
+    ) -> None:
+        self._planned = deque(order)
+        self._urgent: deque[int] = deque()
+        self._started = [False] * len(urls)
+        self._urls = urls
+        self._timeouts = timeouts
+        self._overtaken = overtaken
+        self._started_count = 0
+        self._order: dict[int, int] = {}  # in flight: index -> how many had started before it
+        self._answered: list[int] = []  # start ranks of the checks done, sorted
+        self._waiting: dict[int, float] = {}  # in flight: index -> when it started
+        self._by_endpoint: Optional[dict[str, list[int]]] = None  # built at the first suspect
+        self._suspect: set[str] = set()
+
+    def pending(self) -> bool:
+        return bool(self._planned or self._urgent)
+
+    def take(self, now: float) -> Optional[int]:
+        """The next monitor to start, or None when every one has started."""
+        for queue in (self._urgent, self._planned):
+            while queue:
+                i = queue.popleft()
+                if not self._started[i]:
+                    self._started[i] = True
+                    self._waiting[i] = now
+                    self._order[i] = self._started_count
+                    self._started_count += 1
+                    return i
+        return None
+
+    def done(self, i: int) -> None:
+        insort(self._answered, self._order.pop(i))
+        self._waiting.pop(i, None)
+
+    def sweep(self, now: float) -> None:
+        answered = self._answered
+        for i, since in list(self._waiting.items()):
+            if now - since < SUSPECT * self._timeouts[i]:
+                continue
+            if len(answered) - bisect_right(answered, self._order[i]) >= self._overtaken:
+                self._waiting.pop(i)  # judged once
+                self._pull(endpoint_of(self._urls[i]))
+
+    def _pull(self, endpoint: str) -> None:
+        if endpoint in self._suspect:
+            return
+        self._suspect.add(endpoint)
+        if self._by_endpoint is None:  # only once something looks stuck: most runs never pay for it
+            self._by_endpoint = {}
+            for i in self._planned:
+                if not self._started[i]:
+                    self._by_endpoint.setdefault(endpoint_of(self._urls[i]), []).append(i)
+        self._urgent.extend(self._by_endpoint.pop(endpoint, ()))
