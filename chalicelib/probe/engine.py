@@ -112,7 +112,8 @@ class ProbeEngine:
         # Shared: each worker takes the next monitor as it becomes free.
         workers = min(self.workers, len(order))
         urls, timeouts = [m.url for m in monitors], [m.timeout for m in monitors]
-        turns = Turns(order, urls, timeouts, overtaken_for(workers))
+        fresh = [i for i, monitor in enumerate(monitors) if monitor.name not in self._cost]
+        turns = Turns(order, urls, timeouts, overtaken_for(workers), fresh)
         # `workers` tasks, not one per monitor queued on a semaphore: no task, waiter and
         # handoff per monitor, and monitors start exactly in the order of `turns`. Each run
         # has its own workers (a `verify` beside a cycle adds its own one or two).
@@ -128,10 +129,12 @@ class ProbeEngine:
     async def _worker(
         self, turns: Turns, monitors: Sequence[Monitor], deadline: float, cycle: _Cycle, shared: Cycle
     ) -> None:
-        while (i := turns.take(start := time.monotonic())) is not None:
+        after = None
+        while (i := turns.take(start := time.monotonic(), after)) is not None:
             cycle.started[i] = True
             cycle.results[i] = result = await self._check(monitors[i], deadline, shared)
-            turns.done(i)
+            turns.done(i, answered=result.latency_ms is not None)
+            after = i
             if not result.skipped:
                 cycle.seconds[i] = time.monotonic() - start
 
