@@ -133,7 +133,7 @@ class ProbeEngine:
         while (i := turns.take(start := time.monotonic(), after)) is not None:
             cycle.started[i] = True
             cycle.results[i] = result = await self._check(monitors[i], deadline, shared)
-            turns.done(i, answered=result.latency_ms is not None)
+            turns.done(i, answered=result.latency_ms is not None, now=time.monotonic())
             after = i
             if not result.skipped:
                 cycle.seconds[i] = time.monotonic() - start

@@ -23,9 +23,9 @@ HTTPS cycle over 1,000 monitors: the last hang started at 0.36 s instead of 0.42
 >>> turns = Turns(range(4), ["http://a/x", "http://b/", "http://b/", "http://a/y"], [1.0] * 4, overtaken=2)
 >>> [turns.take(now=0.0), turns.take(now=0.0)]
 [0, 1]
->>> turns.done(1, answered=True); turns.take(now=0.01)
+>>> turns.done(1, answered=True, now=0.01); turns.take(now=0.01)
 2
->>> turns.done(2, answered=True); turns.sweep(now=0.2)  # 0 waited a fifth of its timeout; 1 and 2 overtook it
+>>> turns.done(2, answered=True, now=0.2)  # 0 waited a fifth of its timeout; 1 and 2 overtook it
 >>> turns.take(now=0.2)  # a/y goes before its planned turn
 3
 """
@@ -81,6 +81,7 @@ class Turns:
         self._waiting: dict[int, float] = {}  # in flight: index -> when it started
         self._by_endpoint: Optional[dict[str, list[int]]] = None  # built at the first suspect
         self._suspect: set[str] = set()  # endpoints whose monitors go first while they stay suspect
+        self._next_sweep = 0.0  # time.monotonic() from which an answer sweeps again
         self._causes: dict[int, str] = {}  # in flight: index -> the endpoint it made suspect
 
     def pending(self) -> bool:
@@ -122,8 +123,13 @@ class Turns:
         self._started_count += 1
         return i
 
-    def done(self, i: int, answered: bool) -> None:
-        """`i` ended; `answered`: with a response (any status), not a timeout or a failed connect."""
+    def done(self, i: int, answered: bool, now: float) -> None:
+        """`i` ended; `answered`: with a response (any status), not a timeout or a failed connect.
+
+        Answers are what overtakes a waiting attempt, so they also drive the sweeps: a timer
+        fires only between the loop's turns, and on a throttled CPU one turn of a first cycle
+        (hundreds of connects and answers) lasts 100 ms. Measured at 0.29 vCPU, first cycle:
+        1.27-1.30x the bound with sweeps here against 1.32-1.36x on the timer alone."""
         insort(self._answered, self._order.pop(i))
         self._waiting.pop(i, None)
         if answered and i in self._fresh:
@@ -131,8 +137,11 @@ class Turns:
         cause = self._causes.pop(i, None)
         if cause is not None and answered:
             self._suspect.discard(cause)  # slow, not hung: `take` skips what it pulled forward
+        if now >= self._next_sweep and self.pending():
+            self.sweep(now)
 
     def sweep(self, now: float) -> None:
+        self._next_sweep = now + SWEEP
         answered = self._answered
         for i, since in list(self._waiting.items()):  # at most `workers` long
             if now - since < SUSPECT * self._timeouts[i]:
