@@ -2,7 +2,8 @@
 
 The first connection of a cycle to an endpoint makes a full handshake and verifies the
 certificate; its session (the TLS 1.3 ticket that follows the handshake) serves the cycle's
-other connections there, at half the CPU. Connections that would start their own full handshake
+other connections there, for a little less of the client's CPU (0.48 ms against 0.57 ms) and
+much less of the server's. Connections that would start their own full handshake
 while that first one is under way wait for its ticket instead, but never longer than that
 handshake took once it has ended (a server without tickets costs them one handshake's wait,
 once a cycle), and each only within its own attempt's deadline.
