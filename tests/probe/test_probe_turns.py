@@ -11,6 +11,16 @@ def started(turns: Turns, count: int, now: float = 0.0) -> list[int]:
     return [turns.take(now) for _ in range(count)]
 
 
+def with_a_suspect(**options) -> Turns:
+    """a/x (0) in flight, overtaken by both b (1, 2) and waiting a fifth of its timeout."""
+    turns = Turns(range(6), URLS, [1.0] * 6, overtaken=2, **options)
+    assert started(turns, 3) == [0, 1, 2]
+    turns.done(1, answered=True, now=0.0)
+    turns.done(2, answered=True, now=0.0)
+    turns.sweep(now=0.2)  # a is suspect: its y (4) is pulled forward
+    return turns
+
+
 def test_without_a_suspect_the_planned_order_holds():
     turns = Turns([5, 4, 3, 2, 1, 0], URLS, [1.0] * 6, overtaken=2)
     assert started(turns, 6) == [5, 4, 3, 2, 1, 0]
@@ -47,11 +57,7 @@ def test_an_answer_looks_at_the_waiting_attempts_at_most_once_per_sweep_interval
 
 
 def test_a_suspect_endpoint_goes_next_once_and_nothing_starts_twice():
-    turns = Turns(range(6), URLS, [1.0] * 6, overtaken=2)
-    started(turns, 3)
-    turns.done(1, answered=True, now=0.0)
-    turns.done(2, answered=True, now=0.0)
-    turns.sweep(now=0.2)
+    turns = with_a_suspect()
     turns.sweep(now=0.3)
     assert [turns.take(0.3) for _ in range(4)] == [4, 3, 5, None]
 
@@ -68,22 +74,14 @@ def test_a_quarter_of_the_workers_and_at_least_eight():
 
 
 def test_an_endpoint_whose_suspect_attempt_answers_was_slow_and_goes_back_to_its_turns():
-    turns = Turns(range(6), URLS, [1.0] * 6, overtaken=2)
-    assert started(turns, 3) == [0, 1, 2]
-    turns.done(1, answered=True, now=0.0)
-    turns.done(2, answered=True, now=0.0)
-    turns.sweep(now=0.2)  # a is suspect: its y (4) was pulled forward
-    turns.done(0, answered=True, now=0.0)  # ...but a/x answered after all
+    turns = with_a_suspect()
+    turns.done(0, answered=True, now=0.3)  # a/x answered after all
     assert [turns.take(0.3) for _ in range(4)] == [3, 4, 5, None]
 
 
 def test_an_endpoint_whose_suspect_attempt_times_out_keeps_its_monitors_first():
-    turns = Turns(range(6), URLS, [1.0] * 6, overtaken=2)
-    started(turns, 3)
-    turns.done(1, answered=True, now=0.0)
-    turns.done(2, answered=True, now=0.0)
-    turns.sweep(now=0.2)
-    turns.done(0, answered=False, now=0.0)
+    turns = with_a_suspect()
+    turns.done(0, answered=False, now=1.0)
     assert [turns.take(1.0) for _ in range(3)] == [4, 3, 5]
 
 
@@ -108,10 +106,6 @@ def test_no_answer_or_a_known_monitor_keeps_the_planned_order():
 
 
 def test_a_suspect_endpoint_goes_before_a_workers_own_endpoint():
-    turns = Turns(range(6), URLS, [1.0] * 6, overtaken=2, fresh=range(6))
-    started(turns, 3)
-    turns.done(1, answered=True, now=0.0)
-    turns.done(2, answered=True, now=0.0)
-    turns.sweep(now=0.2)  # a is suspect
+    turns = with_a_suspect(fresh=range(6))
     assert turns.take(0.2, after=2) == 4  # not b's next (3)
     assert turns.take(0.2, after=2) == 3
