@@ -64,14 +64,12 @@ class AlarmHandler(IncidentDesk):
         """Signals of one outage arrive together (web, api and realtime in one probe cycle): the
         one that loses the race to open or claim the incident reads it again and joins it now,
         instead of waiting a minute or more for Lambda's retry while nothing is restarted."""
-        for attempt in range(1, CLAIM_ATTEMPTS + 1):
+        for _ in range(CLAIM_ATTEMPTS - 1):
             try:
                 return self.handle_once(alarm, runbook, deadline, again)
             except LostClaim:
-                if attempt == CLAIM_ATTEMPTS:
-                    raise  # Lambda retries the event: nothing is lost
                 logger.info(f"{alarm.name}: another signal wrote the incident first; reading it again")
-        raise AssertionError("unreachable")
+        return self.handle_once(alarm, runbook, deadline, again)  # lost again: Lambda retries the event
 
     def handle_once(
         self, alarm: AlarmEvent, runbook: Optional[str], deadline: float, again: bool

@@ -52,16 +52,16 @@ class HourlyCounts:
         self.table_name = table_name
 
     def take(self, channel: str, hour: int, limit: Optional[int]) -> Optional[int]:
-        from chalicelib.aws import dynamodb
-
-        expires = (hour + 1) * HOUR + KEPT_SECONDS
-        return dynamodb.increment(self.table_name, PARTITION, key(channel, hour), "sent", limit, expires)
+        return self._add(channel, hour, "sent", limit)
 
     def fold(self, channel: str, hour: int) -> None:
+        self._add(channel, hour, "folded")
+
+    def _add(self, channel: str, hour: int, attribute: str, below: Optional[int] = None) -> Optional[int]:
         from chalicelib.aws import dynamodb
 
         expires = (hour + 1) * HOUR + KEPT_SECONDS
-        dynamodb.increment(self.table_name, PARTITION, key(channel, hour), "folded", expires=expires)
+        return dynamodb.increment(self.table_name, PARTITION, key(channel, hour), attribute, below, expires)
 
     def folded(self, channel: str, since: float, until: float) -> int:
         from chalicelib.aws import dynamodb
@@ -90,13 +90,8 @@ class RateLimited:
         counts: Counts,
         now: Callable[[], float] = time.time,
     ) -> None:
-        self.inner, self.channel, self.limit, self.counts, self.now = (
-            inner,
-            channel,
-            max_per_hour,
-            counts,
-            now,
-        )
+        self.inner, self.channel, self.limit = inner, channel, max_per_hour
+        self.counts, self.now = counts, now
 
     def send(self, notice: Notice) -> Any:
         hour = int(self.now() // HOUR)

@@ -97,7 +97,7 @@ class IncidentNotifier:
         """The held notices to `channels`, the opening folded with the story so far."""
         held = [Notice.from_dict(entry) for entry in incident.outbox]
         incident.holds = {c: until for c, until in incident.holds.items() if c not in channels}
-        incident.told = [*incident.told, *[c for c in channels if c not in incident.told]]
+        told(incident, channels)
         if not incident.holds:
             incident.outbox = []
         opening = next((n for n in held if n.kind == "opened"), None)
@@ -152,7 +152,7 @@ class IncidentNotifier:
         quiet = () if kind in URGENT else incident.quiet  # they hear only that autoheal gave up
         hearing = [c for c in self.channels if c not in incident.holds and c not in quiet]
         if kind in ("opened", *URGENT):
-            incident.told = [*incident.told, *[c for c in hearing if c not in incident.told]]
+            told(incident, hearing)
         if hearing:
             self.deliver_notice(incident, notice, hearing)
 
@@ -211,3 +211,8 @@ def count_failure(kind: str) -> None:
         name="NotificationFailures", unit=MetricUnit.Count, value=1, namespace="Autoheal"
     ) as m:
         m.add_dimension(name="Notice", value=kind)
+
+
+def told(incident: Incident, channels: Sequence[str]) -> None:
+    """These channels heard the incident open (or that autoheal gave up): they hear it end."""
+    incident.told = [*incident.told, *[c for c in channels if c not in incident.told]]

@@ -13,6 +13,10 @@ def wait_for(condition, seconds: float = 5.0) -> None:
         time.sleep(0.01)
 
 
+def always_raises(event, context):
+    raise RuntimeError("broken")
+
+
 def test_a_delivery_that_raised_is_retried_until_it_succeeds():
     calls = []
 
@@ -31,10 +35,7 @@ def test_a_delivery_that_raised_is_retried_until_it_succeeds():
 
 
 def test_a_delivery_that_always_raises_is_tried_three_times_in_all():
-    def on_alarm(event, context):
-        raise RuntimeError("broken")
-
-    runtime = Runtime({"on_alarm": on_alarm}, "queue", tick_seconds=0.05)
+    runtime = Runtime({"on_alarm": always_raises}, "queue", tick_seconds=0.05)
     runtime.deliver({"Records": []})
     wait_for(lambda: len(runtime.invocations) == 3)
     time.sleep(0.4)
@@ -42,10 +43,7 @@ def test_a_delivery_that_always_raises_is_tried_three_times_in_all():
 
 
 def test_no_retry_once_the_world_stops():
-    def on_alarm(event, context):
-        raise RuntimeError("broken")
-
-    runtime = Runtime({"on_alarm": on_alarm}, "queue", tick_seconds=0.1)
+    runtime = Runtime({"on_alarm": always_raises}, "queue", tick_seconds=0.1)
     runtime.deliver({"Records": []})
     wait_for(lambda: len(runtime.invocations) == 1)
     runtime.stopping.set()
