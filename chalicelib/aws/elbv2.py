@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, TypeVar
@@ -241,3 +242,19 @@ def name_of_target_group(arn: str) -> str:
 def metric_dimension(arn: str) -> str:
     """The ARN's suffix CloudWatch uses as a dimension: targetgroup/web-blue/abc, app/web-alb/abc."""
     return arn.split(":", 5)[-1].split("/", 1)[-1] if ":loadbalancer/" in arn else arn.split(":", 5)[-1]
+
+
+def comparable(actions: list[Mapping[str, Any]]) -> str:
+    """Actions as a string equal for the same behaviour: a forward by its traffic shares and
+    stickiness (ALB may describe a one-group forward with a ForwardConfig, and 100/0 is 1/0),
+    the rest as written less the Order ALB adds."""
+    normal: list[Any] = []
+    for action in actions:
+        forward = forward_of([action])
+        if forward is not None:
+            duration = forward.stickiness.get("DurationSeconds") if forward.sticky else None
+            sticky = [forward.sticky, duration]
+            normal.append({"Type": "forward", "shares": forward.shares(), "sticky": sticky})
+        else:
+            normal.append({k: v for k, v in action.items() if k != "Order"})
+    return json.dumps(normal, sort_keys=True)

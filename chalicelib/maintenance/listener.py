@@ -1,9 +1,10 @@
 """Maintenance on the ALB: the listener's default action points at the maintenance page while a
 rule keeps the health-check paths reaching the app; afterwards the exact previous action returns.
 
-The previous default action is saved in the state table (pk="maintenance-listener") before
-anything changes, so a crash mid-way is finished by calling `divert` or `restore` again, and a
-second `divert` keeps the first saved action (it never saves the maintenance page as "previous").
+Both go through the listener's one owner (chalicelib.listeners): the page is an overlay on the
+listener's desired traffic, written as an intent before the listener changes, so a crash mid-way
+is finished by `reconcile` (or by calling `divert` or `restore` again), a shift during the
+maintenance moves the traffic beneath the page, and `restore` puts back the traffic as it is then.
 
 >>> gate = ListenerMaintenance("autoheal-state", "web-alb", 443, page_url="https://status.example.com/maintenance.html")
 >>> gate.divert("database upgrade")   # doctest: +SKIP
@@ -14,17 +15,16 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 from urllib.parse import urlsplit
 
-from chalicelib.aws.clients import region, table
-from chalicelib.aws.elbv2 import Elbv2, ListenerError
+from chalicelib.aws.clients import region
+from chalicelib.aws.elbv2 import Elbv2, Forward, ListenerError
 from chalicelib.config.model import Config
+from chalicelib.listeners.owner import ListenerOwner
 
-PARTITION = "maintenance-listener"
 FIXED_RESPONSE_LIMIT = 1024  # ALB's limit on a fixed response's body, in bytes
 HEALTH_PATHS = ("/healthz", "/api/healthz")
-MAX_PRIORITY = 50_000
 
 
 def fixed_page(page_url: str, reason: str) -> str:
@@ -66,6 +66,8 @@ class ListenerMaintenance:
         form: str = "redirect",
         health_paths: Sequence[str] = HEALTH_PATHS,
         elb: Optional[Elbv2] = None,
+        owner: Optional[ListenerOwner] = None,
+        fallback: Callable[[], Optional[Forward]] = lambda: None,
     ) -> None:
         if form not in ("redirect", "fixed-response"):
             raise ListenerError(f"form: expected redirect or fixed-response, got {form!r}")
@@ -78,6 +80,8 @@ class ListenerMaintenance:
         self.form = form
         self.health_paths = tuple(health_paths)
         self.elb = elb or Elbv2()
+        self.owner = owner or ListenerOwner(table_name, self.elb)
+        self.fallback = fallback  # the traffic to restore when none is saved
         redirect_to(page_url)  # validates the URL now, before anything changes
 
     def maintenance_action(self, reason: str) -> dict[str, Any]:
@@ -93,96 +97,35 @@ class ListenerMaintenance:
 
     # -- the interface --------------------------------------------------------------------------
     def divert(self, reason: str) -> dict[str, Any]:
-        """Send users to the maintenance page; the health-check paths keep reaching the app."""
+        """Send users to the maintenance page; the health-check paths keep reaching the app.
+        The traffic beneath is kept by the listener's owner: a shift meanwhile moves it."""
         listener = self.elb.find_listener(self.load_balancer, self.port)
-        saved = self.saved(listener)
-        if saved is None:
-            previous = self.elb.default_actions(listener)
-            if not any(a.get("Type") == "forward" for a in previous):
-                raise ListenerError("the listener's default action is not a forward: nothing to divert from")
-            saved = self.save(listener, previous, reason)
-        if not saved.get("rule_arn"):
-            rule_arn = self.existing_health_rule(listener) or self.elb.create_rule(
-                listener,
-                self.free_priority(listener),
-                self.health_condition(),
-                forward_only(saved["actions"]),
-            )
-            saved = self.save_rule(listener, rule_arn)
-        action = self.maintenance_action(saved.get("reason") or reason)
-        self.elb.set_default_actions(listener, [action])
-        self.check(listener, [action])
-        return {"diverted": True, "listener": listener, "previous": saved["actions"]}
+        action = self.maintenance_action(reason)  # refused here, before anything is written
+        desired = self.owner.divert(listener, [action], reason, self.health_condition(), name=self.name)
+        return {"diverted": True, "listener": listener, "previous": list(desired.traffic)}
 
     def diverted(self) -> bool:
         """Whether a divert is on record (and not yet restored): one Query, no ELB call, so it
         is cheap enough for every follow_up minute."""
-        from boto3.dynamodb.conditions import Key
-
-        found = table(self.table_name).query(
-            KeyConditionExpression=Key("pk").eq(PARTITION), ConsistentRead=True, Limit=1
-        )
-        return bool(found.get("Items"))
+        return any(d.diverted and d.name == self.name for d in self.owner.store.all())
 
     def restore(self) -> dict[str, Any]:
-        """Put back the exact previous default action, drop the health rule, forget the save."""
+        """Put back the traffic as it is now (or the deployment's stable group when autoheal has
+        no saved traffic), drop the health rule."""
         listener = self.elb.find_listener(self.load_balancer, self.port)
-        saved = self.saved(listener)
-        if saved is None:
+        before = self.owner.state(listener, self.name)
+        if before.overlay is None:
             return {"diverted": False, "listener": listener}
-        self.elb.set_default_actions(listener, saved["actions"])
-        self.check(listener, saved["actions"])
-        if saved.get("rule_arn"):
-            self.elb.delete_rule(saved["rule_arn"])
-        table(self.table_name).delete_item(Key={"pk": PARTITION, "sk": listener})
-        return {"diverted": False, "listener": listener, "restored": saved["actions"]}
+        desired = self.owner.restore(listener, self.fallback, name=self.name)
+        return {"diverted": False, "listener": listener, "restored": list(desired.traffic)}
 
     # -- helpers --------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return f"{self.load_balancer}:{self.port}"
+
     def health_condition(self) -> list[dict[str, Any]]:
         return [{"Field": "path-pattern", "PathPatternConfig": {"Values": list(self.health_paths)}}]
-
-    def existing_health_rule(self, listener: str) -> Optional[str]:
-        """A rule left by a divert that stopped before recording it (never create a second)."""
-        for rule in self.elb.rules(listener):
-            if rule.get("Conditions") == self.health_condition():
-                return rule["RuleArn"]
-        return None
-
-    def free_priority(self, listener: str) -> int:
-        """The lowest free priority: evaluated before every other rule."""
-        taken = {int(r["Priority"]) for r in self.elb.rules(listener)}
-        return next(p for p in range(1, MAX_PRIORITY + 1) if p not in taken)
-
-    def check(self, listener: str, wanted: list[Mapping[str, Any]]) -> None:
-        actual = self.elb.default_actions(listener)
-        if comparable(actual) != comparable(wanted):
-            raise ListenerError(f"listener read back {actual!r}, expected {wanted!r}")
-
-    def saved(self, listener: str) -> Optional[dict[str, Any]]:
-        item = table(self.table_name).get_item(Key={"pk": PARTITION, "sk": listener}, ConsistentRead=True)
-        if "Item" not in item:
-            return None
-        data = json.loads(item["Item"]["saved"])
-        return data
-
-    def save(self, listener: str, actions: list[dict[str, Any]], reason: str) -> dict[str, Any]:
-        """Save once: a second divert (or a race) keeps the first saved action."""
-        dynamodb = table(self.table_name)
-        data = {"actions": actions, "reason": reason[:500], "rule_arn": None}
-        try:
-            dynamodb.put_item(
-                Item={"pk": PARTITION, "sk": listener, "saved": json.dumps(data)},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except dynamodb.meta.client.exceptions.ConditionalCheckFailedException:
-            return self.saved(listener) or data
-        return data
-
-    def save_rule(self, listener: str, rule_arn: str) -> dict[str, Any]:
-        data = self.saved(listener) or {}
-        data["rule_arn"] = rule_arn
-        table(self.table_name).put_item(Item={"pk": PARTITION, "sk": listener, "saved": json.dumps(data)})
-        return data
 
 
 class NoListener:
@@ -203,7 +146,7 @@ def website_url(bucket: str, region: str) -> str:
     return f"http://{bucket}.s3-website-{region}.amazonaws.com/maintenance.html"
 
 
-def listener_for(config: Config) -> ListenerMaintenance | NoListener:
+def listener_for(config: Config, owner: Optional[ListenerOwner] = None) -> ListenerMaintenance | NoListener:
     """The ALB side of maintenance as `maintenance.listener` configures it (NoListener without)."""
     settings = config.maintenance.listener
     if settings is None:
@@ -216,28 +159,23 @@ def listener_for(config: Config) -> ListenerMaintenance | NoListener:
         page_url,
         form=settings.form,
         health_paths=config.maintenance.health_paths,
+        owner=owner,
+        fallback=lambda: stable_traffic(config, settings.load_balancer, settings.port),
     )
 
 
-def forward_only(actions: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The previous forward action, as a rule's action (without a default action's Order)."""
-    forward = next(dict(a) for a in actions if a.get("Type") == "forward")
-    forward.pop("Order", None)
-    return [forward]
+def stable_traffic(config: Config, load_balancer: str, port: int) -> Optional[Forward]:
+    """The shipped default of a listener autoheal has no saved traffic for: the group its
+    deployment serves from (the promoted candidate, else the stable), or blue before any shift."""
+    from chalicelib.deployments.model import PROMOTED
+    from chalicelib.deployments.store import DeploymentStore
 
-
-def comparable(actions: list[Mapping[str, Any]]) -> str:
-    """Actions as ALB describes them: a forward to one group may come back with a ForwardConfig."""
-    normal = []
-    for action in actions:
-        action = dict(action)
-        if action.get("Type") == "forward" and "ForwardConfig" in action:
-            config = dict(action["ForwardConfig"])
-            groups = config.get("TargetGroups", [])
-            if len(groups) == 1 and "TargetGroupArn" not in action:
-                action["TargetGroupArn"] = groups[0]["TargetGroupArn"]
-            sticky = config.get("TargetGroupStickinessConfig") or {"Enabled": False}
-            config["TargetGroupStickinessConfig"] = sticky if sticky.get("Enabled") else {"Enabled": False}
-            action["ForwardConfig"] = config
-        normal.append(action)
-    return json.dumps(normal, sort_keys=True)
+    for deployment in config.deployments.values():
+        if (deployment.listener.load_balancer, deployment.listener.port) != (load_balancer, port):
+            continue
+        record = DeploymentStore(config.settings.state_table).get(deployment.name)
+        if record is None:
+            return Forward({Elbv2().target_group_arn(deployment.blue): 1}, {"Enabled": False})
+        serving = record.candidate_arn if record.state == PROMOTED else record.stable_arn
+        return Forward({serving: 1}, {"Enabled": False})
+    return None

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
-from chalicelib.aws.elbv2 import Elbv2, ListenerError
-from chalicelib.maintenance.listener import FIXED_RESPONSE_LIMIT, ListenerMaintenance, comparable, fixed_page
+from chalicelib.aws.elbv2 import Elbv2, ListenerError, comparable
+from chalicelib.maintenance.listener import FIXED_RESPONSE_LIMIT, ListenerMaintenance, fixed_page
 from sandbox.moto_server import MotoServer
 from sandbox.provision import create_table
 from tests.maintenance.alb import build_alb
@@ -110,5 +110,8 @@ def test_read_back_comparison_ignores_only_what_alb_fills_in() -> None:
         }
     ]
     assert comparable(written) == comparable(read_back)
-    read_back[0]["ForwardConfig"]["TargetGroups"][0]["Weight"] = 2
+    read_back[0]["ForwardConfig"]["TargetGroups"][0]["Weight"] = 2  # still all of the traffic
+    assert comparable(written) == comparable(read_back)
+    other = {"TargetGroupArn": arn.replace("web-blue", "web-green"), "Weight": 1}
+    read_back[0]["ForwardConfig"]["TargetGroups"].append(other)  # a third of it elsewhere
     assert comparable(written) != comparable(read_back)
