@@ -16,13 +16,14 @@ drop it and decide again (a step). So every deployment ends at 100% stable or 10
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from aws_lambda_powertools import Logger
 
 from chalicelib.aws.clients import table
-from chalicelib.aws.elbv2 import Elbv2, Forward, ListenerError
+from chalicelib.aws.elbv2 import Elbv2, Forward, ListenerError, forward_of, name_of_target_group
 from chalicelib.config.model import Deployment
 from chalicelib.deployments import strategies
 from chalicelib.deployments.gates import GateChecker
@@ -38,6 +39,7 @@ from chalicelib.deployments.model import (
 from chalicelib.deployments.store import Conflict, DeploymentStore
 from chalicelib.leases import PARTITION as LEASE_PARTITION
 from chalicelib.leases import Leases
+from chalicelib.listeners.owner import HandChanged, ListenerMismatch, ListenerOwner, TargetGroupGone
 from chalicelib.notify.notice import Notice
 
 logger = Logger(service="autoheal", child=True)
@@ -79,6 +81,7 @@ class Shifter:
         notify: Callable[[Notice], Any],
         clock: Callable[[], float],
         hooks: Optional[Hooks] = None,
+        owner: Optional[ListenerOwner] = None,
     ) -> None:
         self.table_name = table_name
         self.store = DeploymentStore(table_name)
@@ -88,12 +91,13 @@ class Shifter:
         self.notify = notify
         self.clock = clock
         self.hooks = hooks or Hooks()
+        self.owner = owner or ListenerOwner(table_name, elb, notify, lambda: self.clock())
 
     # -- requests ---------------------------------------------------------------------------
     def status(self, deployment: Deployment) -> dict[str, Any]:
         record = self.store.get(deployment.name)
         if record is None:
-            return idle_view(deployment)
+            return self.idle_view(deployment)
         return self.view(record)
 
     def start(self, deployment: Deployment, options: StartOptions, by: str = "person") -> dict[str, Any]:
@@ -121,7 +125,9 @@ class Shifter:
             raise
         if deployment.test_listener is not None:
             self.point_test_listener(deployment, record.candidate_arn)
-        return self.view(self.move(deployment, record, Intent("step", record.plan[0], by, "first step")))
+        first = Intent("step", record.plan[0], by, "first step")
+        found = self.owner.state(record.listener_arn).forward  # stickiness may still be off
+        return self.view(self.move(deployment, record, first, found))
 
     def promote(self, deployment: Deployment, by: str = "person") -> dict[str, Any]:
         record = self.in_flight(deployment)
@@ -176,7 +182,11 @@ class Shifter:
         return self.view(record)
 
     # -- one move ---------------------------------------------------------------------------
-    def move(self, deployment: Deployment, record: Record, intent: Intent) -> Record:
+    def move(
+        self, deployment: Deployment, record: Record, intent: Intent, found: Optional[Forward] = None
+    ) -> Record:
+        """Every listener change goes through the listener's owner, which also keeps a
+        maintenance page in front of the traffic and notices a change made by hand."""
         pending = record.intent
         if pending and pending.kind in GOING_BACK and intent.kind not in GOING_BACK:
             # A rollback or abort left under way is finished first, never overtaken.
@@ -185,15 +195,23 @@ class Shifter:
             )
         record = self.store.save(replace(record, intent=intent))
         expected = self.expected(record, intent)
-        self.elb.set_forward(record.listener_arn, expected.weights, expected.stickiness)
-        return self.after_change(deployment, record, expected)
+        try:
+            believed = [self.current(record)] + ([self.expected(record, pending)] if pending else [])
+            believed += [found] if found is not None else []
+            self.owner.set_forward(record.listener_arn, expected, believed, name=listener_name(deployment))
+        except HandChanged as exc:
+            return self.stop(deployment, record, "listener changed by hand", str(exc))
+        except TargetGroupGone as exc:
+            return self.broken(deployment, record, str(exc))
+        except ListenerMismatch as exc:
+            return self.mismatch(deployment, record, expected, forward_of(exc.observed))
+        return self.complete(deployment, record, intent)
 
-    def after_change(self, deployment: Deployment, record: Record, expected: Forward) -> Record:
-        assert record.intent is not None
-        observed = self.elb.read_forward(record.listener_arn)
-        if observed is None or not observed.same_as(expected):
-            return self.mismatch(deployment, record, expected, observed)
-        return self.complete(deployment, record, record.intent)
+    def current(self, record: Record) -> Forward:
+        """The traffic the record says the listener holds now."""
+        weights = strategies.weights(record.stable_arn, record.candidate_arn, record.percent)
+        off = record.restore_stickiness_at is not None or (record.state in (ABORTED, ROLLED_BACK))
+        return Forward(weights, {"Enabled": False} if off else dict(record.stickiness))
 
     def expected(self, record: Record, intent: Intent) -> Forward:
         weights = strategies.weights(record.stable_arn, record.candidate_arn, intent.percent)
@@ -240,6 +258,31 @@ class Shifter:
             now, "rolled back" if state == ROLLED_BACK else "aborted", intent.by, intent.reason
         )
 
+    def stop(self, deployment: Deployment, record: Record, event: str, detail: str) -> Record:
+        """End the shift where the listener is, without touching it, and tell people."""
+        now = self.clock()
+        record = replace(record, intent=None, state=ABORTED, next_move_at=None, deadline=None)
+        record = self.store.save(record.noting(now, event, "listener", detail))
+        self.leases.release(lease_key(deployment), f"deployment:{deployment.name}")
+        self.notify(
+            Notice(
+                "escalated", f"deployment-{record.name}", f"{record.name}: {event}, shift stopped", (detail,)
+            )
+        )
+        return record
+
+    def broken(self, deployment: Deployment, record: Record, detail: str) -> Record:
+        """A target group is gone (permanent): back to the stable group where it still exists,
+        then end the shift, so `abort` and a new `start` can proceed."""
+        stable = Forward({record.stable_arn: 1}, {"Enabled": False})
+        try:
+            self.owner.set_forward(record.listener_arn, stable, name=listener_name(deployment))
+            record = replace(record, percent=0)
+            detail += f"; traffic back on {record.stable}"
+        except ListenerError as exc:
+            detail += f"; traffic left as it is ({exc})"
+        return self.stop(deployment, record, "target group gone", detail)
+
     def mismatch(
         self, deployment: Deployment, record: Record, expected: Forward, observed: Optional[Forward]
     ) -> Record:
@@ -265,20 +308,20 @@ class Shifter:
 
     # -- reconcile after a crash --------------------------------------------------------------
     def reconcile(self, deployment: Deployment, record: Record) -> Record:
+        """A move left under way: the listener's desired traffic says whether the owner took it
+        (the owner itself makes the listener hold it)."""
         intent = record.intent
         assert intent is not None
         expected = self.expected(record, intent)
-        observed = self.elb.read_forward(record.listener_arn)
-        if observed is not None and observed.same_as(expected):
+        saved = self.owner.state(record.listener_arn, listener_name(deployment)).forward
+        if saved is not None and saved.same_as(expected):
             return self.complete(deployment, record, intent)
         if intent.kind in ("rollback", "abort", "restore"):
             return self.move(deployment, record, intent)  # going back is never left half done
         now = self.clock()
         record = replace(record, intent=None).noting(now, "move not applied", intent.by, intent.reason)
-        current = self.expected(record, Intent("step", record.percent, "", ""))
-        if observed is None or not observed.same_as(current):
-            record = self.store.save(replace(record, intent=intent))
-            return self.mismatch(deployment, record, expected, observed)
+        if saved is None or not saved.same_as(self.current(record)):
+            return self.stop(deployment, record, "listener changed by hand", f"found {self.named(saved)}")
         return self.store.save(record)
 
     # -- helpers ------------------------------------------------------------------------------
@@ -293,10 +336,10 @@ class Shifter:
             raise Refused(str(exc)) from None
         listener_arn = self.elb.find_listener(deployment.listener.load_balancer, deployment.listener.port)
         arns = {name: self.elb.target_group_arn(name) for name in (deployment.blue, deployment.green)}
-        forward = self.elb.read_forward(listener_arn)
+        forward = self.owner.state(listener_arn, listener_name(deployment)).forward
         if forward is None:
             raise Refused(
-                "the listener's default action is not a forward (maintenance on?): nothing to shift"
+                "the listener's default action is not a forward and no traffic is saved: nothing to shift"
             )
         serving = [name for name, arn in arns.items() if forward.weights.get(arn)]
         others = [arn for arn, w in forward.weights.items() if w and arn not in arns.values()]
@@ -336,8 +379,10 @@ class Shifter:
 
     def point_test_listener(self, deployment: Deployment, group_arn: str) -> None:
         assert deployment.test_listener is not None
-        listener = self.elb.find_listener(deployment.listener.load_balancer, deployment.test_listener)
-        self.elb.set_forward(listener, {group_arn: 1}, {"Enabled": False})
+        lb = deployment.listener.load_balancer
+        listener = self.elb.find_listener(lb, deployment.test_listener)
+        name = f"{lb}:{deployment.test_listener}"
+        self.owner.set_forward(listener, Forward({group_arn: 1}, {"Enabled": False}), name=name)
 
     def after_promote(self, deployment: Deployment, record: Record) -> Record:
         if deployment.test_listener is not None:
@@ -374,8 +419,6 @@ class Shifter:
     def named(self, forward: Optional[Forward]) -> str:
         if forward is None:
             return "nothing"
-        from chalicelib.aws.elbv2 import name_of_target_group
-
         return ", ".join(f"{name_of_target_group(arn)}={w}" for arn, w in sorted(forward.weights.items()))
 
     def announce(self, record: Record, intent: Intent) -> None:
@@ -385,37 +428,55 @@ class Shifter:
         self.notify(Notice("action", f"deployment-{record.name}", title, lines=lines))
 
     def view(self, record: Record) -> dict[str, Any]:
-        """What the functions return: the weights as read back from the listener."""
-        forward = self.elb.read_forward(record.listener_arn)
+        """What the functions return: the weights as read back from the listener (under a
+        maintenance page, the saved weights beneath it)."""
+        live = forward_of(self.elb.default_actions(record.listener_arn))
+        forward = live or self.owner.state(record.listener_arn).forward
         names = {record.stable_arn: record.stable, record.candidate_arn: record.candidate}
-        weights: Mapping[str, int] = {}
-        if forward is not None:
-            weights = {names.get(arn, arn): w for arn, w in forward.weights.items()}
         return {
             "deployment": record.name,
             "state": record.state,
             "stable": record.stable,
             "candidate": record.candidate,
-            "weights": dict(weights),
+            "weights": weights_by_name(forward, names),
             "step": record.step + 1,
             "steps": list(record.plan),
             "next_move_at": iso_or_none(record.next_move_at if record.state == SHIFTING else None),
             "history": [dict(h) for h in record.history],
         }
 
+    def idle_view(self, deployment: Deployment) -> dict[str, Any]:
+        """A deployment that never shifted: the listener read back, its serving group as stable."""
+        listener = self.elb.find_listener(deployment.listener.load_balancer, deployment.listener.port)
+        live = forward_of(self.elb.default_actions(listener))
+        forward = live or self.owner.state(listener).forward
+        names = {}
+        for name in (deployment.blue, deployment.green):
+            with contextlib.suppress(ListenerError):  # a missing group is named by its ARN
+                names[self.elb.target_group_arn(name)] = name
+        weights = weights_by_name(forward, names)
+        serving = [name for name, weight in weights.items() if weight]
+        return {
+            "deployment": deployment.name,
+            "state": "idle",
+            "stable": serving[0] if len(serving) == 1 else None,
+            "candidate": None,
+            "weights": weights,
+            "step": 0,
+            "steps": list(strategies.plan(deployment.strategy, deployment.steps)),
+            "next_move_at": None,
+            "history": [],
+        }
 
-def idle_view(deployment: Deployment) -> dict[str, Any]:
-    return {
-        "deployment": deployment.name,
-        "state": "idle",
-        "stable": None,
-        "candidate": None,
-        "weights": {},
-        "step": 0,
-        "steps": list(strategies.plan(deployment.strategy, deployment.steps)),
-        "next_move_at": None,
-        "history": [],
-    }
+
+def weights_by_name(forward: Optional[Forward], names: Mapping[str, str]) -> dict[str, int]:
+    if forward is None:
+        return {}
+    return {names.get(arn) or name_of_target_group(arn): w for arn, w in forward.weights.items()}
+
+
+def listener_name(deployment: Deployment) -> str:
+    return f"{deployment.listener.load_balancer}:{deployment.listener.port}"
 
 
 def iso_or_none(epoch: Optional[float]) -> Optional[str]:

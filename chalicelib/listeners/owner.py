@@ -35,8 +35,8 @@ from chalicelib.listeners.store import DesiredStore
 from chalicelib.notify.notice import Notice
 
 logger = Logger(service="autoheal", child=True)
-WRITE_LEASE_TTL = 60.0  # longer than one change takes (ELB writes time out after 13 s)
-LEASE_WAIT = 8.0
+WRITE_LEASE_TTL = 30.0  # longer than one change takes (an ELB write times out after 13 s)
+LEASE_POLLS, LEASE_POLL_SECONDS = 24, 0.25  # how long a writer waits for another to finish
 MAX_PRIORITY = 50_000
 
 
@@ -92,11 +92,11 @@ class ListenerOwner:
         self,
         listener_arn: str,
         forward: Forward,
-        believed: Optional[Forward] = None,
+        believed: Sequence[Forward] = (),
         name: str = "",
     ) -> Desired:
         """Set the traffic weights. With `believed`, refuse (HandChanged) when the saved traffic
-        is neither that nor `forward`. Under an overlay only the saved weights move."""
+        is none of those nor `forward`. Under an overlay only the saved weights move."""
         check_weights(forward.weights)
         try:
             self.elb.target_groups_exist(list(forward.weights))
@@ -105,10 +105,10 @@ class ListenerOwner:
 
         def edit(desired: Desired) -> Desired:
             now = desired.forward
-            moved = believed is not None and now is not None and not now.same_as(believed)
-            if moved and not now.same_as(forward):
+            known = (forward, *believed)
+            if believed and now is not None and not any(now.same_as(f) for f in known):
                 label = desired.name or listener_arn
-                raise HandChanged(f"listener {label} holds {named(now)}, expected {named(believed)}")
+                raise HandChanged(f"listener {label} holds {named(now)}, expected {named(believed[0])}")
             return desired.with_forward(forward)
 
         return self.change(listener_arn, name, edit)
@@ -278,11 +278,12 @@ class ListenerOwner:
     @contextlib.contextmanager
     def write_lease(self, listener_arn: str) -> Iterator[None]:
         key = f"listener-write:{listener_arn}"
-        give_up = time.monotonic() + LEASE_WAIT
-        while not self.leases.acquire(key, self.holder, self.clock(), WRITE_LEASE_TTL):
-            if time.monotonic() > give_up:
-                raise ListenerBusy(f"listener {listener_arn} is being written by another invocation")
-            self.sleep(0.25)
+        for _ in range(LEASE_POLLS):
+            if self.leases.acquire(key, self.holder, self.clock(), WRITE_LEASE_TTL):
+                break
+            self.sleep(LEASE_POLL_SECONDS)
+        else:
+            raise ListenerBusy(f"listener {listener_arn} is being written by another invocation")
         try:
             yield
         finally:

@@ -54,13 +54,14 @@ def test_second_start_on_the_listener_names_the_deployment_in_flight(make_world)
 
 
 def wrong_read_back_once(world: World) -> Any:
-    """Make the next DescribeListeners answer with green at 60 (as if someone else moved it)."""
-    state = {"armed": True}
+    """Make the read-back of the next move (the owner reads the listener before and after its
+    write) answer with green at 60, as if the write had not held."""
+    state = {"reads": 0}
 
     def alter(parsed: dict, **_: Any) -> None:
-        if not state["armed"]:
+        state["reads"] += 1
+        if state["reads"] != 2:
             return
-        state["armed"] = False
         for action in parsed["Listeners"][0]["DefaultActions"]:
             for group in action.get("ForwardConfig", {}).get("TargetGroups", []):
                 group["Weight"] = 60 if group["TargetGroupArn"] == world.groups["web-green"] else 40
