@@ -21,7 +21,9 @@ class Advance:
         self.shifter = shifter
 
     def invoke(self) -> dict[str, Any]:
-        """Each deployment on its own: one failing never stops the others."""
+        """Every listener back to its desired state first (a crash mid-write, a hand change
+        told); then each deployment on its own: one failing never stops the others."""
+        listeners = self.shifter.owner.reconcile_all()
         moved, failed = [], []
         for deployment in self.config.deployments.values():
             try:
@@ -34,7 +36,7 @@ class Advance:
                 continue
             if result is not None:
                 moved.append(result)
-        return {"deployments": moved, "failed": failed}
+        return {"deployments": moved, "failed": failed, "listeners": listeners}
 
 
 def rollback_for_signal(signal: str, state: str, config: Optional[Config] = None) -> list[dict[str, Any]]:
