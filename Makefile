@@ -22,7 +22,7 @@ check: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -n $(WORKERS) -m "not world and not browser and not slow" tests
-	$(PY) -m pytest -p no:xdist --doctest-modules chalicelib -k "not test_message.py or doctest"
+	$(PY) -m pytest -p no:xdist --doctest-modules chalicelib
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
