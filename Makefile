@@ -4,15 +4,25 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint format check-config check-stage bench clean package policies
+.PHONY: demo test check lint format check-config check-stage bench clean package policies
 
 demo: $(STAMP)
 	$(PY) -m sandbox.demo
 
+# One worker per core, each with its own moto server and ports; a file's tests stay on one worker
+# (the sandbox tests share a module-scoped world). WORKERS=1 runs serially.
+WORKERS ?= auto
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile
+
+# The fast lane: lint, unit and contract tests on fakes (no moto server, no browser), doctests.
+check: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest -n $(WORKERS) -m "not world and not browser and not slow" tests
+	$(PY) -m pytest -p no:xdist --doctest-modules chalicelib
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

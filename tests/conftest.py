@@ -16,6 +16,51 @@ from sandbox.moto_server import MotoServer
 from sandbox.provision import Provisioned, provision
 from sandbox.world import load_app
 
+# Fixtures that start moto in server mode, local servers, a fleet or a browser: a test that uses
+# one of them (directly or through another fixture) is marked `world` and left out of `make check`.
+WORLD_FIXTURES = frozenset(
+    {"moto_server", "local_aws", "deploy", "aws", "world", "make_world", "health", "health_server"}
+    | {"fleet", "local_alb", "aws_client", "browser", "httpserver"}
+)
+# Files that start processes or servers themselves (no fixture says so).
+WORLD_FILES = (
+    "tests/sandbox/",
+    "tests/deploy/",
+    "tests/test_packaging.py",
+    "tests/statuspage/test_browser.py",
+)
+# The slowest tests, measured with --durations=30 (each over about 8 s on 2 cores).
+SLOW = (
+    "tests/sandbox/test_sandbox_demo.py::",
+    "tests/sandbox/test_sandbox_world_front_door.py::",
+    "tests/sandbox/test_sandbox_command.py::test_sigterm_stops_the_world_and_its_local_aws",
+    "tests/sandbox/test_sandbox_front_door.py::test_weighted_shares_hold_over_400_requests",
+    "tests/runbooks/test_interleavings.py::",
+    "tests/runbooks/test_grouping_storms.py::",
+    "tests/runbooks/test_runbook_continuation.py::test_no_reminder_is_written_over_a_run_in_flight",
+    "tests/runbooks/test_runbook_continuation.py::test_follow_up_never_resumes_a_run_whose_target",
+    "tests/runbooks/test_on_alarm_hostile.py::test_hostile_text_never_reaches_the_command",
+    "tests/runbooks/test_notify_policy_storms.py::test_an_outage_autoheal_cannot_heal_reaches_sms",
+    "tests/runbooks/test_runbook_lease.py::test_two_alarms_on_one_target_restart_it_once",
+    "tests/statuspage/test_browser.py::test_time_from_health_endpoints_answering_to_the_user",
+    "tests/test_packaging.py::test_make_package_writes_a_merged_template",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        node = item.nodeid
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (
+            WORLD_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or node.startswith(WORLD_FILES)
+            or "dynamodb" in params.values()  # contract tests run on fakes and on the world
+        ):
+            item.add_marker(pytest.mark.world)
+        if node.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+
+
 SETTINGS = """settings:
   state_table: autoheal-state
   alarm_topic: autoheal-alarms

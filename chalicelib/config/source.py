@@ -6,7 +6,7 @@ string values, so an environment value is data and can never add YAML structure;
 keeps the text written in the file as its repr, so an error message quotes the file, not the secret.
 
 >>> data, secrets = read_source("url: http://${HOST}/healthz", environ={"HOST": "10.0.0.5"})
->>> data["url"], repr(data["url"]), secrets
+>>> str(data["url"]), repr(data["url"]), secrets
 ('http://10.0.0.5/healthz', "'http://${HOST}/healthz'", ['10.0.0.5'])
 """
 

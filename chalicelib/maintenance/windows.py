@@ -11,8 +11,7 @@ Rules, so that a window means the same thing every night of the year:
   first occurrence.
 - `duration` is elapsed time: a 2 h window lasts two real hours even across a change.
 
->>> from chalicelib import cron
-from chalicelib.config.model import MaintenanceWindow
+>>> from chalicelib.config.model import MaintenanceWindow
 >>> w = MaintenanceWindow(duration=3600, message="db upgrade", cron="0 2 * * *", time_zone="UTC")
 >>> [iso(s) for s, _ in occurrences(w, 0, 2 * 86400)]
 ['1970-01-01T02:00:00Z', '1970-01-02T02:00:00Z']

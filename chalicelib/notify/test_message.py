@@ -29,6 +29,9 @@ def test_notice(now: datetime | None = None) -> Notice:
     return Notice("test", "test", TITLE, lines=(line,), at=at)
 
 
+test_notice.__test__ = False  # a builder named after the message, not a test for pytest to collect
+
+
 def send_test_message(fanout: FanOut) -> dict[str, Any]:
     failed = fanout.send(test_notice())
     return {"sent": [n for n in fanout.names if n not in failed], "failed": failed}

@@ -5,7 +5,7 @@ URLs; a public page says only the kind of failure.
 
 >>> coarse("dns: host not found: db.internal")
 'dns'
->>> coarse("expected status 200, got 503")
+>>> coarse("status 503, expected 2xx")
 'status 503'
 """
 
