@@ -16,13 +16,13 @@ from typing import Any, Callable, Optional
 from aws_lambda_powertools import Logger
 
 from chalicelib.config import Config, load_config
-from chalicelib.logs import CurrentStdoutHandler
+from chalicelib.logs import CurrentStdoutHandler, json_line
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = "chalicelib/configs/example.yaml"
 IDEMPOTENCY_SECONDS = 24 * 3600  # SNS redelivers for hours at most
 # The parent of every module's `Logger(service="autoheal", child=True)`: JSON lines, one per event.
-logger = Logger(service="autoheal", logger_handler=CurrentStdoutHandler())
+logger = Logger(service="autoheal", logger_handler=CurrentStdoutHandler(), json_serializer=json_line)
 # A handler that fails must not print the exception being handled: it may hold a secret URL.
 logging.raiseExceptions = False
 

@@ -159,7 +159,8 @@ def _classify(
 
 
 def _scope(dims: Mapping[str, str]) -> dict[str, str]:
-    return {k: dims[k] for k in SCOPE_DIMENSIONS if dims.get(k)}
+    """Empty values are kept: an empty InstanceId names nothing, it is not an absent one."""
+    return {k: dims[k] for k in SCOPE_DIMENSIONS if k in dims}
 
 
 def _metric_math(

@@ -15,7 +15,9 @@ def parse_duration(text: object) -> float:
     120.0
     """
     if not isinstance(text, str):
-        raise ValueError(f'expected a duration like "5s", got {type(text).__name__}')
+        # `timeout: 5` is the usual slip: show the value and that it was read as a number.
+        shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "..."
+        raise ValueError(f'expected a duration like "5s", got {shown} ({type(text).__name__})')
     match = _PATTERN.match(text)
     if not match:
         raise ValueError(f'expected a duration like "5s", got {text!r}')

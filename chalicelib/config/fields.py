@@ -103,8 +103,14 @@ class Section:
         return value
 
     def duration(
-        self, key: str, default: Any = _MISSING, minimum: float = 0.0, maximum: float = MAX_DURATION
+        self,
+        key: str,
+        default: Any = _MISSING,
+        minimum: float = 0.0,
+        maximum: float = MAX_DURATION,
+        why: str = "",
     ) -> Any:
+        """Seconds; `why` says where a `maximum` tighter than the general one comes from."""
         value = self.raw(key, default)
         if value is default:
             return value
@@ -117,7 +123,8 @@ class Section:
             self.error(f"expected a duration above {minimum:g}s, got {shown(value)}", key)
             return default
         if seconds > maximum:
-            self.error(f"expected a duration of at most {format_duration(maximum)}, got {shown(value)}", key)
+            limit = f"{format_duration(maximum)} ({why})" if why else format_duration(maximum)
+            self.error(f"expected a duration of at most {limit}, got {shown(value)}", key)
             return default
         return seconds
 

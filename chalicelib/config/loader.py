@@ -43,11 +43,22 @@ from chalicelib.config.model import (
     default_channels,
 )
 from chalicelib.config.source import MAX_BYTES, read_source, redact
-from chalicelib.deployments.strategies import STRATEGIES, plan_problem
+from chalicelib.deployments.strategies import STRATEGIES, given_steps_problem, plan_problem
 from chalicelib.runbooks.dependencies import dependency_errors
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 URL_SCHEMES = {"http": ("http", "https"), "websocket": ("ws", "wss"), "tcp": ("tcp",)}
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110's token
+# A CR or LF in a header would end it and start another (header injection); no control
+# character belongs in a header value but the tab.
+HEADER_VALUE_FORBIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+# One attempt must fit in one probe cycle: the probe runs every minute, ends its cycle 3 s before
+# the next (its Lambda timeout, .chalice/config.json, is 75 s): a longer timeout never completes.
+MAX_MONITOR_TIMEOUT = 55.0
+PROBE_LAMBDA_TIMEOUT = 75
+MONITOR_TIMEOUT_LIMIT = (
+    f"an attempt must fit in a 1m probe cycle; the probe Lambda's timeout is {PROBE_LAMBDA_TIMEOUT}s"
+)
 
 
 def load_config(path: str) -> Config:
@@ -221,8 +232,8 @@ def read_monitor(s: Section) -> Monitor:
         component=s.string("component", name or ""),
         kind=kind,
         method=s.choice("method", ("GET", "HEAD", "POST"), "GET"),
-        headers=s.string_map("headers"),
-        timeout=s.duration("timeout", 5.0),
+        headers=read_headers(s),
+        timeout=s.duration("timeout", 5.0, maximum=MAX_MONITOR_TIMEOUT, why=MONITOR_TIMEOUT_LIMIT),
         retries=s.integer("retries", 1, minimum=0),
         failure_threshold=s.integer("failure_threshold", 3, minimum=1),
         success_threshold=s.integer("success_threshold", 2, minimum=1),
@@ -238,6 +249,24 @@ def read_monitor(s: Section) -> Monitor:
     if monitor.expect.certificate_valid_for and not monitor.verify_tls:
         s.error("certificate_valid_for needs verify_tls: true (an unverified chain proves nothing)", "expect")
     return monitor
+
+
+def read_headers(s: Section) -> dict[str, str]:
+    """Header names are tokens; values hold no control character (a CRLF would add a header).
+    A bad value is named by its position only: header values carry tokens."""
+    headers = s.string_map("headers")
+    for name, value in list(headers.items()):
+        if not HEADER_NAME.fullmatch(name):
+            s.error(f"expected header names of letters, digits and !#$%&'*+-.^_`|~, got {name!r}", "headers")
+            del headers[name]
+        elif found := HEADER_VALUE_FORBIDDEN.search(value):
+            s.error(
+                f"expected a header value without control characters, got {found.group()!r} "
+                f"at position {found.start()}",
+                f"headers.{name}",
+            )
+            del headers[name]
+    return headers
 
 
 def check_url(s: Section, url: object, kind: str) -> None:
@@ -327,6 +356,15 @@ def read_cron(s: Section, required: bool = False) -> str | None:
     cron = s.string("cron") if required else s.string("cron", None)
     if not isinstance(cron, str):
         return None
+    fields = len(cron.split())
+    if fields != 5:
+        # cronsim would take a sixth field as seconds; EventBridge's cron() has six with a year.
+        s.error(
+            "expected a cron expression of 5 fields (minute hour day-of-month month day-of-week) "
+            f"like '0 2 * * SUN', got {fields} fields in {cron!r}: neither seconds nor a year are taken",
+            "cron",
+        )
+        return None
     from cronsim import CronSim, CronSimError
 
     try:
@@ -354,7 +392,7 @@ def read_step(s: Section) -> Step:
 
     actions = [key for key in s.data if key in REGISTRY]
     if len(s.data) != 1 or len(actions) != 1:
-        s.error(f"expected exactly one action, one of {', '.join(sorted(REGISTRY))}")
+        s.error(step_shape_problem(list(s.data), actions))
         s.seen.update(s.data)
         return Step("invalid")
     action = actions[0]
@@ -365,11 +403,26 @@ def read_step(s: Section) -> Step:
     return Step(action, params)
 
 
+def step_shape_problem(keys: list[str], kinds: list[str]) -> str:
+    """Why a step is not one mapping of one kind: a misspelt kind, two kinds, a stray key."""
+    from chalicelib.runbooks.steps import REGISTRY, unknown_kind
+
+    others = [str(key) for key in keys if key not in kinds]
+    if not kinds and len(others) == 1:
+        return unknown_kind(others[0])
+    if len(kinds) > 1:
+        return f"expected one step kind per list item, got {', '.join(kinds)}: give each its own '- '"
+    if kinds:  # a parameter beside its kind: usually not indented under it
+        stray = ", ".join(map(repr, others))
+        return f"expected only {kinds[0]!r} in this step, got also {stray} (indent it under {kinds[0]}?)"
+    return f"expected one step kind, one of {', '.join(sorted(REGISTRY))}"
+
+
 def read_deployment(s: Section, name: str) -> Deployment:
     listener = s.section("listener", required=True)
     strategy = s.choice("strategy", STRATEGIES, "canary")
     steps = tuple(s.list_of("steps", int, "a percentage", (10, 50, 100)))
-    problem = plan_problem(strategy, steps)
+    problem = (given_steps_problem if "steps" in s.data else plan_problem)(strategy, steps)
     if problem:
         s.error(problem.split(": ", 1)[1], "steps")
     test_listener = s.section("test_listener")
@@ -480,13 +533,31 @@ def read_maintenance_listener(s: Section) -> MaintenanceListener:
                 f"expected an http(s) URL like 'https://status.example.com/m.html', got {page_url!r}",
                 "page_url",
             )
+    form = s.choice("form", MAINTENANCE_FORMS, "redirect")
+    if form == "fixed-response" and isinstance(page_url, str):
+        check_fixed_page(s, page_url)
     return s.build(
         MaintenanceListener,
         load_balancer=s.string("load_balancer"),
         port=s.integer("port", minimum=1, maximum=65535),
-        form=s.choice("form", MAINTENANCE_FORMS, "redirect"),
+        form=form,
         page_url=page_url,
     )
+
+
+def check_fixed_page(s: Section, page_url: str) -> None:
+    """The fixed response names page_url three times; ALB refuses a body over 1,024 bytes, which
+    would surface only when maintenance is switched on, mid-incident."""
+    # deferred: the listener module imports the config package, which imports this one
+    from chalicelib.maintenance.listener import FIXED_RESPONSE_LIMIT, fixed_page
+
+    size = len(fixed_page(page_url, "").encode())
+    if size > FIXED_RESPONSE_LIMIT:
+        s.error(
+            f"too long for form fixed-response: the page that loads it would be {size} bytes, "
+            f"over ALB's limit of {FIXED_RESPONSE_LIMIT:,} bytes (use a shorter URL or form: redirect)",
+            "page_url",
+        )
 
 
 def read_window(s: Section) -> MaintenanceWindow:

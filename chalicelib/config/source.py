@@ -90,9 +90,11 @@ def parse_yaml(text: str, source: str) -> Any:
 
 
 def check_nodes(root: yaml.Node, source: str) -> None:
-    """Refuse what would be costly or ambiguous to walk: deep nesting, alias bombs, non-string keys."""
+    """Refuse what would be costly or ambiguous to walk: deep nesting, alias bombs, non-string keys,
+    and keys written twice in one mapping (PyYAML keeps the last silently: all are listed)."""
     sizes: dict[int, int] = {}  # expanded size per node, so a shared anchor is measured once
     open_nodes: set[int] = set()
+    duplicates: list[str] = []
 
     def size(node: yaml.Node, path: str, depth: int) -> int:
         if id(node) in sizes:
@@ -106,6 +108,7 @@ def check_nodes(root: yaml.Node, source: str) -> None:
         if isinstance(node, yaml.SequenceNode):
             total += sum(size(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node.value))
         elif isinstance(node, yaml.MappingNode):
+            duplicates.extend(duplicate_keys(node, path))
             for key, value in node.value:
                 if not isinstance(key, yaml.ScalarNode) or key.tag not in STRING_KEY_TAGS:
                     shown = key.value[:40] if isinstance(key, yaml.ScalarNode) else "a collection"
@@ -121,6 +124,24 @@ def check_nodes(root: yaml.Node, source: str) -> None:
         return total
 
     size(root, "", 0)
+    if duplicates:
+        raise ConfigError(duplicates)
+
+
+def duplicate_keys(node: yaml.MappingNode, path: str) -> list[str]:
+    """`settings.timeout: duplicate key (lines 3 and 5)` for each key written again."""
+    first: dict[str, int] = {}
+    found = []
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag != "tag:yaml.org,2002:str":
+            continue  # `<<` merges may repeat; other keys are refused already
+        line = key.start_mark.line + 1
+        if key.value in first:
+            where = f"{path}.{key.value}" if path else key.value
+            found.append(f"{where}: duplicate key (lines {first[key.value]} and {line})")
+        else:
+            first[key.value] = line
+    return found
 
 
 def substitute(

@@ -49,6 +49,21 @@ def plan_problem(strategy: str, steps: Sequence[int]) -> Optional[str]:
     return None
 
 
+def given_steps_problem(strategy: str, steps: Sequence[int]) -> Optional[str]:
+    """As `plan_problem`, for steps a person wrote out: all_at_once would ignore them, so it
+    refuses any but [100] (a deployment's default steps, never written, are not checked here).
+
+    >>> print(given_steps_problem("all_at_once", (10, 100)))  # doctest: +ELLIPSIS
+    steps: all_at_once moves all traffic in one step and takes no steps, got [10, 100]: remove...
+    """
+    if strategy == "all_at_once" and list(steps) != [100]:
+        return (
+            f"steps: all_at_once moves all traffic in one step and takes no steps, got {list(steps)!r}: "
+            "remove steps or choose canary or linear"
+        )
+    return plan_problem(strategy, steps)
+
+
 def weights(stable_arn: str, candidate_arn: str, percent: int) -> dict[str, int]:
     """ALB weights for a candidate share of `percent` (weights are relative, 0..999)."""
     return {stable_arn: 100 - percent, candidate_arn: percent}

@@ -25,6 +25,7 @@ from chalicelib.alarms.ledger import change_time
 from chalicelib.alarms.model import AlarmEvent
 from chalicelib.alarms.parse import parse_sns_event
 from chalicelib.alarms.routing import route
+from chalicelib.aws.errors import describe_error, is_permanent
 from chalicelib.config.model import Config
 from chalicelib.deployments.signals import roll_back_gated
 from chalicelib.handlers.incident_desk import IncidentDesk
@@ -275,12 +276,27 @@ class AlarmHandler(IncidentDesk):
                     self.engine.admission.give_back(
                         run.runbook, run.targets, run.lease_owner, run.admitted_at
                     )
+                if is_permanent(exc):
+                    self.give_up(incident, runbook, scope, alarm, exc)
+                    return
                 incident.run = None
                 incident.tell(self.clock(), f"could not start {runbook}: {error_text(exc)}; retrying")
                 self.save(incident)
                 raise
             run.state = PAUSED
             incident.tell(self.clock(), f"stopped mid-run ({error_text(exc)}); follow_up carries it on")
+
+    def give_up(
+        self, incident: Incident, runbook: str, scope: SignalScope, alarm: AlarmEvent, exc: Exception
+    ) -> None:
+        """A permanent AWS error (what the alarm names is gone, or not ours to see): every retry
+        would fail alike and end in the dead-letter queue with nobody told. Tell people instead."""
+        why = (
+            f"{runbook} did not act on {scope.describe()}, which {alarm.name[:80]} names: "
+            f"{describe_error(exc)}; nothing was done, and retrying would not change that"
+        )
+        logger.warning(f"{incident.key}: {why}", extra={"incident": incident.key, "alarm": alarm.name[:255]})
+        self.engine.escalate(incident, why)
 
     def on_clear(self, alarm: AlarmEvent, incident: Incident) -> None:
         now = self.clock()
@@ -339,6 +355,11 @@ def handle_sns_event(
             logger.warning(f"dropped alarm: {reason}", extra={"alarm": alarm.name[:255], "reason": reason})
             dropped.append(reason)
             continue
+        if problem := SignalScope.from_dimensions(alarm.dimensions).problem:
+            # Handled all the same (its incident tells people), but it acts on no target.
+            logger.warning(
+                f"{alarm.name[:80]}: {problem}", extra={"alarm": alarm.name[:255], "reason": problem}
+            )
         try:
             handled.append(process(alarm, runbook))
         except Exception:

@@ -18,7 +18,7 @@ from chalicelib.config.durations import parse_duration
 from chalicelib.config.model import Config
 from chalicelib.deployments.shifter import Refused, Shifter, StartOptions
 from chalicelib.deployments.store import Conflict
-from chalicelib.deployments.strategies import STRATEGIES, plan_problem
+from chalicelib.deployments.strategies import STRATEGIES, given_steps_problem, plan_problem
 
 logger = Logger(service="autoheal", child=True)
 ACTIONS = {
@@ -45,7 +45,7 @@ def parse_request(payload: Any, config: Config) -> Request:
     if not isinstance(payload, Mapping):
         raise InvalidPayload(f"payload: expected a JSON object, got {type(payload).__name__}")
     action = payload.get("action")
-    if action not in ACTIONS:
+    if not isinstance(action, str) or action not in ACTIONS:  # {} or [] is unhashable: no TypeError
         raise InvalidPayload(f"action: expected one of {', '.join(ACTIONS)}, got {action!r}")
     allowed = ("action", "deployment", *ACTIONS[action])
     for key in payload:
@@ -65,13 +65,16 @@ def parse_request(payload: Any, config: Config) -> Request:
 def parse_start(payload: Mapping[str, Any], config: Config, name: str) -> StartOptions:
     deployment = config.deployments[name]
     strategy = payload.get("strategy", deployment.strategy)
-    if strategy not in STRATEGIES:
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
         raise InvalidPayload(f"strategy: expected one of {', '.join(STRATEGIES)}, got {strategy!r}")
     steps = payload.get("steps")
     whole = isinstance(steps, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in steps)
     if steps is not None and not whole:
         raise InvalidPayload(f"steps: expected a list of whole percentages like [10, 50, 100], got {steps!r}")
-    problem = plan_problem(strategy, tuple(steps) if steps is not None else deployment.steps)
+    if steps is not None:
+        problem = given_steps_problem(strategy, tuple(steps))
+    else:
+        problem = plan_problem(strategy, deployment.steps)
     if problem:
         raise InvalidPayload(problem)
     return StartOptions(

@@ -148,6 +148,9 @@ class RunbookEngine:
             return []
         if not scope.is_narrow:
             return tier
+        if scope.problem:
+            self.escalate(incident, f"{scope.problem}; nothing was done")
+            return []
         inside, outside = narrow(tier, self.actions.named(scope))
         if outside:
             incident.tell(

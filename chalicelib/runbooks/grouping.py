@@ -53,6 +53,8 @@ class GroupKey:
 
 
 def scope_name(scope: SignalScope) -> str:
+    if scope.blank:  # names nothing: its own incident, never the tier's (whose run it would block)
+        return "empty:" + "+".join(scope.blank)
     return (
         (scope.instance_ids[0] if scope.instance_ids else None)
         or scope.auto_scaling_group

@@ -131,7 +131,9 @@ runbooks:
         errors[1]
         == "runbooks.r.steps[0].restart.manager: expected one of pm2, systemd, docker, got 'launchd'"
     )
-    assert errors[2].startswith("runbooks.r.steps[1]: expected exactly one action")
+    assert errors[2].startswith(
+        "runbooks.r.steps[1]: expected one step kind per list item, got reboot, escalate"
+    )
 
 
 def test_urls_must_fit_their_kind():

@@ -66,12 +66,14 @@ def test_ipv6_urls_with_a_port_load() -> None:
             f"monitors[0].retries: expected a whole number <= 1000000, got {10**30}",
         ),
         (
-            monitor(url="http://h/", timeout="31d"),
-            "monitors[0].timeout: expected a duration of at most 30d, got '31d'",
+            monitor(url="http://h/", expect={"max_response_time": "31d"}),
+            "monitors[0].expect.max_response_time: expected a duration of at most 30d, got '31d'",
         ),
         (
-            monitor(url="http://h/", timeout="9" * 400 + "s"),
-            "monitors[0].timeout: expected a duration of at most 30d, got '" + "9" * 48 + "...",
+            monitor(url="http://h/", expect={"max_response_time": "9" * 400 + "s"}),
+            "monitors[0].expect.max_response_time: expected a duration of at most 30d, got '"
+            + "9" * 32
+            + "...",
         ),
         (SETTINGS + "monitors: [{name: web, url: 'http://h/', retries: " + "9" * 5000 + "}]", None),
         (SETTINGS + "monitors: [{name: web, url: 'http://h/', retries: .inf}]", None),

@@ -53,6 +53,18 @@ INVALID = [
     ([], "payload: expected a JSON object"),
     ({"deployment": "web"}, "action: expected one of status, start, promote, abort, got None"),
     ({"action": "stop", "deployment": "web"}, "action: expected one of"),
+    ({"action": {}, "deployment": "web"}, "action: expected one of status, start, promote, abort, got {}"),
+    (
+        {"action": ["start"], "deployment": "web"},
+        "action: expected one of status, start, promote, abort, got",
+    ),
+    ({"action": "status", "deployment": {}}, "deployment: expected a configured deployment (web), got {}"),
+    ({"action": "start", "deployment": ["web"]}, "deployment: expected a configured deployment (web), got"),
+    ({"action": "start", "deployment": "web", "strategy": {}}, "strategy: expected one of all_at_once"),
+    (
+        {"action": "start", "deployment": "web", "strategy": "all_at_once", "steps": [10, 50, 100]},
+        "steps: all_at_once moves all traffic in one step and takes no steps, got [10, 50, 100]",
+    ),
     ({"action": "status"}, "deployment: expected a configured deployment (web), got None"),
     (
         {"action": "status", "deployment": "api"},
@@ -104,6 +116,14 @@ def test_invalid_payloads_name_the_key_and_change_nothing(world: World, payload:
     assert answer["error"].startswith(error), answer["error"]
     assert function.invoke({"action": "status", "deployment": "web"}) == before
     assert world.weights() == {"web-blue": 100}
+
+
+def test_all_at_once_with_its_one_step_written_out_still_starts(world: World) -> None:
+    function = ShiftTraffic(world.config, world.shifter)
+    view = function.invoke(
+        {"action": "start", "deployment": "web", "strategy": "all_at_once", "steps": [100]}
+    )
+    assert (view["state"], view["steps"], world.weights()) == ("promoted", [100], {"web-green": 100})
 
 
 def test_refusals_are_errors_too(world: World) -> None:

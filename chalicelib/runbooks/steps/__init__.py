@@ -11,6 +11,8 @@ the IAM policy the project ships.
 
 from __future__ import annotations
 
+import difflib
+
 from chalicelib.runbooks.steps.base import ESCALATED, HEALED, MOVED, NEXT, PAUSE, StepContext, StepKind
 
 REGISTRY: dict[str, type[StepKind]] = {}
@@ -21,6 +23,17 @@ def register(kind: type[StepKind]) -> type[StepKind]:
         raise ValueError(f"step kind {kind.kind!r}: empty or registered twice")
     REGISTRY[kind.kind] = kind
     return kind
+
+
+def unknown_kind(name: str) -> str:
+    """What to tell a person who wrote a step kind that is not registered, with the closest one.
+
+    >>> print(unknown_kind("escalte"))  # doctest: +ELLIPSIS
+    unknown step kind 'escalte' (known: escalate, maintenance, ...); did you mean 'escalate'?
+    """
+    close = difflib.get_close_matches(name, REGISTRY, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown step kind {name!r} (known: {', '.join(sorted(REGISTRY))}){hint}"
 
 
 # Imported for their @register; the order is irrelevant.
@@ -53,4 +66,5 @@ __all__ = [
     "traffic",
     "verify",
     "register",
+    "unknown_kind",
 ]
