@@ -26,7 +26,11 @@ class Patience:
 
 # SNS answers a Publish in tens of milliseconds: seconds of silence are a hang, and the caller
 # keeps the message for later. The most patient that fits the time left is used.
-PATIENCE = (Patience(connect=1.0, read=2.0, attempts=2), Patience(connect=0.5, read=1.0, attempts=1))
+PATIENCE = (
+    Patience(connect=1.0, read=2.0, attempts=2),
+    Patience(connect=0.5, read=1.0, attempts=1),
+    Patience(connect=0.25, read=0.5, attempts=1),
+)
 
 
 class TopicUnreachable(Exception):
