@@ -19,6 +19,7 @@ from chalice.test import Client
 from chalicelib.alarms.message import probe_alarm_message
 from chalicelib.aws.clients import bounded_client
 from chalicelib.aws.topics import NoTimeToPublish, publish_json_within
+from chalicelib.handlers.probe import publish_deadline
 from chalicelib.state.outbox import OUTBOX_LIMIT, trim
 from chalicelib.state.store import StateStore
 from chalicelib.state.thresholds import DOWN, MonitorState
@@ -196,3 +197,15 @@ def test_too_little_time_to_publish_is_refused_naming_seconds_and_sends_nothing(
     with pytest.raises(NoTimeToPublish, match=r"seconds: expected at least 0\.75, got 0\.40"):
         publish_json_within("autoheal-alarms", message(0), "flappy is DOWN", 0.4)
     assert all_down.alarms_published() == []
+
+
+@pytest.mark.parametrize(
+    ("lambda_seconds", "publish_by"),
+    [
+        (75.0, 58.0),  # the deployed timeout: the tick's minute bounds it, 2 s kept to finish
+        (30.0, 28.0),  # the Lambda's deadline bounds it
+        (3.0, 2.4),  # a short invocation keeps a fifth of its time to finish
+    ],
+)
+def test_the_publish_deadline_sits_inside_the_tick_and_the_lambda_deadline(lambda_seconds, publish_by):
+    assert publish_deadline(100.0, 100.0 + lambda_seconds) == pytest.approx(100.0 + publish_by)
