@@ -77,6 +77,18 @@ def call_once(
 
 
 @functools.cache
+def bounded_client(service: str, connect_timeout: float, read_timeout: float, attempts: int) -> Any:
+    """A client that gives up within seconds: for calls made against a deadline of their own."""
+    import boto3
+    from botocore.config import Config
+
+    retries = {"mode": "standard", "total_max_attempts": attempts}
+    return boto3.session.Session().client(
+        service, config=Config(retries=retries, connect_timeout=connect_timeout, read_timeout=read_timeout)
+    )
+
+
+@functools.cache
 def table(name: str) -> Any:
     """A DynamoDB Table resource (it serialises items and resends unprocessed batch writes)."""
     import boto3
@@ -104,5 +116,5 @@ def topic_arn(name_or_arn: str) -> str:
 
 def reset() -> None:
     """Forget cached clients (tests point them at a new endpoint)."""
-    for cached in (client, mutating_client, table, account_id):
+    for cached in (client, mutating_client, bounded_client, table, account_id):
         cached.cache_clear()

@@ -7,8 +7,10 @@ floor of EventBridge.
 
 Nothing is lost: a transition's alarm message goes into the monitor's outbox, saved with its new
 state, and leaves it only once SNS accepted it, so a publish that fails is retried every cycle
-(and by the next invocation) until it goes through. A state read that fails never leads to a
-write: the cycle still probes and emits metrics, and the read is tried again next cycle.
+(and by the next invocation) until it goes through. Publishing has a deadline inside the
+invocation's: each attempt gives up within seconds, a hanging SNS ends the cycle's publishing,
+and what is not sent by then stays saved for the next cycle. A state read that fails never leads
+to a write: the cycle still probes and emits metrics, and the read is tried again next cycle.
 """
 
 from __future__ import annotations
@@ -17,17 +19,18 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Callable
+from typing import Callable, Optional
 
 from aws_lambda_powertools import Logger
 
 from chalicelib.alarms.message import probe_alarm_message
-from chalicelib.aws.topics import publish_json
+from chalicelib.aws.topics import NoTimeToPublish, TopicUnreachable, publish_json_within
 from chalicelib.config.model import Config
 from chalicelib.maintenance.cover import silences
 from chalicelib.metrics import emit_probe_metrics
 from chalicelib.probe.engine import BACKOFF, ProbeEngine
 from chalicelib.probe.result import ProbeResult
+from chalicelib.state.outbox import OUTBOX_LIMIT, trim
 from chalicelib.state.store import StateStore
 from chalicelib.state.thresholds import ALARM_STATE, DOWN, MonitorState, Transition, advance
 from chalicelib.statuspage.site import site_for
@@ -39,6 +42,7 @@ RESERVE_SECONDS = 3.0  # kept back from the deadline for writes and publishing
 RESERVE_SHARE = 0.2  # ...or this share of a short invocation, whichever is less
 LATE_START = 0.3  # seconds past its start a slot may still begin: the engine's GRACE and some
 BUDGET_MARGIN = 1.25  # over the longest recent cycle: room for a fresh outage's timeouts
+FINISH_SECONDS = 2.0  # kept after the last publish to save the outbox and update the site
 
 
 @dataclass
@@ -53,6 +57,7 @@ class Invocation:
     outbox: dict[str, list[dict]] = field(default_factory=dict)  # monitor -> messages SNS has not taken
     trusted: bool = False  # the stored state was read: only then may this invocation write it
     dirty: set[str] = field(default_factory=set)  # monitors whose state or outbox is not saved yet
+    publish_by: float = math.inf  # monotonic: no publish may start that could end after this
 
     def summary(self, states: dict[str, MonitorState]) -> dict:
         monitors = {}
@@ -65,6 +70,7 @@ class Invocation:
             "monitors": monitors,
             "transitions": [f"{t.monitor}: {t.old} -> {t.new}" for t in self.transitions],
             "errors": self.errors,
+            "outbox_pending": sum(len(messages) for messages in self.outbox.values()),
         }
 
 
@@ -87,9 +93,9 @@ class ProbeRun:
     def invoke(self, deadline: float) -> dict:
         """Probe until the tick's minute is up; `deadline` is the Lambda's, on the monotonic clock."""
         started = self.monotonic()
+        run = Invocation(publish_by=publish_deadline(started, deadline))
         deadline -= min(RESERVE_SECONDS, RESERVE_SHARE * max(0.0, deadline - started))
         window_end = min(deadline, started + TICK_SECONDS - RESERVE_SECONDS)
-        run = Invocation()
         self.load_states(run)
         # A cold container has no timings of its own: start what was failing first, so hung
         # backends begin their timeouts at once instead of queueing behind quick answers.
@@ -150,7 +156,7 @@ class ProbeRun:
             log_transition(transition)
             run.transitions.append(transition)
             if transition.publishable and not self.held_back(transition):
-                run.outbox.setdefault(transition.monitor, []).append(self.message(transition))
+                enqueue(run, transition.monitor, self.message(transition))
         if self.save(run):
             self.flush_outbox(run)
         self.publish_status(run, run.states)
@@ -197,25 +203,42 @@ class ProbeRun:
         return True
 
     def flush_outbox(self, run: Invocation) -> None:
-        """Publish every saved message, oldest first; what SNS refuses stays for the next cycle."""
-        for monitor, messages in list(run.outbox.items()):
-            while messages:
-                try:
-                    publish_json(
-                        self.config.settings.alarm_topic, messages[0], subject=subject_of(messages[0])
-                    )
-                except Exception as exc:  # noqa: BLE001
-                    report(
-                        run,
-                        f"publishing {monitor} {messages[0]['NewStateValue']} failed; kept in the outbox",
-                        exc,
-                    )
-                    break
-                messages.pop(0)
-                run.dirty.add(monitor)
-            if not messages:
-                del run.outbox[monitor]
+        """Publish saved messages, oldest first, until the publish deadline; what SNS refuses,
+        or what there is no time for, stays saved for the next cycle."""
+        try:
+            for monitor in list(run.outbox):
+                self.flush_monitor(run, monitor)
+        except PublishingStopped as stopped:
+            pending = sum(len(messages) for messages in run.outbox.values())
+            report(
+                run,
+                f"{stopped}; {pending} message(s) kept in the outbox for the next cycle",
+                stopped.__cause__,
+            )
         self.save(run)
+
+    def flush_monitor(self, run: Invocation, monitor: str) -> None:
+        """Raises PublishingStopped when nothing more may be published in this cycle."""
+        messages = run.outbox[monitor]
+        while messages:
+            try:
+                publish_json_within(
+                    self.config.settings.alarm_topic,
+                    messages[0],
+                    subject_of(messages[0]),
+                    run.publish_by - self.monotonic(),
+                )
+            except NoTimeToPublish as exc:
+                raise PublishingStopped("publish deadline reached") from exc
+            except TopicUnreachable as exc:
+                raise PublishingStopped("SNS did not answer") from exc
+            except Exception as exc:  # noqa: BLE001 - a refusal of this message: the others still go
+                what = f"publishing {monitor} {messages[0]['NewStateValue']} failed; kept in the outbox"
+                report(run, what, exc)
+                return
+            messages.pop(0)
+            run.dirty.add(monitor)
+        del run.outbox[monitor]
 
     def held_back(self, transition: Transition) -> bool:
         """A DOWN under maintenance is not published (no runbook, nobody told); its state is
@@ -246,6 +269,29 @@ class ProbeRun:
             report(run, "status site update failed", exc)
 
 
+class PublishingStopped(Exception):
+    """No more publishing in this cycle: the deadline is near or SNS does not answer."""
+
+
+def publish_deadline(started: float, deadline: float) -> float:
+    """The last moment a publish may end: inside the tick (invocations must not overlap, or two
+    would publish one outbox) and the Lambda's deadline, with room left to save and update the site."""
+    finish = min(FINISH_SECONDS, RESERVE_SHARE * max(0.0, deadline - started))
+    return min(deadline, started + TICK_SECONDS) - finish
+
+
+def enqueue(run: Invocation, monitor: str, message: dict) -> None:
+    """Add to the monitor's outbox, held to its limit; what is dropped is logged, never silent."""
+    kept, dropped = trim([*run.outbox.get(monitor, []), message], OUTBOX_LIMIT)
+    run.outbox[monitor] = kept
+    if dropped:
+        logger.warning(
+            f"{monitor}: outbox over its limit of {OUTBOX_LIMIT}; dropped {dropped} unsent message(s), "
+            "kept the oldest DOWN and the newest",
+            extra={"monitor": monitor, "dropped": dropped},
+        )
+
+
 def subject_of(message: dict) -> str:
     state = "DOWN" if message["NewStateValue"] == "ALARM" else "UP"
     return f"{message['Trigger']['Dimensions'][0]['value']} is {state}"
@@ -257,8 +303,8 @@ def next_slot(slot: float, every: float, now: float) -> float:
     return slot + max(1, math.ceil((now - slot) / every)) * every
 
 
-def report(run: Invocation, what: str, exc: Exception) -> None:
-    message = f"{what}: {type(exc).__name__}: {exc}"
+def report(run: Invocation, what: str, exc: Optional[BaseException]) -> None:
+    message = f"{what}: {type(exc).__name__}: {exc}" if exc is not None else what
     run.errors.append(message)
     logger.error(message)
 

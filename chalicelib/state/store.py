@@ -2,7 +2,9 @@
 
 Items live in the project's single table under the partition "monitor", one per monitor
 (sort key = monitor name). Each item also holds the monitor's outbox: the alarm-shaped messages of
-its transitions that SNS has not accepted yet, kept until it does (see handlers.probe).
+its transitions that SNS has not accepted yet, kept until it does (see handlers.probe). The
+probe holds each outbox to its limit as it adds to it (state.outbox), so the store writes every
+message it is given and never drops one.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from chalicelib.aws.clients import table
 from chalicelib.state.thresholds import MonitorState
 
 PARTITION = "monitor"
-OUTBOX_LIMIT = 20  # transitions kept per monitor while SNS refuses them; the newest matter most
 
 
 class StateStore:
@@ -68,7 +69,7 @@ def to_item(name: str, state: MonitorState, outbox: Sequence[Mapping[str, Any]] 
     if state.reason:
         item["reason"] = state.reason[:500]
     if outbox:
-        item["outbox"] = [json.dumps(message) for message in outbox[-OUTBOX_LIMIT:]]
+        item["outbox"] = [json.dumps(message) for message in outbox]
     return item
 
 

@@ -9,6 +9,7 @@ from chalice.test import Client
 
 from chalicelib.alarms.parse import parse_sns_record
 from chalicelib.aws.clients import client, table
+from chalicelib.aws.topics import PATIENCE, quick_client
 from chalicelib.state.store import StateStore
 from sandbox.ports import free_port
 from tests.support.servers import SocketServer, hang
@@ -179,7 +180,9 @@ def test_a_transition_sns_refused_stays_in_the_outbox_until_it_is_published(depl
                 {"Error": {"Code": "InternalError", "Message": "injected"}}, "Publish"
             )
 
-    sns.meta.events.register("before-call.sns.Publish", refuse_once)
+    quick = [quick_client(patience) for patience in PATIENCE]
+    for publisher in quick:
+        publisher.meta.events.register("before-call.sns.Publish", refuse_once)
     try:
         first = invoke_probe(deployment)
         assert any("kept in the outbox" in e for e in first["errors"])
@@ -187,7 +190,8 @@ def test_a_transition_sns_refused_stays_in_the_outbox_until_it_is_published(depl
         assert StateStore("autoheal-state").load_with_outbox()[1]["broken"][0]["NewStateValue"] == "ALARM"
         second = invoke_probe(deployment)  # still DOWN: no new transition, the old one goes out
     finally:
-        sns.meta.events.unregister("before-call.sns.Publish", refuse_once)
+        for publisher in quick:
+            publisher.meta.events.unregister("before-call.sns.Publish", refuse_once)
     assert second["errors"] == [] and second["transitions"] == []
     [message] = deployment.alarms_published()
     assert (message["AlarmName"], message["NewStateValue"]) == ("autoheal-probe-broken", "ALARM")
