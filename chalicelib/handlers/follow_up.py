@@ -114,5 +114,8 @@ class FollowUp(IncidentDesk):
         resolve(incident, self.clock())
 
     def reminder_due(self, incident: Incident) -> bool:
+        """`remind_every` after the last notice people got; while the opening is still held by
+        `group_wait` nobody got one yet (last_notified_at is 0), so it counts from the opening."""
         every = self.config.settings.remind_every
-        return every is not None and self.clock() - incident.last_notified_at >= every
+        since = max(incident.last_notified_at, incident.opened_at)
+        return every is not None and self.clock() - since >= every
