@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.alarms.ledger import change_time
+from chalicelib.alarms.ledger import AlarmLedger, change_time
 from chalicelib.alarms.model import AlarmEvent
 from chalicelib.alarms.parse import parse_sns_event
 from chalicelib.alarms.routing import route
@@ -323,18 +323,22 @@ def handle_sns_event(
     event: Any,
     config: Config,
     process: Callable[[AlarmEvent, Optional[str]], dict[str, Any]],
+    ledger: Optional[AlarmLedger] = None,
 ) -> dict[str, Any]:
     """Parse, claim, then process each alarm. Malformed or unclaimed messages are dropped with
-    their reason; a failure while processing raises, so Lambda retries the event. A gate signal
-    first rolls back the shift it gates (claimed or not; that path never raises)."""
+    their reason; a failure while processing raises, so Lambda retries the event. A new state
+    change of a gate signal first rolls back the shift it gates, if that shift started by then
+    (claimed or not; that path never raises, and records an unclaimed gate alarm's change)."""
     alarms, dropped = parse_sns_event(event, config.settings.metrics_namespace)
     for reason in dropped:
         logger.warning(f"dropped message: {reason}", extra={"reason": reason})
+    ledger = ledger or AlarmLedger(config.settings.state_table)
     handled: list[dict[str, Any]] = []
     rolled_back: list[dict[str, Any]] = []
     for alarm in alarms:
-        rolled_back += roll_back_gated(alarm, config)  # traffic first: a runbook may take minutes
         runbook, reason = claim(alarm, config)
+        # Traffic first (a runbook may take minutes), judged before `process` records the change.
+        rolled_back += roll_back_gated(alarm, config, ledger, record=reason is not None)
         if reason:
             logger.warning(f"dropped alarm: {reason}", extra={"alarm": alarm.name[:255], "reason": reason})
             dropped.append(reason)
