@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 from chalicelib.config.durations import format_duration
 from chalicelib.handlers.incident_desk import IncidentDesk
 from chalicelib.handlers.maintenance import follow_maintenance
-from chalicelib.handlers.scheduled_runs import ScheduledRuns, is_scheduled
+from chalicelib.handlers.scheduled_runs import ScheduledRuns, is_scheduled, not_begun
 from chalicelib.runbooks.engine import resolve
 from chalicelib.runbooks.incident import OPEN, PAUSED, RUNNING, Incident
 from chalicelib.runbooks.incident_store import IncidentConflict
@@ -79,7 +79,7 @@ class FollowUp(IncidentDesk):
         if incident.status != OPEN:
             return "resent" if resent else ""
         run = incident.run
-        if run is None and is_scheduled(incident):
+        if is_scheduled(incident) and not_begun(run):
             return ""  # a scheduled run claimed but not begun: ScheduledRuns starts it, no reminder
         if run is not None and run.state in (PAUSED, RUNNING):
             self.take_over(incident, deadline)
