@@ -2,9 +2,10 @@
 
 Order matters for safety: parse, then route, and only then touch AWS. A message that does not
 parse, or that no monitor or `alarms:` route claims, is logged with its reason and dropped
-before any write. Each SNS message acts once however often it is delivered (Powertools
-Idempotency on the MessageId), and a state change older than the one on record for its alarm
-changes nothing (SNS does not keep order).
+before any write (a deployment's gate alarm aside: it may roll its shift back, and its change
+is recorded so that a redelivery does not). Each SNS message acts once however often it is
+delivered (Powertools Idempotency on the MessageId), and a state change older than the one on
+record for its alarm changes nothing (SNS does not keep order).
 
 Which incident a signal joins is `runbooks.grouping`'s key (runbook and targets, or component),
 or its dependency's incident while a monitor it `depends_on` is DOWN. One incident runs its
