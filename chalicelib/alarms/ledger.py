@@ -58,6 +58,14 @@ class AlarmLedger:
             names={"#s": "state"},
         )
 
+    def is_new(self, name: str, changed_at: Optional[float]) -> bool:
+        """Whether the change is later than the one on record: the same change delivered again,
+        or an older one, is not. Without a time there is nothing to order by: new."""
+        if changed_at is None:
+            return True
+        item = dynamodb.get(self.table_name, PARTITION, name)
+        return item is None or float(item["changed_at"]) < changed_at
+
     def states(self, names: Iterable[str]) -> dict[str, str]:
         """The last recorded state of each alarm (absent when none is recorded)."""
         items = dynamodb.get_many(self.table_name, PARTITION, names)

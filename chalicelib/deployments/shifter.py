@@ -143,11 +143,16 @@ class Shifter:
             return self.status(deployment)  # nothing under way: already at rest
         return self.view(self.move(deployment, record, Intent("abort", 0, by, reason or "aborted")))
 
-    def rollback(self, deployment: Deployment, by: str, reason: str) -> Optional[dict[str, Any]]:
-        """Roll back now if the deployment is shifting (an alarm or a DOWN monitor asked)."""
+    def rollback(
+        self, deployment: Deployment, by: str, reason: str, since: Optional[float] = None
+    ) -> Optional[dict[str, Any]]:
+        """Roll back now if the deployment is shifting (an alarm or a DOWN monitor asked), and,
+        with `since` (when the signal changed state), only a shift started by then."""
         record = self.store.get(deployment.name)
         if record is None or record.state != SHIFTING:
             return None
+        if since is not None and since < record.started_at:
+            return None  # a signal from before this shift judges an earlier one
         return self.view(self.move(deployment, record, Intent("rollback", 0, by, reason)))
 
     def advance(self, deployment: Deployment) -> Optional[dict[str, Any]]:

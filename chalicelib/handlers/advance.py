@@ -39,9 +39,12 @@ class Advance:
         return {"deployments": moved, "failed": failed, "listeners": listeners}
 
 
-def rollback_for_signal(signal: str, state: str, config: Optional[Config] = None) -> list[dict[str, Any]]:
+def rollback_for_signal(
+    signal: str, state: str, config: Optional[Config] = None, since: Optional[float] = None
+) -> list[dict[str, Any]]:
     """Called by `on_alarm`: roll back, in this invocation, every shift gated by `signal`
-    (an alarm name in ALARM, or a monitor name that went DOWN). Returns what rolled back."""
+    (an alarm name in ALARM, or a monitor name that went DOWN) and started by `since`, when
+    the signal changed state. Returns what rolled back."""
     from chalicelib import wiring
     from chalicelib.deployments.factory import build_shifter
 
@@ -51,7 +54,7 @@ def rollback_for_signal(signal: str, state: str, config: Optional[Config] = None
     shifter = build_shifter(config)
     for attempt in range(3):
         try:
-            return rollback_for(shifter, config.deployments, signal, state)
+            return rollback_for(shifter, config.deployments, signal, state, since)
         except Conflict:
             if attempt == 2:
                 raise

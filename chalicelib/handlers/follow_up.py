@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 from chalicelib.config.durations import format_duration
 from chalicelib.handlers.incident_desk import IncidentDesk
 from chalicelib.handlers.maintenance import follow_maintenance
-from chalicelib.handlers.scheduled_runs import ScheduledRuns, is_scheduled
+from chalicelib.handlers.scheduled_runs import ScheduledRuns, is_scheduled, not_begun
 from chalicelib.runbooks.engine import resolve
 from chalicelib.runbooks.incident import OPEN, PAUSED, RUNNING, Incident
 from chalicelib.runbooks.incident_store import IncidentConflict
@@ -79,7 +79,7 @@ class FollowUp(IncidentDesk):
         if incident.status != OPEN:
             return "resent" if resent else ""
         run = incident.run
-        if run is None and is_scheduled(incident):
+        if is_scheduled(incident) and not_begun(run):
             return ""  # a scheduled run claimed but not begun: ScheduledRuns starts it, no reminder
         if run is not None and run.state in (PAUSED, RUNNING):
             self.take_over(incident, deadline)
@@ -114,5 +114,8 @@ class FollowUp(IncidentDesk):
         resolve(incident, self.clock())
 
     def reminder_due(self, incident: Incident) -> bool:
+        """`remind_every` after the last notice people got; while the opening is still held by
+        `group_wait` nobody got one yet (last_notified_at is 0), so it counts from the opening."""
         every = self.config.settings.remind_every
-        return every is not None and self.clock() - incident.last_notified_at >= every
+        since = max(incident.last_notified_at, incident.opened_at)
+        return every is not None and self.clock() - since >= every

@@ -2,9 +2,10 @@
 
 Order matters for safety: parse, then route, and only then touch AWS. A message that does not
 parse, or that no monitor or `alarms:` route claims, is logged with its reason and dropped
-before any write. Each SNS message acts once however often it is delivered (Powertools
-Idempotency on the MessageId), and a state change older than the one on record for its alarm
-changes nothing (SNS does not keep order).
+before any write (a deployment's gate alarm aside: it may roll its shift back, and its change
+is recorded so that a redelivery does not). Each SNS message acts once however often it is
+delivered (Powertools Idempotency on the MessageId), and a state change older than the one on
+record for its alarm changes nothing (SNS does not keep order).
 
 Which incident a signal joins is `runbooks.grouping`'s key (runbook and targets, or component),
 or its dependency's incident while a monitor it `depends_on` is DOWN. One incident runs its
@@ -21,7 +22,7 @@ from typing import Any, Callable, Optional
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.alarms.ledger import change_time
+from chalicelib.alarms.ledger import AlarmLedger, change_time
 from chalicelib.alarms.model import AlarmEvent
 from chalicelib.alarms.parse import parse_sns_event
 from chalicelib.alarms.routing import route
@@ -339,18 +340,22 @@ def handle_sns_event(
     event: Any,
     config: Config,
     process: Callable[[AlarmEvent, Optional[str]], dict[str, Any]],
+    ledger: Optional[AlarmLedger] = None,
 ) -> dict[str, Any]:
     """Parse, claim, then process each alarm. Malformed or unclaimed messages are dropped with
-    their reason; a failure while processing raises, so Lambda retries the event. A gate signal
-    first rolls back the shift it gates (claimed or not; that path never raises)."""
+    their reason; a failure while processing raises, so Lambda retries the event. A new state
+    change of a gate signal first rolls back the shift it gates, if that shift started by then
+    (claimed or not; that path never raises, and records an unclaimed gate alarm's change)."""
     alarms, dropped = parse_sns_event(event, config.settings.metrics_namespace)
     for reason in dropped:
         logger.warning(f"dropped message: {reason}", extra={"reason": reason})
+    ledger = ledger or AlarmLedger(config.settings.state_table)
     handled: list[dict[str, Any]] = []
     rolled_back: list[dict[str, Any]] = []
     for alarm in alarms:
-        rolled_back += roll_back_gated(alarm, config)  # traffic first: a runbook may take minutes
         runbook, reason = claim(alarm, config)
+        # Traffic first (a runbook may take minutes), judged before `process` records the change.
+        rolled_back += roll_back_gated(alarm, config, ledger, record=reason is not None)
         if reason:
             logger.warning(f"dropped alarm: {reason}", extra={"alarm": alarm.name[:255], "reason": reason})
             dropped.append(reason)

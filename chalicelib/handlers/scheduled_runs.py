@@ -4,6 +4,10 @@ A scheduled run is an incident of its own (`schedule:<runbook>`), so it goes thr
 engine as any other: leases, budget, one wave at a time with a verify after each, checkpoints,
 and `follow_up` carrying it on when one invocation cannot finish it. Saving that incident with
 its version check is the claim: of two `follow_up`s that see the same fire time, one starts it.
+The claim carries a run not yet begun, with a heartbeat: while it is fresh another `follow_up`
+leaves it to its claimer (follow_ups overlap when one runs long); once stale, its claimer died,
+and the claim is taken over by the same kind of write. Losing either race is not a failure: the
+loser stands down quietly, before it has done anything.
 It is skipped, with a note in its story, while an incident is open for the same runbook or
 targets (restarting a tier autoheal is already healing would make the outage bigger), and it
 tells people only when it fails.
@@ -17,7 +21,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.handlers.incident_desk import IncidentDesk
 from chalicelib.runbooks.engine import resolve
-from chalicelib.runbooks.incident import OPEN, Incident
+from chalicelib.runbooks.incident import OPEN, RUNNING, Incident, RunPosition
 from chalicelib.runbooks.incident_store import IncidentConflict
 from chalicelib.runbooks.schedule import CATCH_UP_SECONDS, due
 
@@ -32,6 +36,16 @@ def schedule_key(runbook: str) -> str:
 
 def is_scheduled(incident: Incident) -> bool:
     return incident.key.startswith(PREFIX)
+
+
+def claimed_run(runbook: str, now: float) -> RunPosition:
+    """What a claim holds until the engine starts the run: no target yet, a live heartbeat."""
+    return RunPosition(runbook, [], heartbeat=now, scheduled=True)
+
+
+def not_begun(run: Optional[RunPosition]) -> bool:
+    """Claimed, and the run not started yet (None: a claim written without a run)."""
+    return run is None or (run.state == RUNNING and not run.targets and not run.commands)
 
 
 class ScheduledRuns:
@@ -49,7 +63,8 @@ class ScheduledRuns:
             try:
                 outcome = self.start_if_due(name, others, deadline)
             except IncidentConflict:
-                outcome = None  # another follow_up claimed this fire time
+                logger.info(f"scheduled {name}: another follow_up claimed it first; standing down")
+                outcome = None
             if outcome:
                 done[outcome].append(name)
         return done
@@ -58,9 +73,9 @@ class ScheduledRuns:
         desk, now = self.desk, self.desk.clock()
         previous = desk.incidents.get(schedule_key(name))
         if previous is not None and previous.status == OPEN:
-            if previous.run is None:  # claimed, then the invocation died before the run began
-                return self.start_claimed(previous, name, deadline, now)
-            return None  # its run is still going: follow_up carries it on like any other
+            if not_begun(previous.run) and not previous.run_in_flight(now):
+                return self.start_claimed(previous, name, deadline, now)  # its claimer died
+            return None  # being started by its claimer, or running: follow_up carries it on
         fire = due(desk.config.runbooks[name].schedule, previous.opened_at if previous else None, now)
         if fire is None:
             return None
@@ -79,18 +94,23 @@ class ScheduledRuns:
             logger.info(f"scheduled {name} skipped: {blocker.key} is open", extra={"runbook": name})
             return "skipped"
         incident.tell(now, f"scheduled {name} starts")
+        incident.run = claimed_run(name, now)
         desk.incidents.save(incident)  # the claim: a second follow_up's save of this fire time fails
         self.run(incident, name, deadline)
         return "started"
 
     def start_claimed(self, incident: Incident, name: str, deadline: float, now: float) -> str:
-        """Start a run whose claim outlived its invocation (follow_up runs one at a time, so nobody
-        else is starting it), unless its time has passed: then say it was missed."""
+        """Take over a claim that outlived its invocation and start its run, unless its time has
+        passed: then say it was missed. The take-over is a claim too: of two follow_ups taking it
+        over, the second's save fails before it does anything."""
         if now - incident.opened_at > CATCH_UP_SECONDS:
             incident.tell(now, "missed: autoheal stopped before the run began")
             resolve(incident, now)
             self.desk.incidents.save(incident)
             return "skipped"
+        incident.tell(now, "the invocation that claimed it stopped before the run began; starting it")
+        incident.run = claimed_run(name, now)
+        self.desk.incidents.save(incident)
         self.run(incident, name, deadline)
         return "started"
 

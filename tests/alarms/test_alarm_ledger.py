@@ -42,3 +42,13 @@ def alarms_client():
     from chalicelib.aws.clients import table
 
     return table("ledger").meta.client
+
+
+def test_only_a_change_later_than_the_one_on_record_is_new(local_aws):
+    alarms = ledger()
+    assert alarms.is_new("web-5xx", T)  # nothing on record
+    alarms.record("web-5xx", "ALARM", T, T)
+    assert not alarms.is_new("web-5xx", T)  # the same change, delivered again
+    assert not alarms.is_new("web-5xx", T - 1)  # an older one, delivered late
+    assert alarms.is_new("web-5xx", T + 1)
+    assert alarms.is_new("web-5xx", None)  # no time to order by

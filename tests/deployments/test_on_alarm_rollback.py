@@ -1,9 +1,12 @@
 """A gate signal reaching `on_alarm` mid-shift rolls back in that invocation (Chalice's test
-client, moto as AWS); a rollback that fails never costs the alarm its incident."""
+client, moto as AWS); a rollback that fails never costs the alarm its incident. Only a new state
+change from the shift's own time rolls back: not one from before it, not a redelivery, not one
+older than the change on record."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -12,14 +15,23 @@ from chalice.test import Client
 
 from chalicelib.aws.clients import client
 from chalicelib.deployments.shifter import StartOptions
-from tests.deployments.conftest import DEPLOYMENT, World, build_world
+from tests.deployments.conftest import DEPLOYMENT, T0, World, build_world
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def at(epoch: float) -> str:
+    """CloudWatch's StateChangeTime."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+
+DURING = at(T0 + 30)  # the fixture's shift started at T0
 
 
 def sns_event(name: str, message_id: str, **changes: Any) -> dict[str, Any]:
     event = json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
     sns = event["Records"][0]["Sns"]
+    changes.setdefault("StateChangeTime", DURING)
     sns["Message"] = json.dumps({**json.loads(sns["Message"]), **changes})
     sns["MessageId"] = message_id
     return event
@@ -94,3 +106,52 @@ def test_a_failed_rollback_keeps_the_incident_and_advance_finishes_it(shifting) 
         tick = chalice.lambda_.invoke("advance", scheduled).payload
     assert [d["state"] for d in tick["deployments"]] == ["rolled_back"]
     assert world.weights() == {"web-blue": 100}
+
+
+GATE_SIGNALS = {
+    "alarm": ("alarm-metric-alarm", {"AlarmName": "web-5xx-high"}),  # nobody routes it
+    "monitor": ("alarm-probe-down", {}),  # its incident opens too
+}
+
+
+@pytest.mark.parametrize("gate", sorted(GATE_SIGNALS))
+def test_a_gate_alarm_from_before_the_shift_rolls_nothing_back(shifting, gate) -> None:
+    deployment, world = shifting
+    name, changes = GATE_SIGNALS[gate]
+    event = sns_event(name, "m-old", StateChangeTime=at(T0 - 60), **changes)
+    with Client(deployment.app.app) as chalice:
+        out = chalice.lambda_.invoke("on_alarm", event).payload
+    assert out["rolled_back"] == []
+    assert world.weights() == {"web-blue": 90, "web-green": 10}
+    assert world.shifter.status(world.web)["state"] == "shifting"
+
+
+@pytest.mark.parametrize("gate", sorted(GATE_SIGNALS))
+def test_a_redelivery_after_the_shift_started_again_rolls_nothing_back(shifting, gate) -> None:
+    deployment, world = shifting
+    name, changes = GATE_SIGNALS[gate]
+    with Client(deployment.app.app) as chalice:
+        first = chalice.lambda_.invoke("on_alarm", sns_event(name, "m-1", **changes)).payload
+        assert [r["state"] for r in first["rolled_back"]] == ["rolled_back"]
+        world.clock.tick(120)
+        world.shifter.start(world.web, StartOptions(), by="person")  # fixed, and started again
+        assert world.weights() == {"web-blue": 90, "web-green": 10}
+        again = chalice.lambda_.invoke("on_alarm", sns_event(name, "m-1", **changes)).payload
+        republished = chalice.lambda_.invoke("on_alarm", sns_event(name, "m-2", **changes)).payload
+    assert again["rolled_back"] == [] and republished["rolled_back"] == []
+    assert world.weights() == {"web-blue": 90, "web-green": 10}
+    assert world.shifter.status(world.web)["state"] == "shifting"
+
+
+@pytest.mark.parametrize("gate", sorted(GATE_SIGNALS))
+def test_an_alarm_delivered_after_its_ok_rolls_nothing_back(shifting, gate) -> None:
+    deployment, world = shifting
+    name, changes = GATE_SIGNALS[gate]
+    ok_name = "alarm-probe-up" if gate == "monitor" else name
+    ok = sns_event(ok_name, "m-ok", StateChangeTime=at(T0 + 90), **changes, NewStateValue="OK")
+    late = sns_event(name, "m-late", StateChangeTime=at(T0 + 30), **changes)
+    with Client(deployment.app.app) as chalice:
+        assert chalice.lambda_.invoke("on_alarm", ok).payload["rolled_back"] == []
+        out = chalice.lambda_.invoke("on_alarm", late).payload
+    assert out["rolled_back"] == []
+    assert world.weights() == {"web-blue": 90, "web-green": 10}

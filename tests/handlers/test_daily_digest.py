@@ -119,3 +119,74 @@ def test_a_day_with_nothing_sends_nothing(local_aws):
 def test_a_digest_needs_its_settings():
     with pytest.raises(ValueError, match="settings.digest"):
         DailyDigest(Settings(TABLE, "a", "n", "b"), IncidentStore(TABLE), People().send)
+
+
+def test_two_follow_ups_retrying_at_once_send_it_once(world):
+    now, people, digest, _ = world
+    people.refusing = {"email"}
+    now[0] = NINE + 5
+    assert digest.send_due() == {"digest": "failed: email"}
+    people.refusing = set()
+    now[0] += 60
+    rival_said = []
+
+    def send_while_another_retries(notice, channels):
+        if not rival_said:  # the other follow_up reads the record while this one sends
+            rival_said.append(rival.send_due())
+        return people.send(notice, channels)
+
+    first = DailyDigest(SETTINGS, digest.incidents, send_while_another_retries, None, lambda: now[0])
+    rival = DailyDigest(SETTINGS, digest.incidents, people.send, None, lambda: now[0])
+    assert first.send_due() == {"digest": "sent"}
+    assert rival_said == [{}]
+    assert len(people.sent) == 2  # the failed try, then one retry
+
+
+def test_two_follow_ups_taking_over_a_dead_claim_at_once_send_it_once(world):
+    now, people, digest, _ = world
+    now[0] = NINE + 5
+
+    def dies(notice, channels):
+        raise SystemExit("the Lambda died after its claim")
+
+    with pytest.raises(SystemExit):
+        DailyDigest(SETTINGS, digest.incidents, dies, None, lambda: now[0]).send_due()
+    now[0] = NINE + 5 + STALE_CLAIM_SECONDS + 1
+    rival_said = []
+
+    def send_while_another_takes_over(notice, channels):
+        if not rival_said:
+            rival_said.append(digest.send_due())
+        return people.send(notice, channels)
+
+    first = DailyDigest(SETTINGS, digest.incidents, send_while_another_takes_over, None, lambda: now[0])
+    assert first.send_due() == {"digest": "sent"}
+    assert rival_said == [{}] and len(people.sent) == 1
+
+
+def test_a_send_that_raises_is_released_and_tried_again_the_next_minute(world):
+    now, people, digest, _ = world
+    now[0] = NINE + 5
+
+    def raises(notice, channels):
+        raise ConnectionError("SNS unreachable")
+
+    failing = DailyDigest(SETTINGS, digest.incidents, raises, None, lambda: now[0])
+    assert failing.send_due() == {"digest": "failed: email"}
+    now[0] += 60  # well before a claim would count as stale
+    assert digest.send_due() == {"digest": "sent"} and len(people.sent) == 1
+
+
+def test_a_slow_send_whose_claim_was_taken_over_does_not_ask_for_another(world):
+    now, people, digest, _ = world
+    now[0] = NINE + 5
+
+    def slow_then_fails(notice, channels):
+        now[0] += STALE_CLAIM_SECONDS + 1  # meanwhile another follow_up takes it over and sends
+        assert digest.send_due() == {"digest": "sent"}
+        return list(channels)
+
+    slow = DailyDigest(SETTINGS, digest.incidents, slow_then_fails, None, lambda: now[0])
+    slow.send_due()
+    now[0] += 60
+    assert digest.send_due() == {} and len(people.sent) == 1

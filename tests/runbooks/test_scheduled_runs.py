@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from typing import Any
 
 import pytest
@@ -134,3 +135,83 @@ def test_a_claim_whose_invocation_died_before_the_run_began_is_started_and_nobod
     assert len(world.commands()) == 3
     assert world.incident(schedule_key("restart-fleet")).status == RESOLVED
     assert world.published() == []
+
+
+def test_the_follow_up_that_loses_the_claim_race_stands_down_and_nobody_is_paged(make_world, health):
+    """Two follow_ups overlap: the second reads the first's claim before that run's first
+    checkpoint. Before, it took the claim for a dead one and started the run too; one of them
+    then lost a version check mid-step and paged "step 1 failed: IncidentConflict"."""
+    from chalicelib.handlers.follow_up import FollowUp
+    from chalicelib.handlers.scheduled_runs import ScheduledRuns
+    from chalicelib.runbooks.engine import Clock
+
+    world = make_world(scheduled_config(health.url))
+    first = FollowUp(world.config, world.store(), world.engine(Clock()))
+    second = FollowUp(world.config, world.store(), world.engine(Clock()))
+    second_said = []
+    resolve_targets = first.engine.actions.resolve
+
+    def resolve_while_another_follow_up_runs(targets):
+        if not second_said:  # the first has claimed the fire time; its run has not begun
+            second_said.append(ScheduledRuns(second).start_due([], time.monotonic() + 60))
+        return resolve_targets(targets)
+
+    first.engine.actions.resolve = resolve_while_another_follow_up_runs
+    done = ScheduledRuns(first).start_due([], time.monotonic() + 60)
+
+    assert second_said == [{"started": [], "skipped": []}]
+    assert done["started"] == ["restart-fleet"]
+    incident = world.incident(schedule_key("restart-fleet"))
+    assert incident.status == RESOLVED and incident.run.state == "healed"
+    assert sorted(t for c in world.commands() for t in targets_of(c)) == world.everyone
+    assert world.published() == []  # nobody paged
+
+
+def dead_claim(world, legacy: bool = False) -> None:
+    """A claim whose follow_up died before the run began, its heartbeat long quiet (`legacy`:
+    written without a run at all)."""
+    from chalicelib.handlers.scheduled_runs import claimed_run
+    from chalicelib.runbooks.incident import STALE_RUN_SECONDS, Incident
+
+    now = time.time()
+    fire = due(Schedule(**EVERY_MINUTE), None, now)
+    claim = Incident(schedule_key("restart-fleet"), "scheduled restart-fleet", fire, "schedule")
+    claim.run = None if legacy else claimed_run("restart-fleet", now - STALE_RUN_SECONDS - 1)
+    world.store().save(claim)
+
+
+def test_a_stale_claim_is_started_by_the_next_follow_up_and_nobody_reminded(make_world, health):
+    world = make_world(scheduled_config(health.url))
+    dead_claim(world)
+
+    done = world.follow_up()
+
+    assert done["started"] == ["restart-fleet"] and done["resumed"] == done["reminded"] == []
+    assert sorted(t for c in world.commands() for t in targets_of(c)) == world.everyone
+    assert world.incident(schedule_key("restart-fleet")).status == RESOLVED
+    assert world.published() == []
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["stale", "without-run"])
+def test_of_two_follow_ups_taking_over_a_dead_claim_one_starts_and_nobody_is_paged(
+    make_world, health, legacy
+):
+    from chalicelib.handlers.follow_up import FollowUp
+    from chalicelib.handlers.scheduled_runs import ScheduledRuns
+    from chalicelib.runbooks.engine import Clock
+
+    world = make_world(scheduled_config(health.url))
+    dead_claim(world, legacy)
+    first = FollowUp(world.config, world.store(), world.engine(Clock()))
+    second = FollowUp(world.config, world.store(), world.engine(Clock()))
+    read_at_once = world.store().get(schedule_key("restart-fleet"))  # both read the dead claim
+    second.incidents.get = lambda key: copy.deepcopy(read_at_once)
+
+    done = ScheduledRuns(first).start_due([], time.monotonic() + 60)
+    said = ScheduledRuns(second).start_due([], time.monotonic() + 60)
+
+    assert done["started"] == ["restart-fleet"] and said == {"started": [], "skipped": []}
+    incident = world.incident(schedule_key("restart-fleet"))
+    assert incident.status == RESOLVED and incident.run.state == "healed"
+    assert len(world.commands()) == 3  # one run: every target once
+    assert world.published() == []  # nobody paged
