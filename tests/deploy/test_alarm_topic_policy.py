@@ -17,6 +17,12 @@ from autoheal_ops.stage import StageNames, functions
 
 ACCOUNT, REGION, STAGE = "123456789012", "us-east-1", "prod"
 TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:autoheal-{STAGE}-alarms"
+
+
+def topic(stage: str) -> str:
+    return f"arn:aws:sns:{REGION}:{ACCOUNT}:autoheal-{stage}-alarms"
+
+
 RAISE_DOWNS = ("maintenance", "follow_up", "on_alarm")
 
 
@@ -31,7 +37,8 @@ def evaluated(value: Any, parameters: dict[str, str]) -> Any:
     if not isinstance(value, dict):
         return value
     if set(value) == {"Ref"}:
-        return {"AlarmTopic": TOPIC, "AWS::AccountId": ACCOUNT}.get(value["Ref"]) or parameters[value["Ref"]]
+        known = {"AlarmTopic": topic(parameters["Stage"]), "AWS::AccountId": ACCOUNT}
+        return known.get(value["Ref"]) or parameters[value["Ref"]]
     if set(value) == {"Fn::Sub"}:
         text = resolve(value["Fn::Sub"], ACCOUNT, REGION)
         return re.sub(r"\$\{(\w+)\}", lambda m: parameters[m.group(1)], text)
@@ -42,17 +49,18 @@ def evaluated(value: Any, parameters: dict[str, str]) -> Any:
     return {k: evaluated(v, parameters) for k, v in value.items()}
 
 
-def topic_policy(probe_role_name: str = "") -> dict:
-    template = stage_template(STAGE, stage_config(STAGE), functions())
+def topic_policy(probe_role_name: str = "", stage: str = STAGE) -> dict:
+    """The alarms topic's policy as CloudFormation would create it for `stage`."""
+    template = stage_template(stage, stage_config(stage), functions())
     document = template["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]
-    return evaluated(document, {"Stage": STAGE, "ProbeRoleName": probe_role_name})
+    return evaluated(document, {"Stage": stage, "ProbeRoleName": probe_role_name})
 
 
-def publishes(principal: dict[str, str], document: dict) -> str:
+def publishes(principal: dict[str, str], document: dict, stage: str = STAGE) -> str:
     context = {"aws:PrincipalArn": principal["AWS"]} if "AWS" in principal else {}
     if "Service" in principal:
         context = {"aws:PrincipalServiceName": principal["Service"], "aws:SourceAccount": ACCOUNT}
-    return decide(document, Request("sns:Publish", TOPIC, context, principal))
+    return decide(document, Request("sns:Publish", topic(stage), context, principal))
 
 
 def own_policy(function: str) -> dict:
