@@ -1,8 +1,9 @@
 """Decide offline whether an IAM policy allows a request, as AWS's policy logic does.
 
 Hand-written because no maintained library does this: the packages on PyPI lint policies
-(parliament, iam-policy-validator), expand the actions they grant (iam-ape, policy_sentry) or ask
-AWS itself (the IAM policy simulator), and moto checks actions only. This covers what autoheal's
+(parliament, iam-policy-validator), generate them (policy-sentry), parse them and expand their
+wildcards (policyuniverse, last released 2023; iam-ape), or the check asks AWS itself (the IAM
+policy simulator); moto checks actions only. This covers what autoheal's
 policies and its topic policy use: Allow/Deny, Action/NotAction, Resource/NotResource and
 Principal as globs, and the String, Arn and Bool condition operators with their `Not`,
 `IfExists`, `ForAnyValue:` and `ForAllValues:` forms. An explicit Deny wins; nothing matching
