@@ -10,6 +10,7 @@ the same listener, a runbook that restarts, reboots and shows the maintenance pa
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -175,6 +176,7 @@ def calls(world: World) -> list[Call]:
     return list(world.recorder.calls)
 
 
+@functools.cache
 def resolved_policy(function: str) -> dict[str, Any]:
     text = json.dumps(policy(function, STAGE, wiring.config()))
     return json.loads(resolve(text, ACCOUNT, REGION))
