@@ -5,9 +5,17 @@
 of date. A function's actions come from the capabilities it uses (below) and, for the functions
 that run runbooks, from every step kind's declared `iam_actions` (the step registry), so a new
 step kind is covered when the policies are regenerated. Resources are pinned to the stage's own
-names and to the config: the instances that carry a runbook's target tag, the load balancers the
-deployments name. ARNs hold `${AWS::Region}` and `${AWS::AccountId}`, which the packaged template
-fills in (Fn::Sub) and `render` fills in for `chalice deploy`.
+names and to the config: the instances that carry the stage tag (and a runbook's target tag), the
+listeners of the load balancers the deployments name. ARNs hold `${AWS::Region}` and
+`${AWS::AccountId}`, which the packaged template fills in (Fn::Sub) and `render` fills in for
+`chalice deploy`.
+
+The stage tag, `autoheal:stage=<stage>` (`stage_tag`), is what lets a stage act on an instance:
+SendCommand, RebootInstances, SetInstanceHealth and the after_promote hooks' SendCommand all
+require it by condition. Nothing in autoheal sets it: whoever launches the fleet does (the launch
+template or the Auto Scaling group, propagated to its instances; the local world's fleet does it
+in sandbox/fleet.py). Dev and prod may target the same `app: web` tier, yet each acts only on the
+instances tagged with its own stage.
 """
 
 from __future__ import annotations
@@ -46,15 +54,28 @@ UNSCOPED_READS = (
     "ssm:ListCommandInvocations",
 )
 # What each function uses besides runbook steps (the adapters it reaches from its handler).
+# publish_alarms: besides the probe, whatever ends a maintenance raises the DOWNs of monitors still
+# down (maintenance by hand, follow_up at a window's end, on_alarm's runbook maintenance_page).
+# Shifts never publish the status site, so their functions have no status_site.
 CAPABILITIES: Mapping[str, tuple[str, ...]] = {
     "probe": ("logs", "state", "publish_alarms", "status_site"),
-    "on_alarm": ("logs", "state", "notify", "status_site", "fleet", "steps", "listeners"),
-    "follow_up": ("logs", "state", "notify", "status_site", "fleet", "steps", "listeners"),
-    "maintenance": ("logs", "state", "notify", "status_site", "listeners"),
-    "shift_traffic": ("logs", "state", "notify", "status_site", "listeners", "traffic", "hooks"),
-    "advance": ("logs", "state", "notify", "status_site", "listeners", "traffic", "hooks"),
+    "on_alarm": ("logs", "state", "notify", "publish_alarms", "status_site", "fleet", "steps", "listeners"),
+    "follow_up": ("logs", "state", "notify", "publish_alarms", "status_site", "fleet", "steps", "listeners"),
+    "maintenance": ("logs", "state", "notify", "publish_alarms", "status_site", "listeners"),
+    "shift_traffic": ("logs", "state", "notify", "listeners", "traffic", "hooks"),
+    "advance": ("logs", "state", "notify", "listeners", "traffic", "hooks"),
 }
-DEFAULT_TAG = {"autoheal": "managed"}  # runbooks without tag targets act only on instances so tagged
+STAGE_TAG_KEY = "autoheal:stage"
+
+
+def stage_tag(stage: str) -> dict[str, str]:
+    """The tag an instance (or Auto Scaling group) carries for `stage` to act on it (see above)."""
+    return {STAGE_TAG_KEY: stage}
+
+
+def alarm_publishers() -> list[str]:
+    """The functions whose roles may publish to the alarms topic (its topic policy names them)."""
+    return sorted(f for f, uses in CAPABILITIES.items() if "publish_alarms" in uses)
 
 
 class PolicyError(ValueError):
@@ -65,11 +86,13 @@ def arn(service: str, resource: str) -> str:
     return f"{PARTITION}:{service}:{REGION_ACCOUNT}:{resource}"
 
 
-def tag_sets(config: Any) -> list[Mapping[str, str]]:
-    """The target tags of the runbooks in the config; an act step is allowed only on those."""
-    found = [dict(r.targets.tag) for r in config.runbooks.values() if r.targets.tag]
-    if any(not r.targets.tag for r in config.runbooks.values()) or not found:
-        found.append(DEFAULT_TAG)
+def tag_sets(config: Any, stage: str) -> list[Mapping[str, str]]:
+    """The tags an act step requires: the stage tag, with each runbook's target tag; the stage tag
+    alone once a runbook targets instance ids or a target group (its instances carry no known tag)."""
+    own = stage_tag(stage)
+    if any(not r.targets.tag for r in config.runbooks.values()) or not config.runbooks:
+        return [own]
+    found = [{**r.targets.tag, **own} for r in config.runbooks.values()]
     unique: list[Mapping[str, str]] = []
     for tags in found:
         if tags not in unique:
@@ -99,10 +122,11 @@ def document_arns(names: StageNames, config: Any) -> list[str]:
 
 
 def listener_arns(config: Any) -> list[str]:
-    """The listeners and rules of the load balancers the deployments name, and nothing else."""
+    """The listeners (listener/app/<lb>/<lb id>/<listener id>) and their rules (one more id) of
+    the load balancers the config names, and nothing else: a listener's port is not in its ARN."""
     lbs = load_balancers(config)
-    listeners = [arn("elasticloadbalancing", f"listener/app/{lb}/*") for lb in lbs]
-    return listeners + [arn("elasticloadbalancing", f"listener-rule/app/{lb}/*") for lb in lbs]
+    listeners = [arn("elasticloadbalancing", f"listener/app/{lb}/*/*") for lb in lbs]
+    return listeners + [arn("elasticloadbalancing", f"listener-rule/app/{lb}/*/*/*") for lb in lbs]
 
 
 def conditioned(sid: str, actions: list[str], resource: str, key: str, tags: Mapping[str, str]) -> Statement:
@@ -117,7 +141,7 @@ def step_statements(actions: Iterable[str], names: StageNames, config: Any) -> l
     reads = [a for a in actions if a in UNSCOPED_READS]
     if reads:
         statements.append(allow("StepReads", reads, ANY))
-    for i, tags in enumerate(tag_sets(config)):
+    for i, tags in enumerate(tag_sets(config, names.stage)):
         n = "" if i == 0 else str(i + 1)
         if "ssm:SendCommand" in actions:
             statements.append(
@@ -226,7 +250,7 @@ def capability_statements(capability: str, function: str, names: StageNames, con
         sent = allow("HookDocuments", ["ssm:SendCommand"], document_arns(names, config))
         instance = arn("ec2", "instance/*")
         tagged = conditioned(
-            "HookInstancesTagged", ["ssm:SendCommand"], instance, "ssm:resourceTag", DEFAULT_TAG
+            "HookInstancesTagged", ["ssm:SendCommand"], instance, "ssm:resourceTag", stage_tag(names.stage)
         )
         return [results, sent, tagged]
     if capability == "failure_queue":  # Lambda sends a failed event with the function's role

@@ -5,6 +5,7 @@ policies and alarms can name them), and for every asynchronously invoked functio
 SQS queue (Lambda's OnFailure destination) with an alarm on its depth and an alarm on its
 `HandlerErrors` metric. Per scheduled function a heartbeat alarm (its invocations stopped). Per
 monitor with `metrics: true` an availability and a latency alarm. One dashboard for the stage.
+The alarms topic's policy admits, besides CloudWatch and the probe, the roles that raise DOWNs.
 
 >>> template = stage_template("dev", config)  # doctest: +SKIP
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from autoheal_ops.iam import alarm_publishers
 from autoheal_ops.stage import ASYNC_FUNCTIONS, ROOT, SCHEDULED_FUNCTIONS, StageNames
 
 TEMPLATE = ROOT / "resources" / "autoheal.yaml"
@@ -52,6 +54,21 @@ def cfn_loader() -> type:
 
 def base_template() -> dict[str, Any]:
     return yaml.load(TEMPLATE.read_text(), Loader=cfn_loader())
+
+
+def open_alarm_topic_to_publishers(resources: dict[str, Any]) -> None:
+    """The alarms topic refuses every principal but CloudWatch and the roles listed in its Deny's
+    ArnNotLike: the probe's (the template's, ProbeRoleName may rename it) and, from the policy
+    generator, every other function granted publish_alarms (they raise DOWNs as maintenance ends)."""
+    statements = resources["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    deny = next(s for s in statements if s["Effect"] == "Deny")
+    probe = deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    roles = [
+        {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/autoheal-${{Stage}}-{function}"}
+        for function in alarm_publishers()
+        if function != "probe"
+    ]
+    deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"] = [probe, *roles]
 
 
 def alarm(
@@ -245,6 +262,7 @@ def stage_template(stage: str, config: Any, functions: list[str], merged: bool =
     template["Parameters"]["Stage"]["Default"] = stage
     template["Parameters"]["Stage"]["AllowedValues"] = [stage]
     resources = template["Resources"]
+    open_alarm_topic_to_publishers(resources)
     for function in functions:
         resources.update(function_parts(function, names, merged))
     resources.update(monitor_alarms(config, names))

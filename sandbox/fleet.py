@@ -226,7 +226,7 @@ class Fleet:
     def register_instances(self, ec2_client: Any, image_id: str = DEFAULT_AMI) -> dict[str, str]:
         """Create one EC2 instance in moto per fleet member; return name -> id.
 
-        Tags: ``Name=<name>``, ``app=web``, ``color=<color>``, and ``ADDRESS_TAG`` (its local
+        Tags: ``Name=<name>``, ``app=web``, ``color=<color>``, the stage tag and ``ADDRESS_TAG`` (its local
         address, which the sandbox's moto and front door read).
         """
         members = [(i.name, i.color) for i in self._instances.values()]
@@ -337,12 +337,16 @@ def launch_instances(
     members: list[tuple[str, str]],
     image_id: str = DEFAULT_AMI,
     addresses: Mapping[str, str] | None = None,
+    stage: str = "local",
 ) -> dict[str, str]:
-    """One EC2 instance per (name, color), tagged Name, app=web and color (and ADDRESS_TAG when
-    ``addresses`` names it); returns name -> id."""
+    """One EC2 instance per (name, color), tagged Name, app=web, color and the stage tag the
+    stage's policies require to act on it (and ADDRESS_TAG when ``addresses`` names it); returns
+    name -> id. ``local`` is the local world's stage (sandbox.stack)."""
+    from autoheal_ops.iam import stage_tag
+
     ids = {}
     for name, color in members:
-        tags = {"Name": name, "app": "web", "color": color}
+        tags = {"Name": name, "app": "web", "color": color, **stage_tag(stage)}
         if addresses and name in addresses:
             tags[ADDRESS_TAG] = addresses[name]
         response = ec2_client.run_instances(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autoheal_ops.iam import documents, policy_path, rendered, stage_config
+from autoheal_ops.iam import STAGE_TAG_KEY, documents, policy_path, rendered, stage_config
 from autoheal_ops.package import package
 from autoheal_ops.stage import functions, stages
 from chalicelib.runbooks.steps import REGISTRY
@@ -95,7 +95,9 @@ def test_send_command_only_on_autoheal_documents_and_tagged_instances(packaged):
                 else:
                     assert resource.endswith(":instance/*"), resource
                     condition = statement["Condition"]["StringEquals"]
-                    assert {k.removeprefix("ssm:resourceTag/"): v for k, v in condition.items()} in tags
+                    required = {k.removeprefix("ssm:resourceTag/"): v for k, v in condition.items()}
+                    assert required.pop(STAGE_TAG_KEY) == STAGE, resource
+                    assert required in [*tags, {}], resource
 
 
 def test_elb_writes_s3_writes_and_publishes_only_on_autoheals_own(packaged):
@@ -107,8 +109,10 @@ def test_elb_writes_s3_writes_and_publishes_only_on_autoheals_own(packaged):
             for action in actions(statement):
                 if action.startswith("elasticloadbalancing:") and not READ_ONLY.match(action):
                     assert arns and all(
-                        re.search(r":listener(-rule)?/app/([^/]+)/\*$", a).group(2) in lbs for a in arns
-                    )
+                        re.search(r":listener/app/([^/]+)/\*/\*$|:listener-rule/app/([^/]+)/\*/\*/\*$", a)
+                        and (set(re.findall(r"/app/([^/]+)/", a)) <= lbs)
+                        for a in arns
+                    ), f"{role}: {action} on {arns}"
                 if action in ("s3:PutObject", "s3:DeleteObject"):
                     assert arns == [
                         f"arn:${{AWS::Partition}}:s3:::autoheal-{STAGE}-status-${{AWS::AccountId}}-${{AWS::Region}}/*"

@@ -169,7 +169,13 @@ def test_register_instances_tags_them(fleet: Fleet, aws_client: Callable[[str], 
     assert set(ids) == {"blue-1", "green-1"}
     found = ec2.describe_instances(InstanceIds=[ids["green-1"]])
     tags = {t["Key"]: t["Value"] for t in found["Reservations"][0]["Instances"][0]["Tags"]}
-    assert tags == {"Name": "green-1", "app": "web", "color": "green", ADDRESS_TAG: fleet.address("green-1")}
+    assert tags == {
+        "Name": "green-1",
+        "app": "web",
+        "color": "green",
+        "autoheal:stage": "local",
+        ADDRESS_TAG: fleet.address("green-1"),
+    }
     assert fleet.name_of(ids["blue-1"]) == "blue-1"
 
 
