@@ -9,8 +9,9 @@
   invoke EVENT_FILE               a sample from events/ (asks first when it acts in prod)
   check [--live]                  the config names only what the stage creates; --live: it exists
 
-Deployed: your AWS credentials and region. Local: export what `python -m sandbox` prints
-(AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_LAMBDA) and pass `--config` the world's config.
+Deployed: your AWS credentials and region. Local: run `python -m sandbox` and pass `--config` the
+world's config; its settings are read from `--env-file` (default `.autoheal-local.env`, the file
+the sandbox writes, when present) for every variable not already in the environment.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from autoheal_ops import env_file
 from autoheal_ops.invoke import Functions, InvokeError
 from autoheal_ops.stage import ROOT
 
@@ -31,6 +33,9 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m autoheal_ops", description=__doc__.splitlines()[0])
     top.add_argument("--stage", default="dev")
     top.add_argument("--config", help="the config file (default: the stage's)")
+    top.add_argument(
+        "--env-file", type=Path, help=f"the local world's exports (default: {env_file.DEFAULT} if present)"
+    )
     commands = top.add_subparsers(dest="command", required=True)
     commands.add_parser("status")
     maintenance = commands.add_parser("maintenance")
@@ -159,6 +164,12 @@ COMMANDS = {
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    path = args.env_file or (env_file.DEFAULT if env_file.DEFAULT.is_file() else None)
+    if path is not None:
+        if not path.is_file():
+            print(f"{path}: no such env file", file=sys.stderr)
+            return 2
+        env_file.apply(path)
     try:
         result = COMMANDS[args.command](args, Functions(args.stage))
     except InvokeError as exc:
