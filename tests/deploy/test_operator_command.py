@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from autoheal_ops.__main__ import invoke, parser
+from autoheal_ops.__main__ import Refused, invoke, parser
 from autoheal_ops.invoke import Functions
 from sandbox.world import World
 
@@ -113,7 +113,8 @@ def test_notify_test_reaches_every_channel(world):
 
 def test_a_refused_shift_comes_back_as_the_functions_answer(world):
     done = ops(world, "shift", "promote", "--deployment", "web")
-    assert done.returncode == 0 and "error" in json.loads(done.stdout)
+    assert done.returncode == 2 and "error" in json.loads(done.stdout)
+    assert done.stderr == "shift: deployment 'web' is idle: nothing to promote\n"
 
 
 def test_check_live_finds_what_the_config_names_and_reports_what_is_missing(world, tmp_path):
@@ -148,7 +149,7 @@ def test_a_sample_that_acts_in_prod_asks_and_sends_nothing_unless_confirmed(worl
             return {}
 
     args = parser().parse_args(["--stage", "prod", "invoke", str(ROOT / "events" / "maintenance-on.json")])
-    with pytest.raises(SystemExit, match="not confirmed"):
+    with pytest.raises(Refused, match="not confirmed"):
         invoke(args, Recording("prod"), ask=lambda prompt: "yes")
     assert sent == []
     invoke(args, Recording("prod"), ask=lambda prompt: "prod")
