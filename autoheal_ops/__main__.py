@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from autoheal_ops import env_file
+from autoheal_ops import env_file, notes
 from autoheal_ops.invoke import Functions, InvokeError
 from autoheal_ops.stage import ROOT
 from chalicelib.maintenance.mode import DEFAULT_MESSAGE
@@ -98,7 +98,16 @@ def maintenance(args: argparse.Namespace, functions: Functions) -> Any:
             payload["for"] = args.duration or "30m"
         if args.components:
             payload["components"] = [name.strip() for name in args.components.split(",") if name.strip()]
+        before = functions.call("maintenance", {"action": "status"})
+        answer = functions.call("maintenance", payload)
+        tell(notes.shortened(before, answer))
+        return answer
     return functions.call("maintenance", payload)
+
+
+def tell(note: str | None) -> None:
+    if note:
+        print(note, file=sys.stderr)
 
 
 def shift(args: argparse.Namespace, functions: Functions) -> Any:
@@ -107,7 +116,12 @@ def shift(args: argparse.Namespace, functions: Functions) -> Any:
         payload["strategy"] = args.strategy
     if args.reason:
         payload["reason"] = args.reason
-    return functions.call("shift_traffic", payload)
+    if args.action != "abort":
+        return functions.call("shift_traffic", payload)
+    before = functions.call("shift_traffic", {"action": "status", "deployment": args.deployment})
+    answer = functions.call("shift_traffic", payload)
+    tell(notes.nothing_in_flight(args.deployment, before, answer))
+    return answer
 
 
 def incidents(args: argparse.Namespace, functions: Functions) -> Any:
