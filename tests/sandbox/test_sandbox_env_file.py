@@ -60,7 +60,16 @@ def test_the_printed_block_is_what_the_file_holds_and_names_every_config_variabl
     assert not re.search(r"^probe ", printed, re.MULTILINE), "metrics lines belong in the log"
 
 
-@pytest.mark.parametrize("command", [("status",), ("incidents",), ("notify-test",), ("maintenance", "off")])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("status",),
+        ("incidents",),
+        ("notify-test",),
+        ("maintenance", "off"),
+        ("shift", "status", "--deployment", "web"),
+    ],
+)
 def test_the_operator_command_runs_from_a_clean_shell_with_the_env_file(sandbox, command) -> None:
     done = clean_ops(sandbox[0], *command)
     assert done.returncode == 0, done.stderr
@@ -74,3 +83,9 @@ def test_an_exported_variable_wins_over_the_file(tmp_path: Path) -> None:
     environ = {"B": "shell"}
     assert apply(path, environ) == ["A"]
     assert environ == {"A": "one two", "B": "shell"}
+
+
+def test_a_named_env_file_that_is_missing_exits_2(tmp_path: Path) -> None:
+    done = clean_ops(tmp_path / "none.env", "status")
+    assert done.returncode == 2
+    assert done.stderr == f"{tmp_path / 'none.env'}: no such env file\n"
