@@ -1,7 +1,7 @@
 """`python -m autoheal_ops`: the on-call command, the same against a deployed stage or the local world.
 
   status                          maintenance mode and every deployment's shift
-  maintenance on|off [--message M] [--for 30m]
+  maintenance on|off [--message M] [--for 30m | --until ISO] [--components A,B]
   shift start|status|promote|abort --deployment NAME [--strategy S] [--reason R]
   incidents                       open incidents, from the stage's state table
   resolve INCIDENT --note TEXT    close one by hand, the note in its story
@@ -9,8 +9,9 @@
   invoke EVENT_FILE               a sample from events/ (asks first when it acts in prod)
   check [--live]                  the config names only what the stage creates; --live: it exists
 
-Deployed: your AWS credentials and region. Local: export what `python -m sandbox` prints
-(AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_LAMBDA) and pass `--config` the world's config.
+Deployed: your AWS credentials and region. Local: run `python -m sandbox` and pass `--config` the
+world's config; its settings are read from `--env-file` (default `.autoheal-local.env`, the file
+the sandbox writes, when present) for every variable not already in the environment.
 """
 
 from __future__ import annotations
@@ -21,22 +22,38 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from autoheal_ops import env_file, notes
 from autoheal_ops.invoke import Functions, InvokeError
 from autoheal_ops.stage import ROOT
+from chalicelib.maintenance.mode import DEFAULT_MESSAGE
 
 EVENTS_INDEX = ROOT / "events" / "index.json"
+# Acts on users' traffic or on an incident: asked first in prod.
+CONFIRMED = {("maintenance", "on"), ("maintenance", "off"), ("shift", "start"), ("shift", "promote")}
+CONFIRMED |= {("shift", "abort"), ("resolve", None)}
+
+
+class Refused(Exception):
+    """A request that did not go through: one line, exit 2."""
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m autoheal_ops", description=__doc__.splitlines()[0])
     top.add_argument("--stage", default="dev")
     top.add_argument("--config", help="the config file (default: the stage's)")
+    top.add_argument("--yes", action="store_true", help="do not ask before acting in prod")
+    top.add_argument(
+        "--env-file", type=Path, help=f"the local world's exports (default: {env_file.DEFAULT} if present)"
+    )
     commands = top.add_subparsers(dest="command", required=True)
     commands.add_parser("status")
     maintenance = commands.add_parser("maintenance")
     maintenance.add_argument("mode", choices=("on", "off"))
-    maintenance.add_argument("--message", default="Scheduled maintenance")
-    maintenance.add_argument("--for", dest="duration", default="30m")
+    maintenance.add_argument("--message", default=DEFAULT_MESSAGE)
+    window = maintenance.add_mutually_exclusive_group()
+    window.add_argument("--for", dest="duration", help="how long (default 30m)")
+    window.add_argument("--until", help="when it ends, an ISO time with offset")
+    maintenance.add_argument("--components", help="comma-separated components (default: all)")
     shift = commands.add_parser("shift")
     shift.add_argument("action", choices=("start", "status", "promote", "abort"))
     shift.add_argument("--deployment", required=True)
@@ -49,7 +66,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("notify-test")
     invoke = commands.add_parser("invoke")
     invoke.add_argument("event", type=Path)
-    invoke.add_argument("--yes", action="store_true", help="do not ask before acting in prod")
+    invoke.add_argument("--yes", action="store_true", dest="yes_here", help="as --yes")
     check = commands.add_parser("check")
     check.add_argument("--live", action="store_true")
     return top
@@ -72,10 +89,25 @@ def status(args: argparse.Namespace, functions: Functions) -> Any:
 
 
 def maintenance(args: argparse.Namespace, functions: Functions) -> Any:
-    payload = {"action": args.mode}
+    payload: dict[str, Any] = {"action": args.mode}
     if args.mode == "on":
-        payload.update({"message": args.message, "for": args.duration})
+        payload["message"] = args.message
+        if args.until:
+            payload["until"] = args.until
+        else:
+            payload["for"] = args.duration or "30m"
+        if args.components:
+            payload["components"] = [name.strip() for name in args.components.split(",") if name.strip()]
+        before = functions.call("maintenance", {"action": "status"})
+        answer = functions.call("maintenance", payload)
+        tell(notes.shortened(before, answer))
+        return answer
     return functions.call("maintenance", payload)
+
+
+def tell(note: str | None) -> None:
+    if note:
+        print(note, file=sys.stderr)
 
 
 def shift(args: argparse.Namespace, functions: Functions) -> Any:
@@ -84,7 +116,12 @@ def shift(args: argparse.Namespace, functions: Functions) -> Any:
         payload["strategy"] = args.strategy
     if args.reason:
         payload["reason"] = args.reason
-    return functions.call("shift_traffic", payload)
+    if args.action != "abort":
+        return functions.call("shift_traffic", payload)
+    before = functions.call("shift_traffic", {"action": "status", "deployment": args.deployment})
+    answer = functions.call("shift_traffic", payload)
+    tell(notes.nothing_in_flight(args.deployment, before, answer))
+    return answer
 
 
 def incidents(args: argparse.Namespace, functions: Functions) -> Any:
@@ -126,11 +163,34 @@ def invoke(args: argparse.Namespace, functions: Functions, ask: Callable[[str], 
     sample = index.get(args.event.name)
     if sample is None:
         raise SystemExit(f"{args.event}: not a sample listed in events/index.json")
-    if sample["acts"] and args.stage == "prod" and not args.yes:
-        answer = ask(f"{args.event.name} will {sample['does']} in prod. Type the stage name to go on: ")
-        if answer.strip() != "prod":
-            raise SystemExit("not confirmed: nothing sent")
+    if sample["acts"]:
+        confirm(args, f"{args.event.name} will {sample['does']}", ask)
     return functions.call(sample["function"], json.loads(args.event.read_text()))
+
+
+def confirm(args: argparse.Namespace, what: str, ask: Callable[[str], str] | None = None) -> None:
+    """In prod, go on only when the operator types the stage name; EOF or anything else refuses."""
+    if args.stage != "prod" or args.yes or getattr(args, "yes_here", False):
+        return
+    try:
+        answer = (ask or input)(f"{what} in prod. Type the stage name to go on: ")
+    except EOFError:
+        answer = ""
+    if answer.strip() != "prod":
+        raise Refused("not confirmed: nothing changed")
+
+
+def action_of(args: argparse.Namespace) -> tuple[str, str | None]:
+    return args.command, getattr(args, "mode", None) or getattr(args, "action", None)
+
+
+def refusal(command: str, result: Any) -> str | None:
+    """The one line to exit 2 with when the answer says the request did not go through."""
+    if isinstance(result, dict) and result.get("error"):
+        return f"{command}: {result['error']}"
+    if command == "notify-test" and isinstance(result, dict) and result.get("failed"):
+        return f"notify-test: failed channels: {', '.join(result['failed'])}"
+    return None
 
 
 def check(args: argparse.Namespace, functions: Functions) -> Any:
@@ -159,12 +219,31 @@ COMMANDS = {
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    path = args.env_file or (env_file.DEFAULT if env_file.DEFAULT.is_file() else None)
+    if path is not None:
+        if not path.is_file():
+            print(f"{path}: no such env file", file=sys.stderr)
+            return 2
+        env_file.apply(path)
+    from botocore.exceptions import NoCredentialsError, NoRegionError
+
+    from chalicelib.config import ConfigError
+
     try:
+        if action_of(args) in CONFIRMED:
+            confirm(args, " ".join(filter(None, (args.command, *action_of(args)[1:]))))
         result = COMMANDS[args.command](args, Functions(args.stage))
     except InvokeError as exc:
         print(exc, file=sys.stderr)
         return 1
+    except (Refused, ConfigError, NoRegionError, NoCredentialsError) as exc:
+        print("; ".join(line.strip() for line in str(exc).splitlines() if line.strip()), file=sys.stderr)
+        return 2
     print(json.dumps(result, indent=2, default=str))
+    line = refusal(args.command, result)
+    if line is not None:
+        print(line, file=sys.stderr)
+        return 2
     return 0
 
 

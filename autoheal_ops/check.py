@@ -58,20 +58,34 @@ def _same_bucket(key: str, found: str, expected: str) -> bool:
     return re.fullmatch(pattern, found) is not None
 
 
+def deployed_name(value: str) -> str:
+    """A name with ${AWS::AccountId}/${AWS::Region}, as the deployed stack spelled it: the account
+    the credentials reach (STS) and the clients' region. Other names pass unchanged."""
+    from autoheal_ops.stage import fill_account_region
+    from chalicelib.aws.clients import client
+
+    if "${AWS::" not in value:
+        return value
+    sts = client("sts")
+    account = sts.get_caller_identity()["Account"]
+    return fill_account_region(value, account, sts.meta.region_name)
+
+
 def live_errors(config: Any) -> list[str]:
     """Every table, topic, bucket, document, parameter, load balancer, target group, listener
     and tag the config names, looked up in the account the credentials reach."""
     from chalicelib.aws.clients import client, topic_arn
 
     settings = config.settings
+    bucket = deployed_name(settings.status_bucket)
     lookups: list[tuple[str, Any]] = [
         (
             f"settings.state_table: table {settings.state_table}",
             lambda: client("dynamodb").describe_table(TableName=settings.state_table),
         ),
         (
-            f"settings.status_bucket: bucket {settings.status_bucket}",
-            lambda: client("s3").head_bucket(Bucket=settings.status_bucket),
+            f"settings.status_bucket: bucket {bucket}",
+            lambda: client("s3").head_bucket(Bucket=bucket),
         ),
         (
             f"settings.restart_document: document {settings.restart_document}",

@@ -80,6 +80,11 @@ class StageNames:
         }
 
 
+def fill_account_region(value: str, account: str, region: str) -> str:
+    """What CloudFormation makes of ${AWS::AccountId} and ${AWS::Region} in a deployed name."""
+    return value.replace("${AWS::AccountId}", account).replace("${AWS::Region}", region)
+
+
 def chalice_config() -> dict:
     return json.loads((CHALICE_DIR / "config.json").read_text())
 

@@ -1,7 +1,9 @@
 """`python -m sandbox --config FILE`: bring the local world up for any config and keep it up.
 
-Prints the AWS endpoint and the URLs it serves, then fires the schedules and delivers alarms
-until interrupted. Point the AWS CLI or your own scripts at AWS_ENDPOINT_URL meanwhile.
+Prints `export` lines a shell can `source` (the AWS endpoints, region, dummy keys, every variable
+the config interpolates, the fleet's control ports) and writes them to `--env-file`, where
+`python -m autoheal_ops` finds them. Then fires the schedules and delivers alarms until
+interrupted; what each invocation returned goes to `--log`, not to the terminal.
 """
 
 from __future__ import annotations
@@ -12,15 +14,21 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any, TextIO
 
 from chalicelib.config import ConfigError
-from sandbox.world import World
+from sandbox.world import World, export_lines
+
+ENV_FILE = ".autoheal-local.env"
+LOG_FILE = ".autoheal-local.log"
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="an autoheal YAML config")
     parser.add_argument("--tick", type=float, default=60.0, help="seconds between schedule firings")
+    parser.add_argument("--env-file", default=ENV_FILE, help="where the export lines are written")
+    parser.add_argument("--log", default=LOG_FILE, help="where each invocation's result is written")
     args = parser.parse_args(argv)
     if not Path(args.config).is_file():
         print(f"{args.config}: no such config file", file=sys.stderr)
@@ -28,14 +36,17 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with World(args.config, tick_seconds=args.tick) as world:
+        # The log opens first so it closes last: the runtime may report until the world stops.
+        with open(args.log, "a") as log, World(args.config, tick_seconds=args.tick) as world:
+            exports = export_lines(world.exports())
+            Path(args.env_file).write_text(exports)
+            print(exports, end="", flush=True)
             for name, url in world.urls().items():
-                print(
-                    f"{name}={url}" if name.startswith("AWS_ENDPOINT_URL") else f"{name}: {url}", flush=True
-                )
-            world.runtime.on_result = report
+                print(f"# {name}: {url}", flush=True)
+            world.runtime.on_result = lambda invocation: report(invocation, log)
             world.runtime.start()
-            print("running; Ctrl-C to stop", flush=True)
+            print(f"running; `source {args.env_file}` in another shell; log in {args.log}; Ctrl-C to stop")
+            sys.stdout.flush()
             with contextlib.suppress(KeyboardInterrupt):
                 # A timed wait: an untimed Event.wait can sit in a lock acquire while the SIGTERM
                 # handler waits for the main thread, and the world then never stops.
@@ -47,16 +58,16 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def report(invocation) -> None:
+def report(invocation: Any, log: TextIO) -> None:
     if invocation.error:
-        print(f"{invocation.function}: error\n{invocation.error}", flush=True)
+        print(f"{invocation.function}: error\n{invocation.error}", file=log, flush=True)
         return
     result = invocation.result or {}
     if invocation.function == "probe":
         for name, monitor in result.get("monitors", {}).items():
-            print(f"probe {name}: {probe_line(monitor)}", flush=True)
+            print(f"probe {name}: {probe_line(monitor)}", file=log, flush=True)
     else:
-        print(f"{invocation.function}: {result}", flush=True)
+        print(f"{invocation.function}: {result}", file=log, flush=True)
 
 
 def probe_line(monitor: dict) -> str:

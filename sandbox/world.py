@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -161,6 +162,17 @@ class World:
         self.saved_env.setdefault(key, os.environ.get(key))
         os.environ[key] = value
 
+    def exports(self) -> dict[str, str]:
+        """What another shell needs to use this world: the AWS endpoints, region and dummy keys,
+        every variable the config interpolates, and the fleet's control ports."""
+        found = dict(self.moto.env())
+        found.update({key: os.environ[key] for key in self.saved_env if key in os.environ})
+        if self.fleet is not None:
+            for name in self.fleet.names:
+                port = self.fleet.instance(name).control_port
+                found[fleet_variable(name) + "_CONTROL"] = f"{LOOPBACK}:{port}"
+        return found
+
     def urls(self) -> dict[str, str]:
         found = {"AWS_ENDPOINT_URL": self.moto.endpoint_url, "chat webhook": self.chat.url}
         if self.lambda_api is not None:
@@ -172,6 +184,11 @@ class World:
         if self.website is not None:
             found["status site"] = self.website.url
         return found
+
+
+def export_lines(variables: Mapping[str, str]) -> str:
+    """`export K=V` lines a POSIX shell can `source`, each value quoted."""
+    return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in sorted(variables.items()))
 
 
 def load_app() -> ModuleType:

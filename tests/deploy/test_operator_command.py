@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from autoheal_ops.__main__ import invoke, parser
+from autoheal_ops.__main__ import Refused, invoke, parser
 from autoheal_ops.invoke import Functions
 from sandbox.world import World
 
@@ -67,12 +67,12 @@ def test_maintenance_and_status_reach_the_functions_through_the_command(world):
     before = len(world.runtime.invocations)
     on = ops(world, "maintenance", "on", "--message", "Upgrading", "--for", "10m")
     assert on.returncode == 0, on.stderr
-    reached = world.runtime.invocations[before:]
-    assert [i.function for i in reached] == ["maintenance"] and json.loads(on.stdout) == reached[0].result
+    reached = world.runtime.invocations[before:]  # the status first: a shorter window is warned of
+    assert [i.function for i in reached] == ["maintenance"] * 2 and json.loads(on.stdout) == reached[1].result
     assert json.loads(on.stdout)["mode"] == "on"
     status = json.loads(ops(world, "status").stdout)
     assert status["maintenance"]["mode"] == "on" and status["deployments"]["web"]["deployment"] == "web"
-    assert sorted(i.function for i in world.runtime.invocations[before + 1 :]) == [
+    assert sorted(i.function for i in world.runtime.invocations[before + 2 :]) == [
         "maintenance",
         "shift_traffic",
     ]
@@ -113,7 +113,8 @@ def test_notify_test_reaches_every_channel(world):
 
 def test_a_refused_shift_comes_back_as_the_functions_answer(world):
     done = ops(world, "shift", "promote", "--deployment", "web")
-    assert done.returncode == 0 and "error" in json.loads(done.stdout)
+    assert done.returncode == 2 and "error" in json.loads(done.stdout)
+    assert done.stderr == "shift: deployment 'web' is idle: nothing to promote\n"
 
 
 def test_check_live_finds_what_the_config_names_and_reports_what_is_missing(world, tmp_path):
@@ -148,7 +149,7 @@ def test_a_sample_that_acts_in_prod_asks_and_sends_nothing_unless_confirmed(worl
             return {}
 
     args = parser().parse_args(["--stage", "prod", "invoke", str(ROOT / "events" / "maintenance-on.json")])
-    with pytest.raises(SystemExit, match="not confirmed"):
+    with pytest.raises(Refused, match="not confirmed"):
         invoke(args, Recording("prod"), ask=lambda prompt: "yes")
     assert sent == []
     invoke(args, Recording("prod"), ask=lambda prompt: "prod")
@@ -167,3 +168,23 @@ def test_every_sample_in_events_says_its_function_and_what_it_does():
     assert all(
         s["function"] in functions() and s["does"] and isinstance(s["acts"], bool) for s in index.values()
     )
+
+
+def test_abort_after_promote_says_nothing_was_in_flight(world):
+    assert ops(world, "shift", "start", "--deployment", "web").returncode == 0
+    assert ops(world, "shift", "promote", "--deployment", "web").returncode == 0
+    done = ops(world, "shift", "abort", "--deployment", "web")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "nothing in flight: web is promoted\n"
+
+
+def test_a_second_maintenance_on_that_ends_sooner_is_a_warning(world):
+    assert ops(world, "maintenance", "on", "--for", "2h").returncode == 0
+    try:
+        done = ops(world, "maintenance", "on", "--for", "10m")
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.startswith("warning: maintenance now ends at "), done.stderr
+        longer = ops(world, "maintenance", "on", "--for", "1h")
+        assert longer.returncode == 0 and longer.stderr == ""
+    finally:
+        ops(world, "maintenance", "off")

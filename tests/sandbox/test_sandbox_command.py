@@ -54,7 +54,7 @@ def test_sigterm_stops_the_world_and_its_local_aws(tmp_path: Path) -> None:
             process.wait(10)
     text = "".join(lines)
     assert process.returncode == 0, text
-    endpoint = re.search(r"^AWS_ENDPOINT_URL=http://127\.0\.0\.1:(\d+)$", text, re.MULTILINE)
+    endpoint = re.search(r"^export AWS_ENDPOINT_URL=http://127\.0\.0\.1:(\d+)$", text, re.MULTILINE)
     assert endpoint, text
     with pytest.raises(OSError):  # the moto server went with it
         socket.create_connection(("127.0.0.1", int(endpoint.group(1))), timeout=2).close()

@@ -103,8 +103,8 @@ def test_sandbox_command_brings_the_world_up_for_a_config_and_stops_on_signal():
         if process.poll() is None:
             process.kill()
     text = "".join(lines)
-    assert re.search(r"^AWS_ENDPOINT_URL=http://127\.0\.0\.1:\d+$", text, re.MULTILINE), text
-    assert re.search(r"^blue-1: http://127\.0\.0\.1:\d+$", text, re.MULTILINE), text
+    assert re.search(r"^export AWS_ENDPOINT_URL=http://127\.0\.0\.1:\d+$", text, re.MULTILINE), text
+    assert re.search(r"^# blue-1: http://127\.0\.0\.1:\d+$", text, re.MULTILINE), text
     assert process.returncode == 0
 
 
