@@ -24,6 +24,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.aws.clients import table
 from chalicelib.aws.elbv2 import Elbv2, Forward, ListenerError, forward_of, name_of_target_group
+from chalicelib.aws.errors import describe_error, error_code
 from chalicelib.config.model import Deployment
 from chalicelib.deployments import strategies
 from chalicelib.deployments.gates import GateChecker
@@ -126,8 +127,7 @@ class Shifter:
         if deployment.test_listener is not None:
             self.point_test_listener(deployment, record.candidate_arn)
         first = Intent("step", record.plan[0], by, "first step")
-        found = self.owner.state(record.listener_arn).forward  # stickiness may still be off
-        return self.view(self.move(deployment, record, first, found))
+        return self.view(self.move(deployment, record, first, strict=False))  # takes the listener as found
 
     def promote(self, deployment: Deployment, by: str = "person") -> dict[str, Any]:
         record = self.in_flight(deployment)
@@ -171,7 +171,12 @@ class Shifter:
         verdict = PASS
         if record.state == SHIFTING:
             due = record.next_move_at is None or now >= record.next_move_at
-            verdict = self.gates.check(deployment, record, now, compare=due)
+            try:
+                verdict = self.gates.check(deployment, record, now, compare=due)
+            except Exception as exc:
+                if error_code(exc) != "TargetGroupNotFound":
+                    raise
+                return self.view(self.broken(deployment, record, describe_error(exc)))
         decision = decide(record, now, verdict)
         if decision.action in ("move", "promote"):
             kind = "promote" if decision.action == "promote" else "step"
@@ -187,9 +192,7 @@ class Shifter:
         return self.view(record)
 
     # -- one move ---------------------------------------------------------------------------
-    def move(
-        self, deployment: Deployment, record: Record, intent: Intent, found: Optional[Forward] = None
-    ) -> Record:
+    def move(self, deployment: Deployment, record: Record, intent: Intent, strict: bool = True) -> Record:
         """Every listener change goes through the listener's owner, which also keeps a
         maintenance page in front of the traffic and notices a change made by hand."""
         pending = record.intent
@@ -201,9 +204,7 @@ class Shifter:
         record = self.store.save(replace(record, intent=intent))
         expected = self.expected(record, intent)
         try:
-            believed = [self.current(record)] + ([self.expected(record, pending)] if pending else [])
-            believed += [found] if found is not None else []
-            self.owner.set_forward(record.listener_arn, expected, believed, name=listener_name(deployment))
+            self.owner.set_forward(record.listener_arn, expected, strict, name=listener_name(deployment))
         except HandChanged as exc:
             return self.stop(deployment, record, "listener changed by hand", str(exc))
         except TargetGroupGone as exc:
@@ -211,12 +212,6 @@ class Shifter:
         except ListenerMismatch as exc:
             return self.mismatch(deployment, record, expected, forward_of(exc.observed))
         return self.complete(deployment, record, intent)
-
-    def current(self, record: Record) -> Forward:
-        """The traffic the record says the listener holds now."""
-        weights = strategies.weights(record.stable_arn, record.candidate_arn, record.percent)
-        off = record.restore_stickiness_at is not None or (record.state in (ABORTED, ROLLED_BACK))
-        return Forward(weights, {"Enabled": False} if off else dict(record.stickiness))
 
     def expected(self, record: Record, intent: Intent) -> Forward:
         weights = strategies.weights(record.stable_arn, record.candidate_arn, intent.percent)
@@ -325,8 +320,6 @@ class Shifter:
             return self.move(deployment, record, intent)  # going back is never left half done
         now = self.clock()
         record = replace(record, intent=None).noting(now, "move not applied", intent.by, intent.reason)
-        if saved is None or not saved.same_as(self.current(record)):
-            return self.stop(deployment, record, "listener changed by hand", f"found {self.named(saved)}")
         return self.store.save(record)
 
     # -- helpers ------------------------------------------------------------------------------
@@ -341,7 +334,8 @@ class Shifter:
             raise Refused(str(exc)) from None
         listener_arn = self.elb.find_listener(deployment.listener.load_balancer, deployment.listener.port)
         arns = {name: self.elb.target_group_arn(name) for name in (deployment.blue, deployment.green)}
-        forward = self.owner.state(listener_arn, listener_name(deployment)).forward
+        live = forward_of(self.elb.default_actions(listener_arn))  # under a page: the saved traffic
+        forward = live or self.owner.state(listener_arn, listener_name(deployment)).forward
         if forward is None:
             raise Refused(
                 "the listener's default action is not a forward and no traffic is saved: nothing to shift"

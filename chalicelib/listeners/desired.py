@@ -35,6 +35,7 @@ class Desired:
     overlay: Optional[Overlay] = None
     applied: str = ""  # comparable() of the actions last read back from the listener
     retired_rule: Optional[str] = None  # a health rule to delete once the restore is confirmed
+    by_hand: bool = False  # adopted from a person's change: a shift under way must not go on
     version: int = 0
 
     @property
@@ -53,7 +54,7 @@ class Desired:
         return comparable(self.actions())
 
     def with_forward(self, forward: Forward) -> Desired:
-        return replace(self, traffic=(forward_action(forward.weights, forward.stickiness),))
+        return replace(self, traffic=(forward_action(forward.weights, forward.stickiness),), by_hand=False)
 
 
 def adopted(listener_arn: str, name: str, live: list[Mapping[str, Any]]) -> Desired:
@@ -68,8 +69,9 @@ def after_hand_change(desired: Desired, live: list[Mapping[str, Any]]) -> Desire
     """Adopt what a person set: a forward becomes the traffic (and ends any overlay); anything
     else becomes a FOUND overlay that keeps the saved traffic beneath it."""
     if forward_of(live) is not None:
-        return replace(desired, traffic=tuple(live), overlay=None, applied=comparable(live))
-    return replace(desired, overlay=Overlay(FOUND, tuple(live), "changed by hand"), applied=comparable(live))
+        return replace(desired, traffic=tuple(live), overlay=None, applied=comparable(live), by_hand=True)
+    found = Overlay(FOUND, tuple(live), "changed by hand")
+    return replace(desired, overlay=found, applied=comparable(live), by_hand=True)
 
 
 def to_item(desired: Desired) -> dict[str, Any]:
@@ -78,6 +80,7 @@ def to_item(desired: Desired) -> dict[str, Any]:
         "name": desired.name,
         "traffic": [dict(a) for a in desired.traffic],
         "applied": desired.applied,
+        "by_hand": desired.by_hand,
         "version": desired.version,
     }
     if desired.overlay is not None:
@@ -112,5 +115,6 @@ def from_item(item: Mapping[str, Any]) -> Desired:
         overlay=overlay,
         applied=str(item.get("applied", "")),
         retired_rule=item.get("retired_rule"),
+        by_hand=bool(item.get("by_hand", False)),
         version=int(item["version"]),
     )

@@ -89,14 +89,10 @@ class ListenerOwner:
 
     # -- changes ----------------------------------------------------------------------------
     def set_forward(
-        self,
-        listener_arn: str,
-        forward: Forward,
-        believed: Sequence[Forward] = (),
-        name: str = "",
+        self, listener_arn: str, forward: Forward, strict: bool = False, name: str = ""
     ) -> Desired:
-        """Set the traffic weights. With `believed`, refuse (HandChanged) when the saved traffic
-        is none of those nor `forward`. Under an overlay only the saved weights move."""
+        """Set the traffic weights; under an overlay only the saved weights move. `strict` (a
+        shift under way) refuses with HandChanged once a person's change was adopted."""
         check_weights(forward.weights)
         try:
             self.elb.target_groups_exist(list(forward.weights))
@@ -104,11 +100,9 @@ class ListenerOwner:
             raise TargetGroupGone(str(exc)) from None
 
         def edit(desired: Desired) -> Desired:
-            now = desired.forward
-            known = (forward, *believed)
-            if believed and now is not None and not any(now.same_as(f) for f in known):
+            if strict and desired.by_hand:
                 label = desired.name or listener_arn
-                raise HandChanged(f"listener {label} holds {named(now)}, expected {named(believed[0])}")
+                raise HandChanged(f"listener {label} was changed by hand: {describe(desired.actions())}")
             return desired.with_forward(forward)
 
         return self.change(listener_arn, name, edit)
