@@ -33,7 +33,16 @@ def test_sigterm_stops_the_world_and_its_local_aws(tmp_path: Path) -> None:
     config = tmp_path / "autoheal.yaml"
     config.write_text(CONFIG)
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--config", str(config), "--tick", "3600"],
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--config",
+            str(config),
+            "--tick",
+            "3600",
+            *private_files(tmp_path),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -71,3 +80,9 @@ def test_sigterm_stops_the_world_and_its_local_aws(tmp_path: Path) -> None:
 )
 def test_probe_lines_show_latency_only_when_something_answered(monitor: dict, line: str) -> None:
     assert probe_line(monitor) == line
+
+
+def private_files(where: Path) -> list[str]:
+    """The env and log files in the test's own folder: a file left in the checkout would be
+    read by every later `autoheal_ops` run there."""
+    return ["--env-file", str(where / "local.env"), "--log", str(where / "local.log")]

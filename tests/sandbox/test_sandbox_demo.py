@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from tests.sandbox.conftest import run_sandbox_command
+from tests.sandbox.test_sandbox_command import private_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,9 +82,16 @@ def test_demo_heals_a_hang_the_budget_stops_a_hopeless_app_and_canaries_shift_or
     assert '{"level"' not in out, "function logs belong in the log file, not the timeline"
 
 
-def test_sandbox_command_brings_the_world_up_for_a_config_and_stops_on_signal():
+def test_sandbox_command_brings_the_world_up_for_a_config_and_stops_on_signal(tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--config", "chalicelib/configs/demo.yaml"],
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--config",
+            "chalicelib/configs/demo.yaml",
+            *private_files(tmp_path),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
