@@ -95,7 +95,12 @@ class MaintenanceFunction:
                 # The listener's owner holds the divert (done, or to be finished by reconcile):
                 # users see the page, so the switch stands and follow_up completes the record.
                 logger.warning(f"maintenance on: recorded late ({type(exc).__name__}); follow_up finishes it")
-                return {**self.after_change(now), "warnings": [f"load balancer: {type(exc).__name__}"]}
+                return {
+                    **self.after_change(now),
+                    "warnings": [
+                        f"the page is up; its record failed ({type(exc).__name__}): follow_up completes it"
+                    ],
+                }
             if previous is None or previous.expired(now):
                 self.store.discard(mode.since)
             logger.error(f"maintenance on failed at the load balancer: {type(exc).__name__}: {exc}")

@@ -37,6 +37,10 @@ class FakeListener:
     def restore(self) -> None:
         self.calls.append(("restore",))
 
+    def diverted(self) -> bool:
+        """As the listener's owner answers: a divert is held until a restore."""
+        return bool(self.calls) and self.calls[-1][0] == "divert"
+
 
 @pytest.fixture
 def setup(deploy):
@@ -125,6 +129,30 @@ def test_a_load_balancer_failure_leaves_no_record(setup):
     result = function.handle({"action": "on", "for": "30m"})
     assert "load balancer" in result["error"]
     assert function.handle({"action": "status"})["mode"] == "off"
+
+
+def test_a_divert_whose_record_failed_is_reported_on_and_finished_by_follow_up(setup, monkeypatch):
+    """Issue 17 case 3: users see the page, so the operator is never told "could not divert"."""
+    _, function, listener, clock = setup
+    store = function.store
+    real = store.set_in_effect
+    failures = iter([RuntimeError("DynamoDB timed out")])
+
+    def flaky(*args, **kwargs):
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "set_in_effect", flaky)
+    result = function.handle({"action": "on", "for": "30m"})
+    assert "error" not in result and result["mode"] == "on"
+    assert result["warnings"] == ["the page is up; its record failed (RuntimeError): follow_up completes it"]
+    clock["now"] += 60
+    function.follow()  # the next minute records what is in effect
+    assert store.in_effect()
+    function.handle({"action": "off"})
+    assert listener.calls[-1] == ("restore",)
 
 
 def test_a_forgotten_maintenance_ends_at_its_expiry(setup):
