@@ -1,5 +1,5 @@
 """Maintenance on the ALB: the listener's default action points at the maintenance page while a
-rule keeps the health-check paths reaching the app; afterwards the exact previous action returns.
+rule keeps the health-check paths reaching the app; afterwards the traffic as it is then returns.
 
 Both go through the listener's one owner (chalicelib.listeners): the page is an overlay on the
 listener's desired traffic, written as an intent before the listener changes, so a crash mid-way
