@@ -13,7 +13,6 @@ prove nothing changed (throttling).
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import time
 from dataclasses import dataclass
@@ -54,14 +53,12 @@ class Forward:
         return self.shares() == other.shares() and self.sticky == other.sticky
 
 
-@functools.cache
 def mutating_client() -> Any:
-    """One attempt per call: botocore's standard mode would also retry read timeouts."""
-    import boto3
-    from botocore.config import Config
+    """One attempt per call (botocore would also resend after a read timeout); the shared
+    cached client, so `clients.reset()` points it at a new endpoint too."""
+    from chalicelib.aws import clients
 
-    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=10)
-    return boto3.session.Session().client("elbv2", config=config)
+    return clients.mutating_client("elbv2")
 
 
 def retry_throttled(call: Callable[[], T], sleep: Callable[[float], None] = time.sleep) -> T:

@@ -108,7 +108,17 @@ def local_alb(aws: MotoServer) -> Iterator[LocalAlb]:
 def run_sandbox_command(config: Path, timeout: float) -> subprocess.CompletedProcess[str]:
     """`python -m sandbox --config <config>` run to its end (for configs it refuses)."""
     return subprocess.run(
-        [sys.executable, "-m", "sandbox", "--config", str(config), "--env-file", str(config) + ".env"],
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--config",
+            str(config),
+            "--env-file",
+            str(config) + ".env",
+            "--log",
+            str(config) + ".log",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
