@@ -20,7 +20,7 @@ from chalicelib.aws.elbv2 import Elbv2, forward_of, mutating_client
 from chalicelib.config import parse_config
 from chalicelib.config.model import Config
 from chalicelib.deployments.factory import build_shifter
-from chalicelib.deployments.shifter import Shifter
+from chalicelib.deployments.shifter import Refused, Shifter
 from chalicelib.notify.notice import Notice
 from chalicelib.state.store import StateStore
 from chalicelib.state.thresholds import MonitorState
@@ -178,6 +178,22 @@ class CrashAfter:
     def __exit__(self, *exc: object) -> None:
         for c in aws_clients():
             c.meta.events.unregister("after-call", unique_id=f"crash-{id(self)}")
+
+
+def died_in(call: Callable[[], Any], crash: int | None) -> bool:
+    """Run `call` as one invocation that dies right after its `crash`-th AWS call (None: it
+    lives); True when it died. A refused request is an answer, not a death."""
+    try:
+        if crash is None:
+            call()
+        else:
+            with CrashAfter(crash):
+                call()
+    except Refused:
+        return False
+    except Crash:
+        return True
+    return False
 
 
 def initial_forward(blue_arn: str) -> dict[str, Any]:

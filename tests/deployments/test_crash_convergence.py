@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from chalicelib.deployments.shifter import Refused, StartOptions
+from chalicelib.deployments.shifter import StartOptions
 from chalicelib.deployments.signals import rollback_for
-from tests.deployments.conftest import T0, CrashAfter, World
+from tests.deployments.conftest import T0, World, died_in
 
 SETTLE_TICKS = 12
 # An invocation makes up to ~12 AWS calls: die after one of them, or live (None) half the time.
@@ -29,18 +29,7 @@ def crash_machine(new_world: Callable[[], World]) -> type[RuleBasedStateMachine]
 
         def act(self, call: Callable[[], Any], crash: Optional[int]) -> None:
             """Run `call` as one invocation; it dies after its `crash`-th AWS call (None: lives)."""
-            try:
-                if crash is None:
-                    call()
-                else:
-                    with CrashAfter(crash):
-                        call()
-            except Refused:
-                pass
-            except BaseException as exc:  # the simulated death, only
-                if type(exc).__name__ != "Crash":
-                    raise
-                self.crashes += 1
+            self.crashes += died_in(call, crash)
             self.note_going_back()
 
         def note_going_back(self) -> None:

@@ -15,6 +15,7 @@ from chalicelib.aws.elbv2 import Elbv2, ListenerError, forward_of
 from chalicelib.deployments.shifter import StartOptions
 from chalicelib.deployments.store import Conflict
 from chalicelib.handlers.advance import Advance
+from chalicelib.listeners.owner import ListenerOwner
 from chalicelib.listeners.store import PARTITION
 from chalicelib.maintenance.listener import ListenerMaintenance, stable_traffic
 from tests.deployments.conftest import World
@@ -29,6 +30,7 @@ def page(world: World) -> ListenerMaintenance:
         443,
         PAGE,
         fallback=lambda: stable_traffic(world.config, "web-alb", 443),
+        owner=ListenerOwner("autoheal-state", Elbv2(), clock=world.clock),
     )
 
 

@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from chalicelib.aws.elbv2 import Elbv2, comparable, forward_of
-from chalicelib.deployments.shifter import Refused, StartOptions
+from chalicelib.deployments.shifter import StartOptions
 from chalicelib.deployments.signals import rollback_for
 from chalicelib.handlers.advance import Advance
+from chalicelib.listeners.owner import WRITE_LEASE_TTL
 from chalicelib.listeners.store import DesiredStore
-from tests.deployments.conftest import T0, CrashAfter, World
+from tests.deployments.conftest import T0, World, died_in
 from tests.deployments.test_one_owner import on_page, page
 
 DEATHS = st.one_of(st.none(), st.none(), st.integers(min_value=0, max_value=9))
@@ -37,19 +38,10 @@ def owner_machine(new_world: Callable[[], World]) -> type[RuleBasedStateMachine]
         def act(self, call: Callable[[], Any], crash: Optional[int], retried: bool = False) -> None:
             """One invocation that may die after its `crash`-th AWS call; `retried` calls are
             repeated once after a death (Lambda's retry, or the person trying again)."""
-            try:
-                if crash is None:
-                    call()
-                else:
-                    with CrashAfter(crash):
-                        call()
-            except Refused:
-                pass
-            except BaseException as exc:  # the simulated death, only
-                if type(exc).__name__ != "Crash":
-                    raise
+            if died_in(call, crash):
                 self.deaths += 1
                 if retried:
+                    self.world.clock.tick(WRITE_LEASE_TTL + 1)  # a dead writer's lease runs out
                     call()
 
         @rule(crash=DEATHS)
