@@ -35,6 +35,7 @@ from sandbox.provision import Member, provision, provision_load_balancers
 from sandbox.world import load_app
 from tests.deploy.aws_calls import Account, Call, Recorder, recording, requests_for
 from tests.deploy.test_alarm_topic_policy import publishes, role, topic, topic_policy
+from tests.deploy.test_roles_enforced import stage_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION, STAGE = "123456789012", "us-east-1", "dev"
@@ -42,13 +43,8 @@ FLEET = [("blue-1", "blue"), ("blue-2", "blue"), ("green-1", "green")]
 
 
 def config_text(url: str) -> str:
-    names = {k: resolve(v, ACCOUNT, REGION) for k, v in StageNames(STAGE).environment().items()}
-    return f"""settings:
-  state_table: {names["AUTOHEAL_STATE_TABLE"]}
-  alarm_topic: {names["AUTOHEAL_ALARM_TOPIC"]}
-  notify_topic: {names["AUTOHEAL_NOTIFY_TOPIC"]}
-  status_bucket: {names["AUTOHEAL_STATUS_BUCKET"]}
-  restart_document: {names["AUTOHEAL_RESTART_DOCUMENT"]}
+    document = resolve(StageNames(STAGE).environment()["AUTOHEAL_RESTART_DOCUMENT"], ACCOUNT, REGION)
+    return f"""{stage_settings(STAGE, ACCOUNT, REGION)}
 monitors:
   - {{name: web, url: "{url}", runbook: restart-web, timeout: 1s, retries: 0, failure_threshold: 1}}
 alarms:
@@ -73,7 +69,7 @@ deployments:
     step_interval: 1s
     hooks:
       after_promote:
-        - run: {{document: {names["AUTOHEAL_RESTART_DOCUMENT"]}, parameters: {{service: web}}}}
+        - run: {{document: {document}, parameters: {{service: web}}}}
 """
 
 

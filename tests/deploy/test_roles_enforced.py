@@ -50,13 +50,7 @@ SAMPLES = {
 
 
 def config_text(url: str) -> str:
-    names = {k: resolve(v, ACCOUNT, REGION) for k, v in StageNames("dev").environment().items()}
-    return f"""settings:
-  state_table: {names["AUTOHEAL_STATE_TABLE"]}
-  alarm_topic: {names["AUTOHEAL_ALARM_TOPIC"]}
-  notify_topic: {names["AUTOHEAL_NOTIFY_TOPIC"]}
-  status_bucket: {names["AUTOHEAL_STATUS_BUCKET"]}
-  restart_document: {names["AUTOHEAL_RESTART_DOCUMENT"]}
+    return f"""{stage_settings("dev", ACCOUNT, REGION)}
 monitors:
   - {{name: web, url: "{url}", runbook: restart-web}}
 alarms:
@@ -186,3 +180,14 @@ def test_enforcement_is_on_another_functions_role_is_refused(world):
     time.sleep(0.01)  # the ALARM below changes after the OK, as CloudWatch would
     calls, denied = run_as(world, "probe", "on_alarm", message_id="9b4c1e0a-0000-4000-8000-000000000001")
     assert denied, f"on_alarm ran as the probe and AWS refused nothing: {calls}"
+
+
+def stage_settings(stage: str, account: str, region: str) -> str:
+    """The `settings:` block naming what the stage deploys in this account and region."""
+    names = {k: resolve(v, account, region) for k, v in StageNames(stage).environment().items()}
+    return f"""settings:
+  state_table: {names["AUTOHEAL_STATE_TABLE"]}
+  alarm_topic: {names["AUTOHEAL_ALARM_TOPIC"]}
+  notify_topic: {names["AUTOHEAL_NOTIFY_TOPIC"]}
+  status_bucket: {names["AUTOHEAL_STATUS_BUCKET"]}
+  restart_document: {names["AUTOHEAL_RESTART_DOCUMENT"]}"""
