@@ -211,9 +211,15 @@ class DeferredListener:
 
     def get(self) -> Listener:
         if self._listener is None:
-            from chalicelib.maintenance.listener import listener_for  # the ALB side
+            from chalicelib.aws.elbv2 import Elbv2  # the ALB side
+            from chalicelib.listeners.owner import ListenerOwner
+            from chalicelib.maintenance.listener import listener_for
+            from chalicelib.notify.channels import fan_out
 
-            self._listener = listener_for(self.config)
+            # A change found made by hand on the listener is told to people, as in `advance`.
+            notify = fan_out(self.config.settings).send
+            owner = ListenerOwner(self.config.settings.state_table, Elbv2(), notify=notify)
+            self._listener = listener_for(self.config, owner)
         return self._listener
 
     def divert(self, reason: str) -> object:

@@ -251,6 +251,13 @@ class ListenerOwner:
         label = current.name or current.listener_arn
         logger.warning("listener changed by hand", extra={"listener": label, "found": seen})
         adopted_state = self.store.save(after_hand_change(current, live))
+        try:
+            self.tell_hand_change(label, current, live)
+        except Exception:  # noqa: BLE001 - adopted and logged; telling must not undo the change
+            logger.exception("could not tell people of a listener changed by hand", extra={"listener": label})
+        return adopted_state
+
+    def tell_hand_change(self, label: str, current: Desired, live: list[Mapping[str, Any]]) -> None:
         self.notify(
             Notice(
                 "escalated",
@@ -263,7 +270,6 @@ class ListenerOwner:
                 ),
             )
         )
-        return adopted_state
 
     # -- helpers ----------------------------------------------------------------------------
     def read(self, desired: Desired) -> str:
