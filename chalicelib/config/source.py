@@ -39,6 +39,9 @@ class Substituted(str):
     def __repr__(self) -> str:
         return repr(self.template)
 
+    def __getnewargs__(self) -> tuple[str, str]:  # copy/pickle (boto3 deep-copies DynamoDB params)
+        return (str(self), self.template)
+
 
 def read_source(
     content: Union[str, bytes], source: str = "config", environ: Mapping[str, str] | None = None
