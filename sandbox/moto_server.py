@@ -18,6 +18,7 @@ Run directly, ``python -m sandbox.moto_server -H 127.0.0.1 -p 5000`` is
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -206,6 +207,8 @@ def patch_moto() -> None:
     _patch_cloudwatch_dimension_order()
     _patch_cloudwatch_percentiles()
     _patch_cloudformation_document_content()
+    _patch_cloudformation_template_url()
+    _patch_cloudformation_sam_transform()
 
 
 def _patch_cloudformation_document_content() -> None:
@@ -215,8 +218,6 @@ def _patch_cloudformation_document_content() -> None:
     fails (it hashes the content as text). The sandbox deploys the shipped template, whose
     documents are objects, so the content becomes text in the document's own format first.
     """
-    import json
-
     import yaml
     from moto.ssm.models import Document
 
@@ -232,6 +233,84 @@ def _patch_cloudformation_document_content() -> None:
         return original(cls, resource_name, cloudformation_json, *args, **kwargs)
 
     Document.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+
+
+def _patch_cloudformation_template_url() -> None:
+    """CloudFormation: a TemplateURL on this server's own address names a bucket in its path.
+
+    `aws cloudformation deploy --s3-bucket` uploads the template (the packaged stack is over the
+    51,200 bytes a TemplateBody may hold) and passes its path-style URL, here
+    ``http://127.0.0.1:<port>/<bucket>/<key>``. moto reads the bucket from the path only for
+    ``localhost`` and otherwise takes the host's first label (``127``) as the bucket.
+    """
+    from urllib.parse import urlparse
+
+    from moto.cloudformation import responses, utils
+
+    moto_get = utils.get_stack_from_s3_url
+
+    def from_url(template_url: str, account_id: str, partition: str) -> str:
+        if urlparse(template_url).hostname == LOOPBACK:
+            template_url = template_url.replace(f"//{LOOPBACK}", "//localhost", 1)
+        return moto_get(template_url, account_id=account_id, partition=partition)
+
+    responses.get_stack_from_s3_url = from_url  # imported by name there
+
+
+def _patch_cloudformation_sam_transform() -> None:
+    """CloudFormation: a template with ``Transform: AWS::Serverless-2016-10-31`` is expanded.
+
+    moto 5.2.5 has no SAM transform: it would skip every ``AWS::Serverless::Function`` (no
+    functions, schedules or SNS subscriptions) and still report CREATE_COMPLETE. Path 1 of the
+    operating guide deploys the Chalice-packaged SAM template with the unchanged
+    `aws cloudformation deploy`, so the template is translated here with aws-sam-translator, the
+    library AWS's transform runs, before moto parses it (stacks and change sets alike).
+    """
+    from moto.cloudformation.models import CloudFormationBackend, Stack
+
+    moto_create_stack = CloudFormationBackend.create_stack
+    moto_create_change_set = CloudFormationBackend.create_change_set
+
+    def create_stack(
+        self: CloudFormationBackend, name: str, template: str, parameters: dict, **kw: Any
+    ) -> Any:
+        return moto_create_stack(self, name, sam_expanded(self, template, parameters), parameters, **kw)
+
+    def create_change_set(
+        self: CloudFormationBackend,
+        stack_name: str,
+        change_set_name: str,
+        template: str,
+        parameters: dict,
+        *args: Any,
+        **kw: Any,
+    ) -> Any:
+        expanded = sam_expanded(self, template, parameters)
+        return moto_create_change_set(self, stack_name, change_set_name, expanded, parameters, *args, **kw)
+
+    def sam_expanded(backend: CloudFormationBackend, template: str, parameters: dict) -> str:
+        parsed = Stack.parse_template(template) if template else None
+        if not isinstance(parsed, dict) or parsed.get("Transform") != SAM_TRANSFORM:
+            return template
+        return json.dumps(sam_translate(parsed, parameters, backend.region_name))
+
+    CloudFormationBackend.create_stack = create_stack  # type: ignore[method-assign]
+    CloudFormationBackend.create_change_set = create_change_set  # type: ignore[method-assign]
+
+
+def sam_translate(template: dict[str, Any], parameters: dict[str, str], region: str) -> dict[str, Any]:
+    """The plain CloudFormation a SAM template stands for (no managed-policy names to look up:
+    Chalice gives each function its own role)."""
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    session = boto3.session.Session(region_name=region)  # the transform's AWS::Region
+    translator = Translator(None, Parser(), boto_session=session)
+    return translator.translate(template, dict(parameters), get_managed_policy_map=dict)
 
 
 def _patch_dynamodb_atomic_writes() -> None:
