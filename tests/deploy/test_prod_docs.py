@@ -1,4 +1,4 @@
-"""The prod config and the README agree: the chat webhook is optional, and stored safely."""
+"""The prod config and the operating guide agree: the chat webhook is optional, and stored safely."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ def test_prod_needs_no_chat_webhook_until_one_is_stored() -> None:
 
 def test_no_instruction_passes_a_url_as_a_put_parameter_value() -> None:
     """AWS CLI v1 fetches an http(s) --value and stores the response, not the URL."""
-    readme = (ROOT / "README.md").read_text()
-    assert "put-parameter" in readme
-    assert not re.search(r"put-parameter[^\n`]*--value\s+['\"]?https?://", readme)
+    guide = (ROOT / "docs" / "operating.md").read_text()
+    assert "put-parameter" in guide
+    assert "file://webhook.txt" in guide
+    # A command may continue on the next line (`\`): join them before looking at --value.
+    joined = re.sub(r"\\\n\s*", " ", guide)
+    assert not re.search(r"put-parameter[^\n`]*--value\s+['\"]?https?://", joined)
