@@ -22,11 +22,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from sandbox.moto_server import MotoServer
+from sandbox.chat import ChatReceiver
+from sandbox.moto_server import REGION, MotoServer
+from sandbox.runtime import Runtime
 from tests.docs.shell_blocks import Block, blocks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,10 +103,10 @@ def run_block(block: Block, checkout: Path, env: dict[str, str], state: Path, la
 
 
 def copy_checkout(target: Path) -> Path:
-    """The repository's tracked files (what a clone holds), the shared venv, and the config edit."""
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, text=True
-    ).stdout.split("\0")
+    """The repository's files as a clone holds them (tracked, or new and not ignored), the shared
+    venv, and the person's config edit."""
+    listed = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    tracked = subprocess.run(listed, cwd=ROOT, capture_output=True, check=True, text=True).stdout.split("\0")
     for name in filter(None, tracked):
         source = ROOT / name
         if source.is_file():
@@ -127,41 +131,32 @@ def create_watched_service(aws: MotoServer) -> None:
     provision_load_balancers(stage_config(STAGE).deployments, [Member(ids["web-1"], "blue", 80)])
 
 
-class local_functions:  # noqa: N801 - used as a context manager, like a function
-    """The functions' handlers behind a local Invoke API, configured as the stage's Lambda is."""
+@contextmanager
+def local_functions(
+    aws: MotoServer, checkout: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, Runtime, ChatReceiver]]:
+    """The functions' handlers behind a local Invoke API, configured as the stage's Lambda is:
+    its environment (names resolved for moto's account), the checkout's config, the chat receiver."""
+    from autoheal_ops.render import resolve
+    from autoheal_ops.stage import stage_environment
+    from chalicelib import wiring
+    from sandbox.lambda_api import LambdaApi
+    from sandbox.world import load_app
 
-    def __init__(self, aws: MotoServer, checkout: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.aws, self.checkout, self.monkeypatch = aws, checkout, monkeypatch
-
-    def __enter__(self) -> tuple[str, object, object]:
-        from autoheal_ops.render import resolve
-        from autoheal_ops.stage import stage_environment
-        from chalicelib import wiring
-        from sandbox.chat import ChatReceiver
-        from sandbox.lambda_api import LambdaApi
-        from sandbox.runtime import Runtime
-        from sandbox.world import load_app
-
-        for key, value in self.aws.env().items():
-            self.monkeypatch.setenv(key, value)
-        for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL_LAMBDA"):
-            self.monkeypatch.delenv(key, raising=False)
-        for key, value in stage_environment(STAGE).items():
-            self.monkeypatch.setenv(key, resolve(value, "123456789012", "us-east-1"))
-        self.monkeypatch.setenv(
-            "AUTOHEAL_CONFIG", str(self.checkout / "chalicelib" / "configs" / f"{STAGE}.yaml")
-        )
-        wiring.reset()
-        self.chat = ChatReceiver().__enter__()
-        self.runtime = Runtime(load_app().app.handler_map, alarm_queue_url="")
-        self.api = LambdaApi(self.runtime).start()
-        return self.api.url, self.runtime, self.chat
-
-    def __exit__(self, *exc_info: object) -> None:
-        from chalicelib import wiring
-
-        self.api.stop()
-        self.chat.__exit__()
+    for key, value in aws.env().items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL_LAMBDA"):
+        monkeypatch.delenv(key, raising=False)
+    account = aws.client("sts").get_caller_identity()["Account"]
+    for key, value in stage_environment(STAGE).items():
+        monkeypatch.setenv(key, resolve(value, account, REGION))
+    monkeypatch.setenv("AUTOHEAL_CONFIG", str(checkout / "chalicelib" / "configs" / f"{STAGE}.yaml"))
+    wiring.reset()  # clients and config built for this moto and this config
+    runtime = Runtime(load_app().app.handler_map, alarm_queue_url="")  # no alarms are delivered
+    try:
+        with ChatReceiver() as chat, LambdaApi(runtime) as api:
+            yield api.url, runtime, chat
+    finally:
         wiring.reset()
 
 
