@@ -20,7 +20,7 @@ from typing import Any
 
 from autoheal_ops.iam import stage_config
 from autoheal_ops.resources import stage_template
-from autoheal_ops.stage import ROOT, functions, stage_environment
+from autoheal_ops.stage import ROOT, Reservation, StageNames, functions, reservation, stage_environment
 
 DIST = ROOT / "dist"
 PSEUDO = "${AWS::"
@@ -56,7 +56,8 @@ def chalice_env(stage: str) -> dict[str, str]:
     }
 
 
-def package(stage: str, out: Path = DIST) -> Path:
+def package(stage: str, out: Path = DIST, reserved: Reservation | None = None) -> Path:
+    """`reserved`: the stage's own setting unless given (a test's opt-in)."""
     write_resources(stage, merged=False, out=out)
     resources = write_resources(stage, merged=True, out=out)
     work = out / stage / "chalice"
@@ -73,10 +74,24 @@ def package(stage: str, out: Path = DIST) -> Path:
     # (Merging cannot do this: it would keep Chalice's Fn::Sub beside the Ref.)
     events = template["Resources"]["OnAlarm"]["Properties"]["Events"]
     events["OnAlarmSnsSubscription"]["Properties"]["Topic"] = {"Ref": "AlarmTopic"}
+    reserve(template, stage, reserved or reservation(stage))
     out.mkdir(parents=True, exist_ok=True)
     (out / "sam.json").write_text(json.dumps(template, indent=1) + "\n")
     shutil.copyfile(work / "deployment.zip", out / "deployment.zip")
     return out / "sam.json"
+
+
+def reserve(template: dict, stage: str, reserved: Reservation) -> None:
+    """Reserved concurrency only for a stage that opted in (see stage.Reservation): a reservation
+    the account's quota cannot hold fails the whole deploy."""
+    figures = reserved.applied(functions())
+    by_name = {StageNames(stage).function(name): figure for name, figure in figures.items()}
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            properties = resource["Properties"]
+            properties.pop("ReservedConcurrentExecutions", None)
+            if properties.get("FunctionName") in by_name:
+                properties["ReservedConcurrentExecutions"] = by_name[properties["FunctionName"]]
 
 
 def main(argv: list[str]) -> int:
