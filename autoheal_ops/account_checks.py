@@ -132,20 +132,34 @@ OPEN_POLICY = (
 # --- SNS: the SMS sandbox and the notify topic's subscriptions -------------------------------
 
 
-def sms_findings(in_sandbox: bool, verified: set[str], phones: Iterable[str]) -> list[Finding]:
+def sms_findings(in_sandbox: bool, verified: set[str], phones: dict[str, str]) -> list[Finding]:
+    """`phones`: each SMS subscription's number by its ARN."""
     if not in_sandbox:
         return []
-    listed = ", ".join(sorted(verified)) or "none"
+    listed = ", ".join(masked(n) for n in sorted(verified)) or "none"
     return [
         warning(
-            f"sns: SMS to {phone} receives nothing: the account is in the SMS sandbox and the number"
-            f" is not verified (verified: {listed}). Fix: aws sns create-sms-sandbox-phone-number"
-            f" --phone-number {phone}, then aws sns verify-sms-sandbox-phone-number --phone-number"
-            f" {phone} --one-time-password CODE; or move the account out of the sandbox (SNS console,"
-            f" Text messaging (SMS), Exit SMS sandbox)"
+            f"sns: the sms subscription ...{arn[-8:]} ({masked(phone)}) receives nothing: the account"
+            f" is in the SMS sandbox and the number is not verified (verified: {listed}). Fix: aws sns"
+            f" create-sms-sandbox-phone-number --phone-number NUMBER, then aws sns"
+            f" verify-sms-sandbox-phone-number --phone-number NUMBER --one-time-password CODE; or move"
+            f" the account out of the sandbox (SNS console, Text messaging (SMS), Exit SMS sandbox)"
         )
-        for phone in sorted(set(phones) - verified)
+        for arn, phone in sorted(phones.items())
+        if phone not in verified
     ]
+
+
+def masked(endpoint: str) -> str:
+    """Enough of an address or number to tell which, not the whole: check output lands in logs.
+
+    >>> masked("ops@corp.test"), masked("+15550199")
+    ('o…@corp.test', '+…0199')
+    """
+    if "@" in endpoint:
+        user, _, domain = endpoint.partition("@")
+        return f"{user[:1]}…@{domain}"
+    return f"{endpoint[:1]}…{endpoint[-4:]}" if len(endpoint) > 5 else "…"
 
 
 def subscription_findings(topic: str, subscriptions: list[dict], policies: dict[str, str]) -> list[Finding]:
@@ -156,7 +170,8 @@ def subscription_findings(topic: str, subscriptions: list[dict], policies: dict[
         if not arn.startswith("arn:"):  # "PendingConfirmation" (or "Deleted")
             findings.append(
                 warning(
-                    f"sns: the {protocol} subscription of {endpoint} to {topic} is pending confirmation:"
+                    f"sns: the {protocol} subscription of {masked(endpoint)} to {topic} is pending"
+                    f" confirmation:"
                     f" it receives nothing until the link in AWS's confirmation message is followed."
                     f" Fix: follow it (it expires after 3 days; subscribe again for a new one)"
                 )
@@ -165,7 +180,8 @@ def subscription_findings(topic: str, subscriptions: list[dict], policies: dict[
             channel = "sms" if protocol == "sms" else "email"
             findings.append(
                 error(
-                    f"sns: the {protocol} subscription of {endpoint} to {topic} has no filter policy on"
+                    f"sns: the {protocol} subscription ...{arn[-8:]} ({masked(endpoint)}) to {topic} has"
+                    f" no filter policy on"
                     f" channel: it receives every channel's message of every notice. Fix: aws sns"
                     f" set-subscription-attributes --subscription-arn {arn} --attribute-name"
                     f' FilterPolicy --attribute-value \'{{"channel": ["{channel}"]}}\''
@@ -344,7 +360,11 @@ def _notify_topic(topic: str) -> list[Finding]:
         if sub["SubscriptionArn"].startswith("arn:")
     }
     findings = subscription_findings(topic.rsplit(":", 1)[-1], subscriptions, policies)
-    phones = [sub["Endpoint"] for sub in subscriptions if sub["Protocol"] == "sms"]
+    phones = {
+        sub["SubscriptionArn"]: sub["Endpoint"]
+        for sub in subscriptions
+        if sub["Protocol"] == "sms" and sub["SubscriptionArn"].startswith("arn:")
+    }
     if phones:
         in_sandbox = sns.get_sms_sandbox_account_status()["IsInSandbox"]
         verified = {

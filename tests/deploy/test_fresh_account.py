@@ -128,13 +128,19 @@ def test_in_the_sms_sandbox_an_unverified_number_is_named(account) -> None:
         sns.subscribe(TopicArn=topic, Protocol="sms", Endpoint=phone, Attributes={"FilterPolicy": sms_only})
     sns.create_sms_sandbox_phone_number(PhoneNumber="+15550100")
     sns.verify_sms_sandbox_phone_number(PhoneNumber="+15550100", OneTimePassword="123456")
+    unverified = next(
+        sub["SubscriptionArn"]
+        for sub in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        if sub["Endpoint"] == "+15550199"
+    )
     found = [line for line in lines() if line.startswith(("warning: sns", "error: sns"))]
     assert len(found) == 1, found
     assert found[0].startswith(
-        "warning: sns: SMS to +15550199 receives nothing: the account is in the SMS sandbox and the"
-        " number is not verified (verified: +15550100). Fix: aws sns create-sms-sandbox-phone-number"
-        " --phone-number +15550199"
+        f"warning: sns: the sms subscription ...{unverified[-8:]} (+…0199) receives nothing: the"
+        " account is in the SMS sandbox and the number is not verified (verified: +…0100). Fix: aws"
+        " sns create-sms-sandbox-phone-number --phone-number NUMBER"
     )
+    assert "+15550199" not in found[0]  # check output lands in logs
 
 
 def test_a_subscription_without_a_filter_policy_is_an_error_with_the_command(account) -> None:
@@ -143,8 +149,8 @@ def test_a_subscription_without_a_filter_policy_is_an_error_with_the_command(acc
     arn = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@corp.test")["SubscriptionArn"]
     found = [line for line in lines() if "sns" in line]
     assert found == [
-        "error: sns: the email subscription of ops@corp.test to autoheal-prod-notify has no filter"
-        " policy on channel: it receives every channel's message of every notice. Fix: aws sns"
+        f"error: sns: the email subscription ...{arn[-8:]} (o…@corp.test) to autoheal-prod-notify has"
+        " no filter policy on channel: it receives every channel's message of every notice. Fix: aws sns"
         f" set-subscription-attributes --subscription-arn {arn} --attribute-name FilterPolicy"
         ' --attribute-value \'{"channel": ["email"]}\''
     ]
@@ -162,7 +168,7 @@ def test_a_pending_subscription_is_a_warning() -> None:
     [finding] = subscription_findings("autoheal-prod-notify", [pending], {})
     assert not finding.error
     assert finding.line.startswith(
-        "warning: sns: the email subscription of ops@corp.test to autoheal-prod-notify is pending"
+        "warning: sns: the email subscription of o…@corp.test to autoheal-prod-notify is pending"
         " confirmation: it receives nothing until the link"
     )
 
