@@ -94,12 +94,35 @@ def reserve(template: dict, stage: str, reserved: Reservation) -> None:
                 properties["ReservedConcurrentExecutions"] = by_name[properties["FunctionName"]]
 
 
+def refusals(stage: str, allow_example: bool = False) -> list[str]:
+    """What `check` (offline) refuses in the stage's config: names the stage neither creates nor
+    grants, and monitors still probing the shipped example's endpoints. example.com never
+    answers, so a stage deployed with them finds every monitor DOWN and restarts healthy
+    instances; `allow_example` packages the shipped example anyway (a trial of the template)."""
+    from autoheal_ops.check import name_errors, placeholder_errors
+
+    config = stage_config(stage)
+    return name_errors(stage, config) + ([] if allow_example else placeholder_errors(config))
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m autoheal_ops.package", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--stage", default="dev")
+    parser.add_argument(
+        "--allow-example-endpoints",
+        action="store_true",
+        help="package a config still probing the shipped example.com endpoints (`make package EXAMPLE=1`)",
+    )
     args = parser.parse_args(argv)
+    refused = refusals(args.stage, args.allow_example_endpoints)
+    if refused:
+        print("\n".join(refused), file=sys.stderr)
+        config = stage_environment(args.stage)["AUTOHEAL_CONFIG"]
+        trial = "for a trial of the shipped example, make package EXAMPLE=1"
+        print(f"not packaged: fix {config} (or, {trial})", file=sys.stderr)
+        return 2
     sam = package(args.stage)
     size = (sam.parent / "deployment.zip").stat().st_size
     print(f"{sam.relative_to(ROOT)} and dist/deployment.zip ({size / 1e6:.2f} MB) for stage {args.stage}")
