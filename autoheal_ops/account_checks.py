@@ -268,20 +268,26 @@ def account_findings(
     topic = topic_arn(config.settings.notify_topic)
     bucket = deployed_name(config.settings.status_bucket)
     checks: list[tuple[str, Callable[[], list[Finding]]]] = [
-        ("aws lambda get-account-settings", lambda: _concurrency(stage, reserved)),
         ("aws s3control get-public-access-block --account-id ACCOUNT", _account_public_access),
         (f"aws s3api get-public-access-block --bucket {bucket}", lambda: _bucket_public_access(bucket)),
         (f"aws sns list-subscriptions-by-topic --topic-arn {topic}", lambda: _notify_topic(topic)),
     ]
+    if not functions_here:  # the local world's functions run here: no account quota, no VPC
+        checks.insert(0, ("aws lambda get-account-settings", lambda: _concurrency(stage, reserved)))
     findings = [] if functions_here else reachability_findings(config.monitors, in_vpc(stage))
     for by_hand, check in checks:
         try:
             findings += check()
         except Exception as exc:  # noqa: BLE001 - a refused look-up is reported, not fatal
             findings.append(
-                warning(f"could not look up ({type(exc).__name__}: {str(exc)[:120]}). Fix: run {by_hand}")
+                warning(f"could not look up ({type(exc).__name__}: {_first_line(exc)}). Fix: run {by_hand}")
             )
     return findings
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).splitlines()
+    return lines[0][:120] if lines else ""
 
 
 def account_errors(config: Any) -> list[str]:
