@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 from autoheal_ops.stage import (
+    RESERVATION_KEY,
     UNRESERVED_MINIMUM,
     Reservation,
     StageNames,
@@ -79,8 +80,8 @@ def concurrency_findings(
             error(
                 f"lambda: the {stage} stage reserves {wanted} concurrent executions but the account's"
                 f" quota is {quota} ({unreserved} unreserved): {left} would stay unreserved and Lambda"
-                f" refuses a deploy that leaves fewer than {UNRESERVED_MINIMUM}. Fix: set"
-                f" stages.{stage}.{_key()}.enabled to false in .chalice/config.json, or raise the quota:"
+                f" refuses a deploy that leaves fewer than {UNRESERVED_MINIMUM}. Fix: set stages.{stage}."
+                f"{RESERVATION_KEY}.enabled to false in .chalice/config.json, or raise the quota:"
                 f" aws service-quotas request-service-quota-increase --service-code lambda"
                 f" --quota-code {QUOTA_CODE} --desired-value {needed}"
             )
@@ -95,12 +96,6 @@ def concurrency_findings(
             )
         ]
     return []
-
-
-def _key() -> str:
-    from autoheal_ops.stage import RESERVATION_KEY
-
-    return RESERVATION_KEY
 
 
 # --- S3 Block Public Access ------------------------------------------------------------------
