@@ -40,9 +40,11 @@ check-stage: $(STAMP)
 	$(PY) -m autoheal_ops --stage $(or $(STAGE),dev) check $(if $(LIVE),--live)
 
 # dist/sam.json (merged with resources/) and dist/deployment.zip for one stage: STAGE=prod.
+# Refuses a config still probing the shipped example.com endpoints (they never answer: every monitor
+# would go DOWN and restart healthy instances); EXAMPLE=1 packages the shipped example as a trial.
 package: $(STAMP)
 	$(PY) -m autoheal_ops.iam --check
-	$(PY) -m autoheal_ops.package --stage $(or $(STAGE),dev)
+	$(PY) -m autoheal_ops.package --stage $(or $(STAGE),dev) $(if $(EXAMPLE),--allow-example-endpoints)
 	$(VENV)/bin/cfn-lint dist/sam.json dist/$(or $(STAGE),dev)/resources.json
 
 # Regenerate .chalice/policy-<stage>-<function>.json after changing steps, adapters or configs.

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from autoheal_ops import env_file, notes
-from autoheal_ops.invoke import Functions, InvokeError
+from autoheal_ops.invoke import Functions, InvokeError, call_sample
 from autoheal_ops.stage import ROOT
 from chalicelib.maintenance.mode import DEFAULT_MESSAGE
 
@@ -165,7 +165,10 @@ def invoke(args: argparse.Namespace, functions: Functions, ask: Callable[[str], 
         raise SystemExit(f"{args.event}: not a sample listed in events/index.json")
     if sample["acts"]:
         confirm(args, f"{args.event.name} will {sample['does']}", ask)
-    return functions.call(sample["function"], json.loads(args.event.read_text()))
+    payload, table = json.loads(args.event.read_text()), lambda: load(args).settings.state_table
+    answer, note = call_sample(functions, sample["function"], payload, table)
+    tell(note)  # a replayed answer says so
+    return answer
 
 
 def confirm(args: argparse.Namespace, what: str, ask: Callable[[str], str] | None = None) -> None:

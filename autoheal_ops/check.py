@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from autoheal_ops.account_checks import account_errors
 from autoheal_ops.stage import StageNames
 
 SETTINGS = (
@@ -139,7 +140,7 @@ def live_errors(config: Any) -> list[str]:
             lookup()
         except Exception as exc:  # noqa: BLE001 - every failure is reported, each by its key
             errors.append(f"{what}: not found ({type(exc).__name__}: {str(exc)[:120]})")
-    return errors
+    return errors + account_errors(config)
 
 
 def _filtered_subscriptions(topic: str) -> None:

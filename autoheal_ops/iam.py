@@ -318,6 +318,8 @@ def main(argv: list[str]) -> int:
                     path.write_text(text)
     verb = "out of date" if args.check else "written"
     print("\n".join(f"{name}: {verb}" for name in stale) or "policies up to date")
+    if args.check and stale:
+        print("run `make policies` (python -m autoheal_ops.iam) to regenerate them, then commit them")
     return 1 if args.check and stale else 0
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from autoheal_ops.iam import stage_config
 from autoheal_ops.resources import stage_template
-from autoheal_ops.stage import ROOT, functions, stage_environment
+from autoheal_ops.stage import ROOT, Reservation, StageNames, functions, reservation, stage_environment
 
 DIST = ROOT / "dist"
 PSEUDO = "${AWS::"
@@ -56,7 +56,8 @@ def chalice_env(stage: str) -> dict[str, str]:
     }
 
 
-def package(stage: str, out: Path = DIST) -> Path:
+def package(stage: str, out: Path = DIST, reserved: Reservation | None = None) -> Path:
+    """`reserved`: the stage's own setting unless given (a test's opt-in)."""
     write_resources(stage, merged=False, out=out)
     resources = write_resources(stage, merged=True, out=out)
     work = out / stage / "chalice"
@@ -73,10 +74,35 @@ def package(stage: str, out: Path = DIST) -> Path:
     # (Merging cannot do this: it would keep Chalice's Fn::Sub beside the Ref.)
     events = template["Resources"]["OnAlarm"]["Properties"]["Events"]
     events["OnAlarmSnsSubscription"]["Properties"]["Topic"] = {"Ref": "AlarmTopic"}
+    reserve(template, stage, reserved or reservation(stage))
     out.mkdir(parents=True, exist_ok=True)
     (out / "sam.json").write_text(json.dumps(template, indent=1) + "\n")
     shutil.copyfile(work / "deployment.zip", out / "deployment.zip")
     return out / "sam.json"
+
+
+def reserve(template: dict, stage: str, reserved: Reservation) -> None:
+    """Reserved concurrency only for a stage that opted in (see stage.Reservation): a reservation
+    the account's quota cannot hold fails the whole deploy."""
+    figures = reserved.applied(functions())
+    by_name = {StageNames(stage).function(name): figure for name, figure in figures.items()}
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            properties = resource["Properties"]
+            properties.pop("ReservedConcurrentExecutions", None)
+            if properties.get("FunctionName") in by_name:
+                properties["ReservedConcurrentExecutions"] = by_name[properties["FunctionName"]]
+
+
+def refusals(stage: str, allow_example: bool = False) -> list[str]:
+    """What `check` (offline) refuses in the stage's config: names the stage neither creates nor
+    grants, and monitors still probing the shipped example's endpoints. example.com never
+    answers, so a stage deployed with them finds every monitor DOWN and restarts healthy
+    instances; `allow_example` packages the shipped example anyway (a trial of the template)."""
+    from autoheal_ops.check import name_errors, placeholder_errors
+
+    config = stage_config(stage)
+    return name_errors(stage, config) + ([] if allow_example else placeholder_errors(config))
 
 
 def main(argv: list[str]) -> int:
@@ -84,7 +110,19 @@ def main(argv: list[str]) -> int:
         prog="python -m autoheal_ops.package", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--stage", default="dev")
+    parser.add_argument(
+        "--allow-example-endpoints",
+        action="store_true",
+        help="package a config still probing the shipped example.com endpoints (`make package EXAMPLE=1`)",
+    )
     args = parser.parse_args(argv)
+    refused = refusals(args.stage, args.allow_example_endpoints)
+    if refused:
+        print("\n".join(refused), file=sys.stderr)
+        config = stage_environment(args.stage)["AUTOHEAL_CONFIG"]
+        trial = "for a trial of the shipped example, make package EXAMPLE=1"
+        print(f"not packaged: fix {config} (or, {trial})", file=sys.stderr)
+        return 2
     sam = package(args.stage)
     size = (sam.parent / "deployment.zip").stat().st_size
     print(f"{sam.relative_to(ROOT)} and dist/deployment.zip ({size / 1e6:.2f} MB) for stage {args.stage}")

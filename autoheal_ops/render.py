@@ -21,7 +21,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from autoheal_ops.stage import ASYNC_FUNCTIONS, CHALICE_DIR, ROOT, StageNames, chalice_config
+from autoheal_ops.stage import (
+    ASYNC_FUNCTIONS,
+    CHALICE_DIR,
+    ROOT,
+    Reservation,
+    StageNames,
+    chalice_config,
+    functions,
+    reservation,
+)
 
 DIST = ROOT / "dist"
 
@@ -34,7 +43,10 @@ def resolve(text: str, account: str, region: str, partition: str = "aws") -> str
     return text
 
 
-def render(stage: str, account: str, region: str, out: Path = DIST) -> Path:
+def render(
+    stage: str, account: str, region: str, out: Path = DIST, reserved: Reservation | None = None
+) -> Path:
+    """`reserved`: the stage's own setting unless given (a test's opt-in)."""
     project = out / stage / "project"
     deployed = project / ".chalice" / "deployed"
     keep = deployed.exists()
@@ -50,6 +62,8 @@ def render(stage: str, account: str, region: str, out: Path = DIST) -> Path:
     (project / ".chalice").mkdir(parents=True, exist_ok=True)
     config = chalice_config()
     config["stages"] = {stage: config["stages"][stage]}
+    for name, figure in (reserved or reservation(stage)).applied(functions()).items():  # opted in only
+        config["stages"][stage]["lambda_functions"].setdefault(name, {})["reserved_concurrency"] = figure
     text = resolve(json.dumps(config, indent=2), account, region)
     (project / ".chalice" / "config.json").write_text(text + "\n")
     for settings in config["stages"][stage]["lambda_functions"].values():

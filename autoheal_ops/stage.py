@@ -113,3 +113,40 @@ def functions() -> list[str]:
                 if isinstance(decorator, ast.Call):
                     names += [k.value.value for k in decorator.keywords if k.arg == "name"]
     return sorted(names)
+
+
+# Lambda keeps this many of an account's concurrent executions unreserved and refuses any deploy
+# whose reservations would leave fewer. A new account's quota is often exactly 10.
+UNRESERVED_MINIMUM = 10
+RESERVATION_KEY = "reserved_concurrency_opt_in"  # a stage's key in .chalice/config.json
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A stage's reserved concurrency: figures kept beside the stage, applied only when enabled.
+
+    Chalice never reads RESERVATION_KEY, so `chalice deploy` and `chalice package` reserve
+    nothing; `autoheal_ops.package` and `autoheal_ops.render` apply the figures when `enabled`.
+    """
+
+    enabled: bool
+    default: int | None  # a function without its own figure
+    functions: dict[str, int]
+
+    def planned(self, names: list[str]) -> dict[str, int]:
+        """What each function would reserve if enabled (functions with no figure omitted)."""
+        figures = {name: self.functions.get(name, self.default) for name in names}
+        return {name: figure for name, figure in figures.items() if figure is not None}
+
+    def applied(self, names: list[str]) -> dict[str, int]:
+        """What the stage reserves as deployed: nothing unless opted in."""
+        return self.planned(names) if self.enabled else {}
+
+
+def reservation(stage: str) -> Reservation:
+    setting = chalice_config()["stages"][stage].get(RESERVATION_KEY, {})
+    return Reservation(
+        enabled=setting.get("enabled", False) is True,
+        default=setting.get("default"),
+        functions=dict(setting.get("functions", {})),
+    )

@@ -209,6 +209,7 @@ def patch_moto() -> None:
     _patch_cloudformation_document_content()
     _patch_cloudformation_template_url()
     _patch_cloudformation_sam_transform()
+    _patch_account_settings_apis()
 
 
 def _patch_cloudformation_document_content() -> None:
@@ -560,6 +561,66 @@ def nearest_rank(values: list[float], rank: float) -> float | None:
     ordered = sorted(values)
     index = max(0, math.ceil(rank / 100 * len(ordered)) - 1)
     return ordered[index]
+
+
+# --- Fresh-account look-ups (`check --live`, autoheal_ops.account_checks) -------------------------
+
+
+def _patch_account_settings_apis() -> None:
+    """Lambda GetAccountSettings, SNS GetSMSSandboxAccountStatus and the SMS sandbox's numbers.
+
+    moto 5.2.5 implements none of them (the request fails as not implemented), and `check --live`
+    asks them of every account: what the concurrency quota leaves unreserved, and whether SMS
+    reaches unverified numbers. Here, as in a new account:
+
+    - GetAccountSettings: a quota of MOTO_LAMBDA_CONCURRENCY_QUOTA (moto's own variable for
+      PutFunctionConcurrency; default 1000), unreserved = quota minus every function's reservation;
+    - the SMS sandbox is on; CreateSMSSandboxPhoneNumber adds a Pending number and
+      VerifySMSSandboxPhoneNumber, with any one-time password, makes it Verified (no SMS is sent);
+      ListSMSSandboxPhoneNumbers lists them.
+
+    (s3control GetPublicAccessBlock is moto's own.)
+    """
+    from moto.awslambda import urls as lambda_urls
+    from moto.awslambda.responses import LambdaResponse
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.sns.responses import SNSResponse
+
+    def get_account_settings(self: LambdaResponse) -> tuple[int, dict, str]:
+        import json
+
+        quota = int(os.environ.get("MOTO_LAMBDA_CONCURRENCY_QUOTA", "1000"))
+        reserved = sum(int(fn.reserved_concurrency or 0) for fn in self.backend.list_functions())
+        limit = {"ConcurrentExecutions": quota, "UnreservedConcurrentExecutions": quota - reserved}
+        return 200, {}, json.dumps({"AccountLimit": limit, "AccountUsage": {"FunctionCount": 0}})
+
+    def sandbox_numbers(self: SNSResponse) -> dict[str, str]:
+        backend = self.backend
+        if not hasattr(backend, "sms_sandbox_numbers"):
+            backend.sms_sandbox_numbers = {}  # type: ignore[attr-defined]
+        return backend.sms_sandbox_numbers  # type: ignore[attr-defined,no-any-return]
+
+    def get_sms_sandbox_account_status(self: SNSResponse) -> ActionResult:
+        return ActionResult({"IsInSandbox": True})
+
+    def create_sms_sandbox_phone_number(self: SNSResponse) -> EmptyResult:
+        sandbox_numbers(self).setdefault(self._get_param("PhoneNumber"), "Pending")
+        return EmptyResult()
+
+    def verify_sms_sandbox_phone_number(self: SNSResponse) -> EmptyResult:
+        sandbox_numbers(self)[self._get_param("PhoneNumber")] = "Verified"
+        return EmptyResult()
+
+    def list_sms_sandbox_phone_numbers(self: SNSResponse) -> ActionResult:
+        numbers = [{"PhoneNumber": n, "Status": s} for n, s in sandbox_numbers(self).items()]
+        return ActionResult({"PhoneNumbers": numbers})
+
+    lambda_urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = LambdaResponse.dispatch
+    LambdaResponse.get_account_settings = get_account_settings  # type: ignore[attr-defined]
+    SNSResponse.get_sms_sandbox_account_status = get_sms_sandbox_account_status  # type: ignore[attr-defined]
+    SNSResponse.create_sms_sandbox_phone_number = create_sms_sandbox_phone_number  # type: ignore[attr-defined]
+    SNSResponse.verify_sms_sandbox_phone_number = verify_sms_sandbox_phone_number  # type: ignore[attr-defined]
+    SNSResponse.list_sms_sandbox_phone_numbers = list_sms_sandbox_phone_numbers  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
