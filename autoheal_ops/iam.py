@@ -36,7 +36,7 @@ from autoheal_ops.stage import (
     functions,
     stage_environment,
 )
-from chalicelib.config.kinds import CHANNELS, GATES, STEPS, Grant
+from chalicelib.config.kinds import CHANNELS, CHECKS, GATES, STEPS, Grant
 
 Statement = dict[str, Any]
 ANY = "*"
@@ -60,7 +60,7 @@ UNSCOPED_READS = (
 # down (maintenance by hand, follow_up at a window's end, on_alarm's runbook maintenance_page).
 # Shifts never publish the status site, so their functions have no status_site.
 CAPABILITIES: Mapping[str, tuple[str, ...]] = {
-    "probe": ("logs", "state", "publish_alarms", "status_site"),
+    "probe": ("logs", "state", "publish_alarms", "status_site", "checks"),
     "on_alarm": ("logs", "state", "notify", "publish_alarms", "status_site", "fleet", "steps", "listeners"),
     "follow_up": ("logs", "state", "notify", "publish_alarms", "status_site", "fleet", "steps", "listeners"),
     "maintenance": ("logs", "state", "notify", "publish_alarms", "status_site", "listeners"),
@@ -167,7 +167,8 @@ def resource(on: str, names: StageNames, config: Any) -> str | list[str] | None:
     if on == "status-site":  # the status site, and no other bucket
         return f"{PARTITION}:s3:::{names.status_bucket}/*"
     if on.startswith("arn:"):
-        fields = {"partition": PARTITION, "region_account": REGION_ACCOUNT, "prefix": names.prefix}
+        fields = {"partition": PARTITION.removeprefix("arn:"), "region_account": REGION_ACCOUNT}
+        fields |= {"prefix": names.prefix}
         fields |= {"stage": names.stage, "state_table": names.state_table, "notify_topic": names.notify_topic}
         return on.format(**fields)
     raise PolicyError(f"{on!r}: not a resource autoheal_ops/iam.py knows (RESOURCES) nor an ARN pattern")
@@ -285,6 +286,8 @@ def capability_statements(capability: str, function: str, names: StageNames, con
         return [results, sent, tagged]
     if capability == "failure_queue":  # Lambda sends a failed event with the function's role
         return [allow("OnFailureQueue", ["sqs:SendMessage"], arn("sqs", names.failure_queue(function)))]
+    if capability == "checks":  # every probe check kind's grants (the built-in ones need none)
+        return grant_statements(kind_grants(CHECKS), names, config)
     if capability == "traffic":  # every deployment gate's grants
         return grant_statements(kind_grants(GATES), names, config)
     raise PolicyError(f"unknown capability {capability!r}")
