@@ -146,6 +146,8 @@ PER_TAG_SET = {
 }
 RESOURCES = ("*", *PER_TAG_SET, "documents", "notify-topic", "chat-webhook-parameter", "ssm-kms-keys")
 RESOURCES += ("state-table", "listeners", "status-site")
+# KMS keys are granted only as SSM uses them (to decrypt a SecureString).
+CONDITIONS = {"ssm-kms-keys": {"StringEquals": {"kms:ViaService": "ssm.${AWS::Region}.amazonaws.com"}}}
 
 
 def resource(on: str, names: StageNames, config: Any) -> str | list[str] | None:
@@ -170,7 +172,10 @@ def resource(on: str, names: StageNames, config: Any) -> str | list[str] | None:
         fields = {"partition": PARTITION.removeprefix("arn:"), "region_account": REGION_ACCOUNT}
         fields |= {"prefix": names.prefix}
         fields |= {"stage": names.stage, "state_table": names.state_table, "notify_topic": names.notify_topic}
-        return on.format(**fields)
+        try:
+            return on.format(**fields)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise PolicyError(f"{on!r}: expected placeholders among {', '.join(fields)} ({exc!r})") from None
     raise PolicyError(f"{on!r}: not a resource autoheal_ops/iam.py knows (RESOURCES) nor an ARN pattern")
 
 
@@ -204,6 +209,8 @@ def grant_statements(grants: Iterable[Grant], names: StageNames, config: Any) ->
         found = resource(on, names, config)
         if found is not None:
             statements.append(allow(sid, actions, found))
+            if on in CONDITIONS:
+                statements[-1]["Condition"] = CONDITIONS[on]
     tagged = [(sid, on, actions) for (sid, on), actions in keyed.items() if on in PER_TAG_SET]
     tagged.sort(key=lambda item: RESOURCES.index(item[1]))
     conditioned_ones = []
@@ -217,7 +224,9 @@ def grant_statements(grants: Iterable[Grant], names: StageNames, config: Any) ->
 
 
 def unscoped_read(action: str) -> bool:
-    return action in UNSCOPED_READS or action.split(":", 1)[-1].startswith(("Describe", "List", "Get"))
+    """A read AWS authorises on "*" only: those listed, and any Describe (a Get or List may be
+    scoped to a resource, and must be)."""
+    return action in UNSCOPED_READS or action.split(":", 1)[-1].startswith("Describe")
 
 
 def kind_grants(registry: Any) -> list[Grant]:
@@ -226,14 +235,6 @@ def kind_grants(registry: Any) -> list[Grant]:
 
 def allow(sid: str, actions: list[str], resource: str | list[str]) -> Statement:
     return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
-
-
-def with_conditions(statements: list[Statement]) -> list[Statement]:
-    """KMS keys are granted only as SSM uses them (to decrypt a SecureString)."""
-    for statement in statements:
-        if statement["Resource"] == arn("kms", "key/*"):
-            statement["Condition"] = {"StringEquals": {"kms:ViaService": "ssm.${AWS::Region}.amazonaws.com"}}
-    return statements
 
 
 def capability_statements(capability: str, function: str, names: StageNames, config: Any) -> list[Statement]:
@@ -253,7 +254,7 @@ def capability_statements(capability: str, function: str, names: StageNames, con
     if capability == "publish_alarms":
         return [allow("PublishAlarms", ["sns:Publish"], arn("sns", names.alarm_topic))]
     if capability == "notify":  # every notifier channel's grants
-        return with_conditions(grant_statements(kind_grants(CHANNELS), names, config))
+        return grant_statements(kind_grants(CHANNELS), names, config)
     if capability == "status_site":
         bucket = f"{PARTITION}:s3:::{names.status_bucket}"
         return [allow("StatusSite", ["s3:PutObject", "s3:GetObject"], f"{bucket}/*")]

@@ -435,3 +435,40 @@ def test_a_deployment_gate_is_one_module(plugin):
     deployment = config.deployments["web"]
     assert checker.check(deployment, record, now=100.0, compare=True).outcome == "hold"
     assert checker.check(deployment, record, now=301.0, compare=True).outcome == "pass"
+
+
+# -- what the registries and the policy generator refuse ------------------------------------
+
+
+def test_a_kind_registered_twice_or_without_a_name_is_refused():
+    class Twice:
+        kind = "escalate"
+
+    class Nameless:
+        kind = ""
+
+    for kind in (Twice, Nameless):
+        with pytest.raises(ValueError, match="empty or registered twice"):
+            STEPS.register(kind)
+    assert STEPS["escalate"].__name__ == "Escalate"
+
+
+def test_the_policy_generator_refuses_a_write_on_everything_and_an_unknown_resource():
+    from autoheal_ops.iam import PolicyError, grant_statements
+    from autoheal_ops.stage import StageNames
+    from chalicelib.config.kinds import Grant
+
+    config = parse_config(SETTINGS)
+    names = StageNames("dev")
+    with pytest.raises(PolicyError, match=r"only reads may be granted on '\*', not s3:GetObject"):
+        grant_statements([Grant("Reads", ("s3:GetObject",), "*")], names, config)
+    with pytest.raises(PolicyError, match="'the-bucket': not a resource"):
+        grant_statements([Grant("Site", ("s3:PutObject",), "the-bucket")], names, config)
+    with pytest.raises(PolicyError, match="expected placeholders among partition"):
+        grant_statements([Grant("Site", ("s3:PutObject",), "arn:{partition}:s3:::{bucket}")], names, config)
+    with pytest.raises(PolicyError, match="Sids on more than one resource: Site"):
+        grants = [
+            Grant("Site", ("s3:PutObject",), "status-site"),
+            Grant("Site", ("sns:Publish",), "notify-topic"),
+        ]
+        grant_statements(grants, names, config)
