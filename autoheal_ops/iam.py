@@ -146,6 +146,9 @@ PER_TAG_SET = {
 }
 RESOURCES = ("*", *PER_TAG_SET, "documents", "notify-topic", "chat-webhook-parameter", "ssm-kms-keys")
 RESOURCES += ("state-table", "listeners", "status-site")
+# What an ARN pattern may name of the stage, besides {partition} and {region_account}.
+PATTERN_NAMES = ("stage", "prefix", "state_table", "alarm_topic", "notify_topic", "status_bucket")
+PATTERN_NAMES += ("restart_document", "chat_webhook_parameter")
 # KMS keys are granted only as SSM uses them (to decrypt a SecureString).
 CONDITIONS = {"ssm-kms-keys": {"StringEquals": {"kms:ViaService": "ssm.${AWS::Region}.amazonaws.com"}}}
 
@@ -170,8 +173,7 @@ def resource(on: str, names: StageNames, config: Any) -> str | list[str] | None:
         return f"{PARTITION}:s3:::{names.status_bucket}/*"
     if on.startswith("arn:"):
         fields = {"partition": PARTITION.removeprefix("arn:"), "region_account": REGION_ACCOUNT}
-        fields |= {"prefix": names.prefix}
-        fields |= {"stage": names.stage, "state_table": names.state_table, "notify_topic": names.notify_topic}
+        fields |= {name: getattr(names, name) for name in PATTERN_NAMES}
         try:
             return on.format(**fields)
         except (KeyError, IndexError, ValueError) as exc:

@@ -34,8 +34,9 @@ Lookup = tuple[str, Callable[[], object]]  # what is looked up (by key path), an
 @dataclass(frozen=True)
 class Grant:
     """One IAM statement a kind needs. `on` is a resource the stage names ("*", "state-table",
-    "notify-topic", "stage-instances", ...: `autoheal_ops.iam.RESOURCES`) or an ARN pattern
-    with {partition}, {region_account}, {prefix}, {stage} and the stage's names filled in.
+    "notify-topic", "stage-instances", ...: `autoheal_ops.iam.RESOURCES`) or an ARN pattern,
+    "arn:{partition}:sqs:{region_account}:{prefix}-pages", with the stage's names filled in
+    (`autoheal_ops.iam.PATTERN_NAMES`).
     Statements of several kinds with one Sid are one statement with their actions merged."""
 
     sid: str

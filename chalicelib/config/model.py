@@ -33,7 +33,7 @@ class Digest:
 
     cron: str = "0 9 * * *"
     time_zone: str = "UTC"
-    channels: tuple[str, ...] = ("email", "chat")
+    channels: tuple[str, ...] = ()  # the loader's default: the channels whose kind is `in_digest`
 
     @property
     def schedule(self) -> Schedule:
