@@ -12,6 +12,7 @@ from typing import Any
 
 from autoheal_ops.account_checks import account_errors
 from autoheal_ops.stage import StageNames
+from chalicelib.config.kinds import Lookup
 
 SETTINGS = (
     "state_table",
@@ -72,6 +73,18 @@ def deployed_name(value: str) -> str:
     return fill_account_region(value, account, sts.meta.region_name)
 
 
+def kind_lookups(config: Any) -> list[Lookup]:
+    """What each kind the config uses looks up for itself (`config.kinds`), each once."""
+    import chalicelib.plugins  # noqa: F401 - the built-in kinds, registered
+    from chalicelib.config.kinds import uses
+
+    found: dict[str, Lookup] = {}
+    for use in uses(config):
+        for what, lookup in use.kind.lookups(use.params, config, use.where):
+            found.setdefault(what, (what, lookup))
+    return list(found.values())
+
+
 def live_errors(config: Any) -> list[str]:
     """Every table, topic, bucket, document, parameter, load balancer, target group, listener
     and tag the config names, looked up in the account the credentials reach."""
@@ -79,7 +92,7 @@ def live_errors(config: Any) -> list[str]:
 
     settings = config.settings
     bucket = deployed_name(settings.status_bucket)
-    lookups: list[tuple[str, Any]] = [
+    lookups: list[Lookup] = [
         (
             f"settings.state_table: table {settings.state_table}",
             lambda: client("dynamodb").describe_table(TableName=settings.state_table),
@@ -101,20 +114,7 @@ def live_errors(config: Any) -> list[str]:
                 lambda n=name: client("sns").get_topic_attributes(TopicArn=topic_arn(n)),
             )
         )
-    lookups.append(
-        (
-            f"settings.notify_topic: subscriptions of {settings.notify_topic}",
-            lambda: _filtered_subscriptions(topic_arn(settings.notify_topic)),
-        )
-    )
-    if settings.chat_webhook_parameter:
-        parameter = settings.chat_webhook_parameter
-        lookups.append(
-            (
-                f"settings.chat_webhook_parameter: parameter {parameter}",
-                lambda: client("ssm").get_parameter(Name=parameter),
-            )
-        )
+    lookups += kind_lookups(config)
     for name, deployment in config.deployments.items():
         lb, port = deployment.listener.load_balancer, deployment.listener.port
         lookups.append(
@@ -141,27 +141,6 @@ def live_errors(config: Any) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - every failure is reported, each by its key
             errors.append(f"{what}: not found ({type(exc).__name__}: {str(exc)[:120]})")
     return errors + account_errors(config)
-
-
-def _filtered_subscriptions(topic: str) -> None:
-    """Each channel publishes on its own (settings.notify): a subscription without a filter
-    policy on `channel` would get the e-mail's and the SMS's message of every notice."""
-    from chalicelib.aws.clients import client
-
-    sns = client("sns")
-    unfiltered = []
-    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic):
-        for subscription in page["Subscriptions"]:
-            arn = subscription["SubscriptionArn"]
-            if not arn.startswith("arn:"):
-                continue  # PendingConfirmation: it has no attributes yet
-            attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
-            if "channel" not in attributes.get("FilterPolicy", ""):
-                unfiltered.append(f"{subscription['Protocol']} ...{arn[-8:]}")
-    if unfiltered:
-        raise ValueError(
-            f'without a filter policy {{"channel": ["email"]}} (or sms): {", ".join(unfiltered)}'
-        )
 
 
 def _listener(load_balancer: str, port: int) -> None:

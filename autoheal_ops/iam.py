@@ -2,9 +2,9 @@
 
 `python -m autoheal_ops.iam` writes `.chalice/policy-<stage>-<function>.json` for every stage in
 `.chalice/config.json` and every function in app.py; `--check` only reports files that are out
-of date. A function's actions come from the capabilities it uses (below) and, for the functions
-that run runbooks, from every step kind's declared `iam_actions` (the step registry), so a new
-step kind is covered when the policies are regenerated. Resources are pinned to the stage's own
+of date. A function's actions come from the capabilities it uses (below) and, for steps, notifier
+channels and deployment gates, from every registered kind's declared `grants` (`config.kinds`),
+so a new kind is covered when the policies are regenerated. Resources are pinned to the stage's own
 names and to the config: the instances that carry the stage tag (and a runbook's target tag), the
 listeners of the load balancers the deployments name. ARNs hold `${AWS::Region}` and
 `${AWS::AccountId}`, which the packaged template fills in (Fn::Sub) and `render` fills in for
@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import chalicelib.plugins  # noqa: F401 - the built-in kinds, registered
 from autoheal_ops.stage import (
     CHALICE_DIR,
     PARTITION,
@@ -35,6 +36,7 @@ from autoheal_ops.stage import (
     functions,
     stage_environment,
 )
+from chalicelib.config.kinds import CHANNELS, CHECKS, GATES, STEPS, Grant
 
 Statement = dict[str, Any]
 ANY = "*"
@@ -58,7 +60,7 @@ UNSCOPED_READS = (
 # down (maintenance by hand, follow_up at a window's end, on_alarm's runbook maintenance_page).
 # Shifts never publish the status site, so their functions have no status_site.
 CAPABILITIES: Mapping[str, tuple[str, ...]] = {
-    "probe": ("logs", "state", "publish_alarms", "status_site"),
+    "probe": ("logs", "state", "publish_alarms", "status_site", "checks"),
     "on_alarm": ("logs", "state", "notify", "publish_alarms", "status_site", "fleet", "steps", "listeners"),
     "follow_up": ("logs", "state", "notify", "publish_alarms", "status_site", "fleet", "steps", "listeners"),
     "maintenance": ("logs", "state", "notify", "publish_alarms", "status_site", "listeners"),
@@ -134,64 +136,103 @@ def conditioned(sid: str, actions: list[str], resource: str, key: str, tags: Map
     return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource, "Condition": condition}
 
 
-def step_statements(actions: Iterable[str], names: StageNames, config: Any) -> list[Statement]:
-    """Resources for the step kinds' actions; an action without a rule here fails generation."""
-    actions = sorted(set(actions))
+# The resources a kind's Grant may name (`on`), in the order their statements appear. Those
+# marked per tag set hold one statement for each of `tag_sets` (a condition on the tags).
+PER_TAG_SET = {
+    # resource key, the ARN and the condition key
+    "stage-instances:ssm": ("ec2", "instance/*", "ssm:resourceTag"),
+    "stage-instances": ("ec2", "instance/*", "aws:ResourceTag"),
+    "stage-groups": ("autoscaling", "autoScalingGroup:*:autoScalingGroupName/*", "aws:ResourceTag"),
+}
+RESOURCES = ("*", *PER_TAG_SET, "documents", "notify-topic", "chat-webhook-parameter", "ssm-kms-keys")
+RESOURCES += ("state-table", "listeners", "status-site")
+# What an ARN pattern may name of the stage, besides {partition} and {region_account}.
+PATTERN_NAMES = ("stage", "prefix", "state_table", "alarm_topic", "notify_topic", "status_bucket")
+PATTERN_NAMES += ("restart_document", "chat_webhook_parameter")
+# KMS keys are granted only as SSM uses them (to decrypt a SecureString).
+CONDITIONS = {"ssm-kms-keys": {"StringEquals": {"kms:ViaService": "ssm.${AWS::Region}.amazonaws.com"}}}
+
+
+def resource(on: str, names: StageNames, config: Any) -> str | list[str] | None:
+    """The ARN(s) a named resource stands for; None: the config has none (no statement)."""
+    if on == "*":
+        return ANY
+    if on == "documents":
+        return document_arns(names, config)
+    if on == "notify-topic":
+        return arn("sns", names.notify_topic)
+    if on == "chat-webhook-parameter":
+        return arn("ssm", f"parameter{names.chat_webhook_parameter}")
+    if on == "ssm-kms-keys":
+        return arn("kms", "key/*")
+    if on == "state-table":
+        return arn("dynamodb", f"table/{names.state_table}")
+    if on == "listeners":  # without a load balancer named there is no listener to change
+        return listener_arns(config) if load_balancers(config) else None
+    if on == "status-site":  # the status site, and no other bucket
+        return f"{PARTITION}:s3:::{names.status_bucket}/*"
+    if on.startswith("arn:"):
+        fields = {"partition": PARTITION.removeprefix("arn:"), "region_account": REGION_ACCOUNT}
+        fields |= {name: getattr(names, name) for name in PATTERN_NAMES}
+        try:
+            return on.format(**fields)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise PolicyError(f"{on!r}: expected placeholders among {', '.join(fields)} ({exc!r})") from None
+    raise PolicyError(f"{on!r}: not a resource autoheal_ops/iam.py knows (RESOURCES) nor an ARN pattern")
+
+
+def merged(grants: Iterable[Grant]) -> dict[tuple[str, str], list[str]]:
+    """Grants with one Sid and resource are one statement; their actions, sorted, once each."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for grant in grants:
+        found.setdefault((grant.sid, grant.on), set()).update(grant.actions)
+    sids = [sid for sid, _ in found]
+    doubled = sorted({sid for sid in sids if sids.count(sid) > 1})
+    if doubled:
+        raise PolicyError(f"Sids on more than one resource: {', '.join(doubled)}")
+    return {key: sorted(actions) for key, actions in found.items()}
+
+
+def order(key: tuple[str, str]) -> int:
+    return RESOURCES.index(key[1]) if key[1] in RESOURCES else len(RESOURCES)
+
+
+def grant_statements(grants: Iterable[Grant], names: StageNames, config: Any) -> list[Statement]:
+    """The statements the registered kinds' grants ask for: "*" first (reads only), then each
+    tag set's conditioned statements, then the stage's other resources and the ARN patterns."""
     statements: list[Statement] = []
-    reads = [a for a in actions if a in UNSCOPED_READS]
-    if reads:
-        statements.append(allow("StepReads", reads, ANY))
-    for i, tags in enumerate(tag_sets(config, names.stage)):
+    keyed = merged(grants)
+    for (sid, on), actions in sorted(keyed.items(), key=lambda item: order(item[0])):
+        if on == "*" and any(not unscoped_read(a) for a in actions):
+            writes = ", ".join(a for a in actions if not unscoped_read(a))
+            raise PolicyError(f"{sid}: only reads may be granted on '*', not {writes}")
+        if on in PER_TAG_SET:
+            continue
+        found = resource(on, names, config)
+        if found is not None:
+            statements.append(allow(sid, actions, found))
+            if on in CONDITIONS:
+                statements[-1]["Condition"] = CONDITIONS[on]
+    tagged = [(sid, on, actions) for (sid, on), actions in keyed.items() if on in PER_TAG_SET]
+    tagged.sort(key=lambda item: RESOURCES.index(item[1]))
+    conditioned_ones = []
+    for i, tags in enumerate(tag_sets(config, names.stage) if tagged else []):
         n = "" if i == 0 else str(i + 1)
-        if "ssm:SendCommand" in actions:
-            statements.append(
-                conditioned(
-                    f"SendCommandTagged{n}",
-                    ["ssm:SendCommand"],
-                    arn("ec2", "instance/*"),
-                    "ssm:resourceTag",
-                    tags,
-                )
-            )
-        if "ec2:RebootInstances" in actions:
-            statements.append(
-                conditioned(
-                    f"RebootTagged{n}",
-                    ["ec2:RebootInstances"],
-                    arn("ec2", "instance/*"),
-                    "aws:ResourceTag",
-                    tags,
-                )
-            )
-        if "autoscaling:SetInstanceHealth" in actions:
-            # AWS evaluates the Auto Scaling group's own tags for SetInstanceHealth.
-            group = arn("autoscaling", "autoScalingGroup:*:autoScalingGroupName/*")
-            statements.append(
-                conditioned(
-                    f"ReplaceTagged{n}", ["autoscaling:SetInstanceHealth"], group, "aws:ResourceTag", tags
-                )
-            )
-    if "ssm:SendCommand" in actions:
-        statements.append(allow("SendCommandDocuments", ["ssm:SendCommand"], document_arns(names, config)))
-    if "sns:Publish" in actions:
-        statements.append(allow("StepNotify", ["sns:Publish"], arn("sns", names.notify_topic)))
-    table = [a for a in actions if a.startswith("dynamodb:")]
-    if table:
-        statements.append(allow("StepState", table, arn("dynamodb", f"table/{names.state_table}")))
-    elb = [a for a in actions if a.startswith("elasticloadbalancing:") and a not in UNSCOPED_READS]
-    if elb and load_balancers(config):  # without deployments there is no listener to change
-        statements.append(allow("StepListeners", elb, listener_arns(config)))
-    site = [a for a in actions if a.startswith("s3:")]
-    if site:  # the status site, and no other bucket
-        statements.append(allow("StepStatusSite", site, f"{PARTITION}:s3:::{names.status_bucket}/*"))
-    handled = set(reads) | set(table) | set(elb) | set(site)
-    handled |= {"ssm:SendCommand", "ec2:RebootInstances", "autoscaling:SetInstanceHealth", "sns:Publish"}
-    unknown = [a for a in actions if a not in handled]
-    if unknown:
-        raise PolicyError(
-            f"step actions without a resource rule in autoheal_ops/iam.py: {', '.join(unknown)}"
-        )
-    return statements
+        for sid, on, actions in tagged:
+            service, path, key = PER_TAG_SET[on]
+            conditioned_ones.append(conditioned(f"{sid}{n}", actions, arn(service, path), key, tags))
+    reads = 1 if statements and statements[0]["Resource"] == ANY else 0
+    return statements[:reads] + conditioned_ones + statements[reads:]
+
+
+def unscoped_read(action: str) -> bool:
+    """A read AWS authorises on "*" only: those listed, and any Describe (a Get or List may be
+    scoped to a resource, and must be)."""
+    return action in UNSCOPED_READS or action.split(":", 1)[-1].startswith("Describe")
+
+
+def kind_grants(registry: Any) -> list[Grant]:
+    return [grant for kind in registry.values() for grant in kind.grants]
 
 
 def allow(sid: str, actions: list[str], resource: str | list[str]) -> Statement:
@@ -214,13 +255,8 @@ def capability_statements(capability: str, function: str, names: StageNames, con
         return [allow("State", [f"dynamodb:{v}" for v in verbs], table)]
     if capability == "publish_alarms":
         return [allow("PublishAlarms", ["sns:Publish"], arn("sns", names.alarm_topic))]
-    if capability == "notify":
-        statements = [allow("Notify", ["sns:Publish"], arn("sns", names.notify_topic))]
-        parameter = arn("ssm", f"parameter{names.chat_webhook_parameter}")
-        statements.append(allow("ChatWebhook", ["ssm:GetParameter"], parameter))
-        decrypt = allow("DecryptWebhook", ["kms:Decrypt"], arn("kms", "key/*"))
-        decrypt["Condition"] = {"StringEquals": {"kms:ViaService": "ssm.${AWS::Region}.amazonaws.com"}}
-        return statements + [decrypt]
+    if capability == "notify":  # every notifier channel's grants
+        return grant_statements(kind_grants(CHANNELS), names, config)
     if capability == "status_site":
         bucket = f"{PARTITION}:s3:::{names.status_bucket}"
         return [allow("StatusSite", ["s3:PutObject", "s3:GetObject"], f"{bucket}/*")]
@@ -228,10 +264,8 @@ def capability_statements(capability: str, function: str, names: StageNames, con
         reads = ["ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups"]
         reads += ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"]
         return [allow("FleetReads", reads, ANY)]
-    if capability == "steps":
-        from chalicelib.runbooks.steps import REGISTRY
-
-        return step_statements([a for step in REGISTRY.values() for a in step.iam_actions], names, config)
+    if capability == "steps":  # every runbook step kind's grants
+        return grant_statements(kind_grants(STEPS), names, config)
     if capability == "listeners":
         reads = [
             f"elasticloadbalancing:Describe{r}"
@@ -255,8 +289,10 @@ def capability_statements(capability: str, function: str, names: StageNames, con
         return [results, sent, tagged]
     if capability == "failure_queue":  # Lambda sends a failed event with the function's role
         return [allow("OnFailureQueue", ["sqs:SendMessage"], arn("sqs", names.failure_queue(function)))]
-    if capability == "traffic":
-        return [allow("Gates", ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"], ANY)]
+    if capability == "checks":  # every probe check kind's grants (the built-in ones need none)
+        return grant_statements(kind_grants(CHECKS), names, config)
+    if capability == "traffic":  # every deployment gate's grants
+        return grant_statements(kind_grants(GATES), names, config)
     raise PolicyError(f"unknown capability {capability!r}")
 
 

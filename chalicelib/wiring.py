@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 
 from aws_lambda_powertools import Logger
 
+import chalicelib.plugins  # noqa: F401 - the built-in kinds, registered before any config loads
 from chalicelib.config import Config, load_config
 from chalicelib.logs import CurrentStdoutHandler, json_line
 

@@ -18,7 +18,9 @@ from typing import Any, NamedTuple, Optional
 
 import yaml
 
+import chalicelib.plugins  # noqa: F401 - the built-in kinds, registered
 from chalicelib.aws.clients import client
+from chalicelib.config.kinds import uses
 from chalicelib.config.model import Config, Deployment
 from sandbox.stack import deploy_local
 
@@ -45,15 +47,14 @@ class Provisioned:
 
 def provision(config: Config, chat_webhook_url: Optional[str] = None) -> Provisioned:
     """The shipped resources template as the local stack (sandbox.stack), then what it cannot
-    hold: the chat webhook (a SecureString, which CloudFormation cannot create, in AWS as here)
-    and the queues that stand in for the on_alarm function's and people's subscriptions."""
-    settings = config.settings
+    hold: what each kind the config uses provisions for itself (the chat channel's webhook, a
+    SecureString), and the queues that stand in for the on_alarm function's and people's
+    subscriptions."""
     outputs = deploy_local(config)
     alarm_topic, notify_topic = outputs["AlarmTopicArn"], outputs["NotifyTopicArn"]
-    if chat_webhook_url and settings.chat_webhook_parameter:
-        client("ssm").put_parameter(
-            Name=settings.chat_webhook_parameter, Value=chat_webhook_url, Type="SecureString", Overwrite=True
-        )
+    local = {"chat_webhook_url": chat_webhook_url} if chat_webhook_url else {}
+    for use in uses(config):
+        use.kind.provision(use.params, config, local)
     return Provisioned(
         alarm_topic,
         notify_topic,

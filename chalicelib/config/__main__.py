@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+import chalicelib.plugins  # noqa: F401 - the entry point registers the built-in kinds
 from chalicelib.config import ConfigError, load_config
 
 

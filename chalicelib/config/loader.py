@@ -14,16 +14,15 @@ from typing import Any, Mapping, Optional, Union
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from chalicelib.config.dependencies import dependency_errors
 from chalicelib.config.errors import ConfigError
 from chalicelib.config.fields import Section
+from chalicelib.config.kinds import CHANNELS, CHECKS, GATES, STEPS
 from chalicelib.config.model import (
-    CHANNELS,
     MAINTENANCE_FORMS,
-    MONITOR_KINDS,
     AlarmRoute,
     Budget,
     ChannelPolicy,
-    Compare,
     Config,
     Deployment,
     Digest,
@@ -40,14 +39,11 @@ from chalicelib.config.model import (
     Settings,
     Step,
     Targets,
-    default_channels,
 )
 from chalicelib.config.source import MAX_BYTES, read_source, redact
-from chalicelib.deployments.strategies import STRATEGIES, given_steps_problem, plan_problem
-from chalicelib.runbooks.dependencies import dependency_errors
+from chalicelib.config.strategies import STRATEGIES, given_steps_problem, plan_problem
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-URL_SCHEMES = {"http": ("http", "https"), "websocket": ("ws", "wss"), "tcp": ("tcp",)}
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110's token
 # A CR or LF in a header would end it and start another (header injection); no control
 # character belongs in a header value but the tab.
@@ -131,7 +127,7 @@ def read_settings(s: Section) -> Settings:
         remind_every=s.duration("remind_every", 1800.0),
         restart_document=s.string("restart_document", "autoheal-restart"),
         group_wait=read_group_wait(s),
-        notify=(notify := read_notify(s.section("notify"), chat=bool(s.data.get("chat_webhook_parameter")))),
+        notify=(notify := read_notify(s.section("notify"), s.data)),
         digest=read_digest(s, notify),
     )
 
@@ -158,26 +154,30 @@ def read_digest(s: Section, notify: Mapping[str, ChannelPolicy]) -> Optional[Dig
 
 
 def default_digest_channels(notify: Mapping[str, ChannelPolicy]) -> tuple[str, ...]:
-    return tuple(c for c in ("email", "chat") if c in notify)
+    return tuple(c for c in notify if c in CHANNELS and CHANNELS[c].in_digest)
 
 
-def read_notify(s: Section, chat: bool) -> dict[str, ChannelPolicy]:
-    """`{email: immediately, sms: {if_not_healed_within: 2m, max_per_hour: 5}}`; unnamed: immediately."""
-    policies = default_channels(chat)
-    s.seen.update(CHANNELS)  # finish() names any other key with the channels allowed
-    for name in [key for key in s.data if key in CHANNELS]:
-        if name == "chat" and not chat:
-            s.error("set settings.chat_webhook_parameter first: there is no chat channel without it", name)
+def read_notify(s: Section, settings: Mapping[str, Any]) -> dict[str, ChannelPolicy]:
+    """`{email: immediately, sms: {if_not_healed_within: 2m, max_per_hour: 5}}`; a channel not
+    named hears immediately when its kind is on by default. Each kind may refuse to be named
+    (`refused`) and reads its own keys beside the policy's."""
+    policies = {name: ChannelPolicy() for name, kind in CHANNELS.items() if kind.on_by_default(settings)}
+    s.seen.update(CHANNELS.names())  # finish() names any other key with the channels allowed
+    for name in [str(key) for key in s.data if key in CHANNELS]:
+        refused = CHANNELS[name].refused(settings)
+        if refused:
+            s.error(refused, name)
             continue
-        policies[name] = read_channel_policy(s, str(name))
+        policies[name] = read_channel_policy(s, name)
     s.finish()
     return policies
 
 
 def read_channel_policy(s: Section, name: str) -> ChannelPolicy:
-    value = s.data[name]
+    value, kind = s.data[name], CHANNELS[name]
     if value == "immediately":
-        return ChannelPolicy()
+        own = Section({}, s.key_path(name), s.errors)
+        return ChannelPolicy(params=kind.read(own))
     if not isinstance(value, Mapping):
         expected = "'immediately' or a mapping (if_not_healed_within, max_per_hour)"
         s.error(f"expected {expected}, got {value!r}", name)
@@ -187,6 +187,7 @@ def read_channel_policy(s: Section, name: str) -> ChannelPolicy:
         ChannelPolicy,
         delay=policy.duration("if_not_healed_within", 0.0, maximum=86400.0),
         max_per_hour=policy.integer("max_per_hour", None, minimum=1),
+        params=kind.read(policy),
     )
 
 
@@ -221,10 +222,11 @@ def read_monitor(s: Section) -> Monitor:
     name = s.string("name")
     if isinstance(name, str) and not NAME.match(name):
         s.error("expected letters, digits, '.', '_' or '-' (at most 64)", "name")
-    kind = s.choice("kind", MONITOR_KINDS, "http")
+    kind = s.choice("kind", CHECKS.names(), "http")
     url = s.string("url")
-    if s.data.get("kind", "http") == kind:  # an unknown kind is reported already; its URL can't be judged
-        check_url(s, url, kind)
+    known = s.data.get("kind", "http") == kind and kind in CHECKS
+    if known:  # an unknown kind is reported already; its URL can't be judged
+        CHECKS[kind].check_url(s, url)
     monitor = s.build(
         Monitor,
         name=name,
@@ -243,6 +245,7 @@ def read_monitor(s: Section) -> Monitor:
         runbook=s.string("runbook", None),
         metrics=s.boolean("metrics", False),
         depends_on=s.string_list("depends_on"),
+        options=CHECKS[kind].read(s) if known else {},
     )
     if monitor.expect.certificate_valid_for and not str(url).startswith(("https://", "wss://")):
         s.error("certificate_valid_for needs an https:// or wss:// url", "expect")
@@ -267,30 +270,6 @@ def read_headers(s: Section) -> dict[str, str]:
             )
             del headers[name]
     return headers
-
-
-def check_url(s: Section, url: object, kind: str) -> None:
-    if not isinstance(url, str) or kind not in URL_SCHEMES:
-        return
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises on a port out of range or not a number
-    except ValueError:
-        # Not quoted: the URL may hold a value from the environment.
-        s.error("expected a URL with a valid host (IPv6 in [brackets]) and a port 1-65535", "url")
-        return
-    schemes = URL_SCHEMES[kind]
-    if port == 0:
-        s.error("expected a port 1-65535, got 0", "url")
-    elif parts.scheme not in schemes or not parts.hostname:
-        example = {
-            "http": "https://app.example.com/healthz",
-            "websocket": "wss://app.example.com/ws",
-            "tcp": "tcp://db.internal:5432",
-        }[kind]
-        s.error(f"expected a {'/'.join(schemes)} URL for kind {kind} like {example!r}, got {url!r}", "url")
-    elif kind == "tcp" and port is None:
-        s.error(f"expected tcp://host:port, got {url!r}", "url")
 
 
 def read_alarm(s: Section) -> AlarmRoute:
@@ -388,9 +367,7 @@ def read_share(s: Section, key: str, default: float) -> float:
 
 def read_step(s: Section) -> Step:
     """Each step is a mapping with exactly one key, the kind; its kind reads its own section."""
-    from chalicelib.runbooks.steps import REGISTRY  # deferred: the registry imports the config model
-
-    actions = [key for key in s.data if key in REGISTRY]
+    actions = [key for key in s.data if key in STEPS]
     if len(s.data) != 1 or len(actions) != 1:
         s.error(step_shape_problem(list(s.data), actions))
         s.seen.update(s.data)
@@ -398,24 +375,22 @@ def read_step(s: Section) -> Step:
     action = actions[0]
     body = s.section(action)
     s.finish()
-    params = REGISTRY[action].read(body)
+    params = STEPS[action].read(body)
     body.finish()
     return Step(action, params)
 
 
 def step_shape_problem(keys: list[str], kinds: list[str]) -> str:
     """Why a step is not one mapping of one kind: a misspelt kind, two kinds, a stray key."""
-    from chalicelib.runbooks.steps import REGISTRY, unknown_kind
-
     others = [str(key) for key in keys if key not in kinds]
     if not kinds and len(others) == 1:
-        return unknown_kind(others[0])
+        return STEPS.unknown(others[0])
     if len(kinds) > 1:
         return f"expected one step kind per list item, got {', '.join(kinds)}: give each its own '- '"
     if kinds:  # a parameter beside its kind: usually not indented under it
         stray = ", ".join(map(repr, others))
         return f"expected only {kinds[0]!r} in this step, got also {stray} (indent it under {kinds[0]}?)"
-    return f"expected one step kind, one of {', '.join(sorted(REGISTRY))}"
+    return f"expected one step kind, one of {', '.join(sorted(STEPS))}"
 
 
 def read_deployment(s: Section, name: str) -> Deployment:
@@ -462,8 +437,9 @@ def read_deployment(s: Section, name: str) -> Deployment:
 
 def read_hook_step(item: object, path: str, errors: list[str]) -> Step:
     """An `after_promote` item: a `run` step, or (short for one without parameters) a document name."""
-    from chalicelib.runbooks.steps import REGISTRY  # deferred: the registry imports the config model
-
+    if "run" not in STEPS:
+        errors.append(f"{path}: {STEPS.unknown('run')}")
+        return Step("invalid")
     if isinstance(item, str):
         body = Section({"document": item}, path, errors)
     elif isinstance(item, Mapping) and list(item) == ["run"]:
@@ -471,34 +447,15 @@ def read_hook_step(item: object, path: str, errors: list[str]) -> Step:
     else:
         errors.append(f"{path}: expected an SSM document name or {{run: {{document: ..., parameters: ...}}}}")
         return Step("invalid")
-    params = REGISTRY["run"].read(body)
+    params = STEPS["run"].read(body)
     body.finish()
     return Step("run", params)
 
 
 def read_gates(s: Section) -> Gates:
-    compare = s.section("compare") if "compare" in s.data else None
-    return s.build(
-        Gates,
-        monitors=s.string_list("monitors"),
-        alarms=s.string_list("alarms"),
-        compare=compare.build(
-            Compare,
-            error_rate_margin=read_fraction(compare, "error_rate_margin", 0.01),
-            latency_margin=read_fraction(compare, "latency_margin", 0.2),
-            min_requests=compare.integer("min_requests", 100, minimum=1),
-        )
-        if compare is not None
-        else None,
-    )
-
-
-def read_fraction(s: Section, key: str, default: float) -> float:
-    value = s.raw(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10:
-        s.error(f"expected a fraction like 0.05 (0..10), got {value!r}", key)
-        return default
-    return float(value)
+    """Each gate kind reads its own key; finish() names any other with the gates allowed."""
+    values = {name: kind.read_gate(s, name) for name, kind in GATES.items()}
+    return s.build(Gates, params={name: value for name, value in values.items() if value})
 
 
 def read_maintenance_config(s: Section) -> MaintenanceConfig:
@@ -603,21 +560,20 @@ def cross_check(config: Config) -> list[str]:
             errors.append(f"monitors[{i}].name: duplicate monitor name {monitor.name!r}")
         if monitor.runbook and monitor.runbook not in config.runbooks:
             errors.append(f"monitors[{i}].runbook: no runbook named {monitor.runbook!r}")
+        if monitor.kind in CHECKS:
+            errors.extend(CHECKS[monitor.kind].cross_check(monitor.options, config, f"monitors[{i}]"))
+    for channel, policy in config.settings.notify.items():
+        if channel in CHANNELS:
+            where = f"settings.notify.{channel}"
+            errors.extend(CHANNELS[channel].cross_check(policy.params, config, where))
     for i, route in enumerate(config.alarms):
         if route.runbook and route.runbook not in config.runbooks:
             errors.append(f"alarms[{i}].runbook: no runbook named {route.runbook!r}")
     for name, runbook in config.runbooks.items():
         for j, step in enumerate(runbook.steps):
-            for monitor in step.params.get("monitors", ()):
-                if monitor not in names:
-                    errors.append(f"runbooks.{name}.steps[{j}].verify.monitors: no monitor named {monitor!r}")
-            deployment = step.params.get("deployment") if step.action == "traffic" else None
-            if isinstance(deployment, str) and deployment not in config.deployments:
-                known = ", ".join(sorted(config.deployments)) or "none configured"
-                errors.append(
-                    f"runbooks.{name}.steps[{j}].traffic.deployment: no deployment named "
-                    f"{deployment!r} (deployments: {known})"
-                )
+            if step.action in STEPS:
+                where = f"runbooks.{name}.steps[{j}].{step.action}"
+                errors.extend(STEPS[step.action].cross_check(step.params, config, where))
     errors.extend(cross_check_deployments(config, names))
     errors.extend(dependency_errors(config.monitors))
     components = {m.component or m.name for m in config.monitors}
@@ -631,9 +587,9 @@ def cross_check(config: Config) -> list[str]:
 def cross_check_deployments(config: Config, names: list[str]) -> list[str]:
     errors = []
     for name, deployment in config.deployments.items():
-        for monitor in deployment.gates.monitors:
-            if monitor not in names:
-                errors.append(f"deployments.{name}.gates.monitors: no monitor named {monitor!r}")
+        for gate, value in deployment.gates.params.items():
+            where = f"deployments.{name}.gates.{gate}"
+            errors.extend(GATES[gate].cross_check({"value": value}, config, where))
         for monitor in deployment.hooks.before_start:
             if monitor not in names:
                 errors.append(f"deployments.{name}.hooks.before_start: no monitor named {monitor!r}")

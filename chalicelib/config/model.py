@@ -11,12 +11,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import Mapping, Optional
 
-MONITOR_KINDS = ("http", "websocket", "tcp")
 SERVICE_MANAGERS = ("pm2", "systemd", "docker")
 SSM_DOCUMENT = re.compile(r"^[A-Za-z0-9_.:/-]{3,128}$")  # an SSM document name
-
-
-CHANNELS = ("email", "sms", "chat")  # SNS e-mail subscribers, SNS SMS subscribers, the chat webhook
 
 
 @dataclass(frozen=True)
@@ -28,10 +24,7 @@ class ChannelPolicy:
     # exhausted budget always go out at once.
     delay: float = 0.0
     max_per_hour: Optional[int] = None  # past it, messages fold into the digest (the last says so)
-
-
-def default_channels(chat: bool) -> Mapping[str, ChannelPolicy]:
-    return {name: ChannelPolicy() for name in CHANNELS if chat or name != "chat"}
+    params: Mapping[str, object] = field(default_factory=dict)  # what the channel kind read itself
 
 
 @dataclass(frozen=True)
@@ -40,7 +33,7 @@ class Digest:
 
     cron: str = "0 9 * * *"
     time_zone: str = "UTC"
-    channels: tuple[str, ...] = ("email", "chat")
+    channels: tuple[str, ...] = ()  # the loader's default: the channels whose kind is `in_digest`
 
     @property
     def schedule(self) -> Schedule:
@@ -62,9 +55,11 @@ class Settings:
     # How long the opening message of an incident waits for the other signals of the same
     # outage (0: no wait). It never delays an action.
     group_wait: float = 5.0
-    # The channels autoheal tells, each with its policy: email and sms always (they are the
-    # notify topic's subscribers, by filter policy), chat when a webhook is configured.
-    notify: Mapping[str, ChannelPolicy] = field(default_factory=lambda: default_channels(chat=False))
+    # The channels autoheal tells, each with its policy (`config.kinds.CHANNELS`); the loader
+    # adds those on by default. Built by hand: the notify topic's two, e-mail and SMS.
+    notify: Mapping[str, ChannelPolicy] = field(
+        default_factory=lambda: {"email": ChannelPolicy(), "sms": ChannelPolicy()}
+    )
     # The daily digest (on by default as soon as a channel waits or is limited: what it was not
     # told must reach it somewhere); None: no digest.
     digest: Optional[Digest] = None
@@ -99,6 +94,7 @@ class Monitor:
     depends_on: tuple[
         str, ...
     ] = ()  # while one of these is DOWN, this monitor's alerts fold into its incident
+    options: Mapping[str, object] = field(default_factory=dict)  # what its check kind read itself
 
     @property
     def attempts(self) -> int:
@@ -126,7 +122,7 @@ class Targets:
 
 @dataclass(frozen=True)
 class Step:
-    """One runbook step: `action` names a kind in `runbooks.steps.REGISTRY`; `params` holds the
+    """One runbook step: `action` names a kind in `config.kinds.STEPS`; `params` holds the
     fields that kind's `read` validated."""
 
     action: str
@@ -164,9 +160,23 @@ class Compare:
 
 @dataclass(frozen=True)
 class Gates:
-    monitors: tuple[str, ...] = ()
-    alarms: tuple[str, ...] = ()
-    compare: Optional[Compare] = None
+    """`deployments.<name>.gates`: each gate's value by its kind (`config.kinds.GATES`); a gate
+    not named is off. The properties read the built-in gates' values."""
+
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def monitors(self) -> tuple[str, ...]:
+        return tuple(self.params.get("monitors") or ())  # type: ignore[call-overload]
+
+    @property
+    def alarms(self) -> tuple[str, ...]:
+        return tuple(self.params.get("alarms") or ())  # type: ignore[call-overload]
+
+    @property
+    def compare(self) -> Optional[Compare]:
+        found = self.params.get("compare")
+        return found if isinstance(found, Compare) else None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""Gates before every move and while a step bakes.
+"""Gates before every move and while a step bakes, each a kind (`config.kinds.GATES`) decided in
+the order it registered; the first that does not pass decides.
+
+A gate of one's own is one module with a `Gate` subclass decorated with `@register` (it reads its
+key of `deployments.<name>.gates`, declares its grants and cross-checks, and `decide`s), and its
+import (`chalicelib.plugins`). The built-in ones:
 
 - targets: every registered target of the receiving group healthy (none registered fails).
 - monitors: each of the deployment's monitors UP (DOWN fails; not yet known holds).
@@ -9,14 +14,20 @@
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
 from chalicelib.aws.cloudwatch import GroupTraffic, utc
 from chalicelib.aws.elbv2 import Elbv2, metric_dimension
+from chalicelib.config.kinds import GATES, GateKind, Grant
 from chalicelib.config.model import Compare, Deployment
 from chalicelib.deployments.machine import PASS, Verdict
 from chalicelib.deployments.model import Record
 from chalicelib.state.thresholds import MonitorState
+
+if TYPE_CHECKING:
+    from chalicelib.config.fields import Section
+    from chalicelib.config.model import Config
 
 WARMING = ("initial",)  # a target still being registered: wait for it, don't roll back
 
@@ -77,6 +88,107 @@ def monitors_verdict(names: Sequence[str], states: Mapping[str, MonitorState]) -
     return PASS
 
 
+@dataclass(frozen=True)
+class GateContext:
+    """What a gate decides on: the readers, the deployment and its record, now, and whether
+    traffic is about to move."""
+
+    checker: GateChecker
+    deployment: Deployment
+    record: Record
+    now: float
+    at_move: bool
+
+
+class Gate(GateKind):
+    """One registered gate: its config side (`GateKind`) and `decide`."""
+
+    def decide(self, ctx: GateContext, value: Any) -> Verdict:
+        raise NotImplementedError
+
+
+G = TypeVar("G", bound=type[GateKind])
+
+
+def register(kind: G) -> G:
+    return GATES.register(kind)
+
+
+@register
+class Targets(Gate):
+    kind = "targets"
+    always = True
+
+    def decide(self, ctx: GateContext, value: Any) -> Verdict:
+        health = ctx.checker.elb.target_health(ctx.record.candidate_arn)
+        return targets_verdict(ctx.record.candidate, health)
+
+
+@register
+class Monitors(Gate):
+    kind = "monitors"
+
+    @classmethod
+    def read_gate(cls, s: Section, key: str) -> Any:
+        return s.string_list(key)
+
+    @classmethod
+    def cross_check(cls, params: Mapping[str, Any], config: Config, where: str) -> list[str]:
+        names = {m.name for m in config.monitors}
+        return [f"{where}: no monitor named {m!r}" for m in params["value"] if m not in names]
+
+    def decide(self, ctx: GateContext, value: Any) -> Verdict:
+        return monitors_verdict(value, ctx.checker.monitor_states())
+
+
+@register
+class Alarms(Gate):
+    kind = "alarms"
+    grants = (Grant("Gates", ("cloudwatch:DescribeAlarms",), "*"),)
+
+    @classmethod
+    def read_gate(cls, s: Section, key: str) -> Any:
+        return s.string_list(key)
+
+    def decide(self, ctx: GateContext, value: Any) -> Verdict:
+        firing = ctx.checker.alarms_in_alarm(value)
+        if firing:
+            return Verdict("fail", f"alarm {firing[0]} is in ALARM", f"alarm:{firing[0]}")
+        return PASS
+
+
+@register
+class CompareGate(Gate):
+    kind = "compare"
+    at_move_only = True
+    grants = (Grant("Gates", ("cloudwatch:GetMetricData",), "*"),)
+
+    @classmethod
+    def read_gate(cls, s: Section, key: str) -> Any:
+        if key not in s.data:  # absent: not among the keys allowed, as before
+            return None
+        compare = s.section(key)
+        return compare.build(
+            Compare,
+            error_rate_margin=read_fraction(compare, "error_rate_margin", 0.01),
+            latency_margin=read_fraction(compare, "latency_margin", 0.2),
+            min_requests=compare.integer("min_requests", 100, minimum=1),
+        )
+
+    def decide(self, ctx: GateContext, value: Any) -> Verdict:
+        if ctx.record.step >= 0 and ctx.now > ctx.record.moved_at:
+            return ctx.checker.compare(ctx.deployment, ctx.record, ctx.now, value)
+        return PASS
+
+
+def read_fraction(s: Section, key: str, default: float) -> float:
+    value = s.raw(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10:
+        s.error(f"expected a fraction like 0.05 (0..10), got {value!r}", key)
+        return default
+    return float(value)
+
+
 class GateChecker:
     """Reads what the gates need through small callables (adapters in production)."""
 
@@ -93,24 +205,19 @@ class GateChecker:
         self.traffic = traffic
 
     def check(self, deployment: Deployment, record: Record, now: float, compare: bool) -> Verdict:
-        """The first gate that does not pass, or PASS. `compare` only at move time."""
-        verdict = targets_verdict(record.candidate, self.elb.target_health(record.candidate_arn))
-        if verdict.outcome != "pass":
-            return verdict
-        if deployment.gates.monitors:
-            verdict = monitors_verdict(deployment.gates.monitors, self.monitor_states())
+        """The first gate that does not pass, or PASS. `compare`: traffic is about to move."""
+        ctx = GateContext(self, deployment, record, now, at_move=compare)
+        for name, kind in GATES.items():
+            value = True if kind.always else deployment.gates.params.get(name)
+            if not value or (kind.at_move_only and not compare):
+                continue
+            verdict = kind().decide(ctx, value)  # type: ignore[attr-defined]
             if verdict.outcome != "pass":
                 return verdict
-        firing = self.alarms_in_alarm(deployment.gates.alarms) if deployment.gates.alarms else []
-        if firing:
-            return Verdict("fail", f"alarm {firing[0]} is in ALARM", f"alarm:{firing[0]}")
-        if compare and deployment.gates.compare and record.step >= 0 and now > record.moved_at:
-            return self.compare(deployment, record, now)
         return PASS
 
-    def compare(self, deployment: Deployment, record: Record, now: float) -> Verdict:
-        assert deployment.gates.compare is not None
+    def compare(self, deployment: Deployment, record: Record, now: float, rules: Compare) -> Verdict:
         load_balancer = metric_dimension(self.elb.load_balancer_arn(deployment.listener.load_balancer))
         groups = [metric_dimension(record.candidate_arn), metric_dimension(record.stable_arn)]
         traffic = self.traffic(load_balancer, groups, utc(record.moved_at), utc(now))
-        return compare_traffic(traffic[groups[0]], traffic[groups[1]], deployment.gates.compare)
+        return compare_traffic(traffic[groups[0]], traffic[groups[1]], rules)

@@ -12,14 +12,19 @@ True
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 from urllib.parse import urlsplit
 
 import requests
 from aws_lambda_powertools import Logger
 
+from chalicelib.config.kinds import Grant, Lookup
+from chalicelib.notify.channels import Channel, register
 from chalicelib.notify.format import discord_payload, slack_payload
 from chalicelib.notify.notice import Notice
+
+if TYPE_CHECKING:
+    from chalicelib.config.model import ChannelPolicy, Config, Settings
 
 logger = Logger(service="autoheal", child=True)
 
@@ -114,3 +119,51 @@ class _Redactor(logging.Filter):
 
 _REDACT = _Redactor()
 logging.getLogger("urllib3.connectionpool").addFilter(_REDACT)
+
+
+@register
+class Chat(Channel):
+    """`chat`: the Slack or Discord webhook whose URL is in `settings.chat_webhook_parameter`."""
+
+    kind = "chat"
+    in_digest = True
+    grants = (
+        Grant("ChatWebhook", ("ssm:GetParameter",), "chat-webhook-parameter"),
+        Grant("DecryptWebhook", ("kms:Decrypt",), "ssm-kms-keys"),
+    )
+
+    @classmethod
+    def refused(cls, settings: Mapping[str, Any]) -> Optional[str]:
+        if settings.get("chat_webhook_parameter"):
+            return None
+        return "set settings.chat_webhook_parameter first: there is no chat channel without it"
+
+    @classmethod
+    def build(cls, settings: Settings, policy: ChannelPolicy) -> WebhookNotifier:
+        return WebhookNotifier(str(settings.chat_webhook_parameter))
+
+    @classmethod
+    def lookups(cls, params: Mapping[str, Any], config: Config, where: str) -> list[Lookup]:
+        from chalicelib.aws.clients import client
+
+        name = str(config.settings.chat_webhook_parameter)
+        return [
+            (
+                f"settings.chat_webhook_parameter: parameter {name}",
+                lambda: client("ssm").get_parameter(Name=name),
+            )
+        ]
+
+    @classmethod
+    def provision(cls, params: Mapping[str, Any], config: Config, local: Mapping[str, str]) -> None:
+        """The webhook's URL, a SecureString (which CloudFormation cannot create, in AWS as here)."""
+        from chalicelib.aws.clients import client
+
+        url = local.get("chat_webhook_url")
+        if url:
+            client("ssm").put_parameter(
+                Name=str(config.settings.chat_webhook_parameter),
+                Value=url,
+                Type="SecureString",
+                Overwrite=True,
+            )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.config import ConfigError, parse_config
+from chalicelib.config.dependencies import cycles
 from chalicelib.config.loader import load_config
-from chalicelib.runbooks.dependencies import cycles
 
 HEAD = "settings: {state_table: t, alarm_topic: a, notify_topic: n, status_bucket: b%s}\nmonitors:\n"
 

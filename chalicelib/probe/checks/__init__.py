@@ -1,4 +1,5 @@
-"""Probe kinds behind one interface (`Check`): http, websocket, tcp.
+"""Probe kinds behind one interface (`Check`), registered in `config.kinds.CHECKS`: http,
+websocket, tcp (the order `monitors[].kind` names them in).
 
 >>> sorted(build_checks())
 ['http', 'tcp', 'websocket']
@@ -6,14 +7,20 @@
 
 from __future__ import annotations
 
-from chalicelib.probe.checks.base import Check, Outcome
-from chalicelib.probe.checks.http import HttpCheck
-from chalicelib.probe.checks.tcp import TcpCheck
-from chalicelib.probe.checks.websocket import WebSocketCheck
+from chalicelib.config.kinds import CHECKS
+from chalicelib.probe.checks.base import Check, CheckKind, Outcome, register
 
-__all__ = ["Check", "Outcome", "build_checks"]
+# Registered in the order `monitors[].kind` lists them in.
+# isort: off
+from chalicelib.probe.checks import http  # noqa: E402
+from chalicelib.probe.checks import websocket  # noqa: E402
+from chalicelib.probe.checks import tcp  # noqa: E402
+
+# isort: on
+
+__all__ = ["CHECKS", "Check", "CheckKind", "Outcome", "build_checks", "http", "register", "tcp", "websocket"]
 
 
 def build_checks() -> dict[str, Check]:
-    """One check per Monitor.kind."""
-    return {"http": HttpCheck(), "websocket": WebSocketCheck(), "tcp": TcpCheck()}
+    """One check per registered kind (`Monitor.kind`)."""
+    return {name: kind() for name, kind in CHECKS.items()}  # type: ignore[abstract,misc]

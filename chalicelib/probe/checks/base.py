@@ -1,10 +1,16 @@
-"""The one interface every probe kind implements (Gatus-style)."""
+"""The one interface every probe kind implements (Gatus-style), and its registration.
+
+A probe kind of one's own is one module with a `CheckKind` subclass decorated with `@register`
+(which URLs it takes, what else it reads of its monitor's section, its `attempt`), and its
+import (`chalicelib.plugins`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol, TypeVar
 
+from chalicelib.config.kinds import CHECKS, MonitorKind
 from chalicelib.config.model import Monitor
 
 if TYPE_CHECKING:
@@ -32,3 +38,17 @@ class Check(Protocol):
     """
 
     async def attempt(self, monitor: Monitor, cycle: Cycle) -> Outcome: ...
+
+
+class CheckKind(MonitorKind):
+    """A registered probe kind: `MonitorKind`'s config side, and `attempt`."""
+
+    async def attempt(self, monitor: Monitor, cycle: Cycle) -> Outcome:
+        raise NotImplementedError
+
+
+K = TypeVar("K", bound=type[MonitorKind])
+
+
+def register(kind: K) -> K:
+    return CHECKS.register(kind)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 from chalicelib.config.model import Monitor
-from chalicelib.probe.checks.base import Outcome
+from chalicelib.probe.checks.base import CheckKind, Outcome, register
 from chalicelib.probe.checks.errors import reason_for
 from chalicelib.probe.checks.tls import seconds_left, ssl_context
 from chalicelib.probe.conditions import Observation, evaluate
@@ -81,7 +81,8 @@ def request_for(monitor: Monitor) -> bytes:
     return _request(monitor.method, monitor.url, tuple(sorted(headers.items())) if headers else ())
 
 
-class HttpCheck:
+@register
+class HttpCheck(CheckKind):
     """GET (or `monitor.method`) the URL on a pooled keep-alive connection.
 
     A pooled connection the server has closed meanwhile is retried once on a fresh one, when
@@ -90,6 +91,10 @@ class HttpCheck:
     >>> await HttpCheck().attempt(Monitor(name="web", url="http://127.0.0.1:9/"), cycle)  # doctest: +SKIP
     Outcome(ok=False, latency_ms=None, reason='connection refused')
     """
+
+    kind = "http"
+    schemes = ("http", "https")
+    example = "https://app.example.com/healthz"
 
     async def attempt(self, monitor: Monitor, cycle: Cycle) -> Outcome:
         start = time.monotonic()

@@ -6,18 +6,24 @@ import time
 from urllib.parse import urlsplit
 
 from chalicelib.config.model import Monitor
-from chalicelib.probe.checks.base import Outcome
+from chalicelib.probe.checks.base import CheckKind, Outcome, register
 from chalicelib.probe.checks.errors import reason_for
 from chalicelib.probe.connections import Cycle
 
 
-class TcpCheck:
+@register
+class TcpCheck(CheckKind):
     """Connect, then close at once.
 
     >>> db = Monitor(name="db", url="tcp://127.0.0.1:9", kind="tcp")
     >>> await TcpCheck().attempt(db, cycle)  # doctest: +SKIP
     Outcome(ok=False, latency_ms=None, reason='connection refused')
     """
+
+    kind = "tcp"
+    schemes = ("tcp",)
+    example = "tcp://db.internal:5432"
+    needs_port = True
 
     async def attempt(self, monitor: Monitor, cycle: Cycle) -> Outcome:
         parts = urlsplit(monitor.url)

@@ -14,7 +14,7 @@ import time
 import h11
 
 from chalicelib.config.model import Monitor
-from chalicelib.probe.checks.base import Outcome
+from chalicelib.probe.checks.base import CheckKind, Outcome, register
 from chalicelib.probe.checks.errors import ProbeFailure, reason_for
 from chalicelib.probe.checks.http import USER_AGENT, target, target_host
 from chalicelib.probe.checks.tls import ssl_context
@@ -31,13 +31,18 @@ def accept_for(key: bytes) -> bytes:
     return base64.b64encode(hashlib.sha1(key + GUID).digest())
 
 
-class WebSocketCheck:
+@register
+class WebSocketCheck(CheckKind):
     """Open the upgrade on a fresh connection (never pooled), check the answer, close.
 
     >>> await WebSocketCheck().attempt(Monitor(name="ws", url="ws://127.0.0.1:9/", kind="websocket"),
     ...                                cycle)  # doctest: +SKIP
     Outcome(ok=False, latency_ms=None, reason='connection refused')
     """
+
+    kind = "websocket"
+    schemes = ("ws", "wss")
+    example = "wss://app.example.com/ws"
 
     async def attempt(self, monitor: Monitor, cycle: Cycle) -> Outcome:
         start = time.monotonic()

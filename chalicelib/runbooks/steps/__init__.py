@@ -1,9 +1,9 @@
 """The registry of runbook step kinds: one module per kind, registered by name.
 
 Adding a kind is one new module here with a `StepKind` subclass decorated with `@register`, and
-its import below. The config loader reads every step through `REGISTRY[kind].read`, the engine
-runs it through `REGISTRY[kind]().execute`, and a test checks each kind's `iam_actions` against
-the IAM policy the project ships.
+its import below. `REGISTRY` is `config.kinds.STEPS`: the config loader reads every step through
+`REGISTRY[kind].read` and calls its `cross_check`, the policy generator grants its `grants`,
+`check --live` runs its `lookups`, and the engine runs it through `REGISTRY[kind]().execute`.
 
 >>> sorted(REGISTRY)
 ['escalate', 'maintenance', 'reboot', 'replace', 'restart', 'run', 'traffic', 'verify']
@@ -11,18 +11,17 @@ the IAM policy the project ships.
 
 from __future__ import annotations
 
-import difflib
+from typing import TypeVar
 
+from chalicelib.config.kinds import STEPS
 from chalicelib.runbooks.steps.base import ESCALATED, HEALED, MOVED, NEXT, PAUSE, StepContext, StepKind
 
-REGISTRY: dict[str, type[StepKind]] = {}
+REGISTRY = STEPS
+S = TypeVar("S", bound=type[StepKind])
 
 
-def register(kind: type[StepKind]) -> type[StepKind]:
-    if not kind.kind or kind.kind in REGISTRY:
-        raise ValueError(f"step kind {kind.kind!r}: empty or registered twice")
-    REGISTRY[kind.kind] = kind
-    return kind
+def register(kind: S) -> S:
+    return STEPS.register(kind)
 
 
 def unknown_kind(name: str) -> str:
@@ -31,9 +30,7 @@ def unknown_kind(name: str) -> str:
     >>> print(unknown_kind("escalte"))  # doctest: +ELLIPSIS
     unknown step kind 'escalte' (known: escalate, maintenance, ...); did you mean 'escalate'?
     """
-    close = difflib.get_close_matches(name, REGISTRY, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown step kind {name!r} (known: {', '.join(sorted(REGISTRY))}){hint}"
+    return STEPS.unknown(name)
 
 
 # Imported for their @register; the order is irrelevant.

@@ -1,7 +1,8 @@
 """What every runbook step kind implements, and what it is handed when it runs.
 
-A step kind reads and validates its own config section, declares the IAM actions it needs (the
-shipped policy is checked against them), and executes, returning an outcome:
+A step kind is a `config.kinds.Kind`: it reads and validates its own config section, declares
+the IAM statements it needs (`grants`), its cross-checks and `check --live` look-ups, and
+executes, returning an outcome:
 
 - ``NEXT``: done here, go on to the next step;
 - ``PAUSE``: out of time in this invocation, continue from this step on the next;
@@ -22,8 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
+from chalicelib.config.kinds import Grant, Kind
+
 if TYPE_CHECKING:
-    from chalicelib.config.fields import Section
     from chalicelib.runbooks.engine import RunbookEngine
     from chalicelib.runbooks.incident import Incident
 
@@ -47,19 +49,20 @@ class StepContext:
         return self.engine.clock.now()
 
 
-class StepKind:
-    """One kind of step. Subclasses set `kind`, `iam_actions` and implement `read` and `execute`."""
+# What sending an SSM command to a stage's instances takes (restart, run).
+SEND_COMMAND = (
+    Grant("StepReads", ("ssm:GetCommandInvocation", "ssm:ListCommands"), "*"),
+    Grant("SendCommandTagged", ("ssm:SendCommand",), "stage-instances:ssm"),
+    Grant("SendCommandDocuments", ("ssm:SendCommand",), "documents"),
+)
 
-    kind: ClassVar[str] = ""
-    iam_actions: ClassVar[tuple[str, ...]] = ()
+
+class StepKind(Kind):
+    """One kind of step. Subclasses set `kind`, `grants` and implement `read` and `execute`."""
+
     # True for steps that change the targets (restart, reboot, ...): the engine rolls them over
     # the targets one wave at a time, with the verify that follows between waves.
     acts_on_targets: ClassVar[bool] = False
-
-    @classmethod
-    def read(cls, s: Section) -> dict[str, Any]:
-        """Validated params from the step's config section; errors go to `s` by key path."""
-        return {}
 
     def execute(self, ctx: StepContext, params: Mapping[str, Any]) -> str:
         raise NotImplementedError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from chalicelib.config.kinds import Grant
 from chalicelib.runbooks.steps import register
 from chalicelib.runbooks.steps.base import ESCALATED, StepContext, StepKind
 
@@ -11,7 +12,7 @@ from chalicelib.runbooks.steps.base import ESCALATED, StepContext, StepKind
 @register
 class Escalate(StepKind):
     kind = "escalate"
-    iam_actions = ("sns:Publish",)
+    grants = (Grant("StepNotify", ("sns:Publish",), "notify-topic"),)
 
     def execute(self, ctx: StepContext, params: Mapping[str, Any]) -> str:
         ctx.engine.escalate(ctx.incident, "the runbook did not bring it back; a person is needed")

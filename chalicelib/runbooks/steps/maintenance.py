@@ -11,31 +11,37 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from chalicelib.config.fields import Section
+from chalicelib.config.kinds import Grant
 from chalicelib.maintenance.runbook import DEFAULT_FOR
 from chalicelib.runbooks.steps import register
 from chalicelib.runbooks.steps.base import NEXT, StepContext, StepKind
 
 # What switching does: the switch and its marker in the state table, the listener and its
 # health-check rule, and the status site republished.
-MAINTENANCE_IAM = (
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:Query",
-    "elasticloadbalancing:DescribeLoadBalancers",
-    "elasticloadbalancing:DescribeListeners",
-    "elasticloadbalancing:DescribeRules",
-    "elasticloadbalancing:ModifyListener",
-    "elasticloadbalancing:CreateRule",
-    "elasticloadbalancing:DeleteRule",
-    "s3:PutObject",
+MAINTENANCE_GRANTS = (
+    Grant(
+        "StepState",
+        ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"),
+        "state-table",
+    ),
+    Grant(
+        "StepReads",
+        tuple(f"elasticloadbalancing:Describe{r}" for r in ("LoadBalancers", "Listeners", "Rules")),
+        "*",
+    ),
+    Grant(
+        "StepListeners",
+        tuple(f"elasticloadbalancing:{a}" for a in ("ModifyListener", "CreateRule", "DeleteRule")),
+        "listeners",
+    ),
+    Grant("StepStatusSite", ("s3:PutObject",), "status-site"),
 )
 
 
 @register
 class Maintenance(StepKind):
     kind = "maintenance"
-    iam_actions = MAINTENANCE_IAM
+    grants = MAINTENANCE_GRANTS
 
     @classmethod
     def read(cls, s: Section) -> dict[str, Any]:

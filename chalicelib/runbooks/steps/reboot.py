@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from chalicelib.config.kinds import Grant
 from chalicelib.runbooks.steps import register
 from chalicelib.runbooks.steps.base import StepContext, StepKind
 from chalicelib.runbooks.steps.instance_action import act_once
@@ -12,7 +13,7 @@ from chalicelib.runbooks.steps.instance_action import act_once
 @register
 class Reboot(StepKind):
     kind = "reboot"
-    iam_actions = ("ec2:RebootInstances",)
+    grants = (Grant("RebootTagged", ("ec2:RebootInstances",), "stage-instances"),)
     acts_on_targets = True
 
     def execute(self, ctx: StepContext, params: Mapping[str, Any]) -> str:

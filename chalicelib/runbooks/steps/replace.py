@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from chalicelib.config.kinds import Grant
 from chalicelib.runbooks.steps import register
 from chalicelib.runbooks.steps.base import StepContext, StepKind
 from chalicelib.runbooks.steps.instance_action import act_once
@@ -15,7 +16,8 @@ from chalicelib.runbooks.steps.instance_action import act_once
 @register
 class Replace(StepKind):
     kind = "replace"
-    iam_actions = ("autoscaling:SetInstanceHealth",)
+    # AWS evaluates the Auto Scaling group's own tags for SetInstanceHealth.
+    grants = (Grant("ReplaceTagged", ("autoscaling:SetInstanceHealth",), "stage-groups"),)
     acts_on_targets = True
 
     def execute(self, ctx: StepContext, params: Mapping[str, Any]) -> str:

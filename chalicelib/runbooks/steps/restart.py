@@ -13,14 +13,14 @@ from chalicelib.config.fields import Section
 from chalicelib.config.model import SERVICE_MANAGERS
 from chalicelib.runbooks.actions import SERVICE_NAME, USER_NAME, UnsafeParameter, restart_parameters
 from chalicelib.runbooks.steps import register
-from chalicelib.runbooks.steps.base import ESCALATED, StepContext, StepKind
+from chalicelib.runbooks.steps.base import ESCALATED, SEND_COMMAND, StepContext, StepKind
 from chalicelib.runbooks.steps.command import send_command_step
 
 
 @register
 class Restart(StepKind):
     kind = "restart"
-    iam_actions = ("ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:ListCommands")
+    grants = SEND_COMMAND
     acts_on_targets = True
 
     @classmethod

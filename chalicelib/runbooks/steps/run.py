@@ -10,14 +10,14 @@ from chalicelib.config.fields import Section
 from chalicelib.config.model import SSM_DOCUMENT
 from chalicelib.runbooks.documents import parameter_problems
 from chalicelib.runbooks.steps import register
-from chalicelib.runbooks.steps.base import StepContext, StepKind
+from chalicelib.runbooks.steps.base import SEND_COMMAND, StepContext, StepKind
 from chalicelib.runbooks.steps.command import send_command_step
 
 
 @register
 class Run(StepKind):
     kind = "run"
-    iam_actions = ("ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:ListCommands")
+    grants = SEND_COMMAND
     acts_on_targets = True
 
     @classmethod

@@ -9,11 +9,15 @@ run goes on.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from chalicelib.config.fields import Section
+from chalicelib.config.kinds import Grant
 from chalicelib.runbooks.steps import register
 from chalicelib.runbooks.steps.base import NEXT, StepContext, StepKind
+
+if TYPE_CHECKING:
+    from chalicelib.config.model import Config
 
 ACTIONS = ("abort", "promote")
 
@@ -21,23 +25,38 @@ ACTIONS = ("abort", "promote")
 @register
 class Traffic(StepKind):
     kind = "traffic"
-    iam_actions = (
-        "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:DescribeLoadBalancers",
-        "elasticloadbalancing:DescribeTargetGroups",
-        "elasticloadbalancing:DescribeTargetHealth",
-        "elasticloadbalancing:ModifyListener",
-        "cloudwatch:DescribeAlarms",
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
+    grants = (
+        Grant(
+            "StepReads",
+            (
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeTargetHealth",
+                "cloudwatch:DescribeAlarms",
+            ),
+            "*",
+        ),
+        Grant("StepListeners", ("elasticloadbalancing:ModifyListener",), "listeners"),
+        Grant(
+            "StepState",
+            ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+            "state-table",
+        ),
     )
 
     @classmethod
     def read(cls, s: Section) -> dict[str, Any]:
         # Whether the deployment exists is checked with the other cross-references.
         return {"deployment": s.string("deployment"), "action": s.choice("action", ACTIONS, "abort")}
+
+    @classmethod
+    def cross_check(cls, params: Mapping[str, Any], config: Config, where: str) -> list[str]:
+        deployment = params.get("deployment")
+        if not isinstance(deployment, str) or deployment in config.deployments:
+            return []
+        known = ", ".join(sorted(config.deployments)) or "none configured"
+        return [f"{where}.deployment: no deployment named {deployment!r} (deployments: {known})"]
 
     def execute(self, ctx: StepContext, params: Mapping[str, Any]) -> str:
         from chalicelib.deployments.factory import build_shifter

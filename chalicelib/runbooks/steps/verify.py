@@ -9,11 +9,14 @@ with the time it had left.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from chalicelib.config.fields import Section
 from chalicelib.runbooks.steps import register
 from chalicelib.runbooks.steps.base import ESCALATED, NEXT, PAUSE, StepContext, StepKind
+
+if TYPE_CHECKING:
+    from chalicelib.config.model import Config
 
 VERIFY_INTERVAL = 2.0
 
@@ -28,6 +31,12 @@ class Verify(StepKind):
         if not params["monitors"]:
             s.error("expected at least one monitor name", "monitors")
         return params
+
+    @classmethod
+    def cross_check(cls, params: Mapping[str, Any], config: Config, where: str) -> list[str]:
+        names = {m.name for m in config.monitors}
+        missing = [m for m in params.get("monitors", ()) if m not in names]
+        return [f"{where}.monitors: no monitor named {m!r}" for m in missing]
 
     def execute(self, ctx: StepContext, params: Mapping[str, Any]) -> str:
         engine, run = ctx.engine, ctx.incident.run
