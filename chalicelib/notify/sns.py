@@ -12,16 +12,16 @@ without a filter policy would get both publishes; the resources template sets th
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from chalicelib.aws import clients
-from chalicelib.config.kinds import Grant, Lookup
+from chalicelib.config.kinds import Grant
 from chalicelib.notify.channels import Channel, register
 from chalicelib.notify.format import email_subject, sns_message
 from chalicelib.notify.notice import Notice
 
 if TYPE_CHECKING:
-    from chalicelib.config.model import ChannelPolicy, Config, Settings
+    from chalicelib.config.model import ChannelPolicy, Settings
 
 CHANNEL_ATTRIBUTE = "channel"
 SNS_CHANNELS = ("email", "sms")
@@ -72,15 +72,7 @@ class SnsChannel(Channel):
     def build(cls, settings: Settings, policy: ChannelPolicy) -> SnsNotifier:
         return SnsNotifier(clients.topic_arn(settings.notify_topic), cls.kind)
 
-    @classmethod
-    def lookups(cls, params: Mapping[str, Any], config: Config, where: str) -> list[Lookup]:
-        topic = config.settings.notify_topic
-        return [
-            (
-                f"settings.notify_topic: subscriptions of {topic}",
-                lambda: filtered_subscriptions(clients.topic_arn(topic)),
-            )
-        ]
+    # Its subscriptions (pending, unfiltered) are looked up by `check --live`'s account checks.
 
 
 @register
@@ -92,22 +84,3 @@ class Email(SnsChannel):
 @register
 class Sms(SnsChannel):
     kind = "sms"
-
-
-def filtered_subscriptions(topic: str) -> None:
-    """Each channel publishes on its own (settings.notify): a subscription without a filter
-    policy on `channel` would get the e-mail's and the SMS's message of every notice."""
-    sns = clients.client("sns")
-    unfiltered = []
-    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic):
-        for subscription in page["Subscriptions"]:
-            arn = subscription["SubscriptionArn"]
-            if not arn.startswith("arn:"):
-                continue  # PendingConfirmation: it has no attributes yet
-            attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
-            if CHANNEL_ATTRIBUTE not in attributes.get("FilterPolicy", ""):
-                unfiltered.append(f"{subscription['Protocol']} ...{arn[-8:]}")
-    if unfiltered:
-        raise ValueError(
-            f'without a filter policy {{"channel": ["email"]}} (or sms): {", ".join(unfiltered)}'
-        )
