@@ -73,14 +73,21 @@ def get_many(table_name: str, pk: str, sort_keys: Iterable[str]) -> dict[str, di
 
 
 def query(
-    table_name: str, pk: str, filter_expression: Any = None, sk_prefix: Optional[str] = None
+    table_name: str,
+    pk: str,
+    filter_expression: Any = None,
+    sk_prefix: Optional[str] = None,
+    sk_between: Optional[tuple[str, str]] = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every item of a partition (or of its sort keys starting with `sk_prefix`), page after page."""
+    """Every item of a partition (or of its sort keys starting with `sk_prefix`, or from
+    `sk_between[0]` to `sk_between[1]`, both included), page after page, in sort key order."""
     from boto3.dynamodb.conditions import Key
 
     condition = Key("pk").eq(pk)
     if sk_prefix is not None:
         condition = condition & Key("sk").begins_with(sk_prefix)
+    if sk_between is not None:
+        condition = condition & Key("sk").between(*sk_between)
     kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
     if filter_expression is not None:
         kwargs["FilterExpression"] = filter_expression

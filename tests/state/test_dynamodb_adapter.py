@@ -105,3 +105,16 @@ def test_an_increment_with_expires_sets_the_ttl_attribute(local_aws):
         "sent": {"N": "2"},
         "expiration": {"N": str(int(T))},
     }
+
+
+def test_a_query_between_two_sort_keys_pages_through_them_in_order(local_aws):
+    create_table(TABLE)
+    big = "x" * 40_000  # 40 KB items: a 1 MB page holds about 25
+    dynamodb.put_many(TABLE, [{"pk": "h", "sk": f"day#{d:03d}", "blob": big} for d in range(60)])
+    dynamodb.put(TABLE, {"pk": "other", "sk": "day#010"})
+    calls = calls_to("Query")
+
+    found = [item["sk"] for item in dynamodb.query(TABLE, "h", sk_between=("day#005", "day#054"))]
+
+    assert found == [f"day#{d:03d}" for d in range(5, 55)]
+    assert len(calls) >= 2  # more than one page
