@@ -48,7 +48,6 @@ class AlarmLedger:
             "sk": name,
             "state": state,
             "changed_at": at,
-            "expiration": int(now + KEPT_SECONDS),
         }
         return dynamodb.put(
             self.table_name,
@@ -56,6 +55,7 @@ class AlarmLedger:
             "attribute_not_exists(pk) OR changed_at < :at OR (changed_at = :at AND #s = :state)",
             values={":at": at, ":state": state},
             names={"#s": "state"},
+            expires=now + KEPT_SECONDS,
         )
 
     def is_new(self, name: str, changed_at: Optional[float]) -> bool:

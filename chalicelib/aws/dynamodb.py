@@ -1,6 +1,9 @@
-"""The one DynamoDB adapter: the single table's keys, paging, conditional writes and Decimals.
+"""The one DynamoDB adapter: the single table's keys, paging, conditional writes, the TTL
+attribute and Decimals.
 
-Stores translate their items with it; domain models never see a Decimal or a ConditionExpression.
+Every store reads and writes the state table through it and declares its partition as a named
+constant (`PARTITION = "..."`, see docs/state-table.md); domain models never see a Decimal, a key
+or a ConditionExpression.
 
 >>> put("autoheal-state", {"pk": "lease", "sk": "i-0abc"}, "attribute_not_exists(pk)")  # doctest: +SKIP
 True
@@ -15,6 +18,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional
 from chalicelib.aws.clients import table
 
 UNPROCESSED_ROUNDS = 5
+TTL_ATTRIBUTE = "expiration"  # the table's TimeToLiveSpecification (epoch seconds)
 
 
 def to_item(value: Any) -> Any:
@@ -69,14 +73,21 @@ def get_many(table_name: str, pk: str, sort_keys: Iterable[str]) -> dict[str, di
 
 
 def query(
-    table_name: str, pk: str, filter_expression: Any = None, sk_prefix: Optional[str] = None
+    table_name: str,
+    pk: str,
+    filter_expression: Any = None,
+    sk_prefix: Optional[str] = None,
+    sk_between: Optional[tuple[str, str]] = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every item of a partition (or of its sort keys starting with `sk_prefix`), page after page."""
+    """Every item of a partition (or of its sort keys starting with `sk_prefix`, or from
+    `sk_between[0]` to `sk_between[1]`, both included), page after page, in sort key order."""
     from boto3.dynamodb.conditions import Key
 
     condition = Key("pk").eq(pk)
     if sk_prefix is not None:
         condition = condition & Key("sk").begins_with(sk_prefix)
+    if sk_between is not None:
+        condition = condition & Key("sk").between(*sk_between)
     kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
     if filter_expression is not None:
         kwargs["FilterExpression"] = filter_expression
@@ -95,10 +106,23 @@ def put(
     condition: Optional[str] = None,
     values: Optional[Mapping[str, Any]] = None,
     names: Optional[Mapping[str, str]] = None,
+    expires: Optional[float] = None,
 ) -> bool:
-    """Write `item`; with a condition, False when it did not hold (nothing was written)."""
-    request = {"Item": to_item(dict(item))}
-    return _conditional(table(table_name).put_item, request, condition, values, names)
+    """Write `item`; with a condition, False when it did not hold (nothing was written). With
+    `expires` (epoch seconds), DynamoDB's TTL removes the item some time after then."""
+    request = {"Item": to_item(_expiring(item, expires))}
+    return _conditional(table(table_name).put_item, request, condition, values, names) is not None
+
+
+def put_many(table_name: str, items: Iterable[Mapping[str, Any]]) -> None:
+    """Write items unconditionally, 25 to a BatchWriteItem (unprocessed items are sent again)."""
+    with table(table_name).batch_writer() as batch:
+        for item in items:
+            batch.put_item(Item=to_item(dict(item)))
+
+
+def _expiring(item: Mapping[str, Any], expires: Optional[float]) -> dict[str, Any]:
+    return {**item, TTL_ATTRIBUTE: int(expires)} if expires is not None else dict(item)
 
 
 def increment(
@@ -113,8 +137,8 @@ def increment(
     while it is under that (None when it is not: nothing was written)."""
     request: dict[str, Any] = {
         "Key": {"pk": pk, "sk": sk},
-        "UpdateExpression": "ADD #n :one" + (" SET expiration = :expires" if expires else ""),
-        "ExpressionAttributeNames": {"#n": attribute},
+        "UpdateExpression": "ADD #n :one" + (" SET #e = :expires" if expires else ""),
+        "ExpressionAttributeNames": {"#n": attribute, **({"#e": TTL_ATTRIBUTE} if expires else {})},
         "ExpressionAttributeValues": {":one": 1, **({":expires": expires} if expires else {})},
         "ReturnValues": "UPDATED_NEW",
     }
@@ -139,7 +163,22 @@ def delete(
 ) -> bool:
     """Delete one item; with a condition, False when it did not hold (nothing was deleted)."""
     request = {"Key": {"pk": pk, "sk": sk}}
-    return _conditional(table(table_name).delete_item, request, condition, values, names)
+    return _conditional(table(table_name).delete_item, request, condition, values, names) is not None
+
+
+def take(
+    table_name: str,
+    pk: str,
+    sk: str,
+    condition: Optional[str] = None,
+    values: Optional[Mapping[str, Any]] = None,
+    names: Optional[Mapping[str, str]] = None,
+) -> Optional[dict[str, Any]]:
+    """Delete one item and return what it held: None when there was none, or when the condition
+    did not hold (nothing was deleted). Two takers never both get the same item."""
+    request = {"Key": {"pk": pk, "sk": sk}, "ReturnValues": "ALL_OLD"}
+    answer = _conditional(table(table_name).delete_item, request, condition, values, names)
+    return plain(answer["Attributes"]) if answer and "Attributes" in answer else None
 
 
 def _conditional(
@@ -148,7 +187,8 @@ def _conditional(
     condition: Optional[str],
     values: Optional[Mapping[str, Any]],
     names: Optional[Mapping[str, str]],
-) -> bool:
+) -> Optional[dict[str, Any]]:
+    """The call's answer, or None when its condition did not hold."""
     if condition:
         request["ConditionExpression"] = condition
     if values:
@@ -156,7 +196,6 @@ def _conditional(
     if names:
         request["ExpressionAttributeNames"] = dict(names)
     try:
-        call(**request)
-        return True
+        return dict(call(**request))
     except call.__self__.meta.client.exceptions.ConditionalCheckFailedException:
-        return False
+        return None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Mapping, Optional
 
 IDLE, SHIFTING, PROMOTED, ROLLED_BACK, ABORTED = "idle", "shifting", "promoted", "rolled_back", "aborted"
@@ -72,82 +71,3 @@ class Record:
 
 def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
-
-
-def to_item(record: Record) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "pk": "deployment",
-        "sk": record.name,
-        "state": record.state,
-        "stable": record.stable,
-        "candidate": record.candidate,
-        "listener_arn": record.listener_arn,
-        "stable_arn": record.stable_arn,
-        "candidate_arn": record.candidate_arn,
-        "plan": list(record.plan),
-        "strategy": record.strategy,
-        "step_interval": number(record.step_interval),
-        "step": record.step,
-        "percent": record.percent,
-        "stickiness": {k: number(v) if isinstance(v, float) else v for k, v in record.stickiness.items()},
-        "started_at": number(record.started_at),
-        "moved_at": number(record.moved_at),
-        "history": [dict(h) for h in record.history],
-        "version": record.version,
-    }
-    for key in ("next_move_at", "deadline", "restore_stickiness_at"):
-        if getattr(record, key) is not None:
-            item[key] = number(getattr(record, key))
-    if record.intent is not None:
-        item["intent"] = {
-            "kind": record.intent.kind,
-            "percent": record.intent.percent,
-            "by": record.intent.by,
-            "reason": record.intent.reason,
-        }
-    return item
-
-
-def from_item(item: Mapping[str, Any]) -> Record:
-    intent = item.get("intent")
-    return Record(
-        name=str(item["sk"]),
-        state=str(item["state"]),
-        stable=str(item["stable"]),
-        candidate=str(item["candidate"]),
-        listener_arn=str(item["listener_arn"]),
-        stable_arn=str(item["stable_arn"]),
-        candidate_arn=str(item["candidate_arn"]),
-        plan=tuple(int(p) for p in item["plan"]),
-        strategy=str(item["strategy"]),
-        step_interval=float(item["step_interval"]),
-        step=int(item["step"]),
-        percent=int(item["percent"]),
-        stickiness={k: plain(v) for k, v in item.get("stickiness", {}).items()},
-        started_at=float(item["started_at"]),
-        moved_at=float(item["moved_at"]),
-        next_move_at=optional_float(item.get("next_move_at")),
-        deadline=optional_float(item.get("deadline")),
-        restore_stickiness_at=optional_float(item.get("restore_stickiness_at")),
-        intent=Intent(
-            str(intent["kind"]), int(intent["percent"]), str(intent["by"]), str(intent.get("reason", ""))
-        )
-        if intent
-        else None,
-        history=tuple({k: plain(v) for k, v in h.items()} for h in item.get("history", [])),
-        version=int(item["version"]),
-    )
-
-
-def number(value: float) -> Decimal:
-    return Decimal(str(round(value, 3)))
-
-
-def plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
-def optional_float(value: Any) -> Optional[float]:
-    return None if value is None else float(value)

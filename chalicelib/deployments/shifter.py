@@ -22,7 +22,6 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.aws.clients import table
 from chalicelib.aws.elbv2 import Elbv2, Forward, ListenerError, forward_of, name_of_target_group
 from chalicelib.aws.errors import describe_error, error_code
 from chalicelib.config.model import Deployment
@@ -38,7 +37,6 @@ from chalicelib.deployments.model import (
     Record,
 )
 from chalicelib.deployments.store import Conflict, DeploymentStore
-from chalicelib.leases import PARTITION as LEASE_PARTITION
 from chalicelib.leases import Leases
 from chalicelib.listeners.owner import HandChanged, ListenerMismatch, ListenerOwner, TargetGroupGone
 from chalicelib.notify.notice import Notice
@@ -411,8 +409,7 @@ class Shifter:
         return self.leases.renew(lease_key(deployment), f"deployment:{deployment.name}", now, LEASE_TTL)
 
     def lease_holder(self, key: str) -> str:
-        item = table(self.table_name).get_item(Key={"pk": LEASE_PARTITION, "sk": key}).get("Item") or {}
-        owner = str(item.get("owner", "another deployment"))
+        owner = self.leases.holder(key) or "another deployment"
         return owner.replace("deployment:", "deployment ")
 
     def named(self, forward: Optional[Forward]) -> str:

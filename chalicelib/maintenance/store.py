@@ -7,14 +7,15 @@ a window) has been put into effect at the load balancer, so its end is seen exac
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
-from chalicelib.aws.clients import table
+from chalicelib.aws import dynamodb
 from chalicelib.maintenance.mode import ManualMaintenance, from_dict, to_dict
 
 PARTITION = "maintenance"
+CURRENT, IN_EFFECT, LOG = "current", "in-effect", "log"  # the partition's three items
 LOG_LENGTH = 50
+SINCE_IS = "since = :since"  # the switch that began at that moment, not a later one
 
 
 class MaintenanceStore:
@@ -24,26 +25,19 @@ class MaintenanceStore:
         self.table_name = table_name
 
     def current(self) -> Optional[ManualMaintenance]:
-        item = table(self.table_name).get_item(Key={"pk": PARTITION, "sk": "current"}).get("Item")
+        item = dynamodb.get(self.table_name, PARTITION, CURRENT)
         return from_dict(item) if item else None
 
     def put(self, mode: ManualMaintenance) -> None:
-        table(self.table_name).put_item(Item={"pk": PARTITION, "sk": "current", **_numbers(to_dict(mode))})
+        dynamodb.put(self.table_name, {"pk": PARTITION, "sk": CURRENT, **_millis(to_dict(mode))})
 
     def end(self, ended_at: float, expected_since: Optional[float] = None) -> Optional[ManualMaintenance]:
         """Remove the switch (only the one that began at `expected_since`, when given) and log it."""
-        from botocore.exceptions import ClientError
-
-        kwargs: dict[str, Any] = {"Key": {"pk": PARTITION, "sk": "current"}, "ReturnValues": "ALL_OLD"}
-        if expected_since is not None:
-            kwargs["ConditionExpression"] = "since = :since"
-            kwargs["ExpressionAttributeValues"] = {":since": _number(expected_since)}
-        try:
-            old = table(self.table_name).delete_item(**kwargs).get("Attributes")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None  # switched again meanwhile: that one is not ours to end
-            raise
+        if expected_since is None:
+            old = dynamodb.take(self.table_name, PARTITION, CURRENT)
+        else:
+            # None when switched again meanwhile: that one is not ours to end.
+            old = dynamodb.take(self.table_name, PARTITION, CURRENT, SINCE_IS, _since(expected_since))
         if not old:
             return None
         ended = from_dict(old)
@@ -52,48 +46,39 @@ class MaintenanceStore:
 
     def discard(self, since: float) -> None:
         """Undo a `put` that could not take effect (no log entry: it never happened)."""
-        from botocore.exceptions import ClientError
-
-        try:
-            table(self.table_name).delete_item(
-                Key={"pk": PARTITION, "sk": "current"},
-                ConditionExpression="since = :since",
-                ExpressionAttributeValues={":since": _number(since)},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        dynamodb.delete(self.table_name, PARTITION, CURRENT, SINCE_IS, _since(since))
 
     def in_effect(self) -> bool:
-        item = table(self.table_name).get_item(Key={"pk": PARTITION, "sk": "in-effect"}, ConsistentRead=True)
-        return "Item" in item
+        return dynamodb.get(self.table_name, PARTITION, IN_EFFECT) is not None
 
     def set_in_effect(self, message: Optional[str], now: float) -> None:
         """Record that maintenance is in effect (with its message), or with None that it is not."""
-        key = {"pk": PARTITION, "sk": "in-effect"}
         if message is None:
-            table(self.table_name).delete_item(Key=key)
+            dynamodb.delete(self.table_name, PARTITION, IN_EFFECT)
         else:
-            table(self.table_name).put_item(Item={**key, "message": message, "since": _number(now)})
+            item = {"pk": PARTITION, "sk": IN_EFFECT, "message": message, "since": round(now, 3)}
+            dynamodb.put(self.table_name, item)
 
     def log(self) -> list[dict]:
-        item = table(self.table_name).get_item(Key={"pk": PARTITION, "sk": "log"}).get("Item")
-        return [_plain(entry) for entry in (item or {}).get("entries", [])]
+        item = dynamodb.get(self.table_name, PARTITION, LOG)
+        return [_floats(entry) for entry in (item or {}).get("entries", [])]
 
     def append_log(self, entry: dict) -> None:
         entries = [entry, *self.log()][:LOG_LENGTH]
-        table(self.table_name).put_item(
-            Item={"pk": PARTITION, "sk": "log", "entries": [_numbers(e) for e in entries]}
-        )
+        dynamodb.put(self.table_name, {"pk": PARTITION, "sk": LOG, "entries": [_millis(e) for e in entries]})
 
 
-def _number(value: float) -> Decimal:
-    return Decimal(str(round(value, 3)))
+def _since(value: float) -> dict[str, Any]:
+    return {":since": round(value, 3)}
 
 
-def _numbers(data: dict) -> dict:
-    return {k: _number(v) if isinstance(v, float) else v for k, v in data.items()}
+def _millis(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Times are kept to the millisecond."""
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in data.items()}
 
 
-def _plain(data: dict) -> dict:
-    return {k: float(v) if isinstance(v, Decimal) else v for k, v in data.items()}
+def _floats(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A log entry's numbers are times: floats, as they were written."""
+    return {
+        k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in data.items()
+    }

@@ -48,10 +48,8 @@ class IncidentStore:
         incident.version += 1
         item = {**incident.to_item(), "pk": PARTITION, "sk": incident.key}
         item["follow_up"] = incident.status == OPEN or bool(incident.unsent)
-        if incident.resolved_at:
-            item["expiration"] = int(incident.resolved_at + RESOLVED_KEPT_SECONDS)
-        if not dynamodb.put(
-            self.table_name, item, "attribute_not_exists(pk) OR version = :v", {":v": expected}
-        ):
+        expires = incident.resolved_at + RESOLVED_KEPT_SECONDS if incident.resolved_at else None
+        condition = "attribute_not_exists(pk) OR version = :v"
+        if not dynamodb.put(self.table_name, item, condition, {":v": expected}, expires=expires):
             incident.version = expected
             raise IncidentConflict(f"incident {incident.key} changed since it was read")

@@ -10,11 +10,9 @@ message it is given and never drops one.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from typing import Any, Mapping, Optional, Sequence
 
 from chalicelib.aws import dynamodb
-from chalicelib.aws.clients import table
 from chalicelib.state.thresholds import MonitorState
 
 PARTITION = "monitor"
@@ -52,9 +50,8 @@ class StateStore:
         """Write the changed states with their outboxes (batched; boto3 resends unprocessed items)."""
         if not changed:
             return
-        with table(self.table_name).batch_writer() as batch:
-            for name, state in changed.items():
-                batch.put_item(Item=to_item(name, state, (outbox or {}).get(name, [])))
+        items = (to_item(name, state, (outbox or {}).get(name, [])) for name, state in changed.items())
+        dynamodb.put_many(self.table_name, items)
 
 
 def to_item(name: str, state: MonitorState, outbox: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
@@ -64,7 +61,7 @@ def to_item(name: str, state: MonitorState, outbox: Sequence[Mapping[str, Any]] 
         "status": state.status,
         "failures": state.failures,
         "successes": state.successes,
-        "since": Decimal(str(round(state.since, 3))),
+        "since": round(state.since, 3),
     }
     if state.reason:
         item["reason"] = state.reason[:500]

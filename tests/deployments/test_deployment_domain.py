@@ -10,7 +10,8 @@ from chalicelib.config import ConfigError, parse_config
 from chalicelib.config.model import Compare
 from chalicelib.deployments.gates import compare_traffic, monitors_verdict, targets_verdict
 from chalicelib.deployments.machine import PASS, Verdict, decide
-from chalicelib.deployments.model import SHIFTING, Intent, Record, from_item, to_item
+from chalicelib.deployments.model import SHIFTING, Intent, Record
+from chalicelib.deployments.store import from_item, to_item
 from chalicelib.deployments.strategies import plan
 from chalicelib.state.thresholds import MonitorState
 from tests.conftest import SETTINGS

@@ -43,6 +43,16 @@ def test_an_expired_lease_goes_to_the_next_asker_and_the_old_holder_cannot_renew
     assert not leases.acquire("i-1", "run-c", T + 183, 180)
 
 
+def test_the_holder_of_a_lease_is_told_until_it_is_released(stores):
+    leases = stores["leases"]
+    assert leases.holder("listener-a") is None
+    assert leases.acquire("listener-a", "deployment:web", T, 900)
+    assert not leases.acquire("listener-a", "deployment:api", T + 1, 900)
+    assert leases.holder("listener-a") == "deployment:web"
+    leases.release("listener-a", "deployment:web")
+    assert leases.holder("listener-a") is None
+
+
 def spend(budget: Any, at: float) -> tuple[bool, int, bool]:
     decision = budget.spend("restart-web", "i-1", at, 2, 1800.0)
     return decision.allowed, decision.runs_in_window, decision.escalate

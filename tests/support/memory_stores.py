@@ -45,6 +45,9 @@ class MemoryLeases:
     def renew(self, target: str, owner: str, now: float, ttl: float) -> bool:
         return self.acquire(target, owner, now, ttl)
 
+    def holder(self, target: str) -> Optional[str]:
+        return self.held[target][0] if target in self.held else None
+
     def release(self, target: str, owner: str) -> None:
         if self.held.get(target, ("",))[0] == owner:
             del self.held[target]
