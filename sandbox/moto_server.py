@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from sandbox import ssm_invocations
 from sandbox.ports import LOOPBACK, free_port
 from sandbox.processes import http_status, terminate
 
@@ -206,6 +207,7 @@ def patch_moto() -> None:
     _patch_cloudwatch_dimension_order()
     _patch_cloudwatch_percentiles()
     _patch_cloudformation_document_content()
+    ssm_invocations.patch_moto()
 
 
 def _patch_cloudformation_document_content() -> None:
