@@ -12,11 +12,13 @@ do. Needs root (``useradd``, ``runuser``, ``mount``): :func:`unavailable` says w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shlex
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,18 +64,17 @@ def unavailable() -> str | None:
 def ensure_user(name: str = APP_USER) -> pwd.struct_passwd:
     """The unprivileged user the app runs as, created if missing (home /home/<name>, empty:
     each host mounts its own over it)."""
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError:  # created below
-        done = subprocess.run(
-            ["useradd", "--home-dir", f"/home/{name}", "--no-create-home", "--shell", "/bin/bash"]
-            + ["--user-group", name],
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode not in (0, 9):  # 9: created meanwhile by another process
-            raise RuntimeError(f"useradd {name}: {done.stderr.strip()}") from None
-        entry = pwd.getpwnam(name)
+    for _ in range(20):  # another test process may hold /etc/passwd's lock (useradd exits 10)
+        with contextlib.suppress(KeyError):
+            entry = pwd.getpwnam(name)
+            break
+        useradd = ["useradd", "--home-dir", f"/home/{name}", "--no-create-home", "--shell", "/bin/bash"]
+        done = subprocess.run([*useradd, "--user-group", name], capture_output=True, text=True)
+        if done.returncode not in (0, 9, 10):  # 9: created meanwhile by another process
+            raise RuntimeError(f"useradd {name}: {done.stderr.strip()}")
+        time.sleep(0.1 if done.returncode == 10 else 0)
+    else:
+        raise RuntimeError(f"useradd {name}: /etc/passwd stayed locked")
     Path(entry.pw_dir).mkdir(parents=True, exist_ok=True)
     ROOT_PM2.mkdir(parents=True, exist_ok=True)
     return entry
