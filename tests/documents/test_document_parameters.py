@@ -15,12 +15,16 @@ import pytest
 from sandbox.provision import document_properties
 from sandbox.run_shell_script import run_document
 
-DOCUMENTS = ("RestartDocument", "ValkeyPromoteDocument")
+DOCUMENTS = ("RestartDocument", "ValkeyPromoteDocument", "DiagnoseDocument")
 # (document, parameter) -> (a value SSM accepts, values it must refuse)
 CASES: dict[tuple[str, str], tuple[str, list[str]]] = {
     ("RestartDocument", "service"): ("api@2.worker_x-1", ["web; reboot", "--help", "$(id)", "a" * 65, ""]),
     ("RestartDocument", "manager"): ("systemd", ["supervisord", "pm2 ", "PM2"]),
     ("RestartDocument", "user"): ("ec2-user", ["Root", "-oProxyCommand", "a" * 33, "app\n", "app;id"]),
+    ("DiagnoseDocument", "service"): ("web", ["web; reboot", "-web", "a" * 65]),
+    ("DiagnoseDocument", "manager"): ("docker", ["supervisord", "-pm2"]),
+    ("DiagnoseDocument", "user"): ("", ["Root", "-oX", "app;id"]),
+    ("DiagnoseDocument", "lines"): ("200", ["0", "10000", "-5", "200;id", ""]),
     ("ValkeyPromoteDocument", "master"): ("my.master_1", ["-master", "my master", "a" * 65, "m$(id)"]),
     ("ValkeyPromoteDocument", "sentinel"): (
         "sentinel-1.internal:26379",
