@@ -12,16 +12,21 @@ scenarios need; everything else (pids, restart counts, messages, exit codes) is 
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
 import json
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 from sandbox.hosts import APP_USER, HOST_PATH, Host, unavailable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PM2 = REPO_ROOT / ".tools" / "node_modules" / ".bin" / "pm2"
+TOOLS = REPO_ROOT / ".tools"
+PM2 = TOOLS / "node_modules" / ".bin" / "pm2"
 NVM_NODE = "versions/node/v20.0.0/bin"  # where nvm keeps the default node's binaries
 CLI_TIMEOUT = 30.0
 # A minimal nvm.sh: what sourcing nvm's own does for a shell (its default node's bin dir on PATH).
@@ -45,15 +50,38 @@ def pm2_unavailable() -> str | None:
     return unavailable()
 
 
+@functools.cache
+def pm2_bin() -> Path:
+    """pm2 where the app user can run it: in place, or (a checkout the user cannot reach, e.g.
+    under /root) a copy in the temp dir, made once, as a host's global install would be."""
+    test = ["runuser", "-u", APP_USER, "--", "test", "-x", str(PM2)]
+    reachable = subprocess.run(test, capture_output=True, cwd="/")
+    if reachable.returncode == 0:
+        return PM2
+    copy = (
+        Path(tempfile.gettempdir()) / f"autoheal-pm2-{hashlib.sha256(str(TOOLS).encode()).hexdigest()[:12]}"
+    )
+    if not (copy / "node_modules" / ".bin" / "pm2").exists():
+        staging = Path(tempfile.mkdtemp(prefix="autoheal-pm2-"))
+        shutil.copytree(TOOLS / "node_modules", staging / "node_modules", symlinks=True)
+        for path in (staging, *staging.rglob("*")):
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | 0o755 if path.is_dir() else path.stat().st_mode | 0o444)
+        with contextlib.suppress(OSError):  # another process made it meanwhile
+            staging.rename(copy)
+        shutil.rmtree(staging, ignore_errors=True)
+    return copy / "node_modules" / ".bin" / "pm2"
+
+
 def install(host: Host, way: str = "npm") -> None:
     """Put pm2 where the app user's login finds it: ``npm`` (the login PATH) or ``nvm``."""
     if way == "nvm":
         bin_dir = host.home / ".nvm" / NVM_NODE
         host.give(".nvm/nvm.sh", NVM_SH.format(bin=NVM_NODE))
         host.give(f".nvm/{NVM_NODE}/.keep", "")
-        (bin_dir / "pm2").symlink_to(PM2)
+        (bin_dir / "pm2").symlink_to(pm2_bin())
     elif way == "npm":
-        host.give(".bash_profile", f'PATH="{PM2.parent}:$PATH"\nexport PATH\n')
+        host.give(".bash_profile", f'PATH="{pm2_bin().parent}:$PATH"\nexport PATH\n')
     else:
         raise ValueError(f"unknown pm2 install {way!r}: npm or nvm")
 
@@ -62,9 +90,11 @@ def run(host: Host, *args: str, user: str = APP_USER, check: bool = True) -> sub
     """``pm2 ARGS`` as ``user`` on ``host`` (the sandbox's own control path, not the document's)."""
     home = host.user.pw_dir if user == APP_USER else "/root"
     env = [f"HOME={home}", f"USER={user}", f"LOGNAME={user}"]
-    env.append(f"PATH={PM2.parent}:{HOST_PATH}")
-    argv = host.command(["runuser", "-u", user, "--", "env", "-i", *env, str(PM2), *args])
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=CLI_TIMEOUT, stdin=subprocess.DEVNULL)
+    env.append(f"PATH={pm2_bin().parent}:{HOST_PATH}")
+    argv = host.command(["runuser", "-u", user, "--", "env", "-i", *env, str(pm2_bin()), *args])
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=CLI_TIMEOUT, cwd="/", stdin=subprocess.DEVNULL
+    )
     if check and done.returncode != 0:
         raise Pm2Error(f"pm2 {' '.join(args)}: exit {done.returncode}: {(done.stderr or done.stdout)[-500:]}")
     return done
@@ -84,11 +114,28 @@ def start_app(
         options += ["--log", str(log), "--time"]
     exports = [f"{key}={value}" for key, value in (env or {}).items()]
     home = host.user.pw_dir
-    base = [f"HOME={home}", f"USER={APP_USER}", f"LOGNAME={APP_USER}", f"PATH={PM2.parent}:{HOST_PATH}"]
-    command = ["runuser", "-u", APP_USER, "--", "env", "-i", *base, *exports, str(PM2), "start", argv[0]]
+    base = [f"HOME={home}", f"USER={APP_USER}", f"LOGNAME={APP_USER}", f"PATH={pm2_bin().parent}:{HOST_PATH}"]
+    command = [
+        "runuser",
+        "-u",
+        APP_USER,
+        "--",
+        "env",
+        "-i",
+        *base,
+        *exports,
+        str(pm2_bin()),
+        "start",
+        argv[0],
+    ]
     command += [*options, "--", *argv[1:]]
     done = subprocess.run(
-        host.command(command), capture_output=True, text=True, timeout=CLI_TIMEOUT, stdin=subprocess.DEVNULL
+        host.command(command),
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        cwd="/",
+        stdin=subprocess.DEVNULL,
     )
     if done.returncode != 0:
         raise Pm2Error(f"pm2 start {name}: exit {done.returncode}: {(done.stderr or done.stdout)[-500:]}")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from sandbox import pm2 as pm2_cli
 from sandbox.fleet import Fleet
 from sandbox.moto_server import MotoServer
 from sandbox.pm2 import pm2_unavailable
@@ -74,7 +75,8 @@ def world(aws: MotoServer) -> Iterator[World]:
         DocumentFormat="JSON",
         Content=json.dumps({"schemaVersion": "2.2", "description": "-", "mainSteps": []}),
     )
-    with Fleet([("blue-1", "blue"), ("green-1", "green")], pm2=True, nvm={"green-1"}) as fleet:
+    fleet = Fleet([("blue-1", "blue"), ("green-1", "green"), ("blue-2", "blue")], pm2=True, nvm={"green-1"})
+    with fleet:
         ids = fleet.register_instances(aws.client("ec2"))
         with SsmAgent(ssm, fleet, ids, poll_interval=0.1, skip_existing=True) as agent:
             yield World(fleet, ssm, ids, agent)
@@ -127,6 +129,19 @@ def test_a_restart_that_cannot_work_fails_with_the_real_answer_and_restarts_noth
     assert (invocation["Status"], invocation["ResponseCode"]) == ("Failed", code)
     assert message in invocation["StandardErrorContent"]
     assert pm2_restarts(world, "blue-1") == before
+
+
+def test_a_host_whose_pm2_daemon_is_not_running_answers_with_pm2s_own_message(world: World) -> None:
+    # As after a reboot with no `pm2 startup`: the document's pm2 starts a daemon, which has no "web".
+    pm2_cli.run(world.fleet.host("blue-2"), "kill")
+    invocation = world.send("blue-2", {"service": ["web"], "manager": ["pm2"], "user": [DEMO_USER]})
+    assert (invocation["Status"], invocation["ResponseCode"]) == ("Failed", 1), output(invocation)
+    assert "[PM2] Spawning PM2 daemon" in invocation["StandardOutputContent"]
+    assert "Process or Namespace web not found" in invocation["StandardErrorContent"]
+
+
+def output(invocation: dict[str, Any]) -> str:
+    return invocation["StandardOutputContent"] + invocation["StandardErrorContent"]
 
 
 @pytest.mark.parametrize(
