@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -78,7 +79,8 @@ def summary(result: Result) -> str:
 
 
 class SsmAgent:
-    """Polls moto for commands and runs them on the fleet's hosts.
+    """Polls moto for commands and runs them on the fleet's hosts: one at a time per instance, as
+    each instance's agent does, and instances in parallel (a long script on one delays no other).
 
     ``instance_ids`` maps fleet names to EC2 ids (as ``Fleet.register_instances`` returns).
     Commands are handled once each, including ones sent before ``start`` unless
@@ -103,7 +105,9 @@ class SsmAgent:
         self.skip_existing = skip_existing
         self.log: list[LogEntry] = []
         self.workdir = Path(tempfile.mkdtemp(prefix="autoheal-ssm-agent-"))
-        self._handled: set[str] = set()
+        self._seen: set[str] = set()  # dispatched to the instances' workers
+        self._handled: set[str] = set()  # done on every instance of ours
+        self._workers: dict[str, ThreadPoolExecutor] = {}
         self._stop = threading.Event()
         self._changed = threading.Condition()  # wait_for wakes when log grows
         self._thread: threading.Thread | None = None
@@ -112,18 +116,23 @@ class SsmAgent:
         if self._thread is None or not self._thread.is_alive():
             ssm_invocations.claim(self.endpoint, self.names_by_id)
             if self.skip_existing:
-                self._handled.update(c["CommandId"] for c in self._list_commands())
+                existing = {c["CommandId"] for c in self._list_commands()}
+                self._seen.update(existing)
+                self._handled.update(existing)
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="ssm-agent", daemon=True)
             self._thread.start()
         return self
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop polling; waits for a command in progress (bounded by ``timeout``)."""
+        """Stop polling; waits for commands in progress (each bounded by its document's timeout)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        for worker in self._workers.values():
+            worker.shutdown(wait=True, cancel_futures=True)
+        self._workers.clear()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> SsmAgent:
@@ -144,12 +153,13 @@ class SsmAgent:
             return [entry for entry in self.log if entry.command_id == command_id]
 
     def poll_once(self) -> int:
-        """Handle every command not seen yet; return how many were new."""
+        """Dispatch every command not seen yet to its instances; return how many were new."""
         new = 0
         for command in self._list_commands():
-            if command["CommandId"] in self._handled:
+            if command["CommandId"] in self._seen:
                 continue
-            self._handle(command)
+            self._seen.add(command["CommandId"])
+            self._dispatch(command)
             new += 1
         return new
 
@@ -172,14 +182,34 @@ class SsmAgent:
                 return
             kwargs["NextToken"] = page["NextToken"]
 
-    def _handle(self, command: dict[str, Any]) -> None:
-        for instance_id in command.get("InstanceIds", []):
-            name = self.names_by_id.get(instance_id)
-            if name is not None:
-                self._run_on(name, instance_id, command)
-        with self._changed:  # marked last, so wait_for sees the complete log
-            self._handled.add(command["CommandId"])
+    def _dispatch(self, command: dict[str, Any]) -> None:
+        ours = [(self.names_by_id[i], i) for i in command.get("InstanceIds", []) if i in self.names_by_id]
+        remaining = [len(ours)]
+        if not ours:
+            self._mark_handled(command["CommandId"])
+        for name, instance_id in ours:
+            worker = self._workers.get(name)
+            if worker is None:
+                worker = self._workers[name] = ThreadPoolExecutor(1, thread_name_prefix=f"ssm-agent-{name}")
+            future = worker.submit(self._run_safely, name, instance_id, command)
+            future.add_done_callback(lambda _, c=command: self._one_done(c["CommandId"], remaining))
+
+    def _one_done(self, command_id: str, remaining: list[int]) -> None:
+        with self._changed:
+            remaining[0] -= 1
+            if remaining[0] == 0:  # marked last, so wait_for sees the complete log
+                self._mark_handled(command_id)
+
+    def _mark_handled(self, command_id: str) -> None:
+        with self._changed:
+            self._handled.add(command_id)
             self._changed.notify_all()
+
+    def _run_safely(self, name: str, instance_id: str, command: dict[str, Any]) -> None:
+        try:
+            self._run_on(name, instance_id, command)
+        except Exception:  # moto gone or a host torn down: logged, and the command counts as done
+            logger.exception("ssm agent: %s %s failed", name, command["CommandId"])
 
     def _run_on(self, name: str, instance_id: str, command: dict[str, Any]) -> None:
         command_id, document = command["CommandId"], command.get("DocumentName", "")

@@ -226,6 +226,25 @@ def test_output_is_kept_as_ssm_keeps_it_24000_characters_of_each_stream(world: W
     assert invocation["StandardErrorContent"] == "e" * 24000
 
 
+def test_instances_run_their_commands_in_parallel_and_a_running_one_is_in_progress(world: World) -> None:
+    world.scratch(
+        ['if [ "$SSM_wait" = yes ]; then sleep 4; fi', "echo done"],
+        parameters={"wait": {"type": "String", "allowedPattern": "^(yes|no)$"}},
+    )
+    slow = world.ssm.send_command(
+        DocumentName=SCRATCH, InstanceIds=[world.ids["blue-1"]], Parameters={"wait": ["yes"]}
+    )
+    started = time.monotonic()
+    quick = world.send("green-1", {"wait": ["no"]}, document=SCRATCH)
+    assert quick["Status"] == "Success" and time.monotonic() - started < 3.5
+    slow_id = slow["Command"]["CommandId"]
+    running = world.ssm.get_command_invocation(CommandId=slow_id, InstanceId=world.ids["blue-1"])
+    assert running["Status"] == "InProgress"
+    assert world.agent.wait_for(slow_id, timeout=20)
+    done = world.ssm.get_command_invocation(CommandId=slow_id, InstanceId=world.ids["blue-1"])
+    assert (done["Status"], done["StandardOutputContent"]) == ("Success", "done\n")
+
+
 def test_aws_owned_documents_are_not_run_on_this_machine(world: World) -> None:
     invocation = world.send("green-1", {"commands": ["reboot"]}, document="AWS-RunShellScript")
     assert invocation["Status"] == "Failed"
