@@ -107,8 +107,7 @@ class Host:
         for directory in (self.root, self.home, self.root_pm2, self.bin):
             directory.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o711)  # the app user reaches its home and the model's files
-        for path in (self.home,):
-            os.chown(path, self.user.pw_uid, self.user.pw_gid)
+        os.chown(self.home, self.user.pw_uid, self.user.pw_gid)
         _write(self.bin / "systemctl", SYSTEMCTL, 0o755)
         _write(self.bin / "docker", DOCKER, 0o755)
         _write(self.root / "units", _lines(self.units), 0o644)
