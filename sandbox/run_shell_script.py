@@ -6,8 +6,8 @@ value fails the invocation and nothing runs. Then each step's ``runCommand`` lin
 a script file and run by ``sh`` (as the agent does, whatever shell the lines call), with every
 parameter as ``SSM_<name>`` in the environment (``interpolationType: ENV_VAR``; a ``{{ name }}``
 in the lines is still replaced by the value as text, as the agent does), in a process group of
-its own that is killed when ``timeoutSeconds`` passes. Output is kept as SSM keeps it: the first
-24,000 characters of each stream.
+its own that is killed when ``timeoutSeconds`` passes. The output is whole here: what
+GetCommandInvocation returns of it is cut where SSM cuts it (sandbox.ssm_invocations).
 
 >>> run_document(content, {"service": ["web"]}, workdir, wrap=host.command)  # doctest: +SKIP
 Result(status="Success", code=0, stdout="...", stderr="")
@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from sandbox.ssm_invocations import truncated
-
 DEFAULT_TIMEOUT = 3600  # aws:runShellScript's own default
 ROOT_ENV = {"HOME": "/root", "USER": "root", "LOGNAME": "root", "LANG": "C.UTF-8"}
 INTERPOLATION = re.compile(r"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}")
@@ -43,6 +41,7 @@ class Result:
     stdout: str
     stderr: str
     details: str = ""
+    step: str = ""  # the step it comes from (the last one run)
 
     @property
     def last_line(self) -> str:
@@ -107,6 +106,9 @@ def run_document(
         script.write_text(script_of(step, values))
         script.chmod(0o700)
         result = run_script(wrap(["sh", "-c", str(script)]), env, timeout, script.parent)
+        result = Result(
+            result.status, result.code, result.stdout, result.stderr, result.details, script.parent.name
+        )
         if result.status != "Success":
             return result
     return result
@@ -131,7 +133,7 @@ def run_script(argv: list[str], env: Mapping[str, str], timeout: float, cwd: Pat
         except subprocess.TimeoutExpired:
             _kill_group(process)
             status, details, code = "TimedOut", "ExecutionTimedOut", -1
-        return Result(status, code, truncated(_read(out)), truncated(_read(err)), details or status)
+        return Result(status, code, _read(out), _read(err), details or status)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:

@@ -7,7 +7,9 @@ document's ``allowedValues``/``allowedPattern`` before anything runs, each ``run
 run by ``sh`` as root with the parameters as ``SSM_<name>``, ``timeoutSeconds`` enforced. It runs
 on the instance's host (sandbox.hosts): that host's app user, with that host's own PM2 daemon.
 The outcome (status, exit code, stdout and stderr) is reported to moto (sandbox.ssm_invocations),
-so ``GetCommandInvocation`` answers what happened. AWS-owned documents (``AWS-RunShellScript``
+so ``GetCommandInvocation`` answers what happened; a command sent with ``OutputS3BucketName`` also
+has its whole output written there, as SSM writes it: ``<prefix>/<command id>/<instance id>/``
+``awsrunShellScript/<step>/stdout`` (and ``stderr``). AWS-owned documents (``AWS-RunShellScript``
 and the like) are not run on this machine: their invocations fail, saying so.
 
 Usage::
@@ -36,6 +38,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
+
+import boto3
 
 from sandbox import ssm_invocations
 from sandbox.fleet import Fleet
@@ -217,6 +221,8 @@ class SsmAgent:
         self._report(command_id, instance_id, Result("InProgress", -1, "", ""))
         result = self._execute(name, command_id, document, parameters)
         self._report(command_id, instance_id, result)
+        if command.get("OutputS3BucketName"):
+            self._upload(command, instance_id, result)
         user = (parameters.get("user") or [""])[0]
         self._record(name, command_id, describe(document, parameters), summary(result), user, result)
 
@@ -236,6 +242,26 @@ class SsmAgent:
             command_id, instance_id, result.status, result.code, result.stdout, result.stderr, result.details
         )
         ssm_invocations.report(self.endpoint, outcome)
+
+    def _upload(self, command: dict[str, Any], instance_id: str, result: Result) -> None:
+        """The whole output to S3 (SSM's own copy; GetCommandInvocation keeps 24,000 characters)."""
+        s3 = boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name=self.ssm.meta.region_name,
+        ).client("s3", endpoint_url=self.endpoint)
+        parts = [
+            command.get("OutputS3KeyPrefix") or "",
+            command["CommandId"],
+            instance_id,
+            "awsrunShellScript",
+        ]
+        base = "/".join(part.strip("/") for part in parts if part) + f"/{result.step or 'run'}"
+        for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+            if text:  # no object for an empty stream
+                s3.put_object(
+                    Bucket=command["OutputS3BucketName"], Key=f"{base}/{stream}", Body=text.encode()
+                )
 
     def _record(self, name: str, command_id: str, action: str, result: str, user: str, run: Result) -> None:
         entry = LogEntry(time.time(), name, command_id, action, result, user, run.stdout + run.stderr)

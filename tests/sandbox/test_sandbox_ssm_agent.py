@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
@@ -243,6 +244,26 @@ def test_instances_run_their_commands_in_parallel_and_a_running_one_is_in_progre
     assert world.agent.wait_for(slow_id, timeout=20)
     done = world.ssm.get_command_invocation(CommandId=slow_id, InstanceId=world.ids["blue-1"])
     assert (done["Status"], done["StandardOutputContent"]) == ("Success", "done\n")
+
+
+def test_a_command_with_an_output_bucket_has_its_whole_output_there(world: World) -> None:
+    s3 = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    ).client("s3", endpoint_url=world.ssm.meta.endpoint_url)
+    s3.create_bucket(Bucket="t-command-output")
+    world.scratch(["head -c 30000 /dev/zero | tr '\\0' o"])
+    sent = world.ssm.send_command(
+        DocumentName=SCRATCH,
+        InstanceIds=[world.ids["blue-1"]],
+        OutputS3BucketName="t-command-output",
+        OutputS3KeyPrefix="diagnoses",
+    )
+    command_id = sent["Command"]["CommandId"]
+    assert world.agent.wait_for(command_id, timeout=30)
+    key = f"diagnoses/{command_id}/{world.ids['blue-1']}/awsrunShellScript/run/stdout"
+    assert s3.get_object(Bucket="t-command-output", Key=key)["Body"].read() == b"o" * 30000
+    invocation = world.ssm.get_command_invocation(CommandId=command_id, InstanceId=world.ids["blue-1"])
+    assert len(invocation["StandardOutputContent"]) == 24000
 
 
 def test_aws_owned_documents_are_not_run_on_this_machine(world: World) -> None:
