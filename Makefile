@@ -4,15 +4,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test check lint format check-config check-stage bench clean package policies
+.PHONY: demo test check lint format check-config check-stage bench clean package policies pm2
 
-demo: $(STAMP)
+# The fleet's app runs under a real PM2 (sandbox.pm2), installed here, not globally.
+PM2_VERSION := 7.0.4
+PM2 := .tools/node_modules/.bin/pm2
+pm2: $(PM2)
+$(PM2):
+	npm install --prefix .tools --no-audit --no-fund --silent pm2@$(PM2_VERSION)
+
+demo: $(STAMP) $(PM2)
 	$(PY) -m sandbox.demo
 
 # One worker per core, each with its own moto server and ports; a file's tests stay on one worker
 # (the sandbox tests share a module-scoped world). WORKERS=1 runs serially.
 WORKERS ?= auto
-test: $(STAMP)
+test: $(STAMP) $(PM2)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -n $(WORKERS) --dist loadfile
@@ -63,4 +70,4 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache dist
+	rm -rf $(VENV) .pytest_cache .ruff_cache dist .tools

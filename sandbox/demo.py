@@ -127,8 +127,17 @@ def commands_sent() -> int:
     return len(client("ssm").list_commands()["Commands"])
 
 
+def pm2_says(world: World, name: str) -> str:
+    """PM2's own view of an instance's app (its daemon on the instance's host)."""
+    state = world.fleet.pm2_state(name) if world.fleet and world.fleet.instance(name).host else None
+    if state is None:
+        return f"{name} runs without PM2 here"
+    return f"PM2 on {name}: web pid {state['pid']}, {state['restarts']} restarts, {state['status']}"
+
+
 def scenario_hang(world: World, timeline: Timeline, table: str) -> float:
     timeline.say("scenario 1: blue hangs")
+    timeline.say(pm2_says(world, "blue-1"))
     world.fleet.fault("blue-1", "hang")
     hung_at = timeline.say("blue-1 stops answering (hang)")
     wait_for("web DOWN", lambda: monitor_status(table, "web") == "DOWN")
@@ -140,6 +149,7 @@ def scenario_hang(world: World, timeline: Timeline, table: str) -> float:
     verified_at = timeline.say(f"on_alarm: {verified[9:]}")
     wait_for("web UP", lambda: monitor_status(table, "web") == "UP")
     timeline.say("probe: web is UP again")
+    timeline.say(pm2_says(world, "blue-1"))
     mttr = verified_at - hung_at
     timeline.say(f"MTTR {mttr:.1f}s (hang -> verified UP)")
     return mttr

@@ -18,6 +18,12 @@ Usage::
     # A version that is broken from its first request (the fault is sticky: restarts keep it):
     with Fleet([("blue-1", "blue"), ("green-1", "green")], broken={"v2": "error"}) as fleet:
         ...
+
+    # Each instance a host of its own whose app user's PM2 runs the app (sandbox.hosts, sandbox.pm2);
+    # green-1's user installed PM2 with nvm:
+    with Fleet([("blue-1", "blue"), ("green-1", "green")], pm2=True, nvm={"green-1"}) as fleet:
+        fleet.host("blue-1")                                # where commands to blue-1 run
+        fleet.pm2_state("blue-1")                           # {"pid": ..., "restarts": 0, "status": "online"}
 """
 
 from __future__ import annotations
@@ -39,7 +45,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Mapping, Sequence
 
+from sandbox import pm2 as pm2_cli
 from sandbox.fleet_app import MODES, Fault, save_sticky_fault
+from sandbox.hosts import HOST_PATH, Host, ensure_user
 from sandbox.ports import LOOPBACK, free_port
 from sandbox.processes import http_status, terminate
 
@@ -52,6 +60,9 @@ VERSIONS = {"blue": "v1", "green": "v2"}  # what each color serves unless told o
 # The EC2 tag that maps an instance in moto to its local process ("127.0.0.1:53817"): the
 # sandbox's moto reads it to health-check targets, the front door to reach them.
 ADDRESS_TAG = "sandbox:address"
+APP_NAME = "web"  # the PM2 process name of the app on every host (the demo config restarts "web")
+# What a host runs the app from: the app's own modules, copied (a host has no checkout or venv).
+APP_FILES = ("__init__.py", "ports.py", "fleet_app.py")
 
 
 class FleetError(RuntimeError):
@@ -71,6 +82,7 @@ class Instance:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     instance_id: str | None = None  # its EC2 id in moto, once registered
+    host: Host | None = None  # with pm2: the host whose app user's PM2 runs it
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -90,11 +102,15 @@ class Fleet:
         workdir: str | Path | None = None,
         start_timeout: float = 10.0,
         broken: Mapping[str, str] | None = None,
+        pm2: bool = False,
+        nvm: frozenset[str] | set[str] = frozenset(),
     ) -> None:
         self._owns_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="autoheal-fleet-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.start_timeout = start_timeout
+        self.pm2 = pm2
+        self.nvm = frozenset(nvm)
         self._instances = {member[0]: self._plan(*member) for member in instances}
         for version, mode in (broken or {}).items():
             self._break_at_start(version, mode)
@@ -173,7 +189,11 @@ class Fleet:
         return names
 
     def is_alive(self, name: str) -> bool:
-        process = self.instance(name).process
+        instance = self.instance(name)
+        if instance.host is not None:
+            state = pm2_cli.describe(instance.host, APP_NAME)
+            return state is not None and state["status"] == "online"
+        process = instance.process
         return process is not None and process.poll() is None
 
     def state(self, name: str) -> dict[str, Any]:
@@ -201,6 +221,10 @@ class Fleet:
         state = self._control(instance, "POST", path)
         if mode == "die" and instance.process is not None:
             _wait_exit(instance.process, timeout=5.0)
+        if mode == "die" and instance.host is not None:
+            deadline = time.monotonic() + 5.0
+            while self.is_alive(name) and time.monotonic() < deadline:
+                time.sleep(0.1)
         return state
 
     def restart(self, name: str, timeout: float | None = None) -> bool:
@@ -211,7 +235,7 @@ class Fleet:
         """
         instance = self.instance(name)
         with instance.lock:  # two restarts of one instance must not interleave
-            terminate(instance.process)
+            terminate(instance.process)  # (under pm2, `pm2 restart` does both)
             self._spawn(instance)
             return self._wait_healthy(instance, timeout or self.start_timeout)
 
@@ -220,6 +244,8 @@ class Fleet:
         instance = self.instance(name)
         with instance.lock:
             terminate(instance.process)
+            if instance.host is not None:
+                pm2_cli.run(instance.host, "stop", APP_NAME)
 
     # -- moto ------------------------------------------------------------------
 
@@ -249,6 +275,8 @@ class Fleet:
         for instance in self._instances.values():
             terminate(instance.process)
             instance.process = None
+            if instance.host is not None:
+                pm2_cli.kill_daemons(instance.host)
 
     def _versions(self) -> list[str]:
         return sorted({i.version for i in self._instances.values()})
@@ -263,6 +291,8 @@ class Fleet:
             save_sticky_fault(self.instance(name).state_file, Fault(mode, None, sticky=True))
 
     def _plan(self, name: str, color: str, version: str | None = None) -> Instance:
+        if self.pm2:
+            return self._plan_host(name, color, version)
         return Instance(
             name=name,
             color=color,
@@ -273,12 +303,68 @@ class Fleet:
             log_path=self.workdir / f"{name}.log",
         )
 
-    def _spawn(self, instance: Instance) -> None:
-        command = [sys.executable, "-m", "sandbox.fleet_app", "--name", instance.name]
+    def _plan_host(self, name: str, color: str, version: str | None) -> Instance:
+        """An instance on a host of its own; its state file in the app user's home."""
+        self.workdir.chmod(0o711)  # the app user reaches its host's home and the app's files
+        host = Host(self.workdir / "hosts" / name, ensure_user()).create()
+        (self.workdir / "hosts").chmod(0o711)
+        pm2_cli.install(host, "nvm" if name in self.nvm else "npm")
+        return Instance(
+            name=name,
+            color=color,
+            version=version or VERSIONS.get(color, ""),
+            port=free_port(),
+            control_port=free_port(),
+            state_file=host.home / "state.json",
+            log_path=host.home / f"{APP_NAME}.log",
+            host=host,
+        )
+
+    def host(self, name: str) -> Host:
+        """The host an instance runs on (with pm2)."""
+        host = self.instance(name).host
+        if host is None:
+            raise FleetError(f"{name} runs without pm2: it has no host")
+        return host
+
+    def pm2_state(self, name: str) -> dict[str, Any] | None:
+        """PM2's view of the app on the instance's host: pid, restarts, status."""
+        return pm2_cli.describe(self.host(name), APP_NAME)
+
+    def _app_dir(self) -> Path:
+        """The app as a host runs it: its modules copied, readable by the app user."""
+        app = self.workdir / "app"
+        if not (app / "sandbox" / "fleet_app.py").exists():
+            (app / "sandbox").mkdir(parents=True, exist_ok=True)
+            for file in APP_FILES:
+                shutil.copy(REPO_ROOT / "sandbox" / file, app / "sandbox" / file)
+            for path in (app, app / "sandbox", *(app / "sandbox").iterdir()):
+                path.chmod(0o755 if path.is_dir() else 0o644)
+        return app
+
+    def _arguments(self, instance: Instance) -> list[str]:
+        command = ["-m", "sandbox.fleet_app", "--name", instance.name]
         command += ["--port", str(instance.port)]
         command += ["--control-port", str(instance.control_port)]
         command += ["--color", instance.color, "--state-file", str(instance.state_file)]
-        command += ["--version", instance.version]
+        return command + ["--version", instance.version]
+
+    def _spawn_under_pm2(self, instance: Instance, host: Host) -> None:
+        if instance.state_file.exists():  # a sticky fault the fleet wrote as root
+            os.chown(instance.state_file, host.user.pw_uid, host.user.pw_gid)
+        if pm2_cli.describe(host, APP_NAME) is not None:
+            pm2_cli.run(host, "restart", APP_NAME)
+            return
+        python = shutil.which("python3", path=HOST_PATH) or sys.executable
+        app = self._app_dir()
+        env = {"PYTHONPATH": str(app), "PYTHONUNBUFFERED": "1"}
+        pm2_cli.start_app(host, APP_NAME, [python, *self._arguments(instance)], app, env, instance.log_path)
+
+    def _spawn(self, instance: Instance) -> None:
+        if instance.host is not None:
+            self._spawn_under_pm2(instance, instance.host)
+            return
+        command = [sys.executable, *self._arguments(instance)]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         # The child imports sandbox.* whatever the caller's working directory is.
         env["PYTHONPATH"] = os.pathsep.join(
@@ -298,7 +384,7 @@ class Fleet:
         """Wait until the control port answers: the process is up, whatever its mode."""
         deadline = time.monotonic() + (timeout or self.start_timeout)
         while time.monotonic() < deadline:
-            if instance.process is None or instance.process.poll() is not None:
+            if instance.host is None and (instance.process is None or instance.process.poll() is not None):
                 return False
             try:
                 self._control(instance, "GET", "/state")

@@ -32,6 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from sandbox import ssm_invocations
 from sandbox.ports import LOOPBACK, free_port
 from sandbox.processes import http_status, terminate
 
@@ -210,6 +211,7 @@ def patch_moto() -> None:
     _patch_cloudformation_template_url()
     _patch_cloudformation_sam_transform()
     _patch_account_settings_apis()
+    ssm_invocations.patch_moto()
 
 
 def _patch_cloudformation_document_content() -> None:

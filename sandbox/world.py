@@ -26,6 +26,7 @@ from sandbox.fleet import Fleet
 from sandbox.front_door import FrontDoor
 from sandbox.lambda_api import LambdaApi
 from sandbox.moto_server import MotoServer
+from sandbox.pm2 import pm2_unavailable
 from sandbox.ports import LOOPBACK, free_port
 from sandbox.provision import Member, Provisioned, provision, provision_load_balancers
 from sandbox.runtime import Runtime
@@ -87,7 +88,9 @@ class World:
         self.moto.start()
         self.moto.apply_env()
         if FLEET_REFERENCE.search(Path(self.config_path).read_text()):
-            self.fleet = Fleet(FLEET, broken=self.broken).start()
+            self.fleet = Fleet(
+                FLEET, broken=self.broken, pm2=pm2_unavailable() is None, nvm={"green-1"}
+            ).start()
             for name, _ in FLEET:
                 self.setenv(fleet_variable(name), self.fleet.url(name).split("://", 1)[1])
         self.reserve_addresses()

@@ -58,6 +58,11 @@ def test_demo_heals_a_hang_the_budget_stops_a_hopeless_app_and_canaries_shift_or
     assert positions == sorted(positions), out
     mttr = float(re.search(r"MTTR (\d+\.\d)s", out).group(1))
     assert 0 < mttr < 30
+    # The restart was PM2's own: a new pid and one more restart in its count.
+    (pid, restarts), (new_pid, new_restarts) = re.findall(
+        r"PM2 on blue-1: web pid (\d+), (\d+) restarts", out
+    )[:2]
+    assert new_pid != pid and int(new_restarts) == int(restarts) + 1, out
     # The tier goes one instance at a time (in instance-id order, random in moto), then blue-2 alone
     # until its budget is spent: three or four commands, never both instances at once.
     sent = int(re.search(r"SSM commands sent in scenario 2: (\d+)", out).group(1))
