@@ -21,25 +21,26 @@ STATE_LABELS = {
     "UNKNOWN": ("?", "No data"),
 }
 CHART_W, CHART_H = 600, 120
+REFRESH_MS = 30000  # an open tab re-reads status.json this often (plus up to a sixth, jittered)
 
 
 STYLE, SCRIPT, PAGE = load_templates("index")
 
 
-def render_index(status: Mapping[str, Any], title: str = "Service status") -> str:
-    overall_class = "UP" if status.get("healthy") else "DOWN"
-    if not status.get("healthy") and any(c["status"] == "MAINTENANCE" for c in status["components"]):
-        overall_class = "MAINTENANCE"
+def render_index(
+    status: Mapping[str, Any], title: str = "Service status", refresh_ms: int = REFRESH_MS
+) -> str:
+    overall = status["overall"]
     return PAGE.substitute(
         title=e(title),
         style=STYLE,
-        overall_class=overall_class,
-        overall="All systems operational" if status.get("healthy") else "Some systems are affected",
+        overall_class=e(overall["status"]),
+        overall=e(overall["text"]),
         updated=e(status["updated_at"]),
         banners=banners(status),
         components="\n".join(component(c, i, status) for i, c in enumerate(status["components"])),
         upcoming=scheduled(status["maintenance"]["scheduled"]),
-        labels=script_json({k: list(v) for k, v in STATE_LABELS.items()}),
+        labels=script_json({"labels": {k: list(v) for k, v in STATE_LABELS.items()}, "every": refresh_ms}),
         script=SCRIPT,
     )
 

@@ -32,10 +32,12 @@ STORY = [
 ]
 
 
-def incident(key: str = "web", status: str = OPEN, opened_at: float = T0) -> Incident:
+def incident(key: str = "restart-web/*", status: str = OPEN, opened_at: float = T0) -> Incident:
+    """Keys as runbooks.grouping makes them: a runbook's, or a component's (no runbook)."""
     found = Incident(key, f"{key} is failing", opened_at, "dns: host not found: secret.internal")
     found.status, found.story = status, list(STORY)
-    found.run = RunPosition("restart-web", ["i-0abc1234def567890"])
+    if key.startswith("restart-web/"):
+        found.run = RunPosition("restart-web", ["i-0abc1234def567890"])
     if status == RESOLVED:
         found.resolved_at = opened_at + 101
     return found
@@ -59,10 +61,10 @@ def test_open_incidents_merge_past_ones_are_listed_and_only_deployments_in_fligh
     )
     moving = SimpleNamespace(name="web", state="shifting", percent=10, in_flight=True)
     done = SimpleNamespace(name="old", state="promoted", percent=100, in_flight=False)
-    old = incident("web", RESOLVED, T0 - 100 * 86400)  # past the 90 days shown
+    old = incident("restart-web/*", RESOLVED, T0 - 100 * 86400)  # past the 90 days shown
     extras = extras_from(
         config,
-        [incident("web"), incident("api"), incident("web", RESOLVED, T0 - 3600), old],
+        [incident(), incident("component/API"), incident("restart-web/*", RESOLVED, T0 - 3600), old],
         [moving, done],
         T0,
     )
@@ -77,7 +79,7 @@ def test_open_incidents_merge_past_ones_are_listed_and_only_deployments_in_fligh
 def test_the_published_status_shows_the_incident_with_one_query(deploy):
     deploy(MONITORS)
     config = wiring.config()
-    IncidentStore("autoheal-state").save(incident("web"))
+    IncidentStore("autoheal-state").save(incident())
     calls: list[str] = []
     events = table("autoheal-state").meta.client.meta.events
     events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
