@@ -1,0 +1,106 @@
+"""Incidents on the site within seconds: every public change of an incident republishes it.
+
+`SiteRefresher.watch(store)` wraps the incident store the handlers write through: a save that
+changes what the site shows of an incident (opened, resolved, a new public step of its story)
+calls `incident_changed()`, which republishes status.json, index.html, feed.xml and
+maintenance.html. Publishes are coalesced to at most one per second per site (`PublishGate`):
+a change that finds the second taken waits for the next one, unless a publish began after the
+change (it read the change already). A failed publish is logged, never raised: the incident's
+own handling goes on, and the probe's hourly publish catches up.
+
+>>> refresher = SiteRefresher.for_config(config)          # doctest: +SKIP
+>>> incidents = refresher.watch(IncidentStore(table))      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.config.model import Config
+from chalicelib.statuspage.extras import timeline
+from chalicelib.statuspage.publish_gate import PublishGate
+
+logger = Logger(service="autoheal", child=True)
+MAX_WAITS = 5  # a change waits for a free second at most this many times (then the probe's publish)
+
+
+class SiteRefresher:
+    def __init__(
+        self,
+        publish: Callable[[float], Any],
+        gate: PublishGate,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.publish = publish
+        self.gate = gate
+        self.clock = clock
+        self.sleep = sleep
+
+    @classmethod
+    def for_config(cls, config: Config) -> SiteRefresher:
+        return cls(lambda now: publish_site(config, now), PublishGate(config.settings.state_table))
+
+    def watch(self, store: Any) -> WatchedIncidents:
+        return WatchedIncidents(store, self)
+
+    def incident_changed(self) -> bool:
+        """Republish the site so it shows the change just written; True if this call published."""
+        changed_at = self.clock()
+        try:
+            for _ in range(MAX_WAITS):
+                now = self.clock()
+                claimed = self.gate.claim(now)
+                if claimed is True:
+                    self.publish(now)
+                    return True
+                if claimed >= changed_at:
+                    return False  # a publish that began after the change shows it
+                self.sleep(max(0.0, claimed + self.gate.every - now))
+        except Exception as exc:  # noqa: BLE001 - the site must never fail an incident's handling
+            logger.warning("status site not republished", extra={"error": type(exc).__name__})
+        return False
+
+
+class WatchedIncidents:
+    """The incident store, telling the refresher when a save changed what the site shows."""
+
+    def __init__(self, store: Any, refresher: SiteRefresher) -> None:
+        self.store = store
+        self.refresher = refresher
+        self.shown: dict[str, tuple] = {}  # key -> the public view last read or written
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def get(self, key: str) -> Any:
+        found = self.store.get(key)
+        if found is not None:
+            self.shown[key] = public(found)
+        return found
+
+    def save(self, incident: Any) -> None:
+        self.store.save(incident)
+        now_shown = public(incident)
+        if self.shown.get(incident.key) != now_shown:
+            self.shown[incident.key] = now_shown
+            self.refresher.incident_changed()
+
+
+def public(incident: Any) -> tuple:
+    """What the site shows of an incident: its status and the public steps of its story."""
+    steps = tuple(e["text"] for e in timeline(incident.story, incident.opened_at))
+    return (incident.status, incident.opened_at, steps)
+
+
+def publish_site(config: Config, now: Optional[float] = None) -> dict:
+    """Publish the site from what is stored: monitor states, incidents, history, maintenance."""
+    from chalicelib.state.store import StateStore
+    from chalicelib.statuspage.extras import site_extras
+    from chalicelib.statuspage.site import StatusSite
+
+    site = StatusSite(config, extras=site_extras(config))  # fresh: the history as stored now
+    return site.publish(StateStore(config.settings.state_table).load(), {}, now or time.time())
