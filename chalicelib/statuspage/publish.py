@@ -1,11 +1,17 @@
-"""The S3 side of the status site: the four objects, each with its type and caching.
+"""The S3 side of the status site: the objects, each with its type and caching, gzip-encoded.
 
 status.json and maintenance.html are never cached (a cached maintenance page or status would
 keep users away after recovery); index.html may be for a short while; the feed a little longer.
+
+Every object is stored gzipped with `Content-Encoding: gzip`: an S3 website endpoint does not
+compress, but it hands back the stored bytes and headers as they are, so the wire carries the
+compressed size (90 days of history compress about 20-fold) and every browser and feed reader
+inflates it (they all send `Accept-Encoding: gzip`).
 """
 
 from __future__ import annotations
 
+import gzip
 from typing import Mapping
 
 from chalicelib.aws.clients import client
@@ -19,6 +25,11 @@ OBJECTS = {
     INDEX: ("text/html; charset=utf-8", "public, max-age=30"),
     FEED: ("application/atom+xml; charset=utf-8", "public, max-age=300"),
 }
+
+
+def encoded(body: bytes) -> bytes:
+    """The stored bytes: gzip at its best level, with no timestamp (same page, same bytes)."""
+    return gzip.compress(body, compresslevel=9, mtime=0)
 
 
 class SitePublisher:
@@ -39,7 +50,8 @@ class SitePublisher:
                 s3.put_object(
                     Bucket=self.bucket,
                     Key=key,
-                    Body=bodies[key],
+                    Body=encoded(bodies[key]),
+                    ContentEncoding="gzip",
                     ContentType=content_type,
                     CacheControl=cache_control,
                 )

@@ -8,10 +8,12 @@ and every value passes through `escape.html_text` on its way in.
 
 from __future__ import annotations
 
+import bisect
 from typing import Any, Mapping, Optional, Sequence
 
 from chalicelib.statuspage.escape import html_text as e
 from chalicelib.statuspage.escape import script_json
+from chalicelib.statuspage.history import LATENCY_BOUNDS
 from chalicelib.statuspage.templates import load_templates
 
 STATE_LABELS = {
@@ -20,7 +22,6 @@ STATE_LABELS = {
     "MAINTENANCE": ("\u2692", "Maintenance"),
     "UNKNOWN": ("?", "No data"),
 }
-CHART_W, CHART_H = 600, 120
 REFRESH_MS = 30000  # an open tab re-reads status.json this often (plus up to a sixth, jittered)
 
 
@@ -128,18 +129,16 @@ def pct(value: Optional[float]) -> str:
     return f"{value:.2f}%" if value < 100 else "100%"
 
 
-def bar_text(day: Mapping[str, Any]) -> tuple[str, str]:
-    """(css class, the figures as words) for one daily bar."""
+def day_words(day: Mapping[str, Any]) -> tuple[str, str]:
+    """(css class, the day's figures in words) for one daily bar; latency is in the chart."""
     if not day.get("data"):
-        return "b-none", f"{day['date']}: no data"
-    figures = (
-        f"{day['date']}: {pct(day['uptime'])} up; {day['up']} min up, {day['down']} min down, "
-        f"{day['maintenance']} min maintenance, {day['unknown']} min not checked"
-    )
-    if day.get("p50") is not None:
-        figures += f"; response p50 \u2264 {day['p50']} ms, p95 \u2264 {day['p95']} ms"
-    if day.get("reasons"):
-        figures += f"; failures: {', '.join(day['reasons'])}"
+        return "b-none", "no data"
+    figures = [f"{pct(day['uptime'])} up"]
+    if day["down"]:
+        reasons = f" ({', '.join(day['reasons'])})" if day.get("reasons") else ""
+        figures.append(f"{day['down']} min down{reasons}")
+    if day["maintenance"]:
+        figures.append(f"{day['maintenance']} min maintenance")
     if day["down"]:
         kind = "b-down" if (day["uptime"] or 0) < 99 else "b-partial"
     elif day["up"]:
@@ -147,50 +146,70 @@ def bar_text(day: Mapping[str, Any]) -> tuple[str, str]:
     elif day["maintenance"]:
         kind = "b-maint"
     else:
-        kind = "b-unknown"
-    return kind, figures
+        kind, figures = "b-unknown", ["not checked"]
+    return kind, ", ".join(figures)
 
 
 def bars(days: Sequence[Mapping[str, Any]], index: int) -> str:
-    items = []
+    """One bar (`<i>`) per day; a run of alike days (all up, or no data) is one item whose words
+    are written once, shown on hover and read by screen readers."""
+    runs: list[tuple[str, str, list[str]]] = []  # (class, words, dates)
     for day in days:
-        kind, figures = bar_text(day)
-        words = e(figures)
-        items.append(f'<li class="{kind}" title="{words}"><span class="vh">{words}</span></li>')
+        kind, words = day_words(day)
+        if runs and (runs[-1][0], runs[-1][1]) == (kind, words) and kind in ("b-up", "b-none"):
+            runs[-1][2].append(day["date"])
+        else:
+            runs.append((kind, words, [day["date"]]))
+    items = "".join(
+        f'<li class="{kind}">{"<i></i>" * len(dates)}<span class="vh">'
+        f"{e(dates[0] if len(dates) == 1 else f'{dates[0]} to {dates[-1]}')}: {e(words)}</span></li>"
+        for kind, words, dates in runs
+    )
     label = f"Daily uptime, last {len(days)} days, oldest first"
-    return f'<ol class="bars" aria-label="{label}">{"".join(items)}</ol>'
+    return f'<ol class="bars" aria-label="{label}">{items}</ol>'
 
 
 def chart(days: Sequence[Mapping[str, Any]], index: int, name: str) -> str:
-    """Daily p50 and p95 as two polylines in inline SVG, with a text summary for screen readers."""
+    """Daily p50 and p95 as two step lines over the latency buckets (so a steady day costs
+    nothing on the wire), with the figures in words as its caption."""
     points = [(i, d.get("p50"), d.get("p95")) for i, d in enumerate(days) if d.get("p50") is not None]
-    caption = f"Response time of {name}, last {len(days)} days (daily p50 solid, p95 dashed, ms)"
+    caption = f"Response time of {name}, last {len(days)} days (daily p50 solid, p95 dashed)"
     if not points:
         return f'<p class="muted">{e(caption)}: no data yet.</p>'
-    top = max(p95 for _, _, p95 in points) or 1
-    step = CHART_W / max(1, len(days) - 1)
-
-    def line(which: int) -> str:
-        return " ".join(
-            f"{p[0] * step:.1f},{CHART_H - 12 - p[which] / top * (CHART_H - 24):.1f}" for p in points
-        )
-
+    levels = [level(ms) for _, p50, p95 in points for ms in (p50, p95)]
+    low, high = min(levels), max(levels)
     p50s, p95s = [p[1] for p in points], [p[2] for p in points]
     summary = (
         f"p50 from {min(p50s)} to {max(p50s)} ms, p95 from {min(p95s)} to {max(p95s)} ms, "
         f"over {len(points)} days with data."
     )
     return (
-        f'<figure><svg viewBox="0 0 {CHART_W} {CHART_H}" role="img"'
-        f' aria-labelledby="c{index}-ct c{index}-cd">'
-        f'<title id="c{index}-ct">{e(caption)}</title><desc id="c{index}-cd">{e(summary)}</desc>'
-        f'<line class="axis" x1="0" y1="{CHART_H - 12}" x2="{CHART_W}" y2="{CHART_H - 12}"/>'
-        f'<text x="2" y="10">{top} ms</text><text x="2" y="{CHART_H - 1}">{e(days[0]["date"])}</text>'
-        f'<text x="{CHART_W - 2}" y="{CHART_H - 1}" text-anchor="end">{e(days[-1]["date"])}</text>'
-        f'<polyline class="p95" fill="none" stroke-width="1.5" points="{line(2)}"/>'
-        f'<polyline class="p50" fill="none" stroke-width="2" points="{line(1)}"/></svg>'
-        f"<figcaption>{e(caption)}: {e(summary)}</figcaption></figure>"
+        f'<figure><svg viewBox="0 -.5 {len(days)} {high - low + 2}" preserveAspectRatio="none" '
+        f'aria-hidden="true" class="chart">'
+        f'<path class="p95" d="{step_path(points, 2, high)}"/>'
+        f'<path class="p50" d="{step_path(points, 1, high)}"/>'
+        f"</svg><figcaption>{e(caption)}: {e(summary)}</figcaption></figure>"
     )
+
+
+def level(ms: int) -> int:
+    """The latency bucket of a reported percentile (percentiles are bucket bounds)."""
+    return bisect.bisect_left(LATENCY_BOUNDS, ms)
+
+
+def step_path(points: Sequence[tuple[int, Any, Any]], which: int, high: int) -> str:
+    """An SVG path: one unit per day, `h1` when a day stays in its bucket, a move over gaps."""
+    parts, last = [], None
+    for point in points:
+        x, y = point[0], high - level(point[which]) + 0.5
+        if last is None or last[0] != x - 1:
+            parts.append(f"M{x} {y:g}h1")
+        elif y != last[1]:
+            parts.append(f"v{y - last[1]:g}h1")
+        else:
+            parts.append("h1")
+        last = (x, y)
+    return "".join(parts)
 
 
 def history(name: str, incidents: Sequence[Mapping[str, Any]]) -> str:

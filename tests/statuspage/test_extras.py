@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from types import SimpleNamespace
 
@@ -76,6 +77,13 @@ def test_open_incidents_merge_past_ones_are_listed_and_only_deployments_in_fligh
     ]
 
 
+def stored(key: str) -> bytes:
+    """An object of the site as a browser gets it: stored gzip-encoded, inflated on the way in."""
+    answer = client("s3").get_object(Bucket="autoheal-status", Key=key)
+    assert answer["ContentEncoding"] == "gzip"
+    return gzip.decompress(answer["Body"].read())
+
+
 def test_the_published_status_shows_the_incident_with_one_query(deploy):
     deploy(MONITORS)
     config = wiring.config()
@@ -84,14 +92,14 @@ def test_the_published_status_shows_the_incident_with_one_query(deploy):
     events = table("autoheal-state").meta.client.meta.events
     events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
     site_for(config).publish({"web": MonitorState(DOWN, 1, 0, T0, "dns")}, {}, T0 + 120)
-    document = json.loads(client("s3").get_object(Bucket="autoheal-status", Key="status.json")["Body"].read())
+    document = json.loads(stored("status.json"))
     assert document["incident"]["title"] == "Website disrupted"
     assert [e["text"] for e in document["incident"]["timeline"]][:2] == [
         "Problem detected by monitoring",
         "Restart sent",
     ]
     assert "i-0abc" not in json.dumps(document) and "7f3e" not in json.dumps(document)
-    page = client("s3").get_object(Bucket="autoheal-status", Key="index.html")["Body"].read().decode()
+    page = stored("index.html").decode()
     assert "Website disrupted" in page and "Restart sent" in page
     # history (first publish of a cold container), incidents: one Query each; no Scan.
     assert calls.count("Query") == 2 and "Scan" not in calls, calls

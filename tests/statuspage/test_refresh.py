@@ -108,3 +108,23 @@ def test_changes_in_one_second_from_two_containers_publish_at_most_once_and_the_
     print(f"\n10 changes from 2 containers: {len(published)} publishes, gaps {[round(g, 2) for g in gaps]}")
     assert published and all(gap >= 1.0 for gap in gaps)
     assert seen[-1] == 10  # the last change is on the site
+
+
+def test_the_website_hands_the_stored_gzip_and_chromium_renders_it(website, browser):
+    """What crosses the wire is the compressed page: the bucket stores it gzip-encoded and the
+    website endpoint passes the bytes and the header through."""
+    from chalicelib.statuspage.refresh import publish_site
+
+    publish_site(wiring.config())
+    stored = client("s3").get_object(Bucket="autoheal-status", Key="index.html")
+    assert (stored["ContentEncoding"], stored["ContentType"]) == ("gzip", "text/html; charset=utf-8")
+    _, site = website
+    context = browser.new_context()
+    page = context.new_page()
+    answers = []
+    page.on("response", lambda r: answers.append((r.url, r.headers.get("content-encoding"))))
+    page.goto(site.url + "/")
+    assert answers[0] == (site.url + "/", "gzip")
+    assert page.locator("article.card").count() == 2 and page.title() == "Service status"
+    assert page.evaluate("fetch('status.json').then(r => r.json()).then(s => s.components.length)") == 2
+    context.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 
@@ -25,7 +26,7 @@ def result(ok: bool, at: float) -> dict[str, ProbeResult]:
 
 def status_json() -> tuple[dict, str]:
     answer = client("s3").get_object(Bucket="autoheal-status", Key="status.json")
-    return json.loads(answer["Body"].read()), answer["CacheControl"]
+    return json.loads(gzip.decompress(answer["Body"].read())), answer["CacheControl"]
 
 
 def test_writes_in_the_cycle_the_state_changes_and_hourly_otherwise(deploy):
