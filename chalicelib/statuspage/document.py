@@ -121,6 +121,7 @@ def component_entry(
     days = [day_entry(day, names, history, now) for day in h.last_days(now, DAYS)]
     return {
         "name": text(name),
+        "group": text(next((m.group for m in members if m.group), "")) or None,
         "status": status,
         "since": iso(since) if since else None,
         "latency_ms": round(max(latencies)) if latencies else None,

@@ -25,7 +25,7 @@ from chalicelib.maintenance.cover import components_of
 COMPONENT_KEY = "component/"  # runbooks.grouping's key of a monitor no runbook claims
 
 RECENT_DAYS = 90
-MAX_INCIDENTS = 20
+MAX_INCIDENTS = 100  # history.html lists the last 90 days
 # (pattern on the story line, public text), first match wins; unmatched lines stay private.
 PUBLIC_LINES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), words)

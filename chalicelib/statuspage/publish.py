@@ -17,6 +17,8 @@ from typing import Mapping
 from chalicelib.aws.clients import client
 
 STATUS_JSON, INDEX, FEED, MAINTENANCE_PAGE = "status.json", "index.html", "feed.xml", "maintenance.html"
+HISTORY = "history.html"
+BADGES = "badges/"  # badges/<component>.svg
 OBJECTS = {
     # key: (Content-Type, Cache-Control), in the order they are written: the page users may be
     # sent to first, the page it reads next.
@@ -24,7 +26,9 @@ OBJECTS = {
     STATUS_JSON: ("application/json", "no-store"),
     INDEX: ("text/html; charset=utf-8", "public, max-age=30"),
     FEED: ("application/atom+xml; charset=utf-8", "public, max-age=300"),
+    HISTORY: ("text/html; charset=utf-8", "public, max-age=60"),
 }
+BADGE = ("image/svg+xml", "public, max-age=300")
 
 
 def encoded(body: bytes) -> bytes:
@@ -39,19 +43,26 @@ class SitePublisher:
         self.bucket = bucket
 
     def publish(self, bodies: Mapping[str, bytes]) -> None:
-        unknown = sorted(set(bodies) - set(OBJECTS))
+        unknown = sorted(k for k in bodies if k not in OBJECTS and not is_badge(k))
         if unknown:
             raise ValueError(
-                f"not a status site object: {', '.join(unknown)} (expected {', '.join(OBJECTS)})"
+                f"not a status site object: {', '.join(unknown)} "
+                f"(expected {', '.join(OBJECTS)}, {BADGES}*.svg)"
             )
         s3 = client("s3")
-        for key, (content_type, cache_control) in OBJECTS.items():
-            if key in bodies:
-                s3.put_object(
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=encoded(bodies[key]),
-                    ContentEncoding="gzip",
-                    ContentType=content_type,
-                    CacheControl=cache_control,
-                )
+        order = [k for k in OBJECTS if k in bodies] + sorted(k for k in bodies if is_badge(k))
+        for key in order:
+            content_type, cache_control = OBJECTS.get(key, BADGE)
+            s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=encoded(bodies[key]),
+                ContentEncoding="gzip",
+                ContentType=content_type,
+                CacheControl=cache_control,
+            )
+
+
+def is_badge(key: str) -> bool:
+    name = key[len(BADGES) :]
+    return key.startswith(BADGES) and name.endswith(".svg") and "/" not in name and name != ".svg"

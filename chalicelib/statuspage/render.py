@@ -14,59 +14,58 @@ from typing import Any, Mapping, Optional, Sequence
 from chalicelib.statuspage.escape import html_text as e
 from chalicelib.statuspage.escape import script_json
 from chalicelib.statuspage.history import LATENCY_BOUNDS
-from chalicelib.statuspage.templates import load_templates
+from chalicelib.statuspage.parts import (
+    STATE_LABELS,
+    affects,
+    slugs,
+    stamp,
+    state_badge,
+    timeline,
+    worst,
+)
+from chalicelib.statuspage.templates import load_templates, load_text
 
-STATE_LABELS = {
-    "UP": ("\u2713", "Operational"),
-    "DOWN": ("\u2715", "Down"),
-    "MAINTENANCE": ("\u2692", "Maintenance"),
-    "UNKNOWN": ("?", "No data"),
-}
 REFRESH_MS = 30000  # an open tab re-reads status.json this often (plus up to a sixth, jittered)
 
 
 STYLE, SCRIPT, PAGE = load_templates("index")
+TIMES = load_text("times.js")
 
 
 def render_index(
     status: Mapping[str, Any], title: str = "Service status", refresh_ms: int = REFRESH_MS
 ) -> str:
     overall = status["overall"]
+    names = slugs([c["name"] for c in status["components"]])
     return PAGE.substitute(
         title=e(title),
         style=STYLE,
         overall_class=e(overall["status"]),
         overall=e(overall["text"]),
-        updated=e(status["updated_at"]),
+        updated=stamp(status["updated_at"]),
         banners=banners(status),
-        components="\n".join(component(c, i, status) for i, c in enumerate(status["components"])),
+        components=grouped(status, names),
         upcoming=scheduled(status["maintenance"]["scheduled"]),
         labels=script_json({"labels": {k: list(v) for k, v in STATE_LABELS.items()}, "every": refresh_ms}),
-        script=SCRIPT,
+        script=SCRIPT + TIMES,
     )
-
-
-def state_badge(status: str) -> str:
-    glyph, label = STATE_LABELS.get(status, STATE_LABELS["UNKNOWN"])
-    key = status if status in STATE_LABELS else "UNKNOWN"
-    return f'<span class="state s-{key}">{glyph} {label}</span>'
 
 
 def banners(status: Mapping[str, Any]) -> str:
     parts = []
-    for m in status["maintenance"]["active"]:
+    for n, m in enumerate(status["maintenance"]["active"]):
         parts.append(
-            '<section class="card" aria-labelledby="maint-h">'
-            '<h2 id="maint-h">\u2692 Maintenance in progress</h2>'
+            f'<section class="card" aria-labelledby="maint-h{n}">'
+            f'<h2 id="maint-h{n}">\u2692 Maintenance in progress</h2>'
             f'<p>{e(m["message"])}</p><p class="muted">{affects(m["components"])} '
-            f"Since {e(m['start'] or '')}; ends by {e(m['end'] or '')}.</p></section>"
+            f"Since {stamp(m['start'])}; expected to end by {stamp(m['end'])}.</p></section>"
         )
     incident = status.get("incident")
     if incident:
         parts.append(
             '<section class="card" aria-labelledby="incident-h"><h2 id="incident-h">\u2715 '
             f'{e(incident["title"])}</h2><p class="muted">{affects(incident["components"])} '
-            f"Started {e(incident['started_at'] or '')}.</p>{timeline(incident['timeline'])}</section>"
+            f"Started {stamp(incident['started_at'])}.</p>{timeline(incident['timeline'])}</section>"
         )
     if status.get("deployments"):
         items = "".join(
@@ -80,22 +79,40 @@ def banners(status: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def affects(components: Sequence[str]) -> str:
-    return f"Affects: {e(', '.join(components))}." if components else "Affects: every component."
-
-
-def timeline(entries: Sequence[Mapping[str, Any]]) -> str:
-    if not entries:
-        return ""
-    items = "".join(f"<li><time>{e(x['at'] or '')}</time> {e(x['text'])}</li>" for x in entries)
-    return f'<ol class="timeline">{items}</ol>'
+def grouped(status: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """Components in config order; those of a `group:` under one collapsible heading (no JS),
+    open while one of them is not operational."""
+    sections: list[tuple[Optional[str], list[int]]] = []
+    where: dict[str, int] = {}
+    for i, c in enumerate(status["components"]):
+        group = c.get("group")
+        if group is None:
+            sections.append((None, [i]))
+        elif group in where:
+            sections[where[group]][1].append(i)
+        else:
+            where[group] = len(sections)
+            sections.append((group, [i]))
+    out = []
+    for group, members in sections:
+        cards = "".join(component(status["components"][i], i, status, names) for i in members)
+        if group is None:
+            out.append(cards)
+            continue
+        state = worst([status["components"][i]["status"] for i in members])
+        opened = " open" if state != "UP" else ""
+        out.append(
+            f'<details class="group"{opened}><summary><span class="gname">{e(group)}</span> '
+            f"{state_badge(state)}</summary>{cards}</details>"
+        )
+    return "\n".join(out)
 
 
 def scheduled(windows: Sequence[Mapping[str, Any]]) -> str:
     if not windows:
         return ""
     items = "".join(
-        f"<li><time>{e(w['start'] or '')}</time> to <time>{e(w['end'] or '')}</time>: {e(w['message'])} "
+        f"<li>{stamp(w['start'])} to {stamp(w['end'])}: {e(w['message'])} "
         f'<span class="muted">({affects(w["components"])})</span></li>'
         for w in windows
     )
@@ -103,8 +120,9 @@ def scheduled(windows: Sequence[Mapping[str, Any]]) -> str:
     return f'<section aria-labelledby="sched-h">{heading}<ul>{items}</ul></section>'
 
 
-def component(c: Mapping[str, Any], index: int, status: Mapping[str, Any]) -> str:
-    details = [f"since {e(c['since'])}" if c.get("since") else ""]
+def component(c: Mapping[str, Any], index: int, status: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    details = [f"since {stamp(c['since'])}" if c.get("since") else ""]
+    incidents = ([status["incident"]] if status.get("incident") else []) + list(status.get("incidents", []))
     if c.get("reason"):
         details.append(f"reason: {e(c['reason'])}")
     if c.get("latency_ms") is not None:
@@ -114,12 +132,13 @@ def component(c: Mapping[str, Any], index: int, status: Mapping[str, Any]) -> st
         for key, label in (("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"))
     )
     return (
-        f'<article class="card" data-c="{index}" data-name="{e(c["name"])}" aria-labelledby="c{index}-h">'
+        f'<article class="card" id="c-{names[c["name"]]}" data-c="{index}" data-name="{e(c["name"])}" '
+        f'aria-labelledby="c{index}-h">'
         f'<h3 id="c{index}-h"><span>{e(c["name"])}</span> {state_badge(c["status"])}</h3>'
         f'<p class="muted">{" &middot; ".join(d for d in details if d)}</p>'
         f'<dl class="uptime" aria-label="Uptime">{uptime}</dl>'
         f"{bars(c['days'], index)}{chart(c['days'], index, c['name'])}"
-        f"{history(c['name'], status.get('incidents', []))}</article>"
+        f"{history(c['name'], names[c['name']], incidents)}</article>"
     )
 
 
@@ -212,13 +231,9 @@ def step_path(points: Sequence[tuple[int, Any, Any]], which: int, high: int) -> 
     return "".join(parts)
 
 
-def history(name: str, incidents: Sequence[Mapping[str, Any]]) -> str:
+def history(name: str, anchor: str, incidents: Sequence[Mapping[str, Any]]) -> str:
+    """How many incidents the component had; their stories are on history.html."""
     mine = [i for i in incidents if not i["components"] or name in i["components"]]
     if not mine:
         return '<p class="muted">No incidents in the last 90 days.</p>'
-    items = "".join(
-        f"<li><strong>{e(i['title'])}</strong> <time>{e(i['started_at'] or '')}</time> to "
-        f"<time>{e(i['resolved_at'] or 'ongoing')}</time>{timeline(i['timeline'])}</li>"
-        for i in mine
-    )
-    return f"<details><summary>Incident history ({len(mine)})</summary><ul>{items}</ul></details>"
+    return f'<p><a href="history.html#c-{anchor}">Incident history ({len(mine)})</a></p>'

@@ -29,10 +29,12 @@ from chalicelib.maintenance.mode import ManualMaintenance
 from chalicelib.probe.result import ProbeResult
 from chalicelib.state.thresholds import MonitorState
 from chalicelib.statuspage import history as h
+from chalicelib.statuspage.badges import render_badges
 from chalicelib.statuspage.document import Extras, MaintenanceView, build_status
 from chalicelib.statuspage.feed import render_feed
+from chalicelib.statuspage.history_page import render_history
 from chalicelib.statuspage.maintenance_page import render_maintenance
-from chalicelib.statuspage.publish import FEED, INDEX, MAINTENANCE_PAGE, STATUS_JSON, SitePublisher
+from chalicelib.statuspage.publish import FEED, HISTORY, INDEX, MAINTENANCE_PAGE, STATUS_JSON, SitePublisher
 from chalicelib.statuspage.reasons import coarse
 from chalicelib.statuspage.render import render_index
 
@@ -178,6 +180,8 @@ def render_all(document: Mapping[str, Any], config: Config) -> dict[str, bytes]:
         STATUS_JSON: json.dumps(document, separators=(",", ":")).encode(),
         INDEX: render_index(document).encode(),
         FEED: render_feed(document).encode(),
+        HISTORY: render_history(document).encode(),
+        **render_badges(document),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 from chalicelib.config.model import MaintenanceConfig, MaintenanceWindow, Monitor
@@ -161,3 +162,82 @@ def fleet_status(level: str, monitors_count: int = 50) -> dict:
     ]
     history = fleet_history([m.name for m in mons], level)
     return build_status(mons, states, results, history, NOW, Extras(incidents=past))
+
+
+def page_status(maintenance_everywhere: bool = False) -> dict:
+    """A site as people meet it: grouped components, an incident in progress, an auto-healed one
+    and one that needed engineers, maintenance now (one component, or every one), past and
+    announced."""
+    mons = (
+        Monitor("web", "http://127.0.0.1/healthz", component="Website", group="Frontend"),
+        Monitor("cdn", "http://127.0.0.1/cdn", component="CDN", group="Frontend"),
+        Monitor("api", "http://127.0.0.1/api/healthz", component="API", group="Backend"),
+        Monitor("jobs", "http://127.0.0.1/jobs", component="Jobs", group="Backend"),
+        Monitor("db", "http://127.0.0.1/db", component="Database", group="Backend"),
+        Monitor("docs", "http://127.0.0.1/docs", component="Docs"),
+    )
+    states = {m.name: MonitorState(UP, since=NOW - 86400) for m in mons}
+    states["api"] = MonitorState(DOWN, since=NOW - 600, reason="status 503")
+    results = {m.name: ProbeResult(m.name, states[m.name].status == UP, 87.4, None, 1, NOW) for m in mons}
+
+    def story(start: float, *steps: str) -> list[dict]:
+        return [{"at": start + 60 * n, "text": words} for n, words in enumerate(steps)]
+
+    healed = NOW - 3 * 86400
+    alerted = NOW - 20 * 86400
+    active = {"message": "Database upgrade", "start": NOW - 1800, "end": NOW + 1800}
+    extras = Extras(
+        incident={
+            "id": "a1",
+            "title": "API disrupted",
+            "components": ["API"],
+            "started_at": NOW - 600,
+            "timeline": story(NOW - 600, "Problem detected by monitoring", "Restart sent"),
+        },
+        incidents=[
+            {
+                "id": "b2",
+                "title": "Website disrupted",
+                "components": ["Website"],
+                "started_at": healed,
+                "resolved_at": healed + 180,
+                "timeline": story(
+                    healed, "Problem detected by monitoring", "Restart sent", "Recovery verified", "Recovered"
+                ),
+            },
+            {
+                "id": "c3",
+                "title": "Jobs disrupted",
+                "components": ["Jobs"],
+                "started_at": alerted,
+                "resolved_at": alerted + 5400,
+                "timeline": story(
+                    alerted,
+                    "Problem detected by monitoring",
+                    "Repair command sent",
+                    "Still failing after the action; trying the next one",
+                    "Engineers alerted",
+                    "Recovered",
+                ),
+            },
+        ],
+        maintenance=MaintenanceView(
+            active=({**active, "components": [] if maintenance_everywhere else ["Database"]},),
+            scheduled=(
+                {"message": "CDN switch", "start": NOW + 86400, "end": NOW + 90000, "components": ["CDN"]},
+            ),
+        ),
+        maintenance_log=(
+            {
+                "message": "Kernel updates",
+                "start": NOW - 9 * 86400,
+                "end": NOW - 9 * 86400 + 3600,
+                "ended": NOW - 9 * 86400 + 2400,
+                "components": [],
+            },
+        ),
+    )
+    if maintenance_everywhere:  # a planned window over everything, nothing failing
+        states = {m.name: MonitorState(UP, since=NOW - 86400) for m in mons}
+        extras = dataclasses.replace(extras, incident=None)
+    return build_status(mons, states, results, ninety_days([m.name for m in mons]), NOW, extras)

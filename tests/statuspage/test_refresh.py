@@ -72,8 +72,11 @@ def test_an_incident_is_on_the_site_within_seconds_and_in_history_once_resolved(
     assert page.locator("#incident-h").count() == 0  # no longer "in progress"
     cards = page.locator("article.card")
     website_card = cards.filter(has=page.locator('h3 span:text-is("Website")'))
-    assert website_card.locator("details summary").inner_text() == "Incident history (1)"
+    assert website_card.locator("a[href^='history.html#']").inner_text() == "Incident history (1)"
     assert "No incidents" in cards.filter(has=page.locator('h3 span:text-is("API")')).inner_text()
+    page.goto(site.url + "/history.html")
+    [story] = page.locator("article.incident").all()
+    assert story.locator("h3").text_content() == "Website disrupted Resolved"
     context.close()
 
 
