@@ -31,9 +31,13 @@ def main() -> int:
     print(f"{monitors} monitors x 90 days; sizes in bytes (raw -> gzip as stored and sent)")
     for level in LEVELS:
         pages = render_all(fleet_status(level, monitors), _Config())
+        badges = [body for key, body in pages.items() if key.startswith("badges/")]
         sizes = ", ".join(
-            f"{key} {len(body):,} -> {len(encoded(body)):,}" for key, body in sorted(pages.items())
+            f"{key} {len(body):,} -> {len(encoded(body)):,}"
+            for key, body in sorted(pages.items())
+            if not key.startswith("badges/")
         )
+        sizes += f", {len(badges)} badges ~{max(len(encoded(b)) for b in badges)} each"
         index = len(encoded(pages["index.html"]))
         verdict = "within" if index <= LIMIT else "OVER"
         print(f"{level:>9}: {sizes}  [index.html {verdict} {LIMIT // 1024} KB]")

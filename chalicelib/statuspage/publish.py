@@ -41,6 +41,7 @@ class SitePublisher:
 
     def __init__(self, bucket: str) -> None:
         self.bucket = bucket
+        self.badges_written: dict[str, bytes] = {}  # a badge is written again only when it changed
 
     def publish(self, bodies: Mapping[str, bytes]) -> None:
         unknown = sorted(k for k in bodies if k not in OBJECTS and not is_badge(k))
@@ -50,7 +51,8 @@ class SitePublisher:
                 f"(expected {', '.join(OBJECTS)}, {BADGES}*.svg)"
             )
         s3 = client("s3")
-        order = [k for k in OBJECTS if k in bodies] + sorted(k for k in bodies if is_badge(k))
+        badges = sorted(k for k in bodies if is_badge(k) and self.badges_written.get(k) != bodies[k])
+        order = [k for k in OBJECTS if k in bodies] + badges
         for key in order:
             content_type, cache_control = OBJECTS.get(key, BADGE)
             s3.put_object(
@@ -61,6 +63,8 @@ class SitePublisher:
                 ContentType=content_type,
                 CacheControl=cache_control,
             )
+            if is_badge(key):
+                self.badges_written[key] = bodies[key]
 
 
 def is_badge(key: str) -> bool:

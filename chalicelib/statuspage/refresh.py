@@ -102,5 +102,5 @@ def publish_site(config: Config, now: Optional[float] = None) -> dict:
     from chalicelib.statuspage.extras import site_extras
     from chalicelib.statuspage.site import StatusSite
 
-    site = StatusSite(config, extras=site_extras(config))  # fresh: the history as stored now
+    site = StatusSite(config, extras=site_extras(config), badges=False)  # fresh: history as stored
     return site.publish(StateStore(config.settings.state_table).load(), {}, now or time.time())

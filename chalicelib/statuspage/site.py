@@ -53,6 +53,7 @@ class StatusSite:
         publisher: Optional[SitePublisher] = None,
         maintenance_store: Any = None,  # MaintenanceStore
         extras: Optional[ExtrasSource] = None,
+        badges: bool = True,
     ) -> None:
         from chalicelib.maintenance.store import MaintenanceStore
         from chalicelib.statuspage.history_store import HistoryStore
@@ -63,6 +64,7 @@ class StatusSite:
         self.publisher = publisher or SitePublisher(config.settings.status_bucket)
         self.maintenance_store = maintenance_store or MaintenanceStore(table)
         self.extras = extras
+        self.badges = badges  # off for the incident refresh: uptime badges keep the probe's pace
         self.accumulator = h.Accumulator()
         self.history: Optional[dict[str, dict[str, h.DayRollup]]] = None
         self.last_flush: Optional[float] = None
@@ -128,7 +130,7 @@ class StatusSite:
             maintenance_log=self.maintenance_store.log(),
         )
         document = build_status(self.config.monitors, states, results, self.loaded_history(now), now, extras)
-        self.publisher.publish(render_all(document, self.config))
+        self.publisher.publish(render_all(document, self.config, badges=self.badges))
         self.last_fingerprint = self.fingerprint(states, view)
         return document
 
@@ -174,14 +176,14 @@ def maintenance_view(config: Config, manual: Optional[ManualMaintenance], now: f
     return MaintenanceView(active=tuple(active), scheduled=tuple(scheduled))
 
 
-def render_all(document: Mapping[str, Any], config: Config) -> dict[str, bytes]:
+def render_all(document: Mapping[str, Any], config: Config, badges: bool = True) -> dict[str, bytes]:
     return {
         MAINTENANCE_PAGE: render_maintenance(document, config.maintenance).encode(),
         STATUS_JSON: json.dumps(document, separators=(",", ":")).encode(),
         INDEX: render_index(document).encode(),
         FEED: render_feed(document).encode(),
         HISTORY: render_history(document).encode(),
-        **render_badges(document),
+        **(render_badges(document) if badges else {}),
     }
 
 
