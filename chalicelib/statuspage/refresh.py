@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional
 from aws_lambda_powertools import Logger
 
 from chalicelib.config.model import Config
+from chalicelib.runbooks.incident import OPEN
 from chalicelib.statuspage.extras import timeline
 from chalicelib.statuspage.publish_gate import PublishGate
 
@@ -34,15 +35,21 @@ class SiteRefresher:
         gate: PublishGate,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        announce: Optional[Callable[[Any, str], Any]] = None,
     ) -> None:
         self.publish = publish
         self.gate = gate
+        self.announce = announce  # (incident, "opened" | "resolved"): tells the subscribers
         self.clock = clock
         self.sleep = sleep
 
     @classmethod
     def for_config(cls, config: Config) -> SiteRefresher:
-        return cls(lambda now: publish_site(config, now), PublishGate(config.settings.state_table))
+        return cls(
+            lambda now: publish_site(config, now),
+            PublishGate(config.settings.state_table),
+            announce=lambda incident, kind: announce(config, incident, kind),
+        )
 
     def watch(self, store: Any) -> WatchedIncidents:
         return WatchedIncidents(store, self)
@@ -82,12 +89,44 @@ class WatchedIncidents:
             self.shown[key] = public(found)
         return found
 
+    def needing_follow_up(self) -> list:
+        found = self.store.needing_follow_up()
+        self.shown.update({i.key: public(i) for i in found})
+        return found
+
     def save(self, incident: Any) -> None:
         self.store.save(incident)
-        now_shown = public(incident)
-        if self.shown.get(incident.key) != now_shown:
+        before, now_shown = self.shown.get(incident.key), public(incident)
+        if before != now_shown:
             self.shown[incident.key] = now_shown
             self.refresher.incident_changed()
+            kind = turn(before, now_shown)
+            scheduled = incident.run is not None and incident.run.scheduled
+            if kind and self.refresher.announce and not scheduled:
+                try:
+                    self.refresher.announce(incident, kind)
+                except Exception as exc:  # noqa: BLE001 - subscribers never fail the handling
+                    logger.warning("public notice not sent", extra={"error": type(exc).__name__})
+
+
+def turn(before: Optional[tuple], after: tuple) -> Optional[str]:
+    """ "opened" or "resolved" when the incident's status turned so between two public views."""
+    if after[0] == OPEN and (before is None or before[0] != OPEN):
+        return "opened"
+    if before is not None and before[0] == OPEN and after[0] != OPEN:
+        return "resolved"
+    return None
+
+
+def announce(config: Config, incident: Any, kind: str) -> int:
+    """Tell the subscribers of the incident's components, in the page's own words."""
+    from chalicelib.aws.clients import topic_arn
+    from chalicelib.statuspage.extras import incident_view
+    from chalicelib.subscriptions.announce import PublicNotices
+
+    components = sorted({m.component or m.name for m in config.monitors})
+    notices = PublicNotices(topic_arn(config.settings.notify_topic), components)
+    return notices.announce(incident_view(incident, config), kind)
 
 
 def public(incident: Any) -> tuple:
