@@ -33,7 +33,10 @@ TIMES = load_text("times.js")
 
 
 def render_index(
-    status: Mapping[str, Any], title: str = "Service status", refresh_ms: int = REFRESH_MS
+    status: Mapping[str, Any],
+    title: str = "Service status",
+    refresh_ms: int = REFRESH_MS,
+    subscribe_url: Optional[str] = None,
 ) -> str:
     overall = status["overall"]
     names = slugs([c["name"] for c in status["components"]])
@@ -46,6 +49,7 @@ def render_index(
         banners=banners(status),
         components=grouped(status, names),
         upcoming=scheduled(status["maintenance"]["scheduled"]),
+        subscribe=subscribe_form(subscribe_url, names) if subscribe_url else "",
         labels=script_json({"labels": {k: list(v) for k, v in STATE_LABELS.items()}, "every": refresh_ms}),
         script=SCRIPT + TIMES,
     )
@@ -77,6 +81,23 @@ def banners(status: Mapping[str, Any]) -> str:
             f"<ul>{items}</ul></section>"
         )
     return "\n".join(parts)
+
+
+def subscribe_form(url: str, names: Mapping[str, str]) -> str:
+    """A plain POST (no script): an address and the components to hear about (none: all)."""
+    boxes = "".join(
+        f'<label class="pick"><input type="checkbox" name="component" value="{e(name)}" '
+        f'id="sub-{anchor}"> {e(name)}</label>'
+        for name, anchor in names.items()
+    )
+    return (
+        f'<section aria-labelledby="sub-h"><h2 id="sub-h">Incident e-mails</h2>'
+        f'<form method="post" action="{e(url)}"><p><label for="sub-email">E-mail address</label> '
+        '<input id="sub-email" name="email" type="email" required autocomplete="email" maxlength="254"></p>'
+        f"<fieldset><legend>Components (none chosen: every one)</legend>{boxes}</fieldset>"
+        '<p><button type="submit">Subscribe</button></p><p class="muted">You get an e-mail to confirm '
+        "first; every message has a link to unsubscribe.</p></form></section>"
+    )
 
 
 def grouped(status: Mapping[str, Any], names: Mapping[str, str]) -> str:

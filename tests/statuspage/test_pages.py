@@ -40,7 +40,7 @@ def site() -> Iterator[PageServer]:
 
 def publish(server: PageServer, status: dict) -> None:
     html = "text/html; charset=utf-8"
-    server.set("/index.html", 200, render_index(status), html)
+    server.set("/index.html", 200, render_index(status, subscribe_url=server.url("/subscribe")), html)
     server.set("/history.html", 200, render_history(status), html)
     server.set(
         "/maintenance.html", 200, render_maintenance(status, maintenance_config(server.url("/"))), html
