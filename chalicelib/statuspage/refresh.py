@@ -2,11 +2,13 @@
 
 `SiteRefresher.watch(store)` wraps the incident store the handlers write through: a save that
 changes what the site shows of an incident (opened, resolved, a new public step of its story)
-calls `incident_changed()`, which republishes status.json, index.html, feed.xml and
-maintenance.html. Publishes are coalesced to at most one per second per site (`PublishGate`):
-a change that finds the second taken waits for the next one, unless a publish began after the
-change (it read the change already). A failed publish is logged, never raised: the incident's
-own handling goes on, and the probe's hourly publish catches up.
+calls `incident_changed()`, which republishes status.json, index.html, history.html, feed.xml
+and maintenance.html. Publishes are coalesced to at most one per second per site
+(`PublishGate`). An incident opening or resolving that finds the second taken waits for the next
+one (under a second), unless a publish began after the change; a step in between never waits
+(it would hold up the run that acts): it is left to the next publish, which the probe makes
+within a minute if no other change comes first. A failed publish is logged, never raised: the
+incident's own handling goes on, and the probe's publishes catch up.
 
 >>> refresher = SiteRefresher.for_config(config)          # doctest: +SKIP
 >>> incidents = refresher.watch(IncidentStore(table))      # doctest: +SKIP
@@ -54,8 +56,9 @@ class SiteRefresher:
     def watch(self, store: Any) -> WatchedIncidents:
         return WatchedIncidents(store, self)
 
-    def incident_changed(self) -> bool:
-        """Republish the site so it shows the change just written; True if this call published."""
+    def incident_changed(self, urgent: bool = True) -> bool:
+        """Republish the site so it shows the change just written; True if this call published.
+        Not `urgent`: when the second is taken, leave the change to the next publish."""
         changed_at = self.clock()
         try:
             for _ in range(MAX_WAITS):
@@ -66,6 +69,9 @@ class SiteRefresher:
                     return True
                 if claimed >= changed_at:
                     return False  # a publish that began after the change shows it
+                if not urgent:
+                    self.gate.defer(changed_at)
+                    return False
                 self.sleep(max(0.0, claimed + self.gate.every - now))
         except Exception as exc:  # noqa: BLE001 - the site must never fail an incident's handling
             logger.warning("status site not republished", extra={"error": type(exc).__name__})
@@ -99,8 +105,8 @@ class WatchedIncidents:
         before, now_shown = self.shown.get(incident.key), public(incident)
         if before != now_shown:
             self.shown[incident.key] = now_shown
-            self.refresher.incident_changed()
             kind = turn(before, now_shown)
+            self.refresher.incident_changed(urgent=kind is not None)
             scheduled = incident.run is not None and incident.run.scheduled
             if kind and self.refresher.announce and not scheduled:
                 try:

@@ -54,6 +54,7 @@ class StatusSite:
         maintenance_store: Any = None,  # MaintenanceStore
         extras: Optional[ExtrasSource] = None,
         badges: bool = True,
+        gate: Any = None,  # PublishGate: the probe's publishes stamp it and catch up deferred changes
     ) -> None:
         from chalicelib.maintenance.store import MaintenanceStore
         from chalicelib.statuspage.history_store import HistoryStore
@@ -65,6 +66,8 @@ class StatusSite:
         self.maintenance_store = maintenance_store or MaintenanceStore(table)
         self.extras = extras
         self.badges = badges  # off for the incident refresh: uptime badges keep the probe's pace
+        self.gate = gate
+        self._pending: tuple[float, bool] = (float("-inf"), False)
         self.accumulator = h.Accumulator()
         self.history: Optional[dict[str, dict[str, h.DayRollup]]] = None
         self.last_flush: Optional[float] = None
@@ -90,7 +93,7 @@ class StatusSite:
             )
         fingerprint = self.fingerprint(states, view)
         due = self.last_flush is None or now - self.last_flush >= FLUSH_EVERY
-        if fingerprint == self.last_fingerprint and not due:
+        if fingerprint == self.last_fingerprint and not due and not self.refresh_pending(now):
             return False
         self.flush(now)
         self.publish(states, results, now, view)
@@ -121,6 +124,9 @@ class StatusSite:
         view: Optional[MaintenanceView] = None,
     ) -> dict:
         view = view or self.maintenance_view(now, fresh=True)
+        if self.gate is not None:
+            self.gate.stamp(now)  # before reading: a change after this is left pending
+            self._pending = (now, False)
         extra = dict(self.extras(now)) if self.extras else {}
         extras = Extras(
             incident=extra.get("incident"),
@@ -133,6 +139,16 @@ class StatusSite:
         self.publisher.publish(render_all(document, self.config, badges=self.badges))
         self.last_fingerprint = self.fingerprint(states, view)
         return document
+
+    def refresh_pending(self, now: float) -> bool:
+        """An incident change left for a later publish (read at most once a minute)."""
+        read_at, pending = self._pending
+        if self.gate is None:
+            return False
+        if now - read_at >= MAINTENANCE_READ_EVERY:
+            pending = self.gate.pending()
+            self._pending = (now, pending)
+        return pending
 
     def loaded_history(self, now: float) -> dict[str, dict[str, h.DayRollup]]:
         if self.history is None:
@@ -195,6 +211,8 @@ def site_for(config: Config) -> StatusSite:
     global _current
     if _current is None or _current[0] is not config:
         from chalicelib.statuspage.extras import site_extras
+        from chalicelib.statuspage.publish_gate import PublishGate
 
-        _current = (config, StatusSite(config, extras=site_extras(config)))
+        gate = PublishGate(config.settings.state_table)
+        _current = (config, StatusSite(config, extras=site_extras(config), gate=gate))
     return _current[1]

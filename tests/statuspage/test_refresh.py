@@ -131,3 +131,31 @@ def test_the_website_hands_the_stored_gzip_and_chromium_renders_it(website, brow
     assert page.locator("article.card").count() == 2 and page.title() == "Service status"
     assert page.evaluate("fetch('status.json').then(r => r.json()).then(s => s.components.length)") == 2
     context.close()
+
+
+def test_a_step_in_a_taken_second_never_waits_and_the_probes_next_cycle_publishes_it(deploy):
+    from chalicelib.probe.result import ProbeResult
+    from chalicelib.state.thresholds import UP, MonitorState
+    from chalicelib.statuspage.site import StatusSite
+
+    deploy(MONITORS)
+    table = wiring.config().settings.state_table
+    published: list[float] = []
+    gate = PublishGate(table)
+    refresher = SiteRefresher(published.append, gate)
+    assert refresher.incident_changed()  # the opening: published at once
+    started = time.monotonic()
+    assert not refresher.incident_changed(urgent=False)  # "Restart sent" in the same second
+    assert time.monotonic() - started < 0.5 and len(published) == 1 and gate.pending()
+    probe_site = StatusSite(wiring.config(), gate=gate)
+    now = time.time()
+    up = {"web": MonitorState(UP, since=now), "api": MonitorState(UP, since=now)}
+    results = {n: ProbeResult(n, True, 50.0, None, 1, now) for n in up}
+    assert probe_site.cycle(up, results, now)  # publishes (a cold container would anyway)
+    assert not gate.pending()
+    assert not probe_site.cycle(up, results, now + 60)  # nothing changed, nothing pending: no publish
+    time.sleep(1.0)
+    assert refresher.incident_changed()  # the next second is free again
+    assert not refresher.incident_changed(urgent=False) and gate.pending()
+    assert probe_site.cycle(up, results, now + 120)  # within a minute: the probe publishes it
+    assert not gate.pending()
