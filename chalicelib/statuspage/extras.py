@@ -159,13 +159,11 @@ def site_extras(config: Config) -> Callable[[float], Mapping[str, Any]]:
     """The deployed source: incidents (one Query) and each configured deployment (one GetItem)."""
 
     def read(now: float) -> Mapping[str, Any]:
-        from chalicelib.aws import dynamodb
         from chalicelib.deployments.store import DeploymentStore
-        from chalicelib.runbooks.incident import Incident
-        from chalicelib.runbooks.incident_store import PARTITION
+        from chalicelib.runbooks.incident_store import IncidentStore
 
         table = config.settings.state_table
-        incidents = [Incident.from_item(item) for item in dynamodb.query(table, PARTITION)]
+        incidents = IncidentStore(table).recent(now - RECENT_DAYS * 86400)
         store = DeploymentStore(table)
         deployments = [r for name in config.deployments if (r := store.get(name)) is not None]
         return extras_from(config, incidents, deployments, now)
