@@ -1,7 +1,9 @@
 """status.json v2: the one document every page reads (pure).
 
 Public by design: components and their coarse reasons only, never host names, URLs or body
-values. `healthy` is true only when every monitor is UP (the maintenance page's main signal).
+values. `healthy` is true only when every monitor is UP (the maintenance page's main signal);
+`overall` is the headline, its status and its words (an open tab's script shows the same).
+Every text passes `text()`: one line, no control, bidi or zero-width character.
 
 Inputs the probe does not own arrive ready-made: the incident in progress and its timeline
 (`{"at", "text"}` items), past incidents, deployments in flight and the maintenance view.

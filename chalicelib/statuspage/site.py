@@ -7,7 +7,7 @@ How the probe feeds it, and what that costs per cycle:
   changed, except reading the manual maintenance switch at most once a minute.
 - When a component's public state changes (status, since, coarse reason, maintenance), in that
   same cycle the closed minutes are flushed to the day rollups (one BatchWrite of the touched
-  day items) and the four objects are republished. Without a change the flush and publish
+  day items) and the site's objects are republished. Without a change the flush and publish
   happen once an hour (`FLUSH_EVERY`), so uptime figures and latency stay fresh and a
   recycled container loses at most an hour of minutes, which then show as "not checked":
   never as up.
