@@ -158,13 +158,19 @@ def incident_desk(kind: type) -> Any:
     table = config().settings.state_table
     return kind(
         config(),
-        IncidentStore(table),
+        site_refresher().watch(IncidentStore(table)),
         runbook_engine(),
         ledger=AlarmLedger(table),
         inbox=SignalInbox(table),
         monitor_status=StateStore(table).status,
         maintenance=functools.partial(under_maintenance, config()),
     )
+
+
+def site_refresher():  # -> SiteRefresher
+    from chalicelib.statuspage.refresh import SiteRefresher
+
+    return SiteRefresher.for_config(config())
 
 
 def follow_up():  # -> FollowUp

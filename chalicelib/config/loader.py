@@ -232,6 +232,7 @@ def read_monitor(s: Section) -> Monitor:
         name=name,
         url=url,
         component=s.string("component", name or ""),
+        group=s.string("group", ""),
         kind=kind,
         method=s.choice("method", ("GET", "HEAD", "POST"), "GET"),
         headers=read_headers(s),

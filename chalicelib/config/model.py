@@ -79,6 +79,7 @@ class Monitor:
     name: str
     url: str
     component: str = ""
+    group: str = ""  # the status page's heading its component is listed under (none: on its own)
     kind: str = "http"
     method: str = "GET"
     headers: Mapping[str, str] = field(default_factory=dict)
