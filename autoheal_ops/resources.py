@@ -110,7 +110,7 @@ def function_parts(function: str, names: StageNames, merged: bool) -> dict[str, 
             "Type": "AWS::SQS::Queue",
             "Properties": {"QueueName": names.failure_queue(function), "MessageRetentionPeriod": 1209600},
         }
-        if merged:  # the other path sets it once `chalice deploy` made the function (docs/operating.md, Path 2)
+        if merged:  # the other path sets it once `chalice deploy` made the function (operating.md, Path 2)
             parts[logical]["Properties"]["EventInvokeConfig"] = {
                 "MaximumRetryAttempts": FAILURE_RETRIES,
                 "DestinationConfig": {
