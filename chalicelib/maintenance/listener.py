@@ -13,30 +13,16 @@ maintenance moves the traffic beneath the page, and `restore` puts back the traf
 
 from __future__ import annotations
 
-import html
-import json
 from typing import Any, Callable, Optional, Sequence
 from urllib.parse import urlsplit
 
 from chalicelib.aws.clients import region
 from chalicelib.aws.elbv2 import Elbv2, Forward, ListenerError
+from chalicelib.aws.fixed_response import FIXED_RESPONSE_LIMIT, fixed_page
 from chalicelib.config.model import Config
 from chalicelib.listeners.owner import ListenerOwner
 
-FIXED_RESPONSE_LIMIT = 1024  # ALB's limit on a fixed response's body, in bytes
 HEALTH_PATHS = ("/healthz", "/api/healthz")
-
-
-def fixed_page(page_url: str, reason: str) -> str:
-    """A 503 body that sends the browser to the full maintenance page (which polls and returns)."""
-    url = html.escape(page_url, quote=True)
-    return (
-        "<!doctype html><html lang=en><meta charset=utf-8>"
-        f'<meta http-equiv="refresh" content="0;url={url}"><title>Maintenance</title>'
-        f"<p>{html.escape(reason[:200])}</p>"
-        f'<p><a href="{url}">Maintenance in progress: status and updates</a></p>'
-        f"<script>location.replace({json.dumps(page_url)})</script></html>"
-    )
 
 
 def redirect_to(page_url: str) -> dict[str, Any]:

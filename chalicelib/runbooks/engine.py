@@ -72,20 +72,36 @@ class RunbookEngine:
         leases: LeaseHolder,
         notify: Callable[..., Any],
         clock: Optional[Clock] = None,
+        *,
+        gather: Optional[Callable[[Incident], Any]] = None,
+        maintenance: Optional[Callable[[], RunbookMaintenance]] = None,
+        shifter: Optional[Callable[[Callable[..., Any]], Any]] = None,
     ) -> None:
+        """`gather` folds the signals waiting beside an incident into it before a notice is
+        shaped; `maintenance()` is the maintenance switch and `shifter(notify)` a deployment
+        Shifter, for the runbooks that use them (built when first asked)."""
         self.config = config
         self.actions = actions
         self.verifier = verifier
         self.clock = clock or Clock()
         self.admission = Admission(budget, leases)
         settings = config.settings
-        self.notifier = IncidentNotifier(notify, self.clock.now, settings.group_wait, settings.notify)
-        self.maintenance: Optional[RunbookMaintenance] = None  # built when a runbook uses it
+        self.notifier = IncidentNotifier(
+            notify, self.clock.now, settings.group_wait, settings.notify, gather=gather
+        )
+        self.maintenance = maintenance
+        self.shifter = shifter
 
     def maintenance_switch(self) -> RunbookMaintenance:
         if self.maintenance is None:
-            self.maintenance = RunbookMaintenance(self.config, clock=self.clock.now)
-        return self.maintenance
+            raise RuntimeError("no maintenance switch was given to this engine")
+        return self.maintenance()
+
+    def deployment_shifter(self) -> Any:
+        """A Shifter that tells people through this engine's channels."""
+        if self.shifter is None:
+            raise RuntimeError("no deployment shifter was given to this engine")
+        return self.shifter(self.notifier.sender)
 
     # -- starting: scope, leases, budget -------------------------------------------------------
     def start(

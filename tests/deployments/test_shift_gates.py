@@ -9,7 +9,7 @@ import pytest
 from chalicelib.aws.clients import client
 from chalicelib.aws.elbv2 import metric_dimension
 from chalicelib.deployments.shifter import Refused, StartOptions
-from chalicelib.handlers.advance import rollback_for_signal
+from chalicelib.deployments.signals import rollback_for_signal
 from tests.deployments.conftest import World
 
 
@@ -71,7 +71,7 @@ def test_held_past_the_deadline_rolls_back(world: World) -> None:
 def test_gate_alarm_rolls_back_in_the_alarm_invocation(world: World) -> None:
     started(world)
     world.alarm("web-5xx-high")
-    rolled = rollback_for_signal("web-5xx-high", "ALARM", world.config)
+    rolled = rollback_for_signal(world.shifter, world.config.deployments, "web-5xx-high", "ALARM")
     assert [r["state"] for r in rolled] == ["rolled_back"]
     assert world.weights() == {"web-blue": 100}  # at once, not waiting for advance
     assert not world.sticky()  # sticky clients of green move too
@@ -80,11 +80,13 @@ def test_gate_alarm_rolls_back_in_the_alarm_invocation(world: World) -> None:
 
 def test_signals_that_gate_nothing_change_nothing(world: World) -> None:
     started(world)
-    assert rollback_for_signal("db-cpu-high", "ALARM", world.config) == []
-    assert rollback_for_signal("web-5xx-high", "OK", world.config) == []
-    assert rollback_for_signal("web", "UP", world.config) == []
+    assert rollback_for_signal(world.shifter, world.config.deployments, "db-cpu-high", "ALARM") == []
+    assert rollback_for_signal(world.shifter, world.config.deployments, "web-5xx-high", "OK") == []
+    assert rollback_for_signal(world.shifter, world.config.deployments, "web", "UP") == []
     assert world.weights() == {"web-blue": 90, "web-green": 10}
-    assert [r["state"] for r in rollback_for_signal("web", "DOWN", world.config)] == ["rolled_back"]
+    assert [
+        r["state"] for r in rollback_for_signal(world.shifter, world.config.deployments, "web", "DOWN")
+    ] == ["rolled_back"]
 
 
 def put_alb_metrics(

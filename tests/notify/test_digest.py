@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.notify.digest import digest_notice, outcome
+from chalicelib.incidents.digest_notice import digest_notice, outcome
 from chalicelib.notify.format import SMS_LIMIT, email_text, slack_payload, sms_text
 from chalicelib.notify.gsm7 import septets
 from chalicelib.runbooks.incident import ESCALATED, HEALED, OPEN, RESOLVED, STOPPED, Incident, RunPosition

@@ -252,7 +252,7 @@ def test_a_signal_written_beside_a_run_that_just_ended_is_not_lost(make_world, h
     """The run ends between the handler's read (in flight) and its write to the inbox: nobody
     would fold the signal in, so the handler takes it back and handles it itself."""
     from chalicelib.alarms.ledger import AlarmLedger
-    from chalicelib.handlers.on_alarm import AlarmHandler, handle_sns_event
+    from chalicelib.incidents.alarm import AlarmHandler, handle_sns_event
     from chalicelib.runbooks.engine import Clock
     from chalicelib.runbooks.inbox import SignalInbox
     from chalicelib.runbooks.incident import Incident, RunPosition

@@ -3,7 +3,7 @@ subscriber out. The topic gets MessageStructure=json; a subscriber receives the 
 
 from __future__ import annotations
 
-from chalicelib.handlers.on_alarm import AlarmHandler, handle_sns_event
+from chalicelib.incidents.alarm import AlarmHandler, handle_sns_event
 from chalicelib.notify.format import SMS_LIMIT, email_subject, email_text, sms_text
 from chalicelib.runbooks.engine import Clock
 

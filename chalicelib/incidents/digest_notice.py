@@ -2,7 +2,7 @@
 
 Incidents a channel's `if_not_healed_within` kept from it, and messages its `max_per_hour`
 folded, are told here: each incident of the period with when it opened, how long it lasted, what
-autoheal did and how it ended. Pure: the handler (`handlers.digest`) reads the incidents.
+autoheal did and how it ended. Pure: the handler (`incidents.digest`) reads the incidents.
 
 >>> digest_notice([], since=0.0, until=86400.0, folded={}) is None  # nothing happened: no digest
 True
