@@ -108,11 +108,14 @@ def alarm_ledger():  # -> AlarmLedger
     return AlarmLedger(table_name())
 
 
-def under_maintenance() -> Callable[[Optional[str], Optional[str], float], bool]:
-    """The one "is this under maintenance?" the probe and on_alarm both ask."""
+def under_maintenance(tolerant: bool = False) -> Callable[[Optional[str], Optional[str], float], bool]:
+    """The one "is this under maintenance?" the probe and on_alarm both ask; `tolerant` (the
+    probe) counts an unreadable switch as off instead of failing."""
+    from chalicelib.maintenance.silence import or_none
     from chalicelib.maintenance.silence import under_maintenance as question
 
-    return functools.partial(question, config(), maintenance_store().current)
+    read = maintenance_store().current
+    return functools.partial(question, config(), or_none(read) if tolerant else read)
 
 
 # -- the status site: one per container, its accumulator lives across warm invocations ---------
@@ -343,7 +346,7 @@ def advance():  # -> Advance
 def probe_run():  # -> ProbeRun
     from chalicelib.handlers.probe import ProbeRun
 
-    return ProbeRun(config(), probe_engine(), state_store(), status_site(), under_maintenance())
+    return ProbeRun(config(), probe_engine(), state_store(), status_site(), under_maintenance(tolerant=True))
 
 
 def reset() -> None:

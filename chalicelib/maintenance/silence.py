@@ -18,13 +18,24 @@ def under_maintenance(
     runbook: Optional[str],
     at: float,
 ) -> bool:
-    """`manual()` reads the switch (`MaintenanceStore.current`); an unreadable switch counts as
-    off, so the windows still hold back what they cover.
+    """`manual()` reads the switch (`MaintenanceStore.current`); a read that fails raises, so
+    `on_alarm` fails and Lambda retries it (the probe reads through `or_none`).
 
     >>> under_maintenance(config, store.current, "web", "restart-web", time.time())  # doctest: +SKIP
     """
-    try:
-        switch = manual()
-    except Exception:  # noqa: BLE001 - unreadable switch: windows still count
-        switch = None
-    return silences(config, switch, monitor, runbook, at)
+    return silences(config, manual(), monitor, runbook, at)
+
+
+def or_none(
+    read: Callable[[], Optional[ManualMaintenance]],
+) -> Callable[[], Optional[ManualMaintenance]]:
+    """The probe's reading: an unreadable switch counts as off, so the windows still hold back
+    what they cover and the cycle goes on."""
+
+    def reading() -> Optional[ManualMaintenance]:
+        try:
+            return read()
+        except Exception:  # noqa: BLE001 - unreadable switch: windows still count
+            return None
+
+    return reading
