@@ -22,6 +22,8 @@ from chalicelib.logs import CurrentStdoutHandler, json_line
 APP_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = "chalicelib/configs/example.yaml"
 IDEMPOTENCY_SECONDS = 24 * 3600  # SNS redelivers for hours at most
+LOCAL_WAITS = "AUTOHEAL_LOCAL_WAITS"
+LOCAL_PAUSE = 0.1  # the longest pause between polls in the local world's tests
 # The parent of every module's `Logger(service="autoheal", child=True)`: JSON lines, one per event.
 logger = Logger(service="autoheal", logger_handler=CurrentStdoutHandler(), json_serializer=json_line)
 # A handler that fails must not print the exception being handled: it may hold a secret URL.
@@ -69,6 +71,27 @@ def metrics_namespace() -> str:
         return config().settings.metrics_namespace
     except Exception:  # noqa: BLE001 - a broken config must still be counted
         return os.environ.get("AUTOHEAL_METRICS_NAMESPACE", "Autoheal")
+
+
+def local_waits() -> bool:
+    """Production pauses as the world needs (2 s between verify probes, command polls growing
+    to 1 s); the local world's tests set AUTOHEAL_LOCAL_WAITS, and every pause that waits on a
+    condition is then at most LOCAL_PAUSE: the same conditions, met sooner."""
+    return bool(os.environ.get(LOCAL_WAITS))
+
+
+def engine_clock():  # -> runbooks.engine.Clock
+    from chalicelib.runbooks.engine import Clock
+
+    if local_waits():
+        return Clock(sleep=lambda seconds: time.sleep(min(seconds, LOCAL_PAUSE)))
+    return Clock()
+
+
+def command_polls():  # -> aws.ssm.Backoff
+    from chalicelib.aws.ssm import Backoff
+
+    return Backoff(first=0.02, most=LOCAL_PAUSE) if local_waits() else Backoff()
 
 
 def table_name() -> str:
@@ -217,15 +240,15 @@ def runbook_engine(gather: Optional[Callable[..., Any]] = None):  # -> RunbookEn
     from chalicelib.maintenance.runbook import RunbookMaintenance
     from chalicelib.runbooks.actions import AwsActions
     from chalicelib.runbooks.budget import BudgetStore
-    from chalicelib.runbooks.engine import Clock, RunbookEngine
+    from chalicelib.runbooks.engine import RunbookEngine
 
-    clock = Clock()
+    clock = engine_clock()
     switch = functools.lru_cache(maxsize=1)(
         lambda: RunbookMaintenance(config(), maintenance_function(clock=clock.now), clock.now)
     )
     return RunbookEngine(
         config(),
-        AwsActions(),
+        AwsActions(command_polls()),
         probe_engine().run,
         BudgetStore(table_name()),
         Leases(table_name()),

@@ -356,7 +356,7 @@ class World:
         name = self.config.settings.state_table
         return RunbookEngine(
             self.config,
-            AwsActions(),
+            AwsActions(wiring.command_polls()),
             wiring.probe_engine().run,
             BudgetStore(name),
             Leases(name),
