@@ -210,14 +210,14 @@ def build_shifter(cfg: Optional[Config] = None, notify: Any = None, elb: Any = N
     from chalicelib.aws.elbv2 import Elbv2
     from chalicelib.deployments.gates import GateChecker
     from chalicelib.deployments.hooks import probe_failures, run_document
-    from chalicelib.deployments.shifter import Hooks, Shifter
+    from chalicelib.deployments.shifter import Shifter, ShiftHooks
     from chalicelib.state.store import StateStore
 
     cfg = cfg or config()
     elb = elb or Elbv2()
     table = cfg.settings.state_table
     gates = GateChecker(elb, StateStore(table).load, cloudwatch.alarms_in_alarm, cloudwatch.group_traffic)
-    hooks = Hooks(
+    hooks = ShiftHooks(
         probe=lambda names: probe_failures(cfg, probe_engine().run, names),
         run=lambda doc, parameters, arn: run_document(elb, doc, parameters, arn),
     )

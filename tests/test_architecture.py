@@ -233,3 +233,14 @@ def test_pending_registry_edges_still_exist() -> None:
     """A tolerated edge that is gone must leave the list, so nothing else hides behind it."""
     present = {(e.source, e.target) for e in EDGES}
     assert not PENDING_REGISTRY_EDGES - present, sorted(PENDING_REGISTRY_EDGES - present)
+
+
+def test_every_class_name_says_one_thing() -> None:
+    """A class name used in two modules makes a reader ask which one is meant."""
+    seen: dict[str, list[str]] = {}
+    for path in MODULES.values():
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef):
+                seen.setdefault(node.name, []).append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    twice = {name: where for name, where in seen.items() if len(where) > 1}
+    assert not twice, "\n".join(f"{name}: {', '.join(where)}" for name, where in sorted(twice.items()))

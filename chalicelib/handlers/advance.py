@@ -25,7 +25,7 @@ class Advance:
         moved, failed = [], []
         for deployment in self.config.deployments.values():
             try:
-                result = self.shifter.advance(deployment)
+                result = self.shifter.tick(deployment)
             except Conflict:
                 continue  # another invocation moved it just now; the next tick sees its state
             except Exception as exc:  # noqa: BLE001 - logged; the next tick reconciles

@@ -31,7 +31,7 @@ from chalicelib.probe.engine import BACKOFF, ProbeEngine
 from chalicelib.probe.result import ProbeResult
 from chalicelib.state.outbox import OUTBOX_LIMIT, trim
 from chalicelib.state.store import StateStore
-from chalicelib.state.thresholds import ALARM_STATE, DOWN, MonitorState, Transition, advance
+from chalicelib.state.thresholds import ALARM_STATE, DOWN, MonitorState, Transition, fold_check
 from chalicelib.statuspage.site import StatusSite
 
 logger = Logger(service="autoheal", child=True)
@@ -177,7 +177,7 @@ class ProbeRun:
             if result.skipped:
                 continue
             old = states.get(result.monitor, MonitorState())
-            new, status_changed = advance(
+            new, status_changed = fold_check(
                 old, result.ok, result.reason, now, monitor.failure_threshold, monitor.success_threshold
             )
             if new != old:

@@ -31,7 +31,7 @@ from chalicelib.maintenance.store import MaintenanceStore
 logger = Logger(service="autoheal", child=True)
 
 
-class Listener(Protocol):
+class Diverter(Protocol):
     def divert(self, reason: str) -> object: ...
     def restore(self) -> object: ...
     def diverted(self) -> bool: ...
@@ -42,7 +42,7 @@ class MaintenanceFunction:
         self,
         config: Config,
         store: MaintenanceStore,
-        listener: Listener,
+        listener: Diverter,
         republish: Callable[[float], None],
         clock: Callable[[], float] = time.time,
         announce: Callable[[float], list[str]] = lambda now: [],
@@ -190,11 +190,11 @@ class MaintenanceFunction:
 class DeferredListener:
     """The ALB side, built on first use by `build()`: `status` and bad payloads never need it."""
 
-    def __init__(self, build: Callable[[], Listener]) -> None:
+    def __init__(self, build: Callable[[], Diverter]) -> None:
         self.build = build
-        self._listener: Optional[Listener] = None
+        self._listener: Optional[Diverter] = None
 
-    def get(self) -> Listener:
+    def get(self) -> Diverter:
         if self._listener is None:
             self._listener = self.build()
         return self._listener

@@ -21,7 +21,7 @@ from chalicelib.config.model import Config, Monitor, Runbook
 from chalicelib.maintenance.runbook import RunbookMaintenance, uses_maintenance
 from chalicelib.probe.result import ProbeResult
 from chalicelib.runbooks.actions import Actions
-from chalicelib.runbooks.admission import Admission, Budget, LeaseHolder
+from chalicelib.runbooks.admission import Admission, BudgetLedger, LeaseHolder
 from chalicelib.runbooks.incident import (
     ESCALATED,
     HEALED,
@@ -68,7 +68,7 @@ class RunbookEngine:
         config: Config,
         actions: Actions,
         verifier: Verifier,
-        budget: Budget,
+        budget: BudgetLedger,
         leases: LeaseHolder,
         notify: Callable[..., Any],
         clock: Optional[Clock] = None,
@@ -208,11 +208,11 @@ class RunbookEngine:
             if outcome in (HEALED, ESCALATED):
                 return
             if outcome != MOVED:
-                self.advance(run, runbook)
+                self.next_step(run, runbook)
         self.escalate(incident, f"{run.runbook} ran every step without a verified recovery")
 
     @staticmethod
-    def advance(run: RunPosition, runbook: Runbook) -> None:
+    def next_step(run: RunPosition, runbook: Runbook) -> None:
         """After a step said NEXT: an action rolls over the waves, each followed by its verify; a
         failed verify goes back to the action for the next wave, then on once every wave had it."""
         steps, i = runbook.steps, run.step

@@ -51,7 +51,7 @@ def crash_machine(new_world: Callable[[], World]) -> type[RuleBasedStateMachine]
         @rule(seconds=st.sampled_from([30, 301, 1300]), crash=DEATHS)
         def advance(self, seconds: int, crash: Optional[int]) -> None:
             self.world.clock.tick(seconds)
-            self.act(lambda: self.world.shifter.advance(self.world.web), crash)
+            self.act(lambda: self.world.shifter.tick(self.world.web), crash)
 
         @rule(crash=DEATHS)
         def promote(self, crash: Optional[int]) -> None:
@@ -75,7 +75,7 @@ def crash_machine(new_world: Callable[[], World]) -> type[RuleBasedStateMachine]
             world = self.world
             for _ in range(SETTLE_TICKS):
                 world.clock.tick(3700)  # past every deadline and the 1h stickiness
-                if world.shifter.advance(world.web) is None:
+                if world.shifter.tick(world.web) is None:
                     break
             record = world.shifter.store.get("web")
             weights = world.weights()
