@@ -174,11 +174,12 @@ def maintenance_listener():  # -> ListenerMaintenance | NoListener
     """The ALB side of maintenance, through the listener's one owner; a change found made by hand
     on the listener is told to people, as in `advance`."""
     from chalicelib.aws.elbv2 import Elbv2
+    from chalicelib.deployments.store import DeploymentStore
     from chalicelib.listeners.owner import ListenerOwner
     from chalicelib.maintenance.listener import listener_for
 
     owner = ListenerOwner(table_name(), Elbv2(), notify=notifier().send)
-    return listener_for(config(), owner)
+    return listener_for(config(), owner, DeploymentStore(table_name()).get)
 
 
 def maintenance_function(
@@ -211,6 +212,8 @@ def build_shifter(cfg: Optional[Config] = None, notify: Any = None, elb: Any = N
     from chalicelib.deployments.gates import GateChecker
     from chalicelib.deployments.hooks import probe_failures, run_document
     from chalicelib.deployments.shifter import Shifter, ShiftHooks
+    from chalicelib.deployments.store import DeploymentStore
+    from chalicelib.leases import Leases
     from chalicelib.state.store import StateStore
 
     cfg = cfg or config()
@@ -221,7 +224,16 @@ def build_shifter(cfg: Optional[Config] = None, notify: Any = None, elb: Any = N
         probe=lambda names: probe_failures(cfg, probe_engine().run, names),
         run=lambda doc, parameters, arn: run_document(elb, doc, parameters, arn),
     )
-    return Shifter(table, elb, gates, notify or notifier().send, time.time, hooks)
+    return Shifter(
+        table,
+        elb,
+        gates,
+        notify or notifier().send,
+        time.time,
+        hooks,
+        store=DeploymentStore(table),
+        leases=Leases(table),
+    )
 
 
 def rollback():  # -> deployments.signals.Rollback

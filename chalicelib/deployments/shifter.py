@@ -83,10 +83,14 @@ class Shifter:
         clock: Callable[[], float],
         hooks: Optional[ShiftHooks] = None,
         owner: Optional[ListenerOwner] = None,
+        store: Optional[DeploymentStore] = None,
+        leases: Optional[Leases] = None,
     ) -> None:
+        """The stores are built from `table_name` when not handed in; the listener's owner
+        follows this Shifter's clock when it is not."""
         self.table_name = table_name
-        self.store = DeploymentStore(table_name)
-        self.leases = Leases(table_name)
+        self.store = store or DeploymentStore(table_name)
+        self.leases = leases or Leases(table_name)
         self.elb = elb
         self.gates = gates
         self.notify = notify
