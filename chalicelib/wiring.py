@@ -182,9 +182,7 @@ def maintenance_listener():  # -> ListenerMaintenance | NoListener
     return listener_for(config(), owner, DeploymentStore(table_name()).get)
 
 
-def maintenance_function(
-    listener: Any = None, clock: Callable[[], float] = time.time
-):  # -> MaintenanceFunction
+def maintenance_function(clock: Callable[[], float] = time.time):  # -> MaintenanceFunction
     from chalicelib.aws.topics import publish_json
     from chalicelib.maintenance.service import DeferredListener, MaintenanceFunction, still_down_announcer
 
@@ -197,7 +195,7 @@ def maintenance_function(
     return MaintenanceFunction(
         config(),
         maintenance_store(),
-        listener or DeferredListener(maintenance_listener),
+        DeferredListener(maintenance_listener),
         site_republisher(),
         clock,
         announce=announce,

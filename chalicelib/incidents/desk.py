@@ -43,6 +43,8 @@ class IncidentDesk:
         return [name for name in incident.signals if states.get(name, "ALARM") != "OK"]
 
     def __post_init__(self) -> None:
+        # Handed an inbox alone, the desk folds at its checkpoints only; wiring hands the same
+        # fold to the engine's notifier too, so a notice names what waits beside the incident.
         if self.fold is None and self.inbox is not None:
             self.fold = InboxFold(self.inbox)
 
