@@ -49,7 +49,7 @@ def crash_machine(new_world: Callable[[], World]) -> type[RuleBasedStateMachine]
             self.act(lambda: self.world.shifter.start(self.world.web, options, by="person"), crash)
 
         @rule(seconds=st.sampled_from([30, 301, 1300]), crash=DEATHS)
-        def advance(self, seconds: int, crash: Optional[int]) -> None:
+        def tick(self, seconds: int, crash: Optional[int]) -> None:
             self.world.clock.tick(seconds)
             self.act(lambda: self.world.shifter.tick(self.world.web), crash)
 
@@ -105,7 +105,7 @@ def test_every_deployment_converges_after_a_crash_anywhere(world: World) -> None
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=20,
+            max_examples=30,
             stateful_step_count=8,
             deadline=None,
             suppress_health_check=list(HealthCheck),
