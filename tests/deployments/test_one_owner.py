@@ -29,7 +29,7 @@ def page(world: World) -> ListenerMaintenance:
         "web-alb",
         443,
         PAGE,
-        fallback=lambda: stable_traffic(world.config, "web-alb", 443),
+        fallback=lambda: stable_traffic(world.config, "web-alb", 443, world.shifter.store.get, Elbv2()),
         owner=ListenerOwner("autoheal-state", Elbv2(), clock=world.clock),
     )
 
