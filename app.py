@@ -27,14 +27,7 @@ def probe(event):
 @app.on_sns_message(topic=config.settings.alarm_topic, name="on_alarm")
 @wiring.counts_errors("on_alarm")
 def on_alarm(event):
-    from chalicelib.handlers.on_alarm import handle_sns_event
-
-    ends = deadline(event)
-    return handle_sns_event(
-        event.to_dict(),
-        wiring.config(),
-        lambda alarm, runbook: wiring.process_alarm(alarm, runbook, ends, event.context),
-    )
+    return wiring.alarm_intake(event.context).take(event.to_dict(), deadline(event))
 
 
 # Chalice would read the SNS fields before on_alarm runs and raise on an event of another shape;

@@ -98,7 +98,7 @@ def measure(endpoints: int, every: str | None, port: int, calls: collections.Cou
         path.write_text(config_text(port, endpoints, every_text))
         os.environ["AUTOHEAL_CONFIG"] = str(path)
         wiring.reset()
-        return ProbeRun(wiring.config(), wiring.probe_engine())
+        return wiring.probe_run()
 
     run = load(None)
     provision(wiring.config())

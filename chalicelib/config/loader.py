@@ -506,8 +506,7 @@ def read_maintenance_listener(s: Section) -> MaintenanceListener:
 def check_fixed_page(s: Section, page_url: str) -> None:
     """The fixed response names page_url three times; ALB refuses a body over 1,024 bytes, which
     would surface only when maintenance is switched on, mid-incident."""
-    # deferred: the listener module imports the config package, which imports this one
-    from chalicelib.maintenance.listener import FIXED_RESPONSE_LIMIT, fixed_page
+    from chalicelib.aws.fixed_response import FIXED_RESPONSE_LIMIT, fixed_page
 
     size = len(fixed_page(page_url, "").encode())
     if size > FIXED_RESPONSE_LIMIT:

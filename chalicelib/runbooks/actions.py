@@ -66,6 +66,9 @@ def restart_parameters(service: object, manager: object, user: object = None) ->
 class AwsActions:
     """>>> AwsActions().resolve(Targets(tag={"app": "web"}))  # doctest: +SKIP"""
 
+    def __init__(self, polls: Optional[ssm.Backoff] = None) -> None:
+        self.polls = polls or ssm.Backoff()  # between the polls of a command's result
+
     def resolve(self, targets: Targets) -> list[str]:
         if targets.instance_ids:
             return list(targets.instance_ids)
@@ -99,7 +102,7 @@ class AwsActions:
         return ssm.find_command(token, sent_after)
 
     def wait(self, command_id: str, instance_ids: Sequence[str], until: float) -> list[ssm.InvocationResult]:
-        return ssm.wait_for_invocations(command_id, instance_ids, until)
+        return ssm.wait_for_invocations(command_id, instance_ids, until, self.polls)
 
     def reboot(self, instance_ids: Sequence[str]) -> None:
         ec2.reboot(instance_ids)

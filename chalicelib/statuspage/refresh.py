@@ -10,7 +10,7 @@ one (under a second), unless a publish began after the change; a step in between
 within a minute if no other change comes first. A failed publish is logged, never raised: the
 incident's own handling goes on, and the probe's publishes catch up.
 
->>> refresher = SiteRefresher.for_config(config)          # doctest: +SKIP
+>>> refresher = SiteRefresher(publish, PublishGate(table))  # doctest: +SKIP
 >>> incidents = refresher.watch(IncidentStore(table))      # doctest: +SKIP
 """
 
@@ -44,14 +44,6 @@ class SiteRefresher:
         self.announce = announce  # (incident, "opened" | "resolved"): tells the subscribers
         self.clock = clock
         self.sleep = sleep
-
-    @classmethod
-    def for_config(cls, config: Config) -> SiteRefresher:
-        return cls(
-            lambda now: publish_site(config, now),
-            PublishGate(config.settings.state_table),
-            announce=lambda incident, kind: announce(config, incident, kind),
-        )
 
     def watch(self, store: Any) -> WatchedIncidents:
         return WatchedIncidents(store, self)
@@ -139,13 +131,3 @@ def public(incident: Any) -> tuple:
     """What the site shows of an incident: its status and the public steps of its story."""
     steps = tuple(e["text"] for e in timeline(incident.story, incident.opened_at))
     return (incident.status, incident.opened_at, steps)
-
-
-def publish_site(config: Config, now: Optional[float] = None) -> dict:
-    """Publish the site from what is stored: monitor states, incidents, history, maintenance."""
-    from chalicelib.state.store import StateStore
-    from chalicelib.statuspage.extras import site_extras
-    from chalicelib.statuspage.site import StatusSite
-
-    site = StatusSite(config, extras=site_extras(config), badges=False)  # fresh: history as stored
-    return site.publish(StateStore(config.settings.state_table).load(), {}, now or time.time())

@@ -201,18 +201,3 @@ def render_all(document: Mapping[str, Any], config: Config, badges: bool = True)
         HISTORY: render_history(document).encode(),
         **(render_badges(document) if badges else {}),
     }
-
-
-_current: Optional[tuple[Config, StatusSite]] = None
-
-
-def site_for(config: Config) -> StatusSite:
-    """One site per container and config: its accumulator lives across warm invocations."""
-    global _current
-    if _current is None or _current[0] is not config:
-        from chalicelib.statuspage.extras import site_extras
-        from chalicelib.statuspage.publish_gate import PublishGate
-
-        gate = PublishGate(config.settings.state_table)
-        _current = (config, StatusSite(config, extras=site_extras(config), gate=gate))
-    return _current[1]

@@ -22,7 +22,7 @@ AUDIENCE = "public"
 
 
 @dataclass(frozen=True)
-class Outcome:
+class SubscribeOutcome:
     status: int  # HTTP status for the answer page
     message: str  # what the person reads
 
@@ -42,15 +42,15 @@ class Subscriptions:
         self.components = list(components)
         self.sns = sns or (lambda: clients.client("sns"))
 
-    def handle(self, body: Any, now: float) -> Outcome:
+    def handle(self, body: Any, now: float) -> SubscribeOutcome:
         try:
             request = read_form(body, self.components)
         except FormError as exc:
-            return Outcome(400, str(exc))
+            return SubscribeOutcome(400, str(exc))
         if not self.admit(request.email, now):
-            return Outcome(429, "This address has asked often today; please try again tomorrow.")
+            return SubscribeOutcome(429, "This address has asked often today; please try again tomorrow.")
         self.subscribe(request)
-        return Outcome(
+        return SubscribeOutcome(
             202, f"Check {request.email}: follow the link in the e-mail to confirm the subscription."
         )
 

@@ -10,7 +10,7 @@ from chalice.test import Client
 
 from chalicelib import wiring
 from chalicelib.aws.clients import client, table
-from chalicelib.handlers.maintenance import MaintenanceFunction, site_republisher
+from chalicelib.maintenance.service import MaintenanceFunction
 from chalicelib.maintenance.store import MaintenanceStore
 
 NOW = 1_750_000_000.0
@@ -53,7 +53,7 @@ def setup(deploy):
         config,
         MaintenanceStore(config.settings.state_table),
         listener,
-        site_republisher(config),
+        wiring.site_republisher(),
         lambda: clock["now"],
     )
     return deployment, function, listener, clock

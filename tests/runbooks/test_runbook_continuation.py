@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from chalicelib.handlers.follow_up import FollowUp
+from chalicelib.incidents.follow_up import FollowUp
 from chalicelib.runbooks.incident import ESCALATED, HEALED, OPEN, PAUSED, RESOLVED, RUNNING
 
 from .conftest import FakeClock, base_config, probe_event, set_within

@@ -13,7 +13,6 @@ from chalicelib.runbooks.incident import OPEN, RESOLVED, Incident, RunPosition
 from chalicelib.runbooks.incident_store import IncidentStore
 from chalicelib.state.thresholds import DOWN, MonitorState
 from chalicelib.statuspage.extras import extras_from, timeline
-from chalicelib.statuspage.site import site_for
 
 T0 = 1_750_032_000.0 + 23 * 3600 + 59 * 60  # 2025-06-16T23:59:00Z: the story crosses midnight
 MONITORS = """monitors:
@@ -86,12 +85,11 @@ def stored(key: str) -> bytes:
 
 def test_the_published_status_shows_the_incident_with_one_query(deploy):
     deploy(MONITORS)
-    config = wiring.config()
     IncidentStore("autoheal-state").save(incident())
     calls: list[str] = []
     events = table("autoheal-state").meta.client.meta.events
     events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
-    site_for(config).publish({"web": MonitorState(DOWN, 1, 0, T0, "dns")}, {}, T0 + 120)
+    wiring.status_site().publish({"web": MonitorState(DOWN, 1, 0, T0, "dns")}, {}, T0 + 120)
     document = json.loads(stored("status.json"))
     assert document["incident"]["title"] == "Website disrupted"
     assert [e["text"] for e in document["incident"]["timeline"]][:2] == [

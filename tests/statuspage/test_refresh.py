@@ -116,9 +116,7 @@ def test_changes_in_one_second_from_two_containers_publish_at_most_once_and_the_
 def test_the_website_hands_the_stored_gzip_and_chromium_renders_it(website, browser):
     """What crosses the wire is the compressed page: the bucket stores it gzip-encoded and the
     website endpoint passes the bytes and the header through."""
-    from chalicelib.statuspage.refresh import publish_site
-
-    publish_site(wiring.config())
+    wiring.site_refresher().publish(time.time())
     stored = client("s3").get_object(Bucket="autoheal-status", Key="index.html")
     assert (stored["ContentEncoding"], stored["ContentType"]) == ("gzip", "text/html; charset=utf-8")
     _, site = website
