@@ -206,6 +206,12 @@ def advance():  # -> Advance
     return Advance(config(), build_shifter(config()))
 
 
+def subscriptions():  # -> Subscriptions (POST /subscribe)
+    from chalicelib.subscriptions.service import Subscriptions
+
+    return Subscriptions.for_config(config())
+
+
 def probe_run():  # -> ProbeRun
     from chalicelib.handlers.probe import ProbeRun
 

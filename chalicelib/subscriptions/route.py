@@ -9,12 +9,19 @@ from typing import Any, Callable
 from chalicelib.statuspage.escape import html_text as e
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+PATH = "/subscribe"
 
 
-def register(app: Any, subscriptions: Callable[[], Any]) -> None:
+def register(
+    app: Any,
+    subscriptions: Callable[[], Any],
+    counted: Callable[[Callable[..., Any]], Callable[..., Any]] = lambda view: view,
+) -> None:
+    """`counted` wraps the view (wiring.counts_errors: a failure is counted, then answered 500)."""
     from chalice import Response
 
-    @app.route("/subscribe", methods=["POST"], content_types=[FORM_TYPE])
+    @app.route(PATH, methods=["POST"], content_types=[FORM_TYPE])
+    @counted
     def subscribe() -> Any:
         outcome = subscriptions().handle(app.current_request.raw_body, time.time())
         page = (

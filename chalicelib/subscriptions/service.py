@@ -42,6 +42,13 @@ class Subscriptions:
         self.components = list(components)
         self.sns = sns or (lambda: clients.client("sns"))
 
+    @classmethod
+    def for_config(cls, config: Any) -> Subscriptions:
+        """The notify topic, the state table and every component the status page lists."""
+        settings = config.settings
+        components = sorted({m.component or m.name for m in config.monitors})
+        return cls(clients.topic_arn(settings.notify_topic), settings.state_table, components)
+
     def handle(self, body: Any, now: float) -> Outcome:
         try:
             request = read_form(body, self.components)
