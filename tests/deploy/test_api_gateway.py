@@ -103,3 +103,27 @@ def test_path_2_throttles_the_api_chalice_deployed(local_aws, tmp_path):
     settings = apigateway.get_stage(restApiId=api, stageName="api")["methodSettings"]["*/*"]
     assert (settings["throttlingRateLimit"], settings["throttlingBurstLimit"]) == (5.0, 10)
     assert said == f"{api}/api: 5 requests a second, bursts of 10"
+
+
+def test_the_local_aws_builds_chalices_swagger_api_as_aws_does(packaged, local_aws):
+    """`chalice deploy` imports the Swagger 2.0 definition; the packaged template's RestApi has it
+    as its Body: either way the API has POST /subscribe, proxied to the API handler."""
+    body = json.loads(json.dumps(packaged["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]))
+    integration = body["paths"]["/subscribe"]["post"]["x-amazon-apigateway-integration"]
+    function = f"arn:aws:lambda:{REGION}:123456789012:function:autoheal-prod"
+    integration["uri"] = (
+        f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function}/invocations"
+    )
+    apigateway, cloudformation = local_aws.client("apigateway"), local_aws.client("cloudformation")
+    imported = apigateway.import_rest_api(body=json.dumps(body).encode())["id"]
+    template = {"Resources": {"Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Body": body}}}}
+    cloudformation.create_stack(StackName="api", TemplateBody=json.dumps(template))
+    [stacked] = [a["id"] for a in apigateway.get_rest_apis()["items"] if a["id"] != imported]
+    for api in (imported, stacked):
+        [resource] = [
+            r for r in apigateway.get_resources(restApiId=api)["items"] if r["path"] == "/subscribe"
+        ]
+        method = apigateway.get_method(restApiId=api, resourceId=resource["id"], httpMethod="POST")
+        assert method["methodIntegration"]["type"].upper() == "AWS_PROXY"  # moto keeps the case given
+        assert method["methodIntegration"]["uri"].endswith(f"/functions/{function}/invocations")
+        assert apigateway.get_rest_api(restApiId=api)["name"] == "autoheal"
