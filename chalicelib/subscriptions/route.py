@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from chalicelib.statuspage.escape import html_text as e
-
 FORM_TYPE = "application/x-www-form-urlencoded"
 PATH = "/subscribe"
 
@@ -23,6 +21,8 @@ def register(
     @app.route(PATH, methods=["POST"], content_types=[FORM_TYPE])
     @counted
     def subscribe() -> Any:
+        from chalicelib.statuspage.escape import html_text as e  # here: app.py's other functions skip it
+
         outcome = subscriptions().handle(app.current_request.raw_body, time.time())
         page = (
             '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Subscription</title>'
