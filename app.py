@@ -6,6 +6,7 @@ from chalice import Chalice, Rate
 
 from chalicelib import wiring
 from chalicelib.alarms.envelope import LenientSNSEvent
+from chalicelib.subscriptions import route
 
 app = Chalice(app_name="autoheal")
 config = wiring.config()  # validated at cold start: a bad file fails here with every error listed
@@ -57,3 +58,7 @@ def shift_traffic(event, context):
 @wiring.counts_errors("advance")
 def advance(event):
     return wiring.advance().invoke()
+
+
+# POST /subscribe, the status page's form: Chalice serves every route from its api_handler function.
+route.register(app, wiring.subscriptions, wiring.counts_errors("api_handler"))

@@ -66,6 +66,8 @@ CAPABILITIES: Mapping[str, tuple[str, ...]] = {
     "maintenance": ("logs", "state", "notify", "publish_alarms", "status_site", "listeners"),
     "shift_traffic": ("logs", "state", "notify", "listeners", "traffic", "hooks"),
     "advance": ("logs", "state", "notify", "listeners", "traffic", "hooks"),
+    # POST /subscribe: an address's daily counter (one UpdateItem) and its pending subscription.
+    "api_handler": ("logs", "subscribe"),
 }
 STAGE_TAG_KEY = "autoheal:stage"
 
@@ -253,6 +255,11 @@ def capability_statements(capability: str, function: str, names: StageNames, con
         table = arn("dynamodb", f"table/{names.state_table}")
         verbs = ["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem"]
         return [allow("State", [f"dynamodb:{v}" for v in verbs], table)]
+    if capability == "subscribe":  # subscriptions.service: nothing else of the table or the topic
+        return [
+            allow("SubscribeCounter", ["dynamodb:UpdateItem"], arn("dynamodb", f"table/{names.state_table}")),
+            allow("SubscribeToNotices", ["sns:Subscribe"], arn("sns", names.notify_topic)),
+        ]
     if capability == "publish_alarms":
         return [allow("PublishAlarms", ["sns:Publish"], arn("sns", names.alarm_topic))]
     if capability == "notify":  # every notifier channel's grants

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from autoheal_ops.iam import alarm_publishers
-from autoheal_ops.stage import ASYNC_FUNCTIONS, ROOT, SCHEDULED_FUNCTIONS, StageNames
+from autoheal_ops.stage import API_HANDLER, ASYNC_FUNCTIONS, ROOT, SCHEDULED_FUNCTIONS, StageNames
 
 TEMPLATE = ROOT / "resources" / "autoheal.yaml"
 LOG_RETENTION_DAYS = 30
@@ -26,8 +26,13 @@ HANDLER_ERRORS = "HandlerErrors"  # chalicelib.metrics emits it where a handler 
 
 
 def logical_id(function: str) -> str:
-    """Chalice's logical id for a function: probe -> Probe, on_alarm -> OnAlarm."""
+    """Chalice's logical id for a function's role and log group: probe -> Probe, on_alarm -> OnAlarm."""
     return "".join(part.capitalize() for part in function.split("_"))
+
+
+def function_id(function: str) -> str:
+    """Chalice's logical id for the function itself: the API handler's is APIHandler."""
+    return "APIHandler" if function == API_HANDLER else logical_id(function)
 
 
 def cfn_loader() -> type:
@@ -102,8 +107,8 @@ def function_parts(function: str, names: StageNames, merged: bool) -> dict[str, 
         },
     }
     if merged:  # merged into Chalice's resources of the same ids: the names `chalice deploy` gives
-        parts[logical] = {"Properties": {"FunctionName": lambda_name}}
-        parts[f"{logical}Role"] = {"Properties": {"RoleName": lambda_name}}
+        parts[function_id(function)] = {"Properties": {"FunctionName": lambda_name}}
+        parts[f"{logical}Role"] = {"Properties": {"RoleName": names.role(function)}}
     if function in ASYNC_FUNCTIONS:
         queue = f"{logical}FailureQueue"
         parts[queue] = {

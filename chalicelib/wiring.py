@@ -398,6 +398,15 @@ def advance():  # -> Advance
     return Advance(config(), build_shifter())
 
 
+def subscriptions():  # -> Subscriptions (POST /subscribe)
+    from chalicelib.aws import clients
+    from chalicelib.subscriptions.service import Subscriptions
+
+    settings = config().settings
+    components = sorted({m.component or m.name for m in config().monitors})  # as the page lists them
+    return Subscriptions(clients.topic_arn(settings.notify_topic), settings.state_table, components)
+
+
 def probe_run():  # -> ProbeRun
     from chalicelib.handlers.probe import ProbeRun
 

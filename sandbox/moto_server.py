@@ -211,6 +211,7 @@ def patch_moto() -> None:
     _patch_cloudformation_template_url()
     _patch_cloudformation_sam_transform()
     _patch_account_settings_apis()
+    _patch_apigateway_swagger_import()
     ssm_invocations.patch_moto()
 
 
@@ -236,6 +237,54 @@ def _patch_cloudformation_document_content() -> None:
         return original(cls, resource_name, cloudformation_json, *args, **kwargs)
 
     Document.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+def _patch_apigateway_swagger_import() -> None:
+    """API Gateway: a REST API defined in Swagger 2.0 is imported, as AWS imports it.
+
+    moto 5.2.5 imports OpenAPI 3 only (ImportRestApi and PutRestApi refuse `swagger: "2.0"`),
+    and builds a CloudFormation RestApi from its Name alone, ignoring its Body. Chalice defines
+    the app's routes in Swagger 2.0, imported by `chalice deploy` and the Body of the packaged
+    template's RestApi (named by its title). Their paths, methods and integrations read as
+    OpenAPI 3's do, which moto builds.
+    """
+    from moto.apigateway.models import APIGatewayBackend, RestAPI, apigateway_backends
+
+    def as_openapi(doc: Any) -> tuple[Any, bool]:
+        if not isinstance(doc, dict) or "swagger" not in doc:
+            return doc, False
+        info = {"description": "", **doc.get("info", {})}
+        return {**{k: v for k, v in doc.items() if k != "swagger"}, "openapi": "3.0.1", "info": info}, True
+
+    moto_import, moto_put = APIGatewayBackend.import_rest_api, APIGatewayBackend.put_rest_api
+    moto_from_template = RestAPI.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def import_rest_api(self: APIGatewayBackend, api_doc: Any, fail_on_warnings: bool) -> Any:
+        doc, swagger = as_openapi(api_doc)  # not validated as OpenAPI 3: it is not
+        return moto_import(self, doc, fail_on_warnings and not swagger)
+
+    def put_rest_api(
+        self: APIGatewayBackend, function_id: str, api_doc: Any, fail_on_warnings: bool, mode: str = "merge"
+    ) -> Any:
+        doc, swagger = as_openapi(api_doc)
+        return moto_put(self, function_id, doc, fail_on_warnings and not swagger, mode)
+
+    def from_template(
+        cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        if not isinstance(properties.get("Body"), dict):
+            return moto_from_template(cls, resource_name, cloudformation_json, *args, **kwargs)
+        account_id, region_name = (
+            args[:2] if len(args) >= 2 else (kwargs["account_id"], kwargs["region_name"])
+        )
+        api = apigateway_backends[account_id][region_name].import_rest_api(properties["Body"], False)
+        api.name = properties.get("Name") or api.name
+        return api
+
+    APIGatewayBackend.import_rest_api = import_rest_api  # type: ignore[method-assign]
+    APIGatewayBackend.put_rest_api = put_rest_api  # type: ignore[method-assign]
+    RestAPI.create_from_cloudformation_json = classmethod(from_template)  # type: ignore[method-assign,assignment]
 
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"

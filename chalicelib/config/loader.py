@@ -129,7 +129,30 @@ def read_settings(s: Section) -> Settings:
         group_wait=read_group_wait(s),
         notify=(notify := read_notify(s.section("notify"), s.data)),
         digest=read_digest(s, notify),
+        subscribe_url=read_subscribe_url(s),
     )
+
+
+def read_subscribe_url(s: Section) -> Optional[str]:
+    """An https:// URL ending in /subscribe; http:// only on 127.0.0.1 (Chalice's local server)."""
+    url = s.string("subscribe_url", None)
+    if not isinstance(url, str):
+        return url
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # an unclosed [ of an IPv6 host
+        parts, host = urlsplit(""), None
+    local = parts.scheme == "http" and host == "127.0.0.1"
+    spaced = any(c.isspace() or not c.isprintable() for c in url)
+    if not (parts.scheme == "https" or local) or not host or spaced or not parts.path.endswith("/subscribe"):
+        s.error(
+            "expected an https:// URL ending in /subscribe (the packaged template's SubscribeURL"
+            f" output; http:// only for 127.0.0.1), got {url!r}",
+            "subscribe_url",
+        )
+        return None
+    return url
 
 
 def read_digest(s: Section, notify: Mapping[str, ChannelPolicy]) -> Optional[Digest]:

@@ -63,6 +63,9 @@ class Settings:
     # The daily digest (on by default as soon as a channel waits or is limited: what it was not
     # told must reach it somewhere); None: no digest.
     digest: Optional[Digest] = None
+    # Where the status page's subscribe form posts (the deployed API's URL plus /subscribe, the
+    # packaged template's SubscribeURL output); None: the page shows no form.
+    subscribe_url: Optional[str] = None
 
 
 @dataclass(frozen=True)

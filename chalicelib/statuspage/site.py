@@ -196,7 +196,7 @@ def render_all(document: Mapping[str, Any], config: Config, badges: bool = True)
     return {
         MAINTENANCE_PAGE: render_maintenance(document, config.maintenance).encode(),
         STATUS_JSON: json.dumps(document, separators=(",", ":")).encode(),
-        INDEX: render_index(document).encode(),
+        INDEX: render_index(document, subscribe_url=config.settings.subscribe_url).encode(),
         FEED: render_feed(document).encode(),
         HISTORY: render_history(document).encode(),
         **(render_badges(document) if badges else {}),

@@ -6,16 +6,23 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from chalicelib.statuspage.escape import html_text as e
-
 FORM_TYPE = "application/x-www-form-urlencoded"
+PATH = "/subscribe"
 
 
-def register(app: Any, subscriptions: Callable[[], Any]) -> None:
+def register(
+    app: Any,
+    subscriptions: Callable[[], Any],
+    counted: Callable[[Callable[..., Any]], Callable[..., Any]] = lambda view: view,
+) -> None:
+    """`counted` wraps the view (wiring.counts_errors: a failure is counted, then answered 500)."""
     from chalice import Response
 
-    @app.route("/subscribe", methods=["POST"], content_types=[FORM_TYPE])
+    @app.route(PATH, methods=["POST"], content_types=[FORM_TYPE])
+    @counted
     def subscribe() -> Any:
+        from html import escape as e  # here: app.py's other functions skip it
+
         outcome = subscriptions().handle(app.current_request.raw_body, time.time())
         page = (
             '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Subscription</title>'

@@ -24,11 +24,12 @@ from chalice.local import LambdaContext
 from autoheal_ops.iam import policy, stage_tag
 from autoheal_ops.policy_eval import decide
 from autoheal_ops.render import resolve
-from autoheal_ops.stage import StageNames, functions
+from autoheal_ops.stage import API_HANDLER, StageNames, functions
 from chalicelib import wiring
 from chalicelib.config import parse_config
 from chalicelib.state.store import StateStore
 from chalicelib.state.thresholds import DOWN, MonitorState
+from chalicelib.subscriptions.route import FORM_TYPE
 from sandbox.fleet import launch_instances
 from sandbox.moto_server import MotoServer
 from sandbox.provision import Member, provision, provision_load_balancers
@@ -81,6 +82,16 @@ class World:
         wiring.reset()
         with self.recorder.acting_as(function):
             return self.app.app.handler_map[function](event, LambdaContext(function, 256, 60_000))
+
+    def post(self, path: str, body: bytes) -> dict[str, Any]:
+        """A form's POST through API Gateway's proxy event to the app's routes (api_handler)."""
+        from chalice.config import Config
+        from chalice.local import LocalGateway
+
+        wiring.reset()
+        headers = {"content-type": FORM_TYPE}
+        with self.recorder.acting_as(API_HANDLER):
+            return LocalGateway(self.app.app, Config.create()).handle_request("POST", path, headers, body)
 
     def sample(self, name: str) -> dict[str, Any]:
         return json.loads((ROOT / "events" / name).read_text())
@@ -164,6 +175,8 @@ def drive(world: World) -> None:
     world.invoke("shift_traffic", world.sample("shift-promote.json"))  # after_promote: SendCommand
     world.invoke("shift_traffic", {"action": "start", "deployment": "web", "to": "web-blue"})
     world.invoke("shift_traffic", {"action": "abort", "deployment": "web", "reason": "test"})
+    answer = world.post("/subscribe", b"email=ana%40example.com&component=web")  # the status page's form
+    assert answer["statusCode"] == 202, answer
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +224,7 @@ EXPECTED = {  # what each flow must have reached, or the test above checked less
     "follow_up": {"sns:Publish", "elasticloadbalancing:ModifyListener"},
     "shift_traffic": {"elasticloadbalancing:ModifyListener", "ssm:SendCommand"},
     "advance": {"elasticloadbalancing:ModifyListener"},
+    API_HANDLER: {"dynamodb:UpdateItem", "sns:Subscribe"},
 }
 
 

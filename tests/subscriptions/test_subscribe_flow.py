@@ -1,37 +1,69 @@
-"""Per-component subscriptions end to end on the local AWS: the form's POST through Chalice's
-test client, a pending e-mail subscription with the component's filter, and an incident opened
-through the deployed on_alarm reaching only that component's subscribers, in public words."""
+"""Per-component subscriptions end to end on the local AWS: the status page's form posted over
+HTTP to the deployed app's route on Chalice's local server, a pending e-mail subscription with
+the component's filter, and incidents reaching only their components' subscribers, in public words."""
 
 from __future__ import annotations
 
 import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from chalice import Chalice
-from chalice.local import LambdaContext
-from chalice.test import Client
+from chalice.config import Config as ChaliceConfig
+from chalice.local import LambdaContext, create_local_server
 
 from chalicelib import wiring
 from chalicelib.aws.clients import client, topic_arn
 from chalicelib.notify.notice import Notice
 from chalicelib.notify.sns import SnsNotifier
+from chalicelib.subscriptions.announce import PublicNotices
 from chalicelib.subscriptions.form import FormError, read_form
-from chalicelib.subscriptions.route import FORM_TYPE, register
-from chalicelib.subscriptions.service import PER_DAY, Subscriptions, filter_policy
+from chalicelib.subscriptions.route import FORM_TYPE, PATH
+from chalicelib.subscriptions.service import PER_DAY, filter_policy
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 MONITORS = """monitors:
   - {name: web, url: 'http://127.0.0.1:9/healthz', component: Website}
   - {name: api, url: 'http://127.0.0.1:9/api/healthz', component: API}
 """
-FORM = {"Content-Type": FORM_TYPE}
 
 
-def subscriptions() -> Subscriptions:
-    config = wiring.config()
-    components = [m.component or m.name for m in config.monitors]
-    return Subscriptions(topic_arn(config.settings.notify_topic), config.settings.state_table, components)
+@pytest.fixture
+def served(deploy) -> Iterator[tuple[Any, str]]:
+    """autoheal deployed, and its app.py's routes on Chalice's local server: the form's URL."""
+    deployment = deploy(MONITORS)
+    server = create_local_server(deployment.app.app, ChaliceConfig.create(), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server.server_address[:2]
+    try:
+        yield deployment, f"http://{host}:{port}{PATH}"
+    finally:
+        server.shutdown()
+
+
+def post(url: str, body: bytes) -> tuple[int, str]:
+    """The form's plain POST, as a browser sends it without JavaScript."""
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": FORM_TYPE}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode()
+
+
+def email_subscriptions(topic: str) -> dict[str, dict]:
+    """Each address's subscription, with its attributes as SNS holds them."""
+    sns = client("sns")
+    found = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    return {
+        s["Endpoint"]: sns.get_subscription_attributes(SubscriptionArn=s["SubscriptionArn"])["Attributes"]
+        for s in found
+        if s["Protocol"] == "email"
+    }
 
 
 def stand_in(topic: str, name: str, components: list[str]) -> str:
@@ -56,32 +88,54 @@ def probe_alarm() -> dict:
     return event
 
 
-def test_the_form_subscribes_an_address_pending_with_its_components_filter(deploy):
-    deploy(MONITORS)
-    app = Chalice("subscribe-under-test")
-    register(app, subscriptions)
-    with Client(app) as http:
-        answer = http.http.post("/subscribe", headers=FORM, body=b"email=ana%40example.com&component=API")
-        assert answer.status_code == 202 and "follow the link" in answer.body.decode()
-        assert answer.headers["Content-Type"].startswith("text/html")
-        bad = http.http.post("/subscribe", headers=FORM, body=b"email=ana%40example.com&component=Nope")
-        assert bad.status_code == 400
+def test_the_form_to_a_notice_for_the_chosen_component_only(served, httpserver):
+    """Form -> route -> pending subscription with the component's filter -> an incident of that
+    component reaches the address, one of another component does not."""
+    deployment, route = served
+    assert post(route, b"email=ana%40example.com&component=Website")[0] == 202
+    status, page = post(route, b"email=bo%40example.com&component=API")
+    assert status == 202 and "Check bo@example.com: follow the link" in page
+    assert post(route, b"email=cy%40example.com&component=Nope")[0] == 400  # not a component of the page
     topic = topic_arn(wiring.config().settings.notify_topic)
-    [mine] = [
-        s
-        for s in client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
-        if s["Protocol"] == "email"
-    ]
-    assert mine["Endpoint"] == "ana@example.com"
-    attributes = client("sns").get_subscription_attributes(SubscriptionArn=mine["SubscriptionArn"])[
-        "Attributes"
-    ]
-    assert json.loads(attributes["FilterPolicy"]) == {"audience": ["public"], "component": ["API"]}
+    asked = email_subscriptions(topic)
+    assert sorted(asked) == ["ana@example.com", "bo@example.com"]  # SNS mails each its confirmation
+    policies = {address: json.loads(a["FilterPolicy"]) for address, a in asked.items()}
+    assert policies == {
+        "ana@example.com": {"audience": ["public"], "component": ["Website"]},
+        "bo@example.com": {"audience": ["public"], "component": ["API"]},
+    }
+    # Each mailbox, once its address confirmed: moto delivers no e-mail, so an HTTP endpoint on
+    # loopback stands in for it, subscribed with the filter SNS holds for that address.
+    for address, attributes in asked.items():
+        mailbox = httpserver.url_for(f"/{address.split('@')[0]}")
+        client("sns").subscribe(
+            TopicArn=topic,
+            Protocol="http",
+            Endpoint=mailbox,
+            Attributes={"FilterPolicy": attributes["FilterPolicy"]},
+        )
+    httpserver.expect_request("/ana", method="POST").respond_with_data("")
+    httpserver.expect_request("/bo", method="POST").respond_with_data("")
+
+    def inbox(name: str) -> list[str]:
+        return [json.loads(r.get_data())["Message"] for r, _ in httpserver.log if r.path == f"/{name}"]
+
+    # web (component Website) goes down: the deployed on_alarm opens its incident.
+    deployment.app.app.handler_map["on_alarm"](probe_alarm(), LambdaContext("on_alarm", 256, 60_000))
+    [notice] = inbox("ana")
+    assert notice.startswith("Incident: Website disrupted\nAffects: Website.")
+    assert inbox("bo") == []
+    # The page's notice of an API incident reaches bo alone.
+    components = ["API", "Website"]
+    PublicNotices(topic, components).announce({"title": "API disrupted", "components": ["API"]}, "opened")
+    assert [m.split("\n")[0] for m in inbox("bo")] == ["Incident: API disrupted"]
+    assert len(inbox("ana")) == 1
+    assert all(r.method == "POST" for r, _ in httpserver.log) and len(httpserver.log) == 2
 
 
 def test_an_address_may_ask_only_a_few_times_a_day(deploy):
     deploy(MONITORS)
-    service = subscriptions()
+    service = wiring.subscriptions()
     outcomes = [service.handle(b"email=bo%40example.com", 1_750_000_000.0).status for _ in range(PER_DAY + 2)]
     assert outcomes == [202] * PER_DAY + [429, 429]
     assert service.handle(b"email=bo%40example.com", 1_750_000_000.0 + 86400).status == 202  # the next day
@@ -118,3 +172,16 @@ def test_an_incident_reaches_its_components_subscribers_only_in_public_words(dep
 def test_the_form_refuses_what_is_not_one_address(body):
     with pytest.raises(FormError):
         read_form(body, ["API"])
+
+
+def test_a_failing_subscribe_answers_500_and_is_counted_as_the_api_handlers(deploy, capsys):
+    from chalice.local import LocalGateway
+
+    deployment = deploy(MONITORS)
+    client("sns").delete_topic(TopicArn=topic_arn(wiring.config().settings.notify_topic))
+    gateway = LocalGateway(deployment.app.app, ChaliceConfig.create())
+    answer = gateway.handle_request("POST", PATH, {"content-type": FORM_TYPE}, b"email=di%40example.com")
+    assert answer["statusCode"] == 500
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    counted = [d for d in documents if "HandlerErrors" in d]
+    assert [(d["Function"], d["HandlerErrors"]) for d in counted] == [("api_handler", [1.0])]
