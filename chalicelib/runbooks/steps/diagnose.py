@@ -128,7 +128,9 @@ def send_once(
     if bucket is None or bucket == settings.status_bucket:  # refused at config load; never public
         data["line"] = "diagnosis not kept: settings.diagnostics_bucket names no private bucket"
         return False
-    data.update(token=uuid.uuid4().hex[:16], sent_after=ctx.now - 5, prefix=key_prefix(incident.key))
+    # The timeout counts from the intent: a run that finds its command again waits no longer.
+    now = ctx.now
+    data.update(token=uuid.uuid4().hex[:16], sent_after=now - 5, sent_at=now, prefix=key_prefix(incident.key))
     ctx.checkpoint(incident)
     wanted = {**parameters, "lines": [str(options["lines"])]}
     try:
@@ -144,7 +146,6 @@ def send_once(
     except Exception as exc:  # noqa: BLE001 - a diagnosis never holds the action back
         data["line"] = f"diagnosis not kept: {document} could not be sent ({describe_error(exc)})"
         return False
-    data["sent_at"] = ctx.now
     incident.tell(ctx.now, f"diagnosis sent to {', '.join(targets)} (command {data['command_id']})")
     ctx.checkpoint(incident)  # at once: a resumed run waits for this one, never sends another
     return True
