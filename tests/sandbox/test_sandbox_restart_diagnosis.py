@@ -30,7 +30,7 @@ from chalicelib.notify.notice import Notice
 from chalicelib.runbooks.actions import AwsActions
 from chalicelib.runbooks.budget import BudgetStore
 from chalicelib.runbooks.engine import RunbookEngine
-from chalicelib.runbooks.incident import Incident
+from chalicelib.runbooks.incident import PAUSED, Incident
 from chalicelib.runbooks.incident_store import IncidentStore
 from chalicelib.state.thresholds import DOWN, MonitorState
 from chalicelib.statuspage.extras import site_extras
@@ -244,6 +244,26 @@ def test_a_diagnosis_that_hangs_delays_the_restart_by_no_more_than_its_timeout(
     [line] = [line for line in diagnosis_lines(incident) if "not finished" in line]
     assert f"not finished within {QUICK_TIMEOUT:g}s" in line
     assert restarted(world, hung)  # once the agent gave up on the slow one (its 8 s)
+
+
+def test_an_invocation_near_its_end_restarts_without_waiting_out_the_diagnosis(
+    world: World, hung: dict[str, Any]
+) -> None:
+    """20 s of diagnosis cannot fit in 6 s: the restart goes out in this invocation all the same
+    (its result is awaited by the next), rather than a minute later with the next tick."""
+    engine, actions = world.engine(world.with_document("t-dx-slow-diagnose"))
+    incident = new_incident()
+    engine.start(incident, "restart-web", time.monotonic() + 6)
+
+    delay = actions.sent_at("t-dx-restart") - actions.sent_at("t-dx-slow-diagnose")
+    assert delay <= 6, delay
+    assert any("not finished within this invocation's end" in line for line in diagnosis_lines(incident))
+    [restart] = world.commands(incident)["t-dx-restart"]
+    assert world.agent.wait_for(restart, timeout=30)  # once the agent gave up on the slow one
+    assert restarted(world, hung)
+    if incident.run.state == PAUSED:  # out of time before the restart's result: the next tick
+        engine.resume(incident, time.monotonic() + 60)
+    assert world.commands(incident)["t-dx-restart"] == [restart]  # awaited, never sent again
 
 
 @pytest.mark.parametrize(

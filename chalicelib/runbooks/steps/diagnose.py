@@ -3,8 +3,9 @@
 The stage's read-only diagnose document runs on the wave's instances, its whole output written
 by each instance's agent to the private diagnostics bucket (`settings.diagnostics_bucket`, never
 the public status bucket). autoheal waits for it at most its timeout (20 s, the document's own,
-unless `timeout` is shorter), then goes on whatever happened: a diagnosis that failed, hung or
-could not be sent is told in the story and never holds back the action after it.
+unless `timeout` is shorter) and never past the invocation's end, then goes on whatever
+happened: a diagnosis that failed, hung or could not be sent is told in the story and never
+holds back the action after it.
 
 Sent once, as any command: the intent (a token in the Comment) is checkpointed before
 SendCommand and the command id right after; the wait is measured from when it was sent (wall
@@ -24,7 +25,7 @@ from chalicelib.config.fields import Section, shown
 from chalicelib.config.model import Config
 from chalicelib.runbooks.actions import UnsafeParameter, read_service, restart_parameters
 from chalicelib.runbooks.steps import register
-from chalicelib.runbooks.steps.base import NEXT, PAUSE, SEND_COMMAND, StepContext, StepKind
+from chalicelib.runbooks.steps.base import NEXT, SEND_COMMAND, StepContext, StepKind
 from chalicelib.runbooks.steps.command import last_line
 
 TIMEOUT = 20.0  # the diagnose document's own timeoutSeconds: waiting longer finds nothing more
@@ -85,8 +86,8 @@ def key_prefix(incident_key: str) -> str:
 def diagnose_first(
     ctx: StepContext, targets: list[str], parameters: Mapping[str, list[str]], options: Mapping[str, Any]
 ) -> str:
-    """Diagnose `targets`, once; NEXT when the action may go on, PAUSE when this invocation ran
-    out of time while it waited (the next one waits what is left of the timeout, no more)."""
+    """Diagnose `targets`, once, then NEXT: the action goes on in this same invocation, after at
+    most what is left of the timeout (or of the invocation, when that ends first)."""
     data: dict[str, Any] = ctx.incident.run.step_data.setdefault("diagnosis", {})
     if data.get("done"):
         return NEXT
@@ -100,10 +101,11 @@ def diagnose_first(
     except Exception as exc:  # noqa: BLE001 - a diagnosis never holds the action back
         said = f"its result could not be read ({describe_error(exc)})"
         return finish(ctx, data, f"diagnosis {data['command_id']}: {said}")
-    if ctx.deadline < started + left and not all_done(results):  # cut short by the Lambda's end
-        return PAUSE
+    # Cut short by the invocation's end rather than by the timeout: the action does not wait for
+    # the next invocation, which may be a minute away.
+    limit = "this invocation's end" if ctx.deadline < started + left else f"{float(options['timeout']):g}s"
     output = OutputBucket(str(settings.diagnostics_bucket), data["prefix"])
-    return finish(ctx, data, outcome_line(results, data["command_id"], output, float(options["timeout"])))
+    return finish(ctx, data, outcome_line(results, data["command_id"], output, limit))
 
 
 def send_once(
@@ -151,13 +153,7 @@ def send_once(
     return True
 
 
-def all_done(results: list[InvocationResult]) -> bool:
-    return all(r.status in TERMINAL for r in results)
-
-
-def outcome_line(
-    results: list[InvocationResult], command_id: str, output: OutputBucket, timeout: float
-) -> str:
+def outcome_line(results: list[InvocationResult], command_id: str, output: OutputBucket, limit: str) -> str:
     """One line for people: where each instance's diagnosis is kept, or why it is not."""
     parts = []
     for r in results:
@@ -165,9 +161,7 @@ def outcome_line(
         if r.status == "Success":
             parts.append(f"{r.instance_id} kept at {where}")
         elif r.status not in TERMINAL:
-            parts.append(
-                f"{r.instance_id} not finished within {timeout:g}s ({r.status}); if it ends: {where}"
-            )
+            parts.append(f"{r.instance_id} not finished within {limit} ({r.status}); if it ends: {where}")
         else:
             said = f": {last_line(r.output)}" if r.output.strip() else ""
             parts.append(f"{r.instance_id} failed ({r.status}{said}); any output: {where}")

@@ -18,7 +18,7 @@ from chalicelib.config.fields import Section
 from chalicelib.config.model import Config
 from chalicelib.runbooks.actions import UnsafeParameter, read_service, restart_parameters
 from chalicelib.runbooks.steps import register
-from chalicelib.runbooks.steps.base import ESCALATED, PAUSE, SEND_COMMAND, StepContext, StepKind
+from chalicelib.runbooks.steps.base import ESCALATED, SEND_COMMAND, StepContext, StepKind
 from chalicelib.runbooks.steps.command import send_command_step
 from chalicelib.runbooks.steps.diagnose import diagnose_first, read_option, settings_problems
 
@@ -46,11 +46,8 @@ class Restart(StepKind):
         except UnsafeParameter as exc:
             ctx.engine.escalate(ctx.incident, f"restart refused: {exc}")
             return ESCALATED
-        if (
-            params.get("diagnose")
-            and diagnose_first(ctx, ctx.targets, parameters, params["diagnose"]) == PAUSE
-        ):
-            return PAUSE
+        if params.get("diagnose"):  # then the restart, whatever the diagnosis came to
+            diagnose_first(ctx, ctx.targets, parameters, params["diagnose"])
         document = ctx.engine.config.settings.restart_document
         summary = f"restart {parameters['service'][0]} ({parameters['manager'][0]})"
         return send_command_step(ctx, document, parameters, summary)
