@@ -329,3 +329,35 @@ def test_dying_around_the_diagnosis_neither_repeats_nor_loses_the_restart(
     assert [len(commands.get(d, [])) for d in ("t-dx-diagnose", "t-dx-restart")] == [1, 1], commands
     assert any("kept at s3://" in line for line in resumed.story), resumed.story
     assert restarted(world, hung)
+
+
+def test_check_live_finds_the_diagnose_document_and_refuses_a_bucket_that_is_not_private(
+    world: World,
+) -> None:
+    from autoheal_ops.check import kind_lookups
+
+    def failing(config: Config) -> dict[str, str]:
+        found = {}
+        for what, lookup in kind_lookups(config):
+            try:
+                lookup()
+            except Exception as exc:  # noqa: BLE001 - what check --live reports
+                found[what] = f"{type(exc).__name__}: {exc}"
+        return found
+
+    assert failing(world.config) == {}
+    assert list(failing(world.with_document("t-dx-no-such-document"))) == [
+        "settings.diagnose_document: document t-dx-no-such-document"
+    ]
+    s3 = client("s3")
+    block = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
+    s3.put_public_access_block(
+        Bucket=BUCKET, PublicAccessBlockConfiguration={**block, "BlockPublicPolicy": False}
+    )
+    try:
+        assert failing(world.config) == {
+            f"settings.diagnostics_bucket: bucket {BUCKET}": f"PermissionError: {BUCKET} is not private:"
+            " Block Public Access has BlockPublicPolicy off"
+        }
+    finally:
+        s3.put_public_access_block(Bucket=BUCKET, PublicAccessBlockConfiguration=block)

@@ -22,6 +22,7 @@ from typing import Any, Mapping, Optional
 from chalicelib.aws.errors import describe_error
 from chalicelib.aws.ssm import TERMINAL, InvocationResult, OutputBucket, output_key
 from chalicelib.config.fields import Section, shown
+from chalicelib.config.kinds import Lookup
 from chalicelib.config.model import Config
 from chalicelib.runbooks.actions import UnsafeParameter, read_service, restart_parameters
 from chalicelib.runbooks.steps import register
@@ -36,6 +37,7 @@ PREFIX = "diagnoses"
 # The least SendCommand accepts: a diagnosis that starts later would see the state after the
 # restart, which is worse than none.
 DELIVERY_TIMEOUT = 30
+PUBLIC_ACCESS_BLOCK = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
 def read_options(s: Section) -> dict[str, Any]:
@@ -72,6 +74,37 @@ def settings_problems(config: Config, where: str) -> list[str]:
     if bucket == config.settings.status_bucket:
         return [f"settings.diagnostics_bucket: must not be the public status bucket ({bucket!r})"]
     return []
+
+
+def live_lookups(config: Config) -> list[Lookup]:
+    """`check --live`: the diagnose document exists, and so does the bucket, private."""
+    from chalicelib.aws.clients import client
+
+    document, bucket = config.settings.diagnose_document, config.settings.diagnostics_bucket
+    found = [
+        (
+            f"settings.diagnose_document: document {document}",
+            lambda: client("ssm").describe_document(Name=document),
+        )
+    ]
+    if bucket is not None:
+        found.append((f"settings.diagnostics_bucket: bucket {bucket}", lambda: private_bucket(bucket)))
+    return found
+
+
+def private_bucket(bucket: str) -> None:
+    """Raises unless the bucket (its account and region filled in, as deployed) blocks all
+    public access."""
+    from chalicelib.aws.clients import client
+
+    if "${AWS::" in bucket:
+        sts = client("sts")
+        account, region = sts.get_caller_identity()["Account"], sts.meta.region_name
+        bucket = bucket.replace("${AWS::AccountId}", account).replace("${AWS::Region}", region)
+    found = client("s3").get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    if not all(found.get(key) for key in PUBLIC_ACCESS_BLOCK):
+        off = ", ".join(key for key in PUBLIC_ACCESS_BLOCK if not found.get(key))
+        raise PermissionError(f"{bucket} is not private: Block Public Access has {off} off")
 
 
 def key_prefix(incident_key: str) -> str:
@@ -191,6 +224,10 @@ class Diagnose(StepKind):
     @classmethod
     def cross_check(cls, params: Mapping[str, Any], config: Config, where: str) -> list[str]:
         return settings_problems(config, where)
+
+    @classmethod
+    def lookups(cls, params: Mapping[str, Any], config: Config, where: str) -> list[Lookup]:
+        return live_lookups(config)
 
     def execute(self, ctx: StepContext, params: Mapping[str, Any]) -> str:
         try:

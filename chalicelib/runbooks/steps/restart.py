@@ -15,12 +15,13 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from chalicelib.config.fields import Section
+from chalicelib.config.kinds import Lookup
 from chalicelib.config.model import Config
 from chalicelib.runbooks.actions import UnsafeParameter, read_service, restart_parameters
 from chalicelib.runbooks.steps import register
 from chalicelib.runbooks.steps.base import ESCALATED, SEND_COMMAND, StepContext, StepKind
 from chalicelib.runbooks.steps.command import send_command_step
-from chalicelib.runbooks.steps.diagnose import diagnose_first, read_option, settings_problems
+from chalicelib.runbooks.steps.diagnose import diagnose_first, live_lookups, read_option, settings_problems
 
 
 @register
@@ -39,6 +40,10 @@ class Restart(StepKind):
     @classmethod
     def cross_check(cls, params: Mapping[str, Any], config: Config, where: str) -> list[str]:
         return settings_problems(config, f"{where}.diagnose") if params.get("diagnose") else []
+
+    @classmethod
+    def lookups(cls, params: Mapping[str, Any], config: Config, where: str) -> list[Lookup]:
+        return live_lookups(config) if params.get("diagnose") else []
 
     def execute(self, ctx: StepContext, params: Mapping[str, Any]) -> str:
         try:
