@@ -107,15 +107,19 @@ def wait_for_invocations(
     poll_seconds: float = 1.0,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> list[InvocationResult]:
-    """Poll GetCommandInvocation per instance until each is terminal or `until` (monotonic) passes."""
+    """Poll GetCommandInvocation per instance until each is terminal or `until` (monotonic) passes.
+
+    The last poll is at `until`, not up to `poll_seconds` before it: a diagnosis given 2 s gets
+    2 s, not 1."""
     results: dict[str, InvocationResult] = {}
     while True:
         for instance_id in instance_ids:
             if instance_id not in results or results[instance_id].status not in TERMINAL:
                 results[instance_id] = fetch_invocation(command_id, instance_id)
-        if all(r.status in TERMINAL for r in results.values()) or monotonic() + poll_seconds > until:
+        left = until - monotonic()
+        if all(r.status in TERMINAL for r in results.values()) or left <= 0:
             return [results[i] for i in instance_ids]
-        time.sleep(poll_seconds)
+        time.sleep(min(poll_seconds, left))
 
 
 def fetch_invocation(command_id: str, instance_id: str) -> InvocationResult:

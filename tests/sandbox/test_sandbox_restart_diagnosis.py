@@ -240,7 +240,7 @@ def test_a_diagnosis_that_hangs_delays_the_restart_by_no_more_than_its_timeout(
     engine.start(incident, "restart-web-quick", time.monotonic() + 120)
 
     delay = actions.sent_at("t-dx-restart") - actions.sent_at("t-dx-slow-diagnose")
-    assert delay <= QUICK_TIMEOUT + 0.5, delay
+    assert QUICK_TIMEOUT - 0.2 <= delay <= QUICK_TIMEOUT + 0.5, delay  # its whole timeout, no more
     [line] = [line for line in diagnosis_lines(incident) if "not finished" in line]
     assert f"not finished within {QUICK_TIMEOUT:g}s" in line
     assert restarted(world, hung)  # once the agent gave up on the slow one (its 8 s)
