@@ -52,8 +52,17 @@ class StageNames:
         return f"{self.prefix}-status-${{AWS::AccountId}}-${{AWS::Region}}"
 
     @property
+    def diagnostics_bucket(self) -> str:
+        """Private: where diagnoses before a restart are kept (never the public status bucket)."""
+        return f"{self.prefix}-diagnostics-${{AWS::AccountId}}-${{AWS::Region}}"
+
+    @property
     def restart_document(self) -> str:
         return f"{self.prefix}-restart"
+
+    @property
+    def diagnose_document(self) -> str:
+        return f"{self.prefix}-diagnose"
 
     @property
     def chat_webhook_parameter(self) -> str:
@@ -81,7 +90,9 @@ class StageNames:
             "AUTOHEAL_ALARM_TOPIC": self.alarm_topic,
             "AUTOHEAL_NOTIFY_TOPIC": self.notify_topic,
             "AUTOHEAL_STATUS_BUCKET": self.status_bucket,
+            "AUTOHEAL_DIAGNOSTICS_BUCKET": self.diagnostics_bucket,
             "AUTOHEAL_RESTART_DOCUMENT": self.restart_document,
+            "AUTOHEAL_DIAGNOSE_DOCUMENT": self.diagnose_document,
             "AUTOHEAL_CHAT_WEBHOOK_PARAMETER": self.chat_webhook_parameter,
             "AUTOHEAL_METRICS_NAMESPACE": self.metrics_namespace,
         }

@@ -126,6 +126,8 @@ def read_settings(s: Section) -> Settings:
         probe_workers=s.integer("probe_workers", 256, minimum=1),
         remind_every=s.duration("remind_every", 1800.0),
         restart_document=s.string("restart_document", "autoheal-restart"),
+        diagnose_document=s.string("diagnose_document", "autoheal-diagnose"),
+        diagnostics_bucket=s.string("diagnostics_bucket", None),
         group_wait=read_group_wait(s),
         notify=(notify := read_notify(s.section("notify"), s.data)),
         digest=read_digest(s, notify),

@@ -52,6 +52,8 @@ class Settings:
     probe_workers: int = 256  # probes in flight at once
     remind_every: Optional[float] = 1800.0  # reminders while an incident stays open
     restart_document: str = "autoheal-restart"  # the project's own SSM Command document
+    diagnose_document: str = "autoheal-diagnose"  # read-only: what a restart would destroy
+    diagnostics_bucket: Optional[str] = None  # private; where diagnoses are kept (`diagnose`)
     # How long the opening message of an incident waits for the other signals of the same
     # outage (0: no wait). It never delays an action.
     group_wait: float = 5.0
