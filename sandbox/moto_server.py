@@ -208,6 +208,7 @@ def patch_moto() -> None:
     _patch_cloudwatch_dimension_order()
     _patch_cloudwatch_percentiles()
     _patch_cloudformation_document_content()
+    _patch_cloudformation_bucket_public_access_block()
     _patch_cloudformation_template_url()
     _patch_cloudformation_sam_transform()
     _patch_account_settings_apis()
@@ -237,6 +238,36 @@ def _patch_cloudformation_document_content() -> None:
         return original(cls, resource_name, cloudformation_json, *args, **kwargs)
 
     Document.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+def _patch_cloudformation_bucket_public_access_block() -> None:
+    """CloudFormation: an AWS::S3::Bucket's PublicAccessBlockConfiguration is applied, as AWS does.
+
+    moto 5.2.5 creates the bucket and drops the property, so GetPublicAccessBlock answers
+    NoSuchPublicAccessBlockConfiguration and `check --live` (rightly) refuses the private
+    diagnostics bucket of a stack deployed exactly as the docs say.
+    """
+    from moto.s3.models import FakeBucket, s3_backends
+    from moto.utilities.utils import get_partition
+
+    original = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        block = cloudformation_json.get("Properties", {}).get("PublicAccessBlockConfiguration")
+        if block:
+            backend = s3_backends[account_id][get_partition(region_name)]
+            backend.put_public_access_block(bucket.name, dict(block))
+        return bucket
+
+    FakeBucket.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
 
 
 def _patch_apigateway_swagger_import() -> None:

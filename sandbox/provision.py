@@ -67,11 +67,9 @@ def provision(config: Config, chat_webhook_url: Optional[str] = None) -> Provisi
 
 def keep_private(bucket: str, properties: Mapping[str, Any]) -> None:
     """What moto's CloudFormation ignores of the diagnostics bucket, from the template's own
-    properties: Block Public Access, object ownership and the lifecycle that expires diagnoses."""
+    properties: object ownership and the lifecycle that expires diagnoses (its Block Public
+    Access is applied by the patched CloudFormation, `sandbox/moto_server.py`)."""
     s3 = client("s3")
-    s3.put_public_access_block(
-        Bucket=bucket, PublicAccessBlockConfiguration=dict(properties["PublicAccessBlockConfiguration"])
-    )
     s3.put_bucket_ownership_controls(
         Bucket=bucket, OwnershipControls={"Rules": list(properties["OwnershipControls"]["Rules"])}
     )
