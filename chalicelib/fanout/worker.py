@@ -1,0 +1,134 @@
+"""`probe_worker`: probe one shard with the probe's own engine and fold, then write its summary.
+
+A shard is a `ProbeRun` over a config holding the shard's monitors only (`ShardRun`): the same
+probing, thresholds, outbox and alarms, but its states are read by key (BatchGetItem, not the
+whole partition) and, instead of the status site, one summary per shard and cycle is written.
+Only states that changed are written.
+
+SQS delivers with partial batch responses: a message whose shard could not be probed or
+summarised is returned in `batchItemFailures`, so it alone becomes visible again and is retried;
+after three receives the queue's redrive moves it to the dead-letter queue, whose depth alarm
+pages. A message read late (a retry after a worker died) still gets its whole bound, so none of
+its monitors is skipped; one read more than a minute late is dropped (logged): the next
+minute's message covers its monitors, and the site shows them unknown meanwhile.
+
+>>> ShardWorker(config, engine).handle(event["Records"], deadline)  # doctest: +SKIP
+{'batchItemFailures': []}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.config.model import Config
+from chalicelib.fanout.message import ShardMessage
+from chalicelib.fanout.summaries import Summary, SummaryStore
+from chalicelib.handlers.probe import Invocation, ProbeRun, publish_deadline
+from chalicelib.probe.engine import ProbeEngine
+from chalicelib.state.store import PARTITION as MONITORS
+from chalicelib.state.store import StateStore, from_item
+from chalicelib.state.thresholds import MonitorState
+
+logger = Logger(service="autoheal", child=True)
+
+STALE = 60.0  # seconds past its due time a message is dropped: the next minute's covers its shard
+ON_TIME = 1.0  # a message started later than this past its due time gets a whole bound from now
+RESERVE = 2.0  # kept from the Lambda's deadline for the summary and the response
+
+
+class ShardStates(StateStore):
+    """The states of one shard's monitors, read by key."""
+
+    def __init__(self, table_name: str, monitors: Sequence[str]) -> None:
+        super().__init__(table_name)
+        self.monitors = list(monitors)
+
+    def load_with_outbox(self) -> tuple[dict[str, MonitorState], dict[str, list[dict[str, Any]]]]:
+        import json
+
+        from chalicelib.aws import dynamodb
+
+        states: dict[str, MonitorState] = {}
+        outbox: dict[str, list[dict[str, Any]]] = {}
+        for name, item in dynamodb.get_many(self.table_name, MONITORS, self.monitors).items():
+            states[name] = from_item(item)
+            if item.get("outbox"):
+                outbox[name] = [json.loads(m) for m in item["outbox"]]
+        return states, outbox
+
+
+class ShardRun(ProbeRun):
+    """ProbeRun over one shard: the site is left to the scheduler (the summary feeds it)."""
+
+    def __init__(self, config: Config, engine: ProbeEngine, **clocks: Callable[[], float]) -> None:
+        super().__init__(config, engine, **clocks)
+        self.store = ShardStates(config.settings.state_table, [m.name for m in config.monitors])
+
+    def publish_status(self, run: Invocation, states: Mapping[str, MonitorState]) -> None:
+        return None
+
+
+class ShardWorker:
+    def __init__(
+        self,
+        config: Config,
+        engine: ProbeEngine,
+        summaries: SummaryStore | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.summaries = summaries or SummaryStore(config.settings.state_table)
+        self.clock = clock
+        self.monotonic = monotonic
+
+    def handle(self, records: Sequence[Mapping[str, Any]], deadline: float) -> dict:
+        """SQS's partial batch response: the ids of the messages to deliver again."""
+        failures = []
+        for record in records:
+            try:
+                self.probe(ShardMessage.parse(record["body"]), deadline)
+            except Exception as exc:  # noqa: BLE001 - this message is retried, the others are not
+                logger.exception(
+                    f"shard message {record.get('messageId')} failed: {type(exc).__name__}: {exc}",
+                    extra={"message_id": record.get("messageId")},
+                )
+                failures.append({"itemIdentifier": record["messageId"]})
+        return {"batchItemFailures": failures}
+
+    def probe(self, message: ShardMessage, deadline: float) -> dict:
+        """Probe the shard until its cycle's end; raises when its summary could not be written."""
+        now = self.clock()
+        if now > message.due + STALE:
+            logger.warning(
+                f"shard {message.shard} cycle {message.tick:.0f}#{message.cycle} read {now - message.due:.0f} s "
+                "after it was due: dropped, the next minute's message covers it",
+                extra={"shard": message.shard},
+            )
+            return {"dropped": True}
+        if message.due > now:  # SQS delays are whole seconds: start on time, not early
+            time.sleep(min(message.due - now, 1.0))
+        bound = message.ends - message.due
+        until = message.ends if now <= message.due + ON_TIME else self.clock() + bound
+        started = self.monotonic()
+        ends = min(deadline - RESERVE, started + max(0.0, until - self.clock()))
+        run = ShardRun(self.subset(message.monitors), self.engine, monotonic=self.monotonic, clock=self.clock)
+        invocation = Invocation(publish_by=publish_deadline(started, ends))
+        run.cycle(invocation, ends)
+        if not invocation.trusted:
+            raise RuntimeError("; ".join(invocation.errors) or "shard state unreadable")
+        self.summaries.save(
+            Summary(message.shard, message.tick, message.cycle, self.clock(), dict(invocation.results))
+        )
+        return invocation.summary(invocation.states)
+
+    def subset(self, names: Sequence[str]) -> Config:
+        wanted = set(names)
+        return dataclasses.replace(
+            self.config, monitors=tuple(m for m in self.config.monitors if m.name in wanted)
+        )
