@@ -106,8 +106,8 @@ class ShardWorker:
         now = self.clock()
         if now > message.due + STALE:
             logger.warning(
-                f"shard {message.shard} cycle {message.tick:.0f}#{message.cycle} read {now - message.due:.0f} s "
-                "after it was due: dropped, the next minute's message covers it",
+                f"shard {message.shard} cycle {message.tick:.0f}#{message.cycle} read "
+                f"{now - message.due:.0f} s after it was due: dropped, the next minute's message covers it",
                 extra={"shard": message.shard},
             )
             return {"dropped": True}

@@ -45,7 +45,7 @@ def test_sub_minute_cadence_sends_one_message_per_shard_per_cycle():
     for shard in plan.shards:
         mine = sorted((m for m in found if m.shard == shard.index), key=lambda m: m.cycle)
         assert [m.cycle for m in mine] == list(range(6))
-        assert all(b.due - a.due == 10.0 for a, b in zip(mine, mine[1:]))
+        assert all(b.due - a.due == 10.0 for a, b in zip(mine, mine[1:], strict=False))
         assert all(m.ends - m.due <= 10.0 for m in mine)
 
 
