@@ -200,10 +200,26 @@ def advance():  # -> Advance
     return Advance(config(), build_shifter(config()))
 
 
-def probe_run():  # -> ProbeRun
+def probe_run():  # -> ProbeRun; above the fan-out threshold, the scheduler of shard messages
+    from chalicelib.fanout.setup import scheduler
     from chalicelib.handlers.probe import ProbeRun
 
-    return ProbeRun(config(), probe_engine())
+    return scheduler(config()) or ProbeRun(config(), probe_engine())
+
+
+PROBE_WORKERS = 50  # the shard queue's MaximumConcurrency: 50 shards of 400 monitors probed at once
+
+
+def probe_queue() -> str:
+    from chalicelib.fanout.setup import queue_name
+
+    return queue_name(config())
+
+
+def probe_worker():  # -> ShardWorker
+    from chalicelib.fanout.setup import worker
+
+    return worker(config())
 
 
 def reset() -> None:
