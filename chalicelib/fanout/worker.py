@@ -19,6 +19,7 @@ minute's message covers its monitors, and the site shows them unknown meanwhile.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from typing import Any, Callable, Mapping, Sequence
 
@@ -41,24 +42,47 @@ RESERVE = 2.0  # kept from the Lambda's deadline for the summary and the respons
 
 
 class ShardStates(StateStore):
-    """The states of one shard's monitors, read by key."""
+    """The states of one shard's monitors, read by key and eventually consistent: half the read
+    units of a consistent read, for every monitor every cycle. The last write to these items was
+    the shard's previous cycle, most of a period ago; a read that still missed it folds one cycle
+    from the state before (a transition seen again is one alarm change on_alarm already holds)."""
 
     def __init__(self, table_name: str, monitors: Sequence[str]) -> None:
         super().__init__(table_name)
         self.monitors = list(monitors)
 
     def load_with_outbox(self) -> tuple[dict[str, MonitorState], dict[str, list[dict[str, Any]]]]:
-        import json
-
-        from chalicelib.aws import dynamodb
-
         states: dict[str, MonitorState] = {}
         outbox: dict[str, list[dict[str, Any]]] = {}
-        for name, item in dynamodb.get_many(self.table_name, MONITORS, self.monitors).items():
+        for name, item in read_items(self.table_name, MONITORS, self.monitors).items():
             states[name] = from_item(item)
             if item.get("outbox"):
                 outbox[name] = [json.loads(m) for m in item["outbox"]]
         return states, outbox
+
+
+def read_items(table_name: str, pk: str, sort_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """BatchGetItem, eventually consistent, 100 keys a request, unprocessed keys asked again."""
+    from chalicelib.aws.clients import table
+    from chalicelib.aws.dynamodb import BATCH_GET_LIMIT, UNPROCESSED_ROUNDS, plain
+
+    resource = table(table_name).meta.client
+    found: dict[str, dict[str, Any]] = {}
+    keys = list(dict.fromkeys(sort_keys))
+    for start in range(0, len(keys), BATCH_GET_LIMIT):
+        chunk = [{"pk": pk, "sk": sk} for sk in keys[start : start + BATCH_GET_LIMIT]]
+        request = {table_name: {"Keys": chunk, "ConsistentRead": False}}
+        for _ in range(UNPROCESSED_ROUNDS):
+            answer = resource.batch_get_item(RequestItems=request)
+            for raw in answer.get("Responses", {}).get(table_name, []):
+                item = plain(raw)
+                found[item["sk"]] = item
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise RuntimeError(f"{table_name}: BatchGetItem kept keys unprocessed")
+    return found
 
 
 class ShardRun(ProbeRun):
