@@ -96,6 +96,26 @@ class ShardRun(ProbeRun):
         return None
 
 
+def fresh_pool(engine: ProbeEngine) -> None:
+    """Close the idle keep-alive connections of the shard this container probed before.
+
+    A warm container is handed any shard: kept, another shard's idle connections (each a
+    descriptor) would add up over invocations past Lambda's 1,024. They are closed on the probe
+    loop, the only thread that may touch them."""
+    from chalicelib.probe import loop
+    from chalicelib.probe.connections import Pool
+
+    old, engine.pool = engine.pool, Pool(engine.pool.per_host)
+
+    async def close() -> None:
+        for idle in old._idle.values():  # noqa: SLF001 - the pool has no public way to empty it
+            for connection in idle:
+                connection.close()
+        old._idle.clear()  # noqa: SLF001
+
+    loop.submit(close()).result(timeout=5)
+
+
 class ShardWorker:
     def __init__(
         self,
@@ -110,6 +130,7 @@ class ShardWorker:
         self.summaries = summaries or SummaryStore(config.settings.state_table)
         self.clock = clock
         self.monotonic = monotonic
+        self.last_shard: tuple[str, ...] = ()
 
     def handle(self, records: Sequence[Mapping[str, Any]], deadline: float) -> dict:
         """SQS's partial batch response: the ids of the messages to deliver again."""
@@ -137,6 +158,9 @@ class ShardWorker:
             return {"dropped": True}
         if message.due > now:  # SQS delays are whole seconds: start on time, not early
             time.sleep(min(message.due - now, 1.0))
+        if message.monitors != self.last_shard:
+            fresh_pool(self.engine)
+            self.last_shard = message.monitors
         bound = message.ends - message.due
         until = message.ends if now <= message.due + ON_TIME else self.clock() + bound
         started = self.monotonic()

@@ -195,3 +195,34 @@ def test_a_message_failing_three_times_lands_on_the_dead_letter_queue(world):
             break
     # Every shard's message: three receives each, then dead-lettered.
     assert int(dead) == len(fanout.plan.shards) and failures == 3 * len(fanout.plan.shards)
+
+
+def keep_alive(conn) -> None:
+    """Answers every request on the connection, HTTP/1.1 keep-alive."""
+    from tests.support.servers import read_request
+
+    body = b'{"status": "ok"}'
+    while read_request(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+def test_a_warm_worker_handed_another_shard_keeps_no_connection_of_the_last(deploy):
+    servers = {name: SocketServer(keep_alive) for name in MONITORS}
+    try:
+        lines = ["monitors:"]
+        for name in MONITORS:
+            lines += [f"  - name: {name}", f"    url: http://127.0.0.1:{servers[name].port}/healthz"]
+        deploy("\n".join(lines) + "\n")
+        fanout = Fanout(visibility=60)
+        fanout.schedule()
+        records = []
+        while batch := fanout.poller.receive():
+            records += batch
+        for record in records:  # one warm container, handed every shard in turn
+            assert fanout.worker.handle([record], time.monotonic() + 30) == {"batchItemFailures": []}
+        last = json.loads(records[-1]["body"])["monitors"]
+        assert all(servers[n].connections for n in MONITORS)  # every shard was probed on keep-alive
+        assert fanout.engine.pool.idle_count() == len(last)  # the last shard's, and no other's
+    finally:
+        for server in servers.values():
+            server.stop()
