@@ -295,6 +295,7 @@ def capability_statements(capability: str, function: str, names: StageNames, con
         return [allow("ProbeShardsSend", actions, arn("sqs", names.probe_queue))]
     if capability == "read_shards":  # what Lambda's SQS poller does with the worker's role
         actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+        actions += ["sqs:GetQueueUrl", "sqs:ChangeMessageVisibility"]  # a failed shard's quick retry
         return [allow("ProbeShardsRead", actions, arn("sqs", names.probe_queue))]
     if capability == "checks":  # every probe check kind's grants (the built-in ones need none)
         return grant_statements(kind_grants(CHECKS), names, config)

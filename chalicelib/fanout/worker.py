@@ -6,11 +6,13 @@ whole partition) and, instead of the status site, one summary per shard and cycl
 Only states that changed are written.
 
 SQS delivers with partial batch responses: a message whose shard could not be probed or
-summarised is returned in `batchItemFailures`, so it alone becomes visible again and is retried;
+summarised is returned in `batchItemFailures`, so it alone becomes visible again, after
+RETRY_SECONDS rather than the queue's visibility timeout (which must exceed the function's);
 after three receives the queue's redrive moves it to the dead-letter queue, whose depth alarm
-pages. A message read late (a retry after a worker died) still gets its whole bound, so none of
-its monitors is skipped; one read more than a minute late is dropped (logged): the next
-minute's message covers its monitors, and the site shows them unknown meanwhile.
+pages. A message read late (retried) still gets its whole bound, so none of its monitors is
+skipped. A worker that dies leaves its message to come back after the visibility timeout (90 s):
+read more than a minute after it was due, it is dropped (logged), since the next minute's
+message has covered its monitors; the site shows them unknown meanwhile.
 
 >>> ShardWorker(config, engine).handle(event["Records"], deadline)  # doctest: +SKIP
 {'batchItemFailures': []}
@@ -37,6 +39,7 @@ from chalicelib.state.thresholds import MonitorState
 logger = Logger(service="autoheal", child=True)
 
 STALE = 60.0  # seconds past its due time a message is dropped: the next minute's covers its shard
+RETRY_SECONDS = 2  # a failed message's visibility: retried within its minute, not after the queue's 90 s
 ON_TIME = 1.0  # a message started later than this past its due time gets a whole bound from now
 RESERVE = 2.0  # kept from the Lambda's deadline for the summary and the response
 
@@ -96,6 +99,24 @@ class ShardRun(ProbeRun):
         return None
 
 
+def retry_soon(record: Mapping[str, Any]) -> None:
+    """Make a failed message visible again in RETRY_SECONDS; if SQS refuses, the queue's own
+    visibility timeout brings it back later (logged, not raised: the batch response stands)."""
+    from chalicelib.aws.clients import client
+
+    try:
+        _, _, _, region, account, name = str(record["eventSourceARN"]).split(":", 5)
+        sqs = client("sqs")
+        url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=RETRY_SECONDS
+        )
+    except Exception as exc:  # noqa: BLE001
+        logger.warning(
+            f"message {record.get('messageId')}: visibility unchanged: {type(exc).__name__}: {exc}"
+        )
+
+
 def fresh_pool(engine: ProbeEngine) -> None:
     """Close the idle keep-alive connections of the shard this container probed before.
 
@@ -144,6 +165,7 @@ class ShardWorker:
                     extra={"message_id": record.get("messageId")},
                 )
                 failures.append({"itemIdentifier": record["messageId"]})
+                retry_soon(record)
         return {"batchItemFailures": failures}
 
     def probe(self, message: ShardMessage, deadline: float) -> dict:

@@ -8,9 +8,12 @@ from typing import Any
 from chalicelib.fanout.message import ShardMessage
 
 
-def shard_event(monitors: tuple[str, ...], queue_arn: str, bound: float = 5.0) -> dict[str, Any]:
-    now = time.time()
-    message = ShardMessage(now // 60 * 60, 0, 0, 1, now, now + bound, monitors)
+def shard_event(
+    monitors: tuple[str, ...], queue_arn: str, bound: float = 5.0, age: float = 0.0
+) -> dict[str, Any]:
+    """`age`: seconds since the message was due."""
+    due = time.time() - age
+    message = ShardMessage(due // 60 * 60, 0, 0, 1, due, due + bound, monitors)
     record = {
         "messageId": f"shard-{time.time_ns()}",
         "receiptHandle": "handle",

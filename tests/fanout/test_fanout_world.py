@@ -180,7 +180,7 @@ def test_a_worker_dying_mid_shard_leaves_its_message_to_be_retried_and_skips_no_
 
 
 def test_a_message_failing_three_times_lands_on_the_dead_letter_queue(world):
-    fanout = Fanout(visibility=1)
+    fanout = Fanout(visibility=60)  # failed messages come back in seconds all the same
     client("dynamodb").delete_table(TableName="autoheal-state")  # every shard's state read fails
     fanout.schedule()
     failures = 0
@@ -226,3 +226,13 @@ def test_a_warm_worker_handed_another_shard_keeps_no_connection_of_the_last(depl
     finally:
         for server in servers.values():
             server.stop()
+
+
+def test_a_message_read_more_than_a_minute_late_is_dropped_not_failed(world):
+    from chalicelib.fanout.summaries import SummaryStore
+    from tests.fanout.events import shard_event
+
+    fanout = Fanout(visibility=60)
+    event = shard_event(("a1", "a2"), "arn:aws:sqs:us-east-1:123456789012:autoheal-probe-shards", age=61)
+    assert fanout.worker.handle(event["Records"], time.monotonic() + 30) == {"batchItemFailures": []}
+    assert SummaryStore("autoheal-state").load() == []  # nothing probed: no report, shown unknown

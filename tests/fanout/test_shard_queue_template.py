@@ -49,6 +49,8 @@ def test_only_the_scheduler_sends_and_only_the_worker_reads_the_shard_queue():
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",  # a failed shard's message is made visible again in seconds
+        "sqs:ChangeMessageVisibility",
     }
 
 
