@@ -21,7 +21,7 @@ spare and gives it the CPU share (memory / 1,769 MB) to do a cycle's measured CP
 fifth of the bound. A shard's duration is its healthy cycle (stretched to its CPU at that
 share) when all answer, and the bound times the measured ratio when 10% hang all month; both
 are printed. The calls per shard and cycle are counted from the code (see `cost_model`); the
-scheduler's own invocation is an assumption (1 s at 128 MB), not measured here.
+scheduler's own invocation is an assumption (1 s at 512 MB, the probe's size in prod), not measured here.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ MINUTES_A_MONTH = 30 * 24 * 60
 LAMBDA_SIZES = (128, 256, 512, 1024, 1769)
 FULL_VCPU_MB = 1769  # Lambda gives one vCPU at this memory, a proportional share below it
 CPU_SHARE_OF_BOUND = 0.2  # a cycle's CPU may stretch it by this share of its bound at most
-SCHEDULER_SECONDS, SCHEDULER_MB = 1.0, 128  # an assumption: the scheduler is not measured here
+SCHEDULER_SECONDS, SCHEDULER_MB = 1.0, 512  # an assumption (prod's probe size): not measured here
 IDLE_RECEIVES_A_MINUTE = 15  # Lambda's 5 pollers long-polling (20 s) an empty queue
 STATE_ITEM_BYTES = 200  # a monitor's state item, for the scheduler's one Query a minute
 
