@@ -280,7 +280,10 @@ def main() -> None:
         f"(bound {bound:.1f} s), {least['cpu_s'] * 1000:.0f} ms of CPU a shard cycle at most; per minute "
         + ", ".join(f"{k} {v:g}" for k, v in least["calls"].items())
     )
-    for model in (least, cost_model(figures, args.monitors, len(plan.shards), bound, deployed_memory())):
+    models = [least]
+    if deployed_memory() != least["memory_mb"]:  # the deployed size too, when it is not the least
+        models.append(cost_model(figures, args.monitors, len(plan.shards), bound, deployed_memory()))
+    for model in models:
         for case, label in (("healthy", "all answer"), ("hanging", "10% hang all month")):
             figures_ = model[case]
             parts = "  ".join(f"{k} {figures_[k]:.5f}" for k in ("lambda", "sqs", "dynamodb"))
