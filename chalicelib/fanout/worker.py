@@ -30,7 +30,7 @@ from aws_lambda_powertools import Logger
 from chalicelib.config.model import Config
 from chalicelib.fanout.message import ShardMessage
 from chalicelib.fanout.summaries import Summary, SummaryStore
-from chalicelib.handlers.probe import Invocation, ProbeRun, publish_deadline
+from chalicelib.handlers.probe import Invocation, ProbeRun
 from chalicelib.probe.engine import ProbeEngine
 from chalicelib.state.store import PARTITION as MONITORS
 from chalicelib.state.store import StateStore, from_item
@@ -42,6 +42,7 @@ STALE = 60.0  # seconds past its due time a message is dropped: the next minute'
 RETRY_SECONDS = 2  # a failed message's visibility: retried within its minute, not after the queue's 90 s
 ON_TIME = 1.0  # a message started later than this past its due time gets a whole bound from now
 RESERVE = 2.0  # kept from the Lambda's deadline for the summary and the response
+PUBLISH_SECONDS = 15.0  # after the cycle's end, for its transitions (a shard-wide outage is hundreds)
 
 
 class ShardStates(StateStore):
@@ -188,7 +189,8 @@ class ShardWorker:
         started = self.monotonic()
         ends = min(deadline - RESERVE, started + max(0.0, until - self.clock()))
         run = ShardRun(self.subset(message.monitors), self.engine, monotonic=self.monotonic, clock=self.clock)
-        invocation = Invocation(publish_by=publish_deadline(started, ends))
+        # Publishing follows the probes: its own seconds past the cycle's end, within the Lambda's.
+        invocation = Invocation(publish_by=min(deadline - RESERVE, ends + PUBLISH_SECONDS))
         run.cycle(invocation, ends)
         if not invocation.trusted:
             raise RuntimeError("; ".join(invocation.errors) or "shard state unreadable")
