@@ -38,7 +38,9 @@ class SummaryStore:
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
 
-    def save(self, summary: Summary) -> None:
+    def save(self, summary: Summary) -> bool:
+        """Write the summary unless one of a later cycle is there already (a retried message
+        finishing after the next cycle's must not hide it); False when it was not written."""
         item = {
             "pk": PARTITION,
             "sk": str(summary.shard),
@@ -49,7 +51,15 @@ class SummaryStore:
             "probed": len(summary.results),
             "down": sum(1 for r in summary.results.values() if not r.ok and not r.skipped),
         }
-        dynamodb.put(self.table_name, item, expires=summary.reported_at + KEEP_SECONDS)
+        newer = "#tick > :tick OR (#tick = :tick AND #cycle > :cycle)"
+        return dynamodb.put(
+            self.table_name,
+            item,
+            condition=f"attribute_not_exists(sk) OR NOT ({newer})",
+            values={":tick": item["tick"], ":cycle": summary.cycle},
+            names={"#tick": "tick", "#cycle": "cycle"},
+            expires=summary.reported_at + KEEP_SECONDS,
+        )
 
     def load(self) -> list[Summary]:
         return [from_item(item) for item in dynamodb.query(self.table_name, PARTITION)]
