@@ -25,6 +25,14 @@ def probe(event):
     return wiring.probe_run().invoke(deadline(event))
 
 
+@app.on_sqs_message(
+    queue=wiring.probe_queue(), batch_size=1, maximum_concurrency=wiring.PROBE_WORKERS, name="probe_worker"
+)
+@wiring.counts_errors("probe_worker")
+def probe_worker(event):
+    return wiring.probe_worker().handle(event.to_dict()["Records"], deadline(event))
+
+
 @app.on_sns_message(topic=config.settings.alarm_topic, name="on_alarm")
 @wiring.counts_errors("on_alarm")
 def on_alarm(event):

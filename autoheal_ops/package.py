@@ -79,6 +79,9 @@ def package(stage: str, out: Path = DIST, reserved: Reservation | None = None) -
     # (Merging cannot do this: it would keep Chalice's Fn::Sub beside the Ref.)
     events = template["Resources"]["OnAlarm"]["Properties"]["Events"]
     events["OnAlarmSnsSubscription"]["Properties"]["Topic"] = {"Ref": "AlarmTopic"}
+    # So too the shard queue: the worker's event source waits for it.
+    shards = template["Resources"]["ProbeWorker"]["Properties"]["Events"]["ProbeWorkerSqsEventSource"]
+    shards["Properties"]["Queue"] = {"Fn::GetAtt": ["ProbeShardQueue", "Arn"]}
     reserve(template, stage, reserved or reservation(stage))
     throttle(template)
     out.mkdir(parents=True, exist_ok=True)

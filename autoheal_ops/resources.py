@@ -23,6 +23,8 @@ TEMPLATE = ROOT / "resources" / "autoheal.yaml"
 LOG_RETENTION_DAYS = 30
 FAILURE_RETRIES = 2  # Lambda's own retries of an async event before it goes to the queue
 HANDLER_ERRORS = "HandlerErrors"  # chalicelib.metrics emits it where a handler fails
+SHARD_RECEIVES = 3  # receives of a shard message before it goes to the dead-letter queue
+SHARD_VISIBILITY = 90  # over probe_worker's timeout (70 s): a dead worker's message returns after it
 
 
 def logical_id(function: str) -> str:
@@ -163,6 +165,53 @@ def function_parts(function: str, names: StageNames, merged: bool) -> dict[str, 
     return parts
 
 
+def shard_queue(names: StageNames, merged: bool) -> dict[str, Any]:
+    """The fan-out's queue, its dead-letter queue (three receives) with an alarm that pages on
+    its depth, and, merged into Chalice's event source, partial batch responses (Chalice has no
+    option for FunctionResponseTypes; `chalice deploy` users set it on the mapping, see README)."""
+    parts: dict[str, Any] = {
+        "ProbeShardDeadLetters": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {"QueueName": names.probe_dead_letters, "MessageRetentionPeriod": 1209600},
+        },
+        "ProbeShardQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": names.probe_queue,
+                "VisibilityTimeout": SHARD_VISIBILITY,
+                "MessageRetentionPeriod": 3600,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["ProbeShardDeadLetters", "Arn"]},
+                    "maxReceiveCount": SHARD_RECEIVES,
+                },
+            },
+        },
+    }
+    depth = {
+        "Namespace": "AWS/SQS",
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ProbeShardDeadLetters", "QueueName"]}}
+        ],
+        "Statistic": "Maximum",
+    }
+    parts["ProbeShardDeadLettersAlarm"] = alarm(
+        f"{names.prefix}-probe-shards-dead",
+        f"A shard message failed {SHARD_RECEIVES} times: its monitors went unprobed (shown unknown).",
+        depth,
+        0,
+        "GreaterThanThreshold",
+    )
+    if merged:
+        events = {
+            "ProbeWorkerSqsEventSource": {
+                "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
+            }
+        }
+        parts["ProbeWorker"] = {"Properties": {"Events": events}}
+    return parts
+
+
 def monitor_alarms(config: Any, names: StageNames) -> dict[str, Any]:
     """Only monitors with `metrics: true` have per-monitor metrics, so only they get alarms."""
     parts: dict[str, Any] = {}
@@ -270,6 +319,11 @@ def stage_template(stage: str, config: Any, functions: list[str], merged: bool =
     open_alarm_topic_to_publishers(resources)
     for function in functions:
         resources.update(function_parts(function, names, merged))
+    if "probe_worker" in functions:
+        worker = shard_queue(names, merged)
+        if merged:  # deep-merged with the function's own parts (its name)
+            worker["ProbeWorker"]["Properties"].update(resources.get("ProbeWorker", {}).get("Properties", {}))
+        resources.update(worker)
     resources.update(monitor_alarms(config, names))
     resources.update(dashboard(config, names, functions))
     return template

@@ -83,6 +83,15 @@ class StageNames:
     def failure_queue(self, function: str) -> str:
         return f"{self.prefix}-{function.replace('_', '-')}-failed"
 
+    @property
+    def probe_queue(self) -> str:
+        """The shard messages `probe` sends and `probe_worker` reads (chalicelib.fanout.setup)."""
+        return f"{self.prefix}-probe-shards"
+
+    @property
+    def probe_dead_letters(self) -> str:
+        return f"{self.prefix}-probe-shards-dead"
+
     def environment(self) -> dict[str, str]:
         """The stage's environment: what its config refers to as `${AUTOHEAL_...}`."""
         return {

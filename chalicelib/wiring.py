@@ -407,10 +407,41 @@ def subscriptions():  # -> Subscriptions (POST /subscribe)
     return Subscriptions(clients.topic_arn(settings.notify_topic), settings.state_table, components)
 
 
-def probe_run():  # -> ProbeRun
-    from chalicelib.handlers.probe import ProbeRun
+def probe_run():  # -> ProbeRun; above the fan-out threshold, the scheduler of shard messages
+    from chalicelib.fanout.plan import plan_shards
+    from chalicelib.monitoring.probe_run import ProbeRun
 
+    plan = plan_shards(m.name for m in config().monitors)
+    if plan.fanned_out:
+        from chalicelib.fanout.scheduler import FanOutRun, ShardQueue
+        from chalicelib.fanout.setup import queue_name, queue_url
+
+        queue = ShardQueue(queue_url(queue_name(config())))
+        return FanOutRun(config(), queue, plan=plan, store=state_store(), site=status_site())
     return ProbeRun(config(), probe_engine(), state_store(), status_site(), under_maintenance(tolerant=True))
+
+
+PROBE_WORKERS = 50  # the shard queue's MaximumConcurrency: 50 shards of 400 monitors probed at once
+
+
+def probe_queue() -> str:
+    from chalicelib.fanout.setup import queue_name
+
+    return queue_name(config())
+
+
+@functools.lru_cache(maxsize=1)
+def shard_engine():  # -> ProbeEngine: every monitor of a full shard in flight at once
+    from chalicelib.fanout.plan import SHARD_CAPACITY
+    from chalicelib.probe.engine import ProbeEngine
+
+    return ProbeEngine(workers=SHARD_CAPACITY)
+
+
+def probe_worker():  # -> ShardWorker
+    from chalicelib.fanout.worker import ShardWorker
+
+    return ShardWorker(config(), shard_engine(), under_maintenance=under_maintenance(tolerant=True))
 
 
 def reset() -> None:

@@ -35,6 +35,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("runbooks",),
     ("subscriptions",),
     ("statuspage",),
+    ("monitoring",),  # a probe run: probes, folds, publishes transitions and the site
+    ("fanout",),  # the probe run spread over shard workers
     ("incidents",),
     ("plugins",),  # imports every built-in kind, so the registries are full before a config loads
     ("handlers",),  # thin Lambda adapters: an event in, a result out

@@ -37,6 +37,7 @@ from sandbox.world import load_app
 from tests.deploy.aws_calls import Account, Call, Recorder, recording, requests_for
 from tests.deploy.test_alarm_topic_policy import publishes, role, topic, topic_policy
 from tests.deploy.test_roles_enforced import stage_settings
+from tests.fanout.events import shard_event
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION, STAGE = "123456789012", "us-east-1", "dev"
@@ -153,6 +154,8 @@ def drive(world: World) -> None:
     """Each function through its flows, in an order that leaves each the state the next needs."""
     world.health(500)
     world.invoke("probe", world.sample("probe-scheduled.json"))  # web DOWN: published, site written
+    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{StageNames(STAGE).probe_queue}"
+    world.invoke("probe_worker", shard_event(("web",), queue))  # a fan-out shard: states by key, a summary
     world.invoke("maintenance", {"action": "on", "message": "upgrade", "for": "30m"})
     world.invoke("maintenance", {"action": "status"})
     world.invoke("maintenance", {"action": "off"})  # web still down: its DOWN is raised
