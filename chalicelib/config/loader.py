@@ -507,7 +507,8 @@ def read_maintenance_config(s: Section) -> MaintenanceConfig:
 
 
 def read_maintenance_listener(s: Section) -> MaintenanceListener:
-    """`listener: {load_balancer, port, form, page_url}`; absent: maintenance leaves the ALB alone."""
+    """`listener: {load_balancer, port, form, page_url, components}`; absent: maintenance leaves
+    the ALB alone."""
     page_url = s.string("page_url", None)
     if isinstance(page_url, str):
         parts = urlsplit(page_url)
@@ -525,6 +526,7 @@ def read_maintenance_listener(s: Section) -> MaintenanceListener:
         port=s.integer("port", minimum=1, maximum=65535),
         form=form,
         page_url=page_url,
+        components=s.string_list("components"),
     )
 
 
@@ -606,6 +608,10 @@ def cross_check(config: Config) -> list[str]:
         for component in window.components:
             if component not in components:
                 errors.append(f"maintenance.windows[{i}].components: no component named {component!r}")
+    served = config.maintenance.listener.components if config.maintenance.listener else ()
+    for component in served:
+        if component not in components:
+            errors.append(f"maintenance.listener.components: no component named {component!r}")
     return errors
 
 

@@ -247,6 +247,9 @@ class MaintenanceListener:
     port: int
     form: str = "redirect"
     page_url: Optional[str] = None
+    # The components users reach through this listener (empty: every component). It is diverted
+    # only by a maintenance that covers all of them; one component's leaves the site up.
+    components: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

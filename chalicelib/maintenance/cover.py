@@ -54,6 +54,38 @@ def in_effect(
     return active[0].message if active else None
 
 
+def diverting(
+    scheduled: Sequence[MaintenanceWindow],
+    manual: Optional[ManualMaintenance],
+    served: Iterable[str],
+    at: float,
+) -> Optional[str]:
+    """The message of a maintenance in effect at `at` that covers every component in `served`
+    (the switch first), or None: only such a maintenance takes a listener to the page; one of
+    some components leaves it serving and marks those components.
+
+    >>> from chalicelib.maintenance.mode import ManualMaintenance
+    >>> api_only = ManualMaintenance("db", 0.0, 600.0, ("API",))
+    >>> diverting((), api_only, ["Website", "API"], 60.0) is None, diverting((), api_only, ["API"], 60.0)
+    (True, 'db')
+    """
+    names = list(served) or [""]
+    if manual is not None and not manual.expired(at) and all(covered(manual.components, n) for n in names):
+        return manual.message
+    for occurrence in windows.active(scheduled, at):
+        if all(covered(occurrence.components, n) for n in names):
+            return occurrence.message
+    return None
+
+
+def served_by_listener(config: Config) -> list[str]:
+    """The components behind the maintenance listener: those it names, else every component."""
+    listener = config.maintenance.listener
+    if listener is not None and listener.components:
+        return list(listener.components)
+    return sorted({m.component or m.name for m in config.monitors})
+
+
 def components_of(config: Config, monitor: Optional[str], runbook: Optional[str]) -> list[str]:
     """The components an alarm is about: its monitor's, else those of the monitors using its
     runbook (empty when neither says)."""

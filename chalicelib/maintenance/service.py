@@ -136,17 +136,23 @@ class MaintenanceFunction:
         return {}
 
     def settle(self, now: float) -> dict:
-        """Make the load balancer match what is in effect: divert when maintenance begins,
-        restore (and raise what is still down) when it ends. {} when nothing changed."""
-        message = cover.in_effect(self.config.maintenance.windows, self.store.current(), now)
+        """Make the load balancer and the record match what is in effect. The listener goes to
+        the page only while a maintenance covers every component it serves, and comes back when
+        none does; the record says whether any maintenance is in effect, and when the last one
+        ends, what is still down is raised. {} when the record did not change."""
+        windows_, current = self.config.maintenance.windows, self.store.current()
+        message = cover.in_effect(windows_, current, now)
+        divert = cover.diverting(windows_, current, cover.served_by_listener(self.config), now)
         recorded = self.store.in_effect()
-        was = recorded or (message is None and self.listener_diverted())  # a divert never recorded
-        if message is not None and not was:
-            self.listener.divert(message)  # before the record: a crash between is retried
+        # The listener before the record: a crash between is finished by the next minute.
+        if divert is not None and not self.listener_diverted():
+            self.listener.divert(divert)
+        elif divert is None and self.listener_diverted():
+            self.listener.restore()  # also a divert that was never recorded
+        if message is not None and not recorded:
             self.store.set_in_effect(message, now)
             return {"maintenance": "began"}
-        if message is None and was:
-            self.listener.restore()
+        if message is None and recorded:
             self.store.set_in_effect(None, now)
             still_down = self.announce(now)
             logger.info("maintenance ended", extra={"still_down": still_down})

@@ -25,12 +25,15 @@ CONFIG = """monitors:
   - {{name: web, url: '{url}', component: Website, timeout: 500ms, retries: 0, failure_threshold: 1}}
   - {{name: api, url: '{url}', component: API, timeout: 500ms, retries: 0, failure_threshold: 1}}
 maintenance:
-  listener: {{load_balancer: web-alb, port: 443, form: {form}, page_url: '{page}'}}
+  listener: {{load_balancer: web-alb, port: 443, form: {form}, page_url: '{page}'{served}}}
 {windows}"""
 
 
-def config(url: str = "http://127.0.0.1:9/healthz", form: str = "redirect", windows: str = "") -> str:
-    return CONFIG.format(url=url, form=form, page=PAGE, windows=windows)
+def config(
+    url: str = "http://127.0.0.1:9/healthz", form: str = "redirect", windows: str = "", served: str = ""
+) -> str:
+    served = f", components: {served}" if served else ""
+    return CONFIG.format(url=url, form=form, page=PAGE, windows=windows, served=served)
 
 
 def scheduled(chalice: Client) -> dict:
@@ -145,3 +148,46 @@ def test_during_a_window_alarms_are_held_back_and_the_probe_keeps_recording(depl
     assert [sorted(i.signals) for i in open_incidents] == [["autoheal-probe-web"]]  # none for api
     notified = deployment.drain(deployment.resources.notify_queue_url)
     assert [n["Subject"] for n in notified if "api" in n["Subject"]] == []
+
+
+def test_one_components_window_leaves_the_site_up_and_raises_its_still_down_at_its_end(deploy):
+    ends = int(time.time() - 1) + 6
+    deployment = deploy(config(windows=window_from_now(1, "6s", "[API]")))
+    alb = build_alb()
+    with Client(deployment.app.app) as chalice:
+        assert invoke(chalice, "follow_up")["maintenance"] == ["maintenance: began"]
+        assert Elbv2().default_actions(alb["listener"]) == alb["previous"]  # the site stays up
+        status = json.loads(
+            gzip.decompress(
+                client("s3").get_object(Bucket="autoheal-status", Key="status.json")["Body"].read()
+            )
+        )
+        shown = {c["name"]: c["status"] for c in status["components"]}
+        assert shown["API"] == "MAINTENANCE" and shown["Website"] != "MAINTENANCE"
+        StateStore("autoheal-state").save({"api": MonitorState(DOWN, 1, 0, time.time(), "status 500")})
+        time.sleep(max(0.0, ends - time.time()) + 0.2)
+        done = invoke(chalice, "follow_up")["maintenance"]
+    assert done == ["maintenance: ended", "still_down: ['api']"]
+    assert Elbv2().default_actions(alb["listener"]) == alb["previous"]
+    assert [m["AlarmName"] for m in deployment.alarms_published()] == ["autoheal-probe-api"]
+
+
+def test_a_listener_is_diverted_only_by_a_maintenance_of_what_it_serves(deploy):
+    deployment = deploy(config(served="[API]"))
+    alb = build_alb()
+    with Client(deployment.app.app) as chalice:
+        website = invoke(chalice, "maintenance", {"action": "on", "for": "5m", "components": ["Website"]})
+        assert website["mode"] == "on"
+        assert Elbv2().default_actions(alb["listener"]) == alb["previous"]
+        invoke(chalice, "maintenance", {"action": "on", "for": "5m", "components": ["API"]})
+        assert Elbv2().default_actions(alb["listener"])[0]["Type"] == "redirect"
+        assert invoke(chalice, "maintenance", {"action": "off"})["mode"] == "off"
+    assert Elbv2().default_actions(alb["listener"]) == alb["previous"]
+
+
+def test_a_listener_naming_an_unknown_component_is_refused(deploy):
+    from chalicelib.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as refused:
+        parse_config(config(served="[Payments]"))
+    assert "maintenance.listener.components: no component named 'Payments'" in refused.value.errors
