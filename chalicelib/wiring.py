@@ -387,13 +387,13 @@ def daily_digest() -> Optional[Callable[[], dict]]:
 
 # -- the other functions -------------------------------------------------------------------------
 def shift_traffic():  # -> ShiftTraffic
-    from chalicelib.handlers.shift_traffic import ShiftTraffic
+    from chalicelib.deployments.shift_traffic import ShiftTraffic
 
     return ShiftTraffic(config(), build_shifter())
 
 
 def advance():  # -> Advance
-    from chalicelib.handlers.advance import Advance
+    from chalicelib.deployments.advance import Advance
 
     return Advance(config(), build_shifter())
 

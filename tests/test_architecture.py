@@ -39,7 +39,6 @@ LAYERS: list[tuple[str, ...]] = [
     ("fanout",),  # the probe run spread over shard workers
     ("incidents",),
     ("plugins",),  # imports every built-in kind, so the registries are full before a config loads
-    ("handlers",),  # thin Lambda adapters: an event in, a result out
     ("wiring",),  # builds every store, client and service
 ]
 

@@ -3,7 +3,7 @@
 While a dependency is DOWN, a dependent's transitions join the dependency's incident and tell
 nobody on their own (alerting is suppressed, monitoring is not: state and history keep
 counting). A resolve is never suppressed, and a dependent still DOWN once its dependency has
-recovered becomes its own incident at once (see `handlers.on_alarm`).
+recovered becomes its own incident at once (see `incidents.alarm`).
 
 >>> from chalicelib.config.model import Monitor
 >>> dependency_errors((Monitor("web", "http://a/", depends_on=("web",)),))

@@ -12,9 +12,9 @@ import pytest
 
 from chalicelib.aws.clients import client, table
 from chalicelib.aws.elbv2 import Elbv2, ListenerError, forward_of
+from chalicelib.deployments.advance import Advance
 from chalicelib.deployments.shifter import StartOptions
 from chalicelib.deployments.store import Conflict
-from chalicelib.handlers.advance import Advance
 from chalicelib.listeners.owner import ListenerOwner
 from chalicelib.listeners.store import PARTITION
 from chalicelib.maintenance.listener import ListenerMaintenance, stable_traffic

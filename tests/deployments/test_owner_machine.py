@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from chalicelib.aws.elbv2 import Elbv2, comparable, forward_of
+from chalicelib.deployments.advance import Advance
 from chalicelib.deployments.shifter import StartOptions
 from chalicelib.deployments.signals import rollback_for
-from chalicelib.handlers.advance import Advance
 from chalicelib.listeners.owner import WRITE_LEASE_TTL
 from chalicelib.listeners.store import DesiredStore
 from tests.deployments.conftest import T0, World, died_in

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.handlers.shift_traffic import ShiftTraffic
+from chalicelib.deployments.shift_traffic import ShiftTraffic
 from tests.deployments.conftest import World
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
