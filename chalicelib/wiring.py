@@ -110,7 +110,7 @@ def probe_engine():  # -> ProbeEngine
 def notifier():  # -> FanOut
     from chalicelib.notify.channels import fan_out
 
-    return fan_out(config().settings)
+    return fan_out(config().settings, hourly_counts())
 
 
 # -- stores: one table, one adapter per partition ----------------------------------------------
@@ -118,6 +118,24 @@ def state_store():  # -> StateStore
     from chalicelib.state.store import StateStore
 
     return StateStore(table_name())
+
+
+def incident_store():  # -> IncidentStore
+    from chalicelib.runbooks.incident_store import IncidentStore
+
+    return IncidentStore(table_name())
+
+
+def deployment_store():  # -> DeploymentStore
+    from chalicelib.deployments.store import DeploymentStore
+
+    return DeploymentStore(table_name())
+
+
+def hourly_counts():  # -> HourlyCounts (the channels' hourly limits)
+    from chalicelib.notify.rate_limit import HourlyCounts
+
+    return HourlyCounts(table_name())
 
 
 def maintenance_store():  # -> MaintenanceStore
@@ -157,7 +175,7 @@ def status_site():  # -> StatusSite
         history_store=HistoryStore(settings.state_table),
         publisher=SitePublisher(settings.status_bucket),
         maintenance_store=MaintenanceStore(settings.state_table),
-        extras=site_extras(config()),
+        extras=site_extras(config(), incident_store(), deployment_store()),
         gate=publish_gate(),
     )
 
@@ -182,12 +200,11 @@ def maintenance_listener():  # -> ListenerMaintenance | NoListener
     """The ALB side of maintenance, through the listener's one owner; a change found made by hand
     on the listener is told to people, as in `advance`."""
     from chalicelib.aws.elbv2 import Elbv2
-    from chalicelib.deployments.store import DeploymentStore
     from chalicelib.listeners.owner import ListenerOwner
     from chalicelib.maintenance.listener import listener_for
 
     owner = ListenerOwner(table_name(), Elbv2(), notify=notifier().send)
-    return listener_for(config(), owner, DeploymentStore(table_name()).get)
+    return listener_for(config(), owner, deployment_store().get)
 
 
 def maintenance_function(clock: Callable[[], float] = time.time):  # -> MaintenanceFunction
@@ -218,7 +235,6 @@ def build_shifter(cfg: Optional[Config] = None, notify: Any = None, elb: Any = N
     from chalicelib.deployments.gates import GateChecker
     from chalicelib.deployments.hooks import probe_failures, run_document
     from chalicelib.deployments.shifter import Shifter, ShiftHooks
-    from chalicelib.deployments.store import DeploymentStore
     from chalicelib.leases import Leases
     from chalicelib.state.store import StateStore
 
@@ -237,7 +253,7 @@ def build_shifter(cfg: Optional[Config] = None, notify: Any = None, elb: Any = N
         notify or notifier().send,
         time.time,
         hooks,
-        store=DeploymentStore(table),
+        store=deployment_store(),
         leases=Leases(table),
     )
 
@@ -282,12 +298,11 @@ def incident_desk(kind: type, **extra: Any) -> Any:
     """An incident service (AlarmHandler, FollowUp) over the state table's stores; the engine's
     notifier and the service share one inbox fold."""
     from chalicelib.runbooks.inbox import InboxFold, SignalInbox
-    from chalicelib.runbooks.incident_store import IncidentStore
 
     fold = InboxFold(SignalInbox(table_name()))
     return kind(
         config(),
-        site_refresher().watch(IncidentStore(table_name())),
+        site_refresher().watch(incident_store()),
         runbook_engine(gather=fold.absorb),
         ledger=alarm_ledger(),
         inbox=fold.inbox,
@@ -355,7 +370,9 @@ def site_refresher():  # -> SiteRefresher
     from chalicelib.statuspage.site import StatusSite
 
     def publish(now: float) -> dict:
-        site = StatusSite(config(), extras=site_extras(config()), badges=False)
+        site = StatusSite(
+            config(), extras=site_extras(config(), incident_store(), deployment_store()), badges=False
+        )
         return site.publish(state_store().load(), {}, now)
 
     return SiteRefresher(publish, publish_gate(), announce=functools.partial(announce, config()))
@@ -375,14 +392,11 @@ def follow_up():  # -> FollowUp
 def daily_digest() -> Optional[Callable[[], dict]]:
     """The daily digest's minute, when the config has one."""
     from chalicelib.incidents.digest import DailyDigest
-    from chalicelib.notify.rate_limit import HourlyCounts
-    from chalicelib.runbooks.incident_store import IncidentStore
 
     settings = config().settings
     if settings.digest is None:
         return None
-    counts = HourlyCounts(settings.state_table)
-    return DailyDigest(settings, IncidentStore(settings.state_table), notifier().send, counts.folded).send_due
+    return DailyDigest(settings, incident_store(), notifier().send, hourly_counts().folded).send_due
 
 
 # -- the other functions -------------------------------------------------------------------------

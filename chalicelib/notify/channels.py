@@ -31,15 +31,17 @@ def register(kind: C) -> C:
     return CHANNELS.register(kind)
 
 
-def fan_out(settings: Settings) -> FanOut:
-    """One notifier per channel, each behind its hourly limit if it has one."""
+def fan_out(settings: Settings, counts: Any = None) -> FanOut:
+    """One notifier per channel, each behind its hourly limit if it has one (`counts`: the
+    HourlyCounts store the composition root hands in; the operator's test message builds one)."""
     from chalicelib.notify.rate_limit import HourlyCounts, RateLimited
 
+    counts = counts or HourlyCounts(settings.state_table)
     channels: dict[str, Any] = {}
     for name, policy in settings.notify.items():
         kind: Any = CHANNELS[name]
         channel: Any = kind.build(settings, policy)
         if policy.max_per_hour is not None:
-            channel = RateLimited(channel, name, policy.max_per_hour, HourlyCounts(settings.state_table))
+            channel = RateLimited(channel, name, policy.max_per_hour, counts)
         channels[name] = channel
     return FanOut(channels)

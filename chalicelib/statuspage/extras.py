@@ -155,17 +155,13 @@ def extras_from(config: Config, incidents: list[Any], deployments: list[Any], no
     }
 
 
-def site_extras(config: Config) -> Callable[[float], Mapping[str, Any]]:
-    """The deployed source: incidents (one Query) and each configured deployment (one GetItem)."""
+def site_extras(config: Config, incidents: Any, deployments: Any) -> Callable[[float], Mapping[str, Any]]:
+    """The deployed source: `incidents` (an IncidentStore: one Query) and each configured
+    deployment from `deployments` (a DeploymentStore: one GetItem each)."""
 
     def read(now: float) -> Mapping[str, Any]:
-        from chalicelib.deployments.store import DeploymentStore
-        from chalicelib.runbooks.incident_store import IncidentStore
-
-        table = config.settings.state_table
-        incidents = IncidentStore(table).recent(now - RECENT_DAYS * 86400)
-        store = DeploymentStore(table)
-        deployments = [r for name in config.deployments if (r := store.get(name)) is not None]
-        return extras_from(config, incidents, deployments, now)
+        recent = incidents.recent(now - RECENT_DAYS * 86400)
+        found = [r for name in config.deployments if (r := deployments.get(name)) is not None]
+        return extras_from(config, recent, found, now)
 
     return read

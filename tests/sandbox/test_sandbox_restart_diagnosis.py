@@ -25,6 +25,7 @@ from chalicelib import wiring
 from chalicelib.aws.clients import client
 from chalicelib.config import parse_config
 from chalicelib.config.model import Config
+from chalicelib.deployments.store import DeploymentStore
 from chalicelib.leases import Leases
 from chalicelib.notify.notice import Notice
 from chalicelib.runbooks.actions import AwsActions
@@ -213,9 +214,12 @@ def test_the_status_site_never_carries_the_diagnosis(world: World, hung: dict[st
     kept = " ".join(incident.story)
     bucket, key = S3_URI.search(kept).groups()
     command = key.split("/")[2]
-    IncidentStore(world.config.settings.state_table).save(incident)
+    table = world.config.settings.state_table
+    IncidentStore(table).save(incident)
 
-    site = StatusSite(world.config, extras=site_extras(world.config))
+    site = StatusSite(
+        world.config, extras=site_extras(world.config, IncidentStore(table), DeploymentStore(table))
+    )
     now = time.time()
     document = site.publish({"web": MonitorState(DOWN, 1, 0, now - 60, "timeout")}, {}, now)
     assert document["incident"] is not None and document["incident"]["timeline"]
