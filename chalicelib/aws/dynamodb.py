@@ -45,9 +45,12 @@ def get(table_name: str, pk: str, sk: str) -> Optional[dict[str, Any]]:
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
 
 
-def get_many(table_name: str, pk: str, sort_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Items of one partition by sort key (BatchGetItem, consistent, unprocessed keys asked
-    again); absent keys are left out."""
+def get_many(
+    table_name: str, pk: str, sort_keys: Iterable[str], consistent: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Items of one partition by sort key (BatchGetItem, consistent unless told otherwise: an
+    eventually consistent read costs half; unprocessed keys asked again); absent keys are left
+    out."""
     keys = list(dict.fromkeys(sort_keys))
     found: dict[str, dict[str, Any]] = {}
     # The Table resource's client (de)serialises attribute values, as the resource does.
@@ -56,7 +59,7 @@ def get_many(table_name: str, pk: str, sort_keys: Iterable[str]) -> dict[str, di
         request = {
             table_name: {
                 "Keys": [{"pk": pk, "sk": sk} for sk in keys[start : start + BATCH_GET_LIMIT]],
-                "ConsistentRead": True,
+                "ConsistentRead": consistent,
             }
         }
         for _ in range(UNPROCESSED_ROUNDS):

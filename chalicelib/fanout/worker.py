@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from aws_lambda_powertools import Logger
 
+from chalicelib.aws import dynamodb
 from chalicelib.config.model import Config
 from chalicelib.fanout.message import ShardMessage
 from chalicelib.fanout.summaries import Summary, SummaryStore
@@ -58,35 +59,14 @@ class ShardStates(StateStore):
     def load_with_outbox(self) -> tuple[dict[str, MonitorState], dict[str, list[dict[str, Any]]]]:
         states: dict[str, MonitorState] = {}
         outbox: dict[str, list[dict[str, Any]]] = {}
-        for name, item in read_items(self.table_name, MONITORS, self.monitors).items():
+        # Eventually consistent: half the cost; a state one cycle stale at worst (the shard's
+        # own writes are the only ones, a cycle apart).
+        items = dynamodb.get_many(self.table_name, MONITORS, self.monitors, consistent=False)
+        for name, item in items.items():
             states[name] = from_item(item)
             if item.get("outbox"):
                 outbox[name] = [json.loads(m) for m in item["outbox"]]
         return states, outbox
-
-
-def read_items(table_name: str, pk: str, sort_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """BatchGetItem, eventually consistent, 100 keys a request, unprocessed keys asked again."""
-    from chalicelib.aws.clients import table
-    from chalicelib.aws.dynamodb import BATCH_GET_LIMIT, UNPROCESSED_ROUNDS, plain
-
-    resource = table(table_name).meta.client
-    found: dict[str, dict[str, Any]] = {}
-    keys = list(dict.fromkeys(sort_keys))
-    for start in range(0, len(keys), BATCH_GET_LIMIT):
-        chunk = [{"pk": pk, "sk": sk} for sk in keys[start : start + BATCH_GET_LIMIT]]
-        request = {table_name: {"Keys": chunk, "ConsistentRead": False}}
-        for _ in range(UNPROCESSED_ROUNDS):
-            answer = resource.batch_get_item(RequestItems=request)
-            for raw in answer.get("Responses", {}).get(table_name, []):
-                item = plain(raw)
-                found[item["sk"]] = item
-            request = answer.get("UnprocessedKeys") or {}
-            if not request:
-                break
-        else:
-            raise RuntimeError(f"{table_name}: BatchGetItem kept keys unprocessed")
-    return found
 
 
 class ShardRun(ProbeRun):
