@@ -8,7 +8,7 @@ from chalicelib.aws import dynamodb
 from chalicelib.runbooks.incident import OPEN, Incident
 
 PARTITION = "incident"
-RESOLVED_KEPT_SECONDS = 30 * 86400
+RESOLVED_KEPT_SECONDS = 91 * 86400  # history.html shows the last 90 days
 
 
 class IncidentConflict(RuntimeError):

@@ -137,5 +137,5 @@ def test_a_resolved_incident_expires_after_its_keeping_time(local_aws):
     incident.status, incident.resolved_at = "resolved", T + 60
     store.save(incident)
     item = raw("incident", "web")
-    assert item["expiration"] == N(str(int(T + 60 + 30 * 86400))) and item["version"] == N("2")
+    assert item["expiration"] == N(str(int(T + 60 + 91 * 86400))) and item["version"] == N("2")
     assert item["follow_up"] == {"BOOL": False} and item["resolved_at"] == N(repr(T + 60))
