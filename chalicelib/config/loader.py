@@ -42,6 +42,7 @@ from chalicelib.config.model import (
 )
 from chalicelib.config.source import MAX_BYTES, read_source, redact
 from chalicelib.config.strategies import STRATEGIES, given_steps_problem, plan_problem
+from chalicelib.vantage.settings import read_vantage
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110's token
@@ -129,6 +130,7 @@ def read_settings(s: Section) -> Settings:
         group_wait=read_group_wait(s),
         notify=(notify := read_notify(s.section("notify"), s.data)),
         digest=read_digest(s, notify),
+        vantage=read_vantage(s),
     )
 
 

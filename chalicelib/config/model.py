@@ -11,6 +11,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import Mapping, Optional
 
+from chalicelib.vantage.points import VantagePoints
+
 SERVICE_MANAGERS = ("pm2", "systemd", "docker")
 SSM_DOCUMENT = re.compile(r"^[A-Za-z0-9_.:/-]{3,128}$")  # an SSM document name
 
@@ -63,6 +65,8 @@ class Settings:
     # The daily digest (on by default as soon as a channel waits or is limited: what it was not
     # told must reach it somewhere); None: no digest.
     digest: Optional[Digest] = None
+    # The regions that must agree before a monitor is DOWN for acting; None: this region alone.
+    vantage: Optional[VantagePoints] = None
 
 
 @dataclass(frozen=True)
