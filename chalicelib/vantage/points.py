@@ -26,6 +26,9 @@ class VantagePoints:
 
 
 def majority(count: int) -> int:
-    """>>> majority(3)
-    2"""
+    """A strict majority.
+
+    >>> majority(3)
+    2
+    """
     return count // 2 + 1
