@@ -202,14 +202,31 @@ def advance():  # -> Advance
 
 def probe_run():  # -> ProbeRun
     from chalicelib.handlers.probe import ProbeRun
+    from chalicelib.vantage.build import build_gate
 
-    return ProbeRun(config(), probe_engine())
+    return ProbeRun(config(), probe_engine(), vantage=build_gate(config(), probe_engine().run))
+
+
+def confirmation(event: dict):  # -> Optional[vantage.confirm.Request]
+    from chalicelib.vantage.confirm import request_of
+
+    return request_of(event)
+
+
+def vantage_confirm(request, deadline: float) -> dict:
+    """Another vantage point asks this region's probe to check some monitors now and vote."""
+    run = probe_run()
+    if run.vantage is None:
+        return {"errors": ["vantage: asked to confirm, but settings.vantage_points is not set"]}
+    return run.vantage.confirm(request, run.held_back, deadline)
 
 
 def reset() -> None:
     """Forget what was built (tests switch configs and endpoints)."""
     from chalicelib.aws import clients
+    from chalicelib.vantage import regional
 
     for cached in (config, probe_engine, notifier, idempotent_alarm_processor):
         cached.cache_clear()
     clients.reset()
+    regional.reset()

@@ -34,6 +34,7 @@ from chalicelib.state.outbox import OUTBOX_LIMIT, trim
 from chalicelib.state.store import StateStore
 from chalicelib.state.thresholds import ALARM_STATE, DOWN, MonitorState, Transition, advance
 from chalicelib.statuspage.site import site_for
+from chalicelib.vantage.gate import Gate
 
 logger = Logger(service="autoheal", child=True)
 
@@ -58,6 +59,7 @@ class Invocation:
     trusted: bool = False  # the stored state was read: only then may this invocation write it
     dirty: set[str] = field(default_factory=set)  # monitors whose state or outbox is not saved yet
     publish_by: float = math.inf  # monotonic: no publish may start that could end after this
+    vantage: list[dict] = field(default_factory=list)  # what the regions' quorum did, per cycle
 
     def summary(self, states: dict[str, MonitorState]) -> dict:
         monitors = {}
@@ -71,6 +73,7 @@ class Invocation:
             "transitions": [f"{t.monitor}: {t.old} -> {t.new}" for t in self.transitions],
             "errors": self.errors,
             "outbox_pending": sum(len(messages) for messages in self.outbox.values()),
+            **({"vantage": self.vantage} if self.vantage else {}),
         }
 
 
@@ -83,8 +86,10 @@ class ProbeRun:
         engine: ProbeEngine,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        vantage: Optional[Gate] = None,
     ) -> None:
         self.config = config
+        self.vantage = vantage  # with settings.vantage_points, a quorum of regions decides what is published
         self.engine = engine
         self.store = StateStore(config.settings.state_table)
         self.clock = clock
@@ -155,8 +160,12 @@ class ProbeRun:
         for transition in transitions:
             log_transition(transition)
             run.transitions.append(transition)
-            if transition.publishable and not self.held_back(transition):
+            if self.vantage is None and transition.publishable and not self.held_back(transition):
                 enqueue(run, transition.monitor, self.message(transition))
+        if self.vantage is not None and (
+            report := self.vantage.after_cycle(transitions, run.results, self.held_back)
+        ):
+            run.vantage.append(report)
         if self.save(run):
             self.flush_outbox(run)
         self.publish_status(run, run.states)
