@@ -4,7 +4,7 @@ Each region of the local world reaches the fleet through a proxy of its own, so 
 made blind while the others still see: `pass` forwards bytes both ways, `drop` resets every new
 connection at once (an unreachable network), `hang` accepts and never answers (a blackhole: the
 probe's timeout is what ends it). A change applies to connections made after it; `hang` also
-stops forwarding on open ones, and `pass` lets hung ones go.
+silences open ones (they stay open, as a blackhole keeps them), and leaving it ends them.
 
 >>> with FaultProxy(("127.0.0.1", 8080)) as proxy:  # doctest: +SKIP
 ...     proxy.mode = "hang"; requests.get(proxy.url("/healthz"), timeout=1)  # times out
@@ -22,13 +22,13 @@ from sandbox.ports import LOOPBACK
 
 MODES = ("pass", "drop", "hang")
 CHUNK = 65536
+POLL = 0.05
 
 
 class FaultProxy:
     def __init__(self, upstream: tuple[str, int], port: int = 0) -> None:
         self.upstream = upstream
         self._mode = "pass"
-        self._release = threading.Event()  # set: hung connections end
         self._stopped = threading.Event()
         self.connections = 0  # accepted, in every mode: a blackhole still sees the knock
         self._listener = socket.create_server((LOOPBACK, port))
@@ -49,9 +49,6 @@ class FaultProxy:
     def mode(self, mode: str) -> None:
         if mode not in MODES:
             raise ValueError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
-        if mode != "hang":
-            self._release.set()
-            self._release = threading.Event()
         self._mode = mode
 
     def start(self) -> FaultProxy:
@@ -61,7 +58,6 @@ class FaultProxy:
 
     def stop(self) -> None:
         self._stopped.set()
-        self._release.set()
         try:
             self._listener.close()
         finally:
@@ -93,7 +89,7 @@ class FaultProxy:
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return
             if mode == "hang":
-                self._release.wait()
+                self._silence()
                 return
             try:
                 upstream = socket.create_connection(self.upstream, timeout=5)
@@ -106,10 +102,18 @@ class FaultProxy:
                 self._pipe(conn, upstream)
                 back.join(5)
 
+    def _silence(self) -> None:
+        """Say nothing while the proxy hangs (the connection is closed after)."""
+        while self._mode == "hang" and not self._stopped.wait(POLL):
+            pass
+
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         """Copy until either side closes, or until the proxy turns to hang or stops."""
         source.settimeout(0.2)
-        while not self._stopped.is_set() and self._mode != "hang":
+        while not self._stopped.is_set():
+            if self._mode == "hang":
+                self._silence()
+                break
             try:
                 data = source.recv(CHUNK)
             except TimeoutError:
@@ -117,6 +121,9 @@ class FaultProxy:
             except OSError:
                 break
             if not data:
+                break
+            if self._mode == "hang":  # turned while this read waited: the bytes go nowhere
+                self._silence()
                 break
             try:
                 sink.sendall(data)

@@ -136,19 +136,26 @@ class Gate:
             message = self.message(monitor, held.status, new, outcome, held_back)
             if self.store.change(monitor, held, new, window, message):
                 report["acted"].append({"monitor": monitor, "status": new, "evidence": outcome.evidence()})
+                self.note_if_lone(new, outcome, report)  # a first UP over one region's failure
                 return True
         report["errors"].append(f"vantage: {monitor}: other regions kept recording changes; left to them")
         return True
 
     def unchanged(self, current: str, outcome: Tally, report: dict) -> bool:
-        if is_note(current, outcome) and (outcome.status is not None or not outcome.missing):
-            self.store.note(outcome.monitor, outcome.window, self.clock(), outcome.evidence())
-            report["notes"].append({"monitor": outcome.monitor, "evidence": outcome.evidence()})
+        if self.note_if_lone(current, outcome, report):
             return True
         if outcome.status is None:
             entry = {"monitor": outcome.monitor, "window": outcome.window, "evidence": outcome.evidence()}
             report["unconfirmed"].append(entry)
             return False
+        return True
+
+    def note_if_lone(self, current: str, outcome: Tally, report: dict) -> bool:
+        """A failure the others' votes settled against (or with every region heard) is a note."""
+        if not is_note(current, outcome) or (outcome.status is None and outcome.missing):
+            return False
+        self.store.note(outcome.monitor, outcome.window, self.clock(), outcome.evidence())
+        report["notes"].append({"monitor": outcome.monitor, "evidence": outcome.evidence()})
         return True
 
     def ask_others(self, window: int, monitors: list[str], report: dict) -> None:

@@ -81,8 +81,10 @@ class VoteStore:
             item["latency_ms"] = round(vote.latency_ms, 1)
         return self._put(item, "attribute_not_exists(sk) OR #at < :at", {":at": vote.at}, {"#at": "at"})
 
-    def votes(self, monitor: str, window: int) -> list[Vote]:
-        return [to_vote(item) for item in self._query(vote_key(monitor, window, ""))]
+    def votes(self, monitor: str, window: Optional[int] = None) -> list[Vote]:
+        """The votes on `monitor` in `window` (in every window kept, without one)."""
+        prefix = vote_key(monitor, window, "") if window is not None else f"vote#{monitor}#"
+        return [to_vote(item) for item in self._query(prefix)]
 
     # -- the acted status, and what is to be published ---------------------------------------
     def acted(self, monitor: str) -> Acted:

@@ -1,0 +1,144 @@
+"""Three vantage points in the local world: each region its own probe (a ProbeRun with its own
+engine, state table and fault proxies), and a Lambda Invoke API that hands a region's asynchronous
+invokes to that region's probe (the region read from the request's SigV4 signature)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Optional
+from urllib.parse import urlsplit
+
+from chalicelib.aws.clients import client
+from chalicelib.config.model import Config
+from chalicelib.handlers.probe import ProbeRun
+from chalicelib.probe.engine import ProbeEngine
+from chalicelib.vantage.confirm import LambdaAsker, request_of
+from chalicelib.vantage.gate import Gate
+from chalicelib.vantage.votes import VoteStore
+from sandbox.fault_proxy import FaultProxy
+
+REGIONS = ("us-east-1", "eu-west-1", "ap-northeast-2")
+SIGNED_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/lambda/aws4_request")
+CONFIRM_SECONDS = 20.0  # an invoked probe's own deadline
+
+
+class InvokeApi:
+    """POST /2015-03-31/functions/<name>/invocations, InvocationType Event: 202 at once, then the
+    signed region's handler runs in a thread of its own, as Lambda queues and runs it."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Callable[[dict], Any]] = {}
+        self.silent: set[str] = set()  # regions whose function never runs (a region down)
+        self.received: list[tuple[str, dict]] = []
+        self.answers: list[tuple[str, Any]] = []
+        self.threads: list[threading.Thread] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length") or 0)
+                event = json.loads(self.rfile.read(length) or b"{}")
+                match = SIGNED_REGION.search(self.headers.get("Authorization", ""))
+                region = match.group(1) if match else ""
+                api.received.append((region, event))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                if region in api.handlers and region not in api.silent:
+                    thread = threading.Thread(target=api.run, args=(region, event), daemon=True)
+                    api.threads.append(thread)
+                    thread.start()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def run(self, region: str, event: dict) -> None:
+        self.answers.append((region, self.handlers[region](event)))
+
+    def settle(self, seconds: float = CONFIRM_SECONDS) -> None:
+        """Wait for every confirmation started so far (bounded)."""
+        end = time.monotonic() + seconds
+        for thread in list(self.threads):
+            thread.join(max(0.0, end - time.monotonic()))
+            assert not thread.is_alive(), "a confirmation did not finish in time"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class Region:
+    name: str
+    app: FaultProxy  # this region's road to the app
+    eyes: FaultProxy  # its road to the known-good self-check target
+    run: ProbeRun
+    summaries: list[dict] = field(default_factory=list)
+
+    @property
+    def gate(self) -> Gate:
+        assert self.run.vantage is not None
+        return self.run.vantage
+
+    def tick(self) -> dict:
+        summary = self.run.invoke(deadline=time.monotonic() + 60)
+        self.summaries.append(summary)
+        return summary
+
+    def confirm(self, event: dict) -> dict:
+        request = request_of(event)
+        assert request is not None, event
+        return self.gate.confirm(request, self.run.held_back, time.monotonic() + CONFIRM_SECONDS)
+
+
+def local_table(name: str, home_table: str) -> None:
+    """A region's own state table (its monitor states), shaped as the home one."""
+    ddb = client("dynamodb")
+    shape = ddb.describe_table(TableName=home_table)["Table"]
+    ddb.create_table(
+        TableName=name,
+        KeySchema=shape["KeySchema"],
+        AttributeDefinitions=shape["AttributeDefinitions"],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def make_region(name: str, config: Config, app_url: str, check_url: str, api: InvokeApi) -> Region:
+    """`config` is the home one; the region gets its proxies, its table and its own engine."""
+    app_parts, check_parts = urlsplit(app_url), urlsplit(check_url)
+    app = FaultProxy((app_parts.hostname or "", app_parts.port or 80)).start()
+    eyes = FaultProxy((check_parts.hostname or "", check_parts.port or 80)).start()
+    through = app.url("").rstrip("/")
+    monitors = tuple(replace(m, url=m.url.replace(app_url.rstrip("/"), through)) for m in config.monitors)
+    points = config.settings.vantage
+    assert points is not None
+    own_check = {**points.self_check, name: eyes.url(check_parts.path or "/")}
+    table_name = f"{config.settings.state_table}-{name}"
+    local_table(table_name, config.settings.state_table)
+    settings = replace(config.settings, state_table=table_name, vantage=replace(points, self_check=own_check))
+    regional = replace(config, settings=settings, monitors=monitors)
+    engine = ProbeEngine()
+    gate = Gate(
+        regional, name, VoteStore(config.settings.state_table, points.home), LambdaAsker(), engine.run
+    )
+    region = Region(name, app, eyes, ProbeRun(regional, engine, vantage=gate))
+    api.handlers[name] = region.confirm
+    return region
+
+
+def vantage_settings(check_url: str, quorum: Optional[int] = None) -> dict[str, Any]:
+    settings: dict[str, Any] = {"vantage_points": list(REGIONS), "vantage_self_check": check_url}
+    return settings | ({"quorum": quorum} if quorum else {})

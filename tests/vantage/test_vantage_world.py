@@ -1,0 +1,201 @@
+"""Three vantage points in the local world (moto regions, a probe per region, a fault proxy per
+region in front of the app): only a quorum's word reaches on_alarm and its restart."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from chalicelib.aws.clients import client
+from chalicelib.vantage.votes import VoteStore
+from tests.runbooks.conftest import World, base_config, sns_event, with_body
+from tests.vantage.regions import REGIONS, InvokeApi, Region, make_region, vantage_settings
+
+BOUND_SECONDS = 45.0  # each scenario, all regions and confirmations included
+
+
+@dataclass
+class Vantage:
+    world: World
+    api: InvokeApi
+    regions: dict[str, Region]
+
+    @property
+    def votes(self) -> VoteStore:
+        return VoteStore(self.world.config.settings.state_table, REGIONS[0])
+
+    def tick(self, name: str) -> dict:
+        """One region's scheduled probe, then the confirmations it asked for."""
+        summary = self.regions[name].tick()
+        self.api.settle()
+        return summary
+
+    def alarms(self) -> list[dict]:
+        """What reached the home alarms topic (the queue standing in for on_alarm)."""
+        sqs, found = client("sqs"), []
+        while messages := sqs.receive_message(
+            QueueUrl=self.world.resources.alarm_queue_url, MaxNumberOfMessages=10
+        ).get("Messages", []):
+            for message in messages:
+                found.append(json.loads(json.loads(message["Body"])["Message"]))
+                sqs.delete_message(
+                    QueueUrl=self.world.resources.alarm_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return found
+
+    def act(self, alarm: dict) -> dict:
+        """on_alarm, as SNS delivers the message to it."""
+        return self.world.on_alarm(with_body(sns_event("alarm-probe-down"), alarm))
+
+
+@pytest.fixture
+def vantage(
+    make_world: Callable[..., World], health, known_good: str, invoke_api: InvokeApi
+) -> Iterator[Callable[..., Vantage]]:
+    built: list[Region] = []
+
+    def build(quorum: int | None = None) -> Vantage:
+        config = base_config(health.url)
+        config["settings"] |= vantage_settings(known_good, quorum)
+        config["monitors"] = [config["monitors"][0] | {"failure_threshold": 1}]  # web, restart-web
+        world = make_world(config)
+        regions = {
+            name: make_region(name, world.config, health.url, known_good, invoke_api) for name in REGIONS
+        }
+        built.extend(regions.values())
+        return Vantage(world, invoke_api, regions)
+
+    yield build
+    for region in built:
+        region.app.stop()
+        region.eyes.stop()
+
+
+def all_see_it_up(v: Vantage) -> None:
+    for name in REGIONS:
+        assert v.tick(name)["monitors"]["web"]["state"] == "UP"
+    assert v.alarms() == []
+
+
+def test_one_region_blind_opens_no_incident_restarts_nothing_and_leaves_a_note(vantage) -> None:
+    began = time.monotonic()
+    v = vantage()
+    all_see_it_up(v)
+    v.regions["us-east-1"].app.mode = "hang"
+    summary = v.tick("us-east-1")
+    for _ in range(3):  # it stays blind: its state stays DOWN, no new vote, nothing more
+        v.tick("us-east-1")
+    assert summary["monitors"]["web"]["state"] == "DOWN"  # its own view
+    [report] = summary["vantage"]
+    assert report["asked"] == {"eu-west-1": "asked", "ap-northeast-2": "asked"}
+    assert sorted(region for region, _ in v.api.received) == ["ap-northeast-2", "eu-west-1"]
+    [note] = v.votes.notes("web")
+    assert "us-east-1: DOWN, timeout after 1s" in note["evidence"]
+    assert "eu-west-1: UP" in note["evidence"] and "ap-northeast-2: UP" in note["evidence"]
+    assert v.alarms() == []
+    assert v.world.commands() == [] and v.world.published() == []
+    assert v.votes.acted("web").status == "UP"
+    assert time.monotonic() - began < BOUND_SECONDS
+
+
+def test_two_regions_seeing_it_fail_are_acted_on_with_each_regions_evidence(vantage) -> None:
+    began = time.monotonic()
+    v = vantage()
+    all_see_it_up(v)
+    for name in ("us-east-1", "eu-west-1"):
+        v.regions[name].app.mode = "hang"
+    v.tick("us-east-1")
+    [alarm] = v.alarms()
+    assert (alarm["AlarmName"], alarm["NewStateValue"]) == ("autoheal-probe-web", "ALARM")
+    reason = alarm["NewStateReason"]
+    assert reason.startswith("2 of 3 vantage points see it failing: ")
+    for seen in (
+        "us-east-1: DOWN, timeout after 1s",
+        "eu-west-1: DOWN, timeout after 1s",
+        "ap-northeast-2: UP",
+    ):
+        assert seen in reason
+    out = v.act(alarm)
+    [command] = v.world.commands()
+    assert command["DocumentName"] == "autoheal-restart"
+    assert out["handled"][0]["commands"] == [command["CommandId"]]
+    assert "eu-west-1: DOWN" in v.world.incident("web").reason
+    # Recovery needs the quorum too: the first region to see it well asks the others.
+    for name in ("us-east-1", "eu-west-1"):
+        v.regions[name].app.mode = "pass"
+    v.tick("us-east-1")
+    [ok] = v.alarms()
+    assert ok["NewStateValue"] == "OK"
+    # the first two UP votes make the quorum; the third may still be its word from the outage
+    assert re.match(r"[23] of 3 vantage points see it healthy: ", ok["NewStateReason"])
+    assert v.votes.pending() == []
+    assert time.monotonic() - began < BOUND_SECONDS
+
+
+def test_a_region_whose_self_check_fails_does_not_vote(vantage) -> None:
+    v = vantage()
+    all_see_it_up(v)
+    # us-east-1 is blind to everything, its self-check too; eu-west-1 cannot reach the app.
+    for proxy in (v.regions["us-east-1"].app, v.regions["us-east-1"].eyes, v.regions["eu-west-1"].app):
+        proxy.mode = "hang"
+    summary = v.tick("eu-west-1")
+    cast = v.votes.votes("web")
+    last = max(vote.window for vote in cast)
+    votes = {vote.region: vote.verdict for vote in cast if vote.window == last}
+    assert votes == {"eu-west-1": "DOWN", "us-east-1": "ABSTAIN", "ap-northeast-2": "UP"}
+    assert v.alarms() == [] and v.world.commands() == []
+    assert summary["vantage"][0]["notes"] == []  # its report was written before the others voted
+    assert "us-east-1: abstained, self-check failed: timeout after 3s" in v.votes.notes("web")[0]["evidence"]
+    # Its own tick: it sees the monitor DOWN but abstains, and asks nobody.
+    blind = v.tick("us-east-1")
+    assert blind["vantage"][0]["asked"] == {} and blind["vantage"][0]["votes"][0].startswith(
+        "us-east-1: abstained"
+    )
+    assert v.alarms() == []
+
+
+def test_a_region_that_never_answers_leaves_the_others_quorum_to_decide(vantage) -> None:
+    v = vantage()
+    all_see_it_up(v)
+    v.api.silent.add("ap-northeast-2")  # its probe function never runs
+    for name in ("us-east-1", "eu-west-1"):
+        v.regions[name].app.mode = "hang"
+    v.tick("us-east-1")
+    [alarm] = v.alarms()
+    assert alarm["NewStateValue"] == "ALARM"
+    assert "ap-northeast-2: no answer" in alarm["NewStateReason"]
+
+
+def test_a_lone_failure_with_a_silent_region_stays_unconfirmed_and_says_so(vantage) -> None:
+    v = vantage()
+    all_see_it_up(v)
+    v.api.silent.add("ap-northeast-2")
+    v.api.silent.add("eu-west-1")
+    v.regions["us-east-1"].app.mode = "hang"
+    summary = v.tick("us-east-1")
+    [report] = summary["vantage"]
+    [unconfirmed] = report["unconfirmed"]
+    assert unconfirmed["monitor"] == "web"
+    assert unconfirmed["evidence"].endswith("eu-west-1: no answer; ap-northeast-2: no answer")
+    assert v.alarms() == [] and v.world.commands() == []
+
+
+def test_the_vote_that_makes_the_first_quorum_over_a_lone_failure_leaves_the_note(vantage) -> None:
+    """No region has voted before (a fresh deployment): the quorum that first records UP must
+    still note the blind region's failure, whichever confirmation arrives last."""
+    v = vantage()
+    v.api.silent.update({"eu-west-1", "ap-northeast-2"})  # answered by hand, one after the other
+    v.regions["us-east-1"].app.mode = "hang"
+    v.tick("us-east-1")
+    asked = {region: event for region, event in v.api.received}
+    v.regions["eu-west-1"].confirm(asked["eu-west-1"])
+    last = v.regions["ap-northeast-2"].confirm(asked["ap-northeast-2"])
+    assert last["acted"] == [{"monitor": "web", "status": "UP", "evidence": last["acted"][0]["evidence"]}]
+    [note] = v.votes.notes("web")
+    assert "us-east-1: DOWN, timeout after 1s" in note["evidence"]
+    assert v.alarms() == [] and v.world.commands() == []
