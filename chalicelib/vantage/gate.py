@@ -30,6 +30,7 @@ SELF_CHECK = "vantage-self-check"
 SELF_CHECK_TIMEOUT = 3.0
 WINDOW_SECONDS = 60.0  # a window without probe_every: the schedule's tick
 CHANGE_ATTEMPTS = 3  # another region recording a change first: read again and decide again
+CLAIM_SECONDS = 30.0  # a publish takes well under a second; a holder that died frees it then
 
 Probe = Callable[[Sequence[Monitor], float], list[ProbeResult]]
 HeldBack = Callable[[Transition], bool]
@@ -192,6 +193,8 @@ class Gate:
         and they wait for the next cycle (on_alarm drops a copy: same alarm, state and time)."""
         home = self.points.home
         for key, message in self.store.pending():
+            if not self.store.claim(key, self.clock(), CLAIM_SECONDS):
+                continue  # another region is publishing it
             state = "DOWN" if message["NewStateValue"] == "ALARM" else "UP"
             subject = f"{message['Trigger']['Dimensions'][0]['value']} is {state}"
             regional.client("sns", home).publish(

@@ -40,6 +40,7 @@ from chalicelib.vantage.quorum import Vote
 PARTITION = "vantage"
 VOTE_DAYS = 2  # a window is decided within minutes; the votes are kept a little for the story
 NOTE_DAYS = 7
+UNCLAIMED = "attribute_exists(sk) AND (attribute_not_exists(claimed_until) OR claimed_until < :now)"
 DAY = 86400.0
 
 
@@ -126,6 +127,21 @@ class VoteStore:
         """Confirmed changes SNS has not taken yet: (key, message), oldest window first."""
         found = self._query("pending#")
         return sorted(((str(i["sk"]), json.loads(i["message"])) for i in found), key=lambda p: p[0])
+
+    def claim(self, key: str, now: float, seconds: float) -> bool:
+        """Take a pending message to publish for `seconds`: two regions flushing at once publish
+        it once; one that dies holding it leaves it to the next after the claim runs out."""
+        table = self.table
+        try:
+            table.update_item(
+                Key={"pk": PARTITION, "sk": key},
+                UpdateExpression="SET claimed_until = :until",
+                ConditionExpression=UNCLAIMED,
+                ExpressionAttributeValues=to_item({":until": now + seconds, ":now": now}),
+            )
+        except table.meta.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def published(self, key: str) -> None:
         self.table.delete_item(Key={"pk": PARTITION, "sk": key})

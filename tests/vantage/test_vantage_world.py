@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from chalicelib.aws.clients import client
+from chalicelib.vantage.confirm import Request
 from chalicelib.vantage.votes import VoteStore
 from tests.runbooks.conftest import World, base_config, sns_event, with_body
 from tests.vantage.regions import REGIONS, InvokeApi, Region, make_region, vantage_settings
@@ -199,3 +200,30 @@ def test_the_vote_that_makes_the_first_quorum_over_a_lone_failure_leaves_the_not
     [note] = v.votes.notes("web")
     assert "us-east-1: DOWN, timeout after 1s" in note["evidence"]
     assert v.alarms() == [] and v.world.commands() == []
+
+
+def test_a_confirmation_reaches_the_probe_function_through_its_handler(vantage) -> None:
+    """The asynchronous invoke's payload, as Lambda hands it to app.py's probe: it checks the
+    named monitors and votes in the asker's window instead of running a tick."""
+    v = vantage()
+    event = json.loads(Request(7, ("web", "gone"), "eu-west-1").payload())
+    answer = v.world.app.app.handler_map["probe"](event, v.world.context("probe", 30))
+    assert answer["asked_by"] == "eu-west-1" and answer["errors"] == []
+    assert answer["votes"] == [answer["votes"][0]] and answer["votes"][0].startswith("us-east-1: UP")
+    [vote] = v.votes.votes("web", 7)
+    assert (vote.region, vote.verdict) == ("us-east-1", "UP")
+
+
+def test_a_tick_of_the_probe_function_publishes_only_through_the_quorum(vantage, health) -> None:
+    v = vantage()
+    health.status = 500  # the home region's own probe goes straight to the app
+    tick = {"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events"}
+    tick |= {"account": "", "time": "", "region": "us-east-1", "resources": [], "detail": {}}
+    first = v.world.app.app.handler_map["probe"](tick, v.world.context("probe", 60))
+    assert first["monitors"]["web"]["state"] == "DOWN" and first["outbox_pending"] == 0
+    v.api.settle()
+    [alarm] = v.alarms()  # published once, however many regions flushed at once
+    assert alarm["NewStateValue"] == "ALARM"
+    # a real outage: the first region to confirm makes the quorum (both may have voted by then)
+    assert re.match(r"[23] of 3 vantage points see it failing: ", alarm["NewStateReason"])
+    assert "us-east-1: DOWN, status 500" in alarm["NewStateReason"]
