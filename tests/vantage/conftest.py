@@ -10,6 +10,7 @@ from threading import Thread
 import pytest
 
 from chalicelib.vantage import regional
+from sandbox.vantage_world import InvokeApi
 from tests.runbooks.conftest import (  # noqa: F401 - fixtures, shared
     aws,
     forget_wiring,
@@ -17,7 +18,6 @@ from tests.runbooks.conftest import (  # noqa: F401 - fixtures, shared
     health_server,
     make_world,
 )
-from tests.vantage.regions import InvokeApi
 
 
 class KnownGood(BaseHTTPRequestHandler):

@@ -14,8 +14,8 @@ import pytest
 from chalicelib.aws.clients import client
 from chalicelib.vantage.confirm import Request
 from chalicelib.vantage.votes import VoteStore
+from sandbox.vantage_world import REGIONS, InvokeApi, Region, make_region, vantage_settings
 from tests.runbooks.conftest import World, base_config, sns_event, with_body
-from tests.vantage.regions import REGIONS, InvokeApi, Region, make_region, vantage_settings
 
 BOUND_SECONDS = 45.0  # each scenario, all regions and confirmations included
 

@@ -1,6 +1,10 @@
 """Three vantage points in the local world: each region its own probe (a ProbeRun with its own
 engine, state table and fault proxies), and a Lambda Invoke API that hands a region's asynchronous
-invokes to that region's probe (the region read from the request's SigV4 signature)."""
+invokes to that region's probe (the region read from the request's SigV4 signature).
+
+Point `AWS_ENDPOINT_URL_LAMBDA` at `InvokeApi().url` before the first confirmation (the regional
+clients read it when they are made).
+"""
 
 from __future__ import annotations
 
@@ -116,13 +120,17 @@ def local_table(name: str, home_table: str) -> None:
     )
 
 
-def make_region(name: str, config: Config, app_url: str, check_url: str, api: InvokeApi) -> Region:
-    """`config` is the home one; the region gets its proxies, its table and its own engine."""
+def make_region(
+    name: str, config: Config, app_url: str, check_url: str, api: InvokeApi, only: tuple[str, ...] = ()
+) -> Region:
+    """`config` is the home one; the region gets its proxies, its table and its own engine, and
+    probes the monitors named in `only` (every monitor without it)."""
     app_parts, check_parts = urlsplit(app_url), urlsplit(check_url)
     app = FaultProxy((app_parts.hostname or "", app_parts.port or 80)).start()
     eyes = FaultProxy((check_parts.hostname or "", check_parts.port or 80)).start()
     through = app.url("").rstrip("/")
-    monitors = tuple(replace(m, url=m.url.replace(app_url.rstrip("/"), through)) for m in config.monitors)
+    chosen = [m for m in config.monitors if not only or m.name in only]
+    monitors = tuple(replace(m, url=m.url.replace(app_url.rstrip("/"), through)) for m in chosen)
     points = config.settings.vantage
     assert points is not None
     own_check = {**points.self_check, name: eyes.url(check_parts.path or "/")}
