@@ -8,13 +8,14 @@ clients read it when they are made).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 from urllib.parse import urlsplit
 
 from chalicelib.aws.clients import client
@@ -150,3 +151,87 @@ def make_region(
 def vantage_settings(check_url: str, quorum: Optional[int] = None) -> dict[str, Any]:
     settings: dict[str, Any] = {"vantage_points": list(REGIONS), "vantage_self_check": check_url}
     return settings | ({"quorum": quorum} if quorum else {})
+
+
+class KnownGood:
+    """What a region's self-check probes: a server that always answers 204."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/ok"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class DemoRegions:
+    """The demo's three vantage points in front of one monitor of the running world."""
+
+    def __init__(self, regions: dict[str, Region], api: InvokeApi, votes: VoteStore, monitor: str) -> None:
+        self.regions, self.api, self.votes, self.monitor = regions, api, votes, monitor
+
+    def blind(self, name: str) -> None:
+        self.regions[name].app.mode = "hang"
+
+    def heal(self, name: str) -> None:
+        self.regions[name].app.mode = "pass"
+
+    def round(self) -> str:
+        """A tick of each region, then the confirmations they asked for: what each saw and what
+        the quorum holds."""
+        seen = []
+        for name, region in self.regions.items():
+            summary = region.tick()
+            seen.append(f"{name} {summary['monitors'][self.monitor]['state']}")
+        self.api.settle()
+        notes = len(self.votes.notes(self.monitor))
+        return f"{', '.join(seen)}; acted on: {self.votes.acted(self.monitor).status}; notes: {notes}"
+
+
+@contextlib.contextmanager
+def vantage_demo(config: Config, monitor: str) -> Iterator[DemoRegions]:
+    """Three regions probing `monitor` of a running world, each through its own fault proxy."""
+    import os
+
+    from chalicelib.vantage import regional
+    from chalicelib.vantage.points import VantagePoints, majority
+
+    known, api = KnownGood(), InvokeApi()
+    saved = os.environ.get("AWS_ENDPOINT_URL_LAMBDA")
+    os.environ["AWS_ENDPOINT_URL_LAMBDA"] = api.url
+    regional.reset()
+    points = VantagePoints(REGIONS, majority(len(REGIONS)), {r: known.url for r in REGIONS})
+    home = replace(config, settings=replace(config.settings, vantage=points))
+    found = config.monitor(monitor)
+    assert found is not None
+    app_url = "{0.scheme}://{0.netloc}".format(urlsplit(found.url))
+    regions = {name: make_region(name, home, app_url, known.url, api, only=(monitor,)) for name in REGIONS}
+    try:
+        yield DemoRegions(regions, api, VoteStore(config.settings.state_table, points.home), monitor)
+    finally:
+        api.settle()
+        for region in regions.values():
+            region.app.stop()
+            region.eyes.stop()
+        api.close()
+        known.close()
+        if saved is None:
+            os.environ.pop("AWS_ENDPOINT_URL_LAMBDA", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL_LAMBDA"] = saved
+        regional.reset()

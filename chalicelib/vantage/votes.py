@@ -8,17 +8,21 @@ again, and when another region asks it to confirm; a steady monitor costs nothin
 
 Why not a DynamoDB global table: replication is per table, not per partition, so every write of
 the state table (monitor states, history, incidents, idempotency records) would be written two
-more times, and a table would stand in each region. Prices (us-east-1 on-demand list prices,
-November 2024: $0.625 per million writes, the same per million replicated writes, $0.125 per
-million reads, $0.02 per GB between regions), for a monitor that changes state twice a day:
-  - direct writes: a change makes 3 votes + 1 decision + 1 pending item and its removal
-    = 6 writes, plus 2 Queries: 2 x 30 x (6 x $0.625 + 2 x $0.125) / 1e6 = $0.00024 a month;
-  - global table: the same 6 writes replicated to 2 regions (+12), plus every other write of
-    the table (the probe's history flush, one a cycle: 43,200 a month) replicated twice:
-    about $0.054 a month for the table, and 3 tables to operate;
+more times, and a table would stand in each region. At the us-east-1 list prices bench/cost.py
+uses ($1.25 per million writes, $1.875 per million replicated writes, $0.25 per million reads),
+for a monitor that changes state twice a day (60 changes a month):
+  - direct writes: a change makes 3 votes + 1 acted item + 1 pending item, its claim and its
+    removal = 7 writes, plus 3 Queries: 60 x (7 x $1.25 + 3 x $0.25) / 1e6 = $0.00057 a month;
+    the home region also looks for pending messages once a cycle: 43,200 Queries, $0.011 a
+    month for the whole table, not per monitor;
+  - global table: the same votes replicated to 2 more regions, plus every other write of the
+    table replicated twice: the probe's history flush alone (one a cycle, 43,200 a month) is
+    2 x 43,200 x $1.875 / 1e6 = $0.16 a month, and 3 tables to run;
   - each region publishing its votes to the home topic: $0.50 per million publishes plus an
-    on_alarm invocation per vote (at 128 MB and 50 ms: $0.10 per million), and the votes still
-    have to be written by on_alarm: the direct write's cost, plus a hop of latency.
+    on_alarm invocation per vote, and the votes still have to be written by on_alarm: the
+    direct write's cost, plus a hop of latency.
+The confirmations cost the same whichever way the votes travel: 2 asynchronous invokes a change
+($0.20 per million, and about 0.3 s at 512 MB: $0.0000027 each), $0.0003 a month.
 The direct write is the cheapest and the quickest (one round trip of 80-250 ms between regions);
 its price is that the home region's table is a single point: when it cannot be reached, no
 region can confirm, and the probe reports that, every cycle, in its summary and log.

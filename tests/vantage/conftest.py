@@ -4,13 +4,11 @@ vantage points in front of it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 
 import pytest
 
 from chalicelib.vantage import regional
-from sandbox.vantage_world import InvokeApi
+from sandbox.vantage_world import InvokeApi, KnownGood
 from tests.runbooks.conftest import (  # noqa: F401 - fixtures, shared
     aws,
     forget_wiring,
@@ -20,26 +18,11 @@ from tests.runbooks.conftest import (  # noqa: F401 - fixtures, shared
 )
 
 
-class KnownGood(BaseHTTPRequestHandler):
-    """What a region's self-check probes: always there."""
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        self.send_response(204)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="session")
 def known_good() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), KnownGood)
-    server.daemon_threads = True
-    Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/ok"
-    server.shutdown()
-    server.server_close()
+    server = KnownGood()
+    yield server.url
+    server.close()
 
 
 @pytest.fixture
