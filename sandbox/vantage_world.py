@@ -191,6 +191,14 @@ class DemoRegions:
     def heal(self, name: str) -> None:
         self.regions[name].app.mode = "pass"
 
+    def settled(self, rounds: int = 3) -> str:
+        """Rounds until every region's own view is UP (success_threshold may want several)."""
+        for _ in range(rounds):
+            said = self.round()
+            if all(r.summaries[-1]["monitors"][self.monitor]["state"] == "UP" for r in self.regions.values()):
+                break
+        return said
+
     def round(self) -> str:
         """A tick of each region, then the confirmations they asked for: what each saw and what
         the quorum holds."""
@@ -216,7 +224,8 @@ def vantage_demo(config: Config, monitor: str) -> Iterator[DemoRegions]:
     os.environ["AWS_ENDPOINT_URL_LAMBDA"] = api.url
     regional.reset()
     points = VantagePoints(REGIONS, majority(len(REGIONS)), {r: known.url for r in REGIONS})
-    home = replace(config, settings=replace(config.settings, vantage=points))
+    # One cycle a tick (a tick is a compressed minute; probe_every would fill a real one).
+    home = replace(config, settings=replace(config.settings, vantage=points, probe_every=None))
     found = config.monitor(monitor)
     assert found is not None
     app_url = "{0.scheme}://{0.netloc}".format(urlsplit(found.url))
