@@ -116,6 +116,11 @@ def main() -> int:
     from sandbox.vantage_world import REGIONS, InvokeApi, KnownGood, make_region
     from sandbox.world import load_app
 
+    console = sys.stdout
+    # The functions' JSON logs go to a file: the console shows the trials alone.
+    log = tempfile.NamedTemporaryFile("w", prefix="autoheal-bench-", suffix=".log", delete=False)  # noqa: SIM115
+    sys.stdout = log
+    print(f"function logs: {log.name}", file=console)
     app, known, api = App(), KnownGood(), InvokeApi()
     with MotoServer() as moto, tempfile.TemporaryDirectory() as tmp:
         moto.apply_env()
@@ -148,26 +153,34 @@ def main() -> int:
             commands = len(ssm.list_commands()["Commands"])
             app.hung.set()
             detector = regions[trial % len(regions)]  # each region detects in turn
-            detector.tick()
+            summary = detector.tick()
             detected = StateStore(detector.run.config.settings.state_table).load()["web"].since
             api.settle()  # the others confirm; the quorum's vote publishes
             app.hung.clear()  # the restart "works": verify sees it healthy
             on_alarm()
             sent = ssm.list_commands()["Commands"][commands:]
             if not sent:
-                print(f"trial {trial}: no SendCommand", file=sys.stderr)
+                print(f"trial {trial}: no SendCommand: {json.dumps(summary.get('vantage'))}", file=console)
+                print(json.dumps(api.answers[-2:], default=str), file=console)
                 return 1
             first = min(datetime.fromisoformat(str(c["RequestedDateTime"])).timestamp() for c in sent)
             latencies.append(first - detected)
-            print(f"trial {trial:2d}: detected by {detector.name}, SendCommand {first - detected:.3f}s later")
+            print(
+                f"trial {trial:2d}: detected by {detector.name}, SendCommand {first - detected:.3f}s later",
+                file=console,
+            )
             round_of_ticks()  # every region sees it UP again: the quorum's recovery, then on_alarm's
         api.close()
         known.server.shutdown()
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
     print(
+        file=console,
+    )
+    print(
         f"detection -> first SendCommand, {len(ordered)} trials, timeout {args.timeout:g}s, 60 s windows: "
-        f"p50 {statistics.median(ordered):.3f}s, p99 {p99:.3f}s, max {ordered[-1]:.3f}s"
+        f"p50 {statistics.median(ordered):.3f}s, p99 {p99:.3f}s, max {ordered[-1]:.3f}s",
+        file=console,
     )
     return 0
 

@@ -27,11 +27,13 @@ class Request:
     window: int
     monitors: tuple[str, ...]
     asked_by: str
+    since: float = 0.0  # the round's start (the asker's vote): older votes do not answer it
 
     def payload(self) -> bytes:
         """Shaped as an EventBridge event: the probe is a scheduled function, and Chalice reads
         every key of one before the handler runs."""
         body = {"window": self.window, "monitors": list(self.monitors), "asked_by": self.asked_by}
+        body["since"] = self.since
         event = {"version": "0", "id": f"{self.asked_by}-{self.window}", "detail-type": DETAIL_TYPE}
         event |= {"source": "autoheal.vantage", "account": "", "time": "", "region": self.asked_by}
         event |= {"resources": [], "detail": {REQUEST_KEY: body}}
@@ -47,7 +49,9 @@ def request_of(event: Any) -> Optional[Request]:
     monitors = body.get("monitors")
     if not isinstance(monitors, list) or not isinstance(body.get("window"), int):
         return None
-    return Request(body["window"], tuple(str(m) for m in monitors), str(body.get("asked_by", "")))
+    since = body.get("since", 0.0)
+    since = float(since) if isinstance(since, (int, float)) and not isinstance(since, bool) else 0.0
+    return Request(body["window"], tuple(str(m) for m in monitors), str(body.get("asked_by", "")), since)
 
 
 class LambdaAsker:

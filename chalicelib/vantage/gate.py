@@ -75,9 +75,9 @@ class Gate:
                 window = window_of(now, self.config.settings.probe_every or WINDOW_SECONDS)
                 eyes = self.self_check()
                 votes = [self.vote(results[t.monitor], window, eyes, now) for t in moved]
-                unconfirmed = self.cast_and_settle(votes, held_back, report)
+                unconfirmed = self.cast_and_settle(votes, now, held_back, report)
                 if eyes is None and unconfirmed:
-                    self.ask_others(window, unconfirmed, report)
+                    self.ask_others(Request(window, tuple(unconfirmed), self.region, now), report)
             if moved or self.region == self.points.home:
                 self.flush(report)
         except Exception as exc:  # noqa: BLE001 - the home table or topic out of reach: said, retried
@@ -97,11 +97,15 @@ class Gate:
             else:
                 results = [ProbeResult(m.name, False, None, eyes, 0, now) for m in monitors]
             votes = [self.vote(result, request.window, eyes, self.clock()) for result in results]
-            self.cast_and_settle(votes, held_back, report)
+            self.cast_and_settle(votes, request.since, held_back, report)
             self.flush(report)
         except Exception as exc:  # noqa: BLE001
             report["errors"].append(f"vantage: {type(exc).__name__}: {exc}")
         return report
+
+    @property
+    def rule(self) -> tuple[tuple[str, ...], int]:
+        return self.points.regions, self.points.quorum
 
     # -- voting -----------------------------------------------------------------------------
     def self_check(self) -> Optional[str]:
@@ -117,20 +121,21 @@ class Gate:
         verdict = UP if result.ok else DOWN
         return Vote(self.region, result.monitor, window, verdict, result.reason, result.latency_ms, now)
 
-    def cast_and_settle(self, votes: Sequence[Vote], held_back: HeldBack, report: dict) -> list[str]:
-        """Cast each vote, then settle each monitor; returns those still unconfirmed."""
+    def cast_and_settle(
+        self, votes: Sequence[Vote], since: float, held_back: HeldBack, report: dict
+    ) -> list[str]:
+        """Cast each vote, then settle each monitor on the round's votes (cast at `since` or
+        later); returns those still unconfirmed."""
         for vote in votes:
             self.store.cast(vote)
             report["votes"].append(vote.evidence())
-        return [v.monitor for v in votes if not self.settle(v.monitor, v.window, held_back, report)]
+        return [v.monitor for v in votes if not self.settle(v.monitor, v.window, since, held_back, report)]
 
-    def settle(self, monitor: str, window: int, held_back: HeldBack, report: dict) -> bool:
+    def settle(self, monitor: str, window: int, since: float, held_back: HeldBack, report: dict) -> bool:
         """Record the quorum's change, if any; False while the window is unconfirmed."""
         for _ in range(CHANGE_ATTEMPTS):
             held = self.store.acted(monitor)
-            outcome = tally(
-                self.store.votes(monitor, window), self.points.regions, self.points.quorum, monitor, window
-            )
+            outcome = tally(self.store.votes(monitor, window), *self.rule, monitor, window, since)
             new = acted(held.status, outcome)
             if new is None or window < held.window:  # nothing new, or a later window already spoke
                 return self.unchanged(held.status, outcome, report)
@@ -159,9 +164,8 @@ class Gate:
         report["notes"].append({"monitor": outcome.monitor, "evidence": outcome.evidence()})
         return True
 
-    def ask_others(self, window: int, monitors: list[str], report: dict) -> None:
-        others = self.points.others(self.region)
-        answers = self.asker.ask(others, Request(window, tuple(monitors), self.region))
+    def ask_others(self, request: Request, report: dict) -> None:
+        answers = self.asker.ask(self.points.others(self.region), request)
         report["asked"] = {region: error or "asked" for region, error in answers.items()}
 
     # -- publishing ----------------------------------------------------------------------------

@@ -80,12 +80,20 @@ class Tally:
         return "; ".join(parts)
 
 
-def tally(votes: Iterable[Vote], regions: Sequence[str], quorum: int, monitor: str, window: int) -> Tally:
-    """The regions' votes on `monitor` in `window`; votes of other regions, monitors or windows
-    do not count."""
+def tally(
+    votes: Iterable[Vote],
+    regions: Sequence[str],
+    quorum: int,
+    monitor: str,
+    window: int,
+    since: float = -math.inf,
+) -> Tally:
+    """The regions' votes on `monitor` in `window`, cast at `since` or later (the round's start:
+    an older vote answered an earlier question, such as the recovery before this failure); votes
+    of other regions, monitors or windows do not count."""
     latest: dict[str, Vote] = {}
     for vote in votes:
-        if vote.monitor != monitor or vote.window != window or vote.region not in regions:
+        if vote.monitor != monitor or vote.window != window or vote.region not in regions or vote.at < since:
             continue
         held = latest.get(vote.region)
         if held is None or rank(vote) > rank(held):

@@ -141,3 +141,11 @@ def test_abstentions_of_silent_regions_change_no_decision(votes: list[Vote], quo
     after = tally(votes + shut, REGIONS, quorum, "web", 1)
     assert (after.status, after.down, after.up) == (before.status, before.down, before.up)
     assert after.missing == ()
+
+
+@settings(max_examples=300)
+@given(st.lists(votes_st, max_size=12), quorum_st, st.integers(0, 6).map(float))
+def test_votes_older_than_the_round_never_count(votes: list[Vote], quorum: int, since: float) -> None:
+    outcome = tally(votes, REGIONS, quorum, "web", 1, since)
+    assert all(vote.at >= since for vote in outcome.votes)
+    assert outcome == tally([v for v in votes if v.at >= since], REGIONS, quorum, "web", 1)

@@ -227,3 +227,24 @@ def test_a_tick_of_the_probe_function_publishes_only_through_the_quorum(vantage,
     # a real outage: the first region to confirm makes the quorum (both may have voted by then)
     assert re.match(r"[23] of 3 vantage points see it failing: ", alarm["NewStateReason"])
     assert "us-east-1: DOWN, status 500" in alarm["NewStateReason"]
+
+
+def test_an_outage_right_after_a_recovery_in_the_same_window_is_confirmed_at_once(vantage) -> None:
+    """The others' UP votes of the recovery's round are older than the new failure: they are no
+    answer to it, so the region that sees it asks again instead of writing a note."""
+    v = vantage()
+    all_see_it_up(v)
+    for name in REGIONS:
+        v.regions[name].app.mode = "hang"
+    v.tick("us-east-1")
+    assert [a["NewStateValue"] for a in v.alarms()] == ["ALARM"]
+    for name in REGIONS:
+        v.regions[name].app.mode = "pass"
+    v.tick("us-east-1")  # the region whose own view went DOWN sees it recover, and asks
+    assert [a["NewStateValue"] for a in v.alarms()] == ["OK"]
+    for name in REGIONS:
+        v.regions[name].app.mode = "hang"
+    summary = v.tick("ap-northeast-2")  # its own view was UP (asked for the recovery): it turns now
+    assert summary["vantage"][0]["notes"] == []
+    assert [a["NewStateValue"] for a in v.alarms()] == ["ALARM"]
+    assert v.votes.notes("web") == []
