@@ -272,6 +272,8 @@ class ProbeRun:
 
     def publish_status(self, run: Invocation, states: dict[str, MonitorState]) -> None:
         """Every cycle: the site records it, and writes only in the cycle something changed."""
+        if self.vantage is not None and not self.vantage.writes_status_site:  # the home region does
+            return
         try:
             site_for(self.config).cycle(states, run.results, self.clock())
         except Exception as exc:  # noqa: BLE001

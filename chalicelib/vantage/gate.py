@@ -104,6 +104,12 @@ class Gate:
         return report
 
     @property
+    def writes_status_site(self) -> bool:
+        """Only the home region writes the public site: another region's own view is a vote.
+        (The home region's view is still its own: the site does not read the quorum yet.)"""
+        return self.region == self.points.home
+
+    @property
     def rule(self) -> tuple[tuple[str, ...], int]:
         return self.points.regions, self.points.quorum
 

@@ -248,3 +248,19 @@ def test_an_outage_right_after_a_recovery_in_the_same_window_is_confirmed_at_onc
     assert summary["vantage"][0]["notes"] == []
     assert [a["NewStateValue"] for a in v.alarms()] == ["ALARM"]
     assert v.votes.notes("web") == []
+
+
+def status_json(v: Vantage) -> dict:
+    body = client("s3").get_object(Bucket=v.world.config.settings.status_bucket, Key="status.json")["Body"]
+    return json.loads(body.read())
+
+
+def test_a_blind_region_other_than_home_leaves_the_status_site_alone(vantage) -> None:
+    """Its own view is a vote, not news: only the home region writes the public site."""
+    v = vantage()
+    all_see_it_up(v)
+    assert status_json(v)["healthy"] is True
+    v.regions["eu-west-1"].app.mode = "hang"
+    v.tick("eu-west-1")
+    assert status_json(v)["healthy"] is True
+    assert v.alarms() == []
