@@ -60,9 +60,11 @@ def vantage(
 ) -> Iterator[Callable[..., Vantage]]:
     built: list[Region] = []
 
-    def build(quorum: int | None = None) -> Vantage:
+    def build(quorum: int | None = None, maintenance: dict | None = None) -> Vantage:
         config = base_config(health.url)
         config["settings"] |= vantage_settings(known_good, quorum)
+        if maintenance:
+            config["maintenance"] = maintenance
         config["monitors"] = [config["monitors"][0] | {"failure_threshold": 1}]  # web, restart-web
         world = make_world(config)
         regions = {
@@ -264,3 +266,16 @@ def test_a_blind_region_other_than_home_leaves_the_status_site_alone(vantage) ->
     v.tick("eu-west-1")
     assert status_json(v)["healthy"] is True
     assert v.alarms() == []
+
+
+def test_a_confirmed_failure_under_maintenance_is_recorded_not_published(vantage) -> None:
+    start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 3600))
+    window = {"start": start, "duration": "2h", "message": "database upgrade"}
+    v = vantage(maintenance={"windows": [window]})
+    all_see_it_up(v)
+    for name in ("us-east-1", "eu-west-1"):
+        v.regions[name].app.mode = "hang"
+    summary = v.tick("us-east-1")
+    assert v.votes.acted("web").status == "DOWN"  # the quorum holds, and is recorded
+    assert v.alarms() == [] and v.votes.pending() == []  # but nobody acts and nobody is told
+    assert summary["monitors"]["web"]["state"] == "DOWN"
