@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
 
@@ -60,6 +61,9 @@ class Gate:
         self.probe = probe
         self.clock = clock
         self.monotonic = monotonic
+        # Votes of this container's ticks not settled yet (the home table out of reach): the fold
+        # turns a monitor DOWN once, so they are cast again with the next cycle, not forgotten.
+        self.unsent: dict[str, Vote] = {}
 
     # -- the two ways in --------------------------------------------------------------------
     def after_cycle(
@@ -74,15 +78,27 @@ class Gate:
                 now = self.clock()
                 window = window_of(now, self.config.settings.probe_every or WINDOW_SECONDS)
                 eyes = self.self_check()
-                votes = [self.vote(results[t.monitor], window, eyes, now) for t in moved]
-                unconfirmed = self.cast_and_settle(votes, now, held_back, report)
-                if eyes is None and unconfirmed:
-                    self.ask_others(Request(window, tuple(unconfirmed), self.region, now), report)
+                self.unsent |= {t.monitor: self.vote(results[t.monitor], window, eyes, now) for t in moved}
+            if self.unsent:
+                self.vote_round(held_back, report)
             if moved or self.region == self.points.home:
                 self.flush(report)
         except Exception as exc:  # noqa: BLE001 - the home table or topic out of reach: said, retried
             report["errors"].append(f"vantage: {type(exc).__name__}: {exc}")
         return report if any(value for key, value in report.items() if key != "region") else None
+
+    def vote_round(self, held_back: HeldBack, report: dict) -> None:
+        """Cast the held votes, settle them, and ask the others about what stays unconfirmed;
+        a vote leaves `unsent` once its monitor is settled or the others are asked."""
+        # A vote held from an earlier cycle is still this region's view (its fold has not turned
+        # since): it is cast now, in the current window, where the others are asked.
+        now = self.clock()
+        window = window_of(now, self.config.settings.probe_every or WINDOW_SECONDS)
+        votes = [replace(vote, window=window, at=now) for vote in self.unsent.values()]
+        unconfirmed = self.cast_and_settle(votes, now, held_back, report)
+        if unconfirmed and any(vote.verdict != ABSTAIN for vote in votes):
+            self.ask_others(Request(window, tuple(unconfirmed), self.region, now), report)
+        self.unsent.clear()
 
     def confirm(self, request: Request, held_back: HeldBack, deadline: float) -> dict[str, Any]:
         """Another region asks: check just these monitors, once, and vote in its window."""

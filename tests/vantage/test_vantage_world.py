@@ -279,3 +279,24 @@ def test_a_confirmed_failure_under_maintenance_is_recorded_not_published(vantage
     assert v.votes.acted("web").status == "DOWN"  # the quorum holds, and is recorded
     assert v.alarms() == [] and v.votes.pending() == []  # but nobody acts and nobody is told
     assert summary["monitors"]["web"]["state"] == "DOWN"
+
+
+def test_a_vote_the_home_table_refused_is_cast_at_the_next_tick(vantage) -> None:
+    """The region's own fold turns DOWN once: a vote lost to an unreachable home table would never
+    be cast again, so the gate keeps it and casts it with the next cycle."""
+    v = vantage()
+    all_see_it_up(v)
+    gate = v.regions["us-east-1"].gate
+    home = gate.store
+    gate.store = VoteStore("autoheal-state-gone", REGIONS[0])  # the home table out of reach
+    for name in ("us-east-1", "eu-west-1"):
+        v.regions[name].app.mode = "hang"
+    failed = v.tick("us-east-1")
+    assert "ResourceNotFoundException" in failed["vantage"][0]["errors"][0]
+    assert v.alarms() == []
+    gate.store = home
+    v.tick("us-east-1")  # no new transition: its state stayed DOWN
+    [alarm] = v.alarms()
+    assert (
+        alarm["NewStateValue"] == "ALARM" and "us-east-1: DOWN, timeout after 1s" in alarm["NewStateReason"]
+    )
