@@ -128,6 +128,8 @@ def test_two_regions_seeing_it_fail_are_acted_on_with_each_regions_evidence(vant
     assert command["DocumentName"] == "autoheal-restart"
     assert out["handled"][0]["commands"] == [command["CommandId"]]
     assert "eu-west-1: DOWN" in v.world.incident("web").reason
+    told = "\n".join(envelope["Message"] for envelope in v.world.published())
+    assert "us-east-1: DOWN, timeout after 1s" in told and "eu-west-1: DOWN, timeout after 1s" in told
     # Recovery needs the quorum too: the first region to see it well asks the others.
     for name in ("us-east-1", "eu-west-1"):
         v.regions[name].app.mode = "pass"
