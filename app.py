@@ -6,6 +6,7 @@ from chalice import Chalice, Rate
 
 from chalicelib import wiring
 from chalicelib.alarms.envelope import LenientSNSEvent
+from chalicelib.subscriptions import route
 
 app = Chalice(app_name="autoheal")
 config = wiring.config()  # validated at cold start: a bad file fails here with every error listed
@@ -26,17 +27,18 @@ def probe(event):
     return wiring.probe_run().invoke(deadline(event))
 
 
+@app.on_sqs_message(
+    queue=wiring.probe_queue(), batch_size=1, maximum_concurrency=wiring.PROBE_WORKERS, name="probe_worker"
+)
+@wiring.counts_errors("probe_worker")
+def probe_worker(event):
+    return wiring.probe_worker().handle(event.to_dict()["Records"], deadline(event))
+
+
 @app.on_sns_message(topic=config.settings.alarm_topic, name="on_alarm")
 @wiring.counts_errors("on_alarm")
 def on_alarm(event):
-    from chalicelib.handlers.on_alarm import handle_sns_event
-
-    ends = deadline(event)
-    return handle_sns_event(
-        event.to_dict(),
-        wiring.config(),
-        lambda alarm, runbook: wiring.process_alarm(alarm, runbook, ends, event.context),
-    )
+    return wiring.alarm_intake(event.context).take(event.to_dict(), deadline(event))
 
 
 # Chalice would read the SNS fields before on_alarm runs and raise on an event of another shape;
@@ -66,3 +68,7 @@ def shift_traffic(event, context):
 @wiring.counts_errors("advance")
 def advance(event):
     return wiring.advance().invoke()
+
+
+# POST /subscribe, the status page's form: Chalice serves every route from its api_handler function.
+route.register(app, wiring.subscriptions, wiring.counts_errors("api_handler"))

@@ -60,12 +60,15 @@ UNSCOPED_READS = (
 # down (maintenance by hand, follow_up at a window's end, on_alarm's runbook maintenance_page).
 # Shifts never publish the status site, so their functions have no status_site.
 CAPABILITIES: Mapping[str, tuple[str, ...]] = {
-    "probe": ("logs", "state", "publish_alarms", "status_site", "checks", "vantage"),
+    "probe": ("logs", "state", "publish_alarms", "status_site", "checks", "send_shards", "vantage"),
+    "probe_worker": ("logs", "state", "publish_alarms", "checks", "read_shards"),
     "on_alarm": ("logs", "state", "notify", "publish_alarms", "status_site", "fleet", "steps", "listeners"),
     "follow_up": ("logs", "state", "notify", "publish_alarms", "status_site", "fleet", "steps", "listeners"),
     "maintenance": ("logs", "state", "notify", "publish_alarms", "status_site", "listeners"),
     "shift_traffic": ("logs", "state", "notify", "listeners", "traffic", "hooks"),
     "advance": ("logs", "state", "notify", "listeners", "traffic", "hooks"),
+    # POST /subscribe: an address's daily counter (one UpdateItem) and its pending subscription.
+    "api_handler": ("logs", "subscribe"),
 }
 STAGE_TAG_KEY = "autoheal:stage"
 
@@ -253,6 +256,11 @@ def capability_statements(capability: str, function: str, names: StageNames, con
         table = arn("dynamodb", f"table/{names.state_table}")
         verbs = ["GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem"]
         return [allow("State", [f"dynamodb:{v}" for v in verbs], table)]
+    if capability == "subscribe":  # subscriptions.service: nothing else of the table or the topic
+        return [
+            allow("SubscribeCounter", ["dynamodb:UpdateItem"], arn("dynamodb", f"table/{names.state_table}")),
+            allow("SubscribeToNotices", ["sns:Subscribe"], arn("sns", names.notify_topic)),
+        ]
     if capability == "publish_alarms":
         return [allow("PublishAlarms", ["sns:Publish"], arn("sns", names.alarm_topic))]
     if capability == "notify":  # every notifier channel's grants
@@ -289,6 +297,13 @@ def capability_statements(capability: str, function: str, names: StageNames, con
         return [results, sent, tagged]
     if capability == "failure_queue":  # Lambda sends a failed event with the function's role
         return [allow("OnFailureQueue", ["sqs:SendMessage"], arn("sqs", names.failure_queue(function)))]
+    if capability == "send_shards":  # the fan-out's scheduler (chalicelib.fanout.scheduler)
+        actions = ["sqs:GetQueueUrl", "sqs:SendMessage"]
+        return [allow("ProbeShardsSend", actions, arn("sqs", names.probe_queue))]
+    if capability == "read_shards":  # what Lambda's SQS poller does with the worker's role
+        actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+        actions += ["sqs:GetQueueUrl", "sqs:ChangeMessageVisibility"]  # a failed shard's quick retry
+        return [allow("ProbeShardsRead", actions, arn("sqs", names.probe_queue))]
     if capability == "checks":  # every probe check kind's grants (the built-in ones need none)
         return grant_statements(kind_grants(CHECKS), names, config)
     if capability == "vantage":  # settings.vantage_points: votes, confirmations, the home topic

@@ -21,9 +21,14 @@ from typing import Any
 from autoheal_ops.iam import stage_config
 from autoheal_ops.resources import stage_template
 from autoheal_ops.stage import ROOT, Reservation, StageNames, functions, reservation, stage_environment
+from chalicelib.subscriptions.route import PATH as SUBSCRIBE_PATH
 
 DIST = ROOT / "dist"
 PSEUDO = "${AWS::"
+# Every route's API Gateway stage throttling (requests a second, and the bucket's size): POST
+# /subscribe is public, and each request costs a Lambda run, a DynamoDB write and an SNS call.
+API_RATE_LIMIT = 5  # requests a second, every route together (render sets the same for path 2)
+API_BURST_LIMIT = 10
 
 
 def substituted(node: Any) -> Any:
@@ -74,7 +79,11 @@ def package(stage: str, out: Path = DIST, reserved: Reservation | None = None) -
     # (Merging cannot do this: it would keep Chalice's Fn::Sub beside the Ref.)
     events = template["Resources"]["OnAlarm"]["Properties"]["Events"]
     events["OnAlarmSnsSubscription"]["Properties"]["Topic"] = {"Ref": "AlarmTopic"}
+    # So too the shard queue: the worker's event source waits for it.
+    shards = template["Resources"]["ProbeWorker"]["Properties"]["Events"]["ProbeWorkerSqsEventSource"]
+    shards["Properties"]["Queue"] = {"Fn::GetAtt": ["ProbeShardQueue", "Arn"]}
     reserve(template, stage, reserved or reservation(stage))
+    throttle(template)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sam.json").write_text(json.dumps(template, indent=1) + "\n")
     shutil.copyfile(work / "deployment.zip", out / "deployment.zip")
@@ -92,6 +101,29 @@ def reserve(template: dict, stage: str, reserved: Reservation) -> None:
             properties.pop("ReservedConcurrentExecutions", None)
             if properties.get("FunctionName") in by_name:
                 properties["ReservedConcurrentExecutions"] = by_name[properties["FunctionName"]]
+
+
+def throttle(template: dict) -> None:
+    """Stage throttling on every method of Chalice's REST API: a burst of form posts is answered
+    429 by API Gateway before any Lambda runs. The API's address, plus /subscribe, is an Output
+    to copy into the config's settings.subscribe_url."""
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Api":
+            resource["Properties"]["MethodSettings"] = [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": API_RATE_LIMIT,
+                    "ThrottlingBurstLimit": API_BURST_LIMIT,
+                }
+            ]
+            api_stage = resource["Properties"]["StageName"]  # Chalice's api_gateway_stage
+            host = f"${{{logical}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
+            url = f"https://{host}/{api_stage}{SUBSCRIBE_PATH}"
+            template.setdefault("Outputs", {})["SubscribeURL"] = {
+                "Description": "settings.subscribe_url: where the status page's subscribe form posts",
+                "Value": {"Fn::Sub": url},
+            }
 
 
 def refusals(stage: str, allow_example: bool = False) -> list[str]:

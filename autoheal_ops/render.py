@@ -3,7 +3,7 @@
     python -m autoheal_ops.render --stage dev [--account 123456789012] [--region eu-west-1]
     export $(python -m autoheal_ops.render --stage dev --print-env)   # app.py reads the config
     cd dist/dev/project && chalice deploy --stage dev
-    python -m autoheal_ops.render --stage dev --destinations   # on-failure queues, once deployed
+    python -m autoheal_ops.render --stage dev --destinations   # on-failure queues, API throttling
 
 Chalice's policy files and environment are static JSON, so the committed ones hold CloudFormation
 pseudo parameters that only the packaged template resolves. This writes dist/<stage>/project/
@@ -92,6 +92,35 @@ def set_destinations(stage: str, account: str, region: str, client: Any = None) 
     return done
 
 
+def deployed_rest_api(stage: str, out: Path = DIST) -> str | None:
+    """The REST API's id in Chalice's record of the deploy (None: no route was deployed)."""
+    record = out / stage / "project" / ".chalice" / "deployed" / f"{stage}.json"
+    if not record.is_file():
+        return None
+    resources = json.loads(record.read_text()).get("resources", [])
+    return next((r["rest_api_id"] for r in resources if r.get("resource_type") == "rest_api"), None)
+
+
+def set_throttling(stage: str, rest_api_id: str, region: str, client: Any = None) -> str:
+    """The stage throttling the packaged template gives the REST API (package.throttle): Chalice
+    has no setting for it. A redeploy keeps it (it is the API stage's, not a deployment's)."""
+    from autoheal_ops.package import API_BURST_LIMIT, API_RATE_LIMIT
+
+    if client is None:
+        import boto3
+
+        client = boto3.client("apigateway", region_name=region)
+    config = chalice_config()
+    api_stage = config["stages"][stage].get("api_gateway_stage", config.get("api_gateway_stage", "api"))
+    limits = {"rateLimit": API_RATE_LIMIT, "burstLimit": API_BURST_LIMIT}
+    operations = [
+        {"op": "replace", "path": f"/*/*/throttling/{key}", "value": str(value)}
+        for key, value in limits.items()
+    ]
+    client.update_stage(restApiId=rest_api_id, stageName=api_stage, patchOperations=operations)
+    return f"{rest_api_id}/{api_stage}: {API_RATE_LIMIT} requests a second, bursts of {API_BURST_LIMIT}"
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m autoheal_ops.render", description=__doc__.splitlines()[0]
@@ -99,7 +128,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--account", help="default: the account your credentials belong to")
     parser.add_argument("--region", help="default: your configured region")
-    parser.add_argument("--destinations", action="store_true", help="set the on-failure queues instead")
+    parser.add_argument(
+        "--destinations",
+        action="store_true",
+        help="set the on-failure queues and the REST API's throttling instead",
+    )
     parser.add_argument(
         "--print-env", action="store_true", help="the stage's environment, for `chalice deploy`"
     )
@@ -119,6 +152,8 @@ def main(argv: list[str]) -> int:
         )
     elif args.destinations:
         print("\n".join(set_destinations(args.stage, account, region)))
+        api = deployed_rest_api(args.stage)
+        print(set_throttling(args.stage, api, region) if api else "no REST API deployed: nothing to throttle")
     else:
         print(render(args.stage, account, region).relative_to(ROOT))
     return 0

@@ -17,17 +17,24 @@ from typing import Any
 import yaml
 
 from autoheal_ops.iam import alarm_publishers
-from autoheal_ops.stage import ASYNC_FUNCTIONS, ROOT, SCHEDULED_FUNCTIONS, StageNames
+from autoheal_ops.stage import API_HANDLER, ASYNC_FUNCTIONS, ROOT, SCHEDULED_FUNCTIONS, StageNames
 
 TEMPLATE = ROOT / "resources" / "autoheal.yaml"
 LOG_RETENTION_DAYS = 30
 FAILURE_RETRIES = 2  # Lambda's own retries of an async event before it goes to the queue
 HANDLER_ERRORS = "HandlerErrors"  # chalicelib.metrics emits it where a handler fails
+SHARD_RECEIVES = 3  # receives of a shard message before it goes to the dead-letter queue
+SHARD_VISIBILITY = 90  # over probe_worker's timeout (70 s): a dead worker's message returns after it
 
 
 def logical_id(function: str) -> str:
-    """Chalice's logical id for a function: probe -> Probe, on_alarm -> OnAlarm."""
+    """Chalice's logical id for a function's role and log group: probe -> Probe, on_alarm -> OnAlarm."""
     return "".join(part.capitalize() for part in function.split("_"))
+
+
+def function_id(function: str) -> str:
+    """Chalice's logical id for the function itself: the API handler's is APIHandler."""
+    return "APIHandler" if function == API_HANDLER else logical_id(function)
 
 
 def cfn_loader() -> type:
@@ -102,15 +109,15 @@ def function_parts(function: str, names: StageNames, merged: bool) -> dict[str, 
         },
     }
     if merged:  # merged into Chalice's resources of the same ids: the names `chalice deploy` gives
-        parts[logical] = {"Properties": {"FunctionName": lambda_name}}
-        parts[f"{logical}Role"] = {"Properties": {"RoleName": lambda_name}}
+        parts[function_id(function)] = {"Properties": {"FunctionName": lambda_name}}
+        parts[f"{logical}Role"] = {"Properties": {"RoleName": names.role(function)}}
     if function in ASYNC_FUNCTIONS:
         queue = f"{logical}FailureQueue"
         parts[queue] = {
             "Type": "AWS::SQS::Queue",
             "Properties": {"QueueName": names.failure_queue(function), "MessageRetentionPeriod": 1209600},
         }
-        if merged:  # the other path sets it once `chalice deploy` made the function (README)
+        if merged:  # the other path sets it once `chalice deploy` made the function (operating.md, Path 2)
             parts[logical]["Properties"]["EventInvokeConfig"] = {
                 "MaximumRetryAttempts": FAILURE_RETRIES,
                 "DestinationConfig": {
@@ -155,6 +162,53 @@ def function_parts(function: str, names: StageNames, merged: bool) -> dict[str, 
             periods=5,
             missing="breaching",
         )
+    return parts
+
+
+def shard_queue(names: StageNames, merged: bool) -> dict[str, Any]:
+    """The fan-out's queue, its dead-letter queue (three receives) with an alarm that pages on
+    its depth, and, merged into Chalice's event source, partial batch responses (Chalice has no
+    option for FunctionResponseTypes; `chalice deploy` users set it on the mapping, see README)."""
+    parts: dict[str, Any] = {
+        "ProbeShardDeadLetters": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {"QueueName": names.probe_dead_letters, "MessageRetentionPeriod": 1209600},
+        },
+        "ProbeShardQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": names.probe_queue,
+                "VisibilityTimeout": SHARD_VISIBILITY,
+                "MessageRetentionPeriod": 3600,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["ProbeShardDeadLetters", "Arn"]},
+                    "maxReceiveCount": SHARD_RECEIVES,
+                },
+            },
+        },
+    }
+    depth = {
+        "Namespace": "AWS/SQS",
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ProbeShardDeadLetters", "QueueName"]}}
+        ],
+        "Statistic": "Maximum",
+    }
+    parts["ProbeShardDeadLettersAlarm"] = alarm(
+        f"{names.prefix}-probe-shards-dead",
+        f"A shard message failed {SHARD_RECEIVES} times: its monitors went unprobed (shown unknown).",
+        depth,
+        0,
+        "GreaterThanThreshold",
+    )
+    if merged:
+        events = {
+            "ProbeWorkerSqsEventSource": {
+                "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
+            }
+        }
+        parts["ProbeWorker"] = {"Properties": {"Events": events}}
     return parts
 
 
@@ -265,6 +319,11 @@ def stage_template(stage: str, config: Any, functions: list[str], merged: bool =
     open_alarm_topic_to_publishers(resources)
     for function in functions:
         resources.update(function_parts(function, names, merged))
+    if "probe_worker" in functions:
+        worker = shard_queue(names, merged)
+        if merged:  # deep-merged with the function's own parts (its name)
+            worker["ProbeWorker"]["Properties"].update(resources.get("ProbeWorker", {}).get("Properties", {}))
+        resources.update(worker)
     resources.update(monitor_alarms(config, names))
     resources.update(dashboard(config, names, functions))
     return template

@@ -10,6 +10,7 @@ and region, since bucket names are global. `${AWS::...}` in a value is filled in
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ REGION_ACCOUNT = "${AWS::Region}:${AWS::AccountId}"
 # Functions Lambda invokes asynchronously (schedules, SNS): each gets an on-failure queue.
 ASYNC_FUNCTIONS = ("probe", "on_alarm", "follow_up", "advance")
 SCHEDULED_FUNCTIONS = ("probe", "follow_up", "advance")
+# The one function Chalice makes for every route (API Gateway's REST API in front of it).
+API_HANDLER = "api_handler"
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,17 @@ class StageNames:
         return f"{self.prefix}-status-${{AWS::AccountId}}-${{AWS::Region}}"
 
     @property
+    def diagnostics_bucket(self) -> str:
+        """Private: where diagnoses before a restart are kept (never the public status bucket)."""
+        return f"{self.prefix}-diagnostics-${{AWS::AccountId}}-${{AWS::Region}}"
+
+    @property
     def restart_document(self) -> str:
         return f"{self.prefix}-restart"
+
+    @property
+    def diagnose_document(self) -> str:
+        return f"{self.prefix}-diagnose"
 
     @property
     def chat_webhook_parameter(self) -> str:
@@ -61,11 +73,24 @@ class StageNames:
         return f"Autoheal/{self.stage}"  # two stages' metrics never mix
 
     def function(self, name: str) -> str:
-        """The Lambda function's name as Chalice creates it."""
-        return f"{self.prefix}-{name}"
+        """The Lambda function's name as Chalice creates it (its API handler is <app>-<stage>)."""
+        return self.prefix if name == API_HANDLER else f"{self.prefix}-{name}"
+
+    def role(self, function: str) -> str:
+        """The function's role's name as Chalice creates it (the API handler's too)."""
+        return f"{self.prefix}-{function}"
 
     def failure_queue(self, function: str) -> str:
         return f"{self.prefix}-{function.replace('_', '-')}-failed"
+
+    @property
+    def probe_queue(self) -> str:
+        """The shard messages `probe` sends and `probe_worker` reads (chalicelib.fanout.setup)."""
+        return f"{self.prefix}-probe-shards"
+
+    @property
+    def probe_dead_letters(self) -> str:
+        return f"{self.prefix}-probe-shards-dead"
 
     def environment(self) -> dict[str, str]:
         """The stage's environment: what its config refers to as `${AUTOHEAL_...}`."""
@@ -74,7 +99,9 @@ class StageNames:
             "AUTOHEAL_ALARM_TOPIC": self.alarm_topic,
             "AUTOHEAL_NOTIFY_TOPIC": self.notify_topic,
             "AUTOHEAL_STATUS_BUCKET": self.status_bucket,
+            "AUTOHEAL_DIAGNOSTICS_BUCKET": self.diagnostics_bucket,
             "AUTOHEAL_RESTART_DOCUMENT": self.restart_document,
+            "AUTOHEAL_DIAGNOSE_DOCUMENT": self.diagnose_document,
             "AUTOHEAL_CHAT_WEBHOOK_PARAMETER": self.chat_webhook_parameter,
             "AUTOHEAL_METRICS_NAMESPACE": self.metrics_namespace,
         }
@@ -104,15 +131,26 @@ def stage_environment(stage: str) -> dict[str, str]:
 
 def functions() -> list[str]:
     """Every Lambda function app.py declares, by its Chalice name."""
-    import ast
-
     names = []
     for node in ast.walk(ast.parse((ROOT / "app.py").read_text())):
         if isinstance(node, ast.FunctionDef):
             for decorator in node.decorator_list:
                 if isinstance(decorator, ast.Call):
                     names += [k.value.value for k in decorator.keywords if k.arg == "name"]
+        if isinstance(node, ast.Call) and adds_routes(node) and API_HANDLER not in names:
+            names.append(API_HANDLER)
     return sorted(names)
+
+
+def adds_routes(call: ast.Call) -> bool:
+    """`@app.route(...)`, or `<module>.register(app, ...)` adding a module's routes to the app."""
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return False
+    first = call.args[0] if call.args else None
+    return func.attr == "route" or (
+        func.attr == "register" and isinstance(first, ast.Name) and first.id == "app"
+    )
 
 
 # Lambda keeps this many of an account's concurrent executions unreserved and refuses any deploy

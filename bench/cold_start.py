@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SUBJECTS = {
     "boto3": "import boto3",
     "app.py": "import app",
-    "app.py + probe path": "import app, chalicelib.handlers.probe, chalicelib.probe.engine",
-    "probe path alone": "import chalicelib.handlers.probe, chalicelib.probe.engine",
+    "app.py + probe path": "import app, chalicelib.monitoring.probe_run, chalicelib.probe.engine",
+    "probe path alone": "import chalicelib.monitoring.probe_run, chalicelib.probe.engine",
 }
 TIMER = "import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
 

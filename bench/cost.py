@@ -90,7 +90,7 @@ def measure(endpoints: int, every: str | None, port: int, calls: collections.Cou
     from autoheal_ops.resources import stage_template
     from autoheal_ops.stage import functions
     from chalicelib import wiring
-    from chalicelib.handlers.probe import ProbeRun
+    from chalicelib.monitoring.probe_run import ProbeRun
     from sandbox.provision import provision
 
     def load(every_text: str | None) -> ProbeRun:
@@ -98,7 +98,7 @@ def measure(endpoints: int, every: str | None, port: int, calls: collections.Cou
         path.write_text(config_text(port, endpoints, every_text))
         os.environ["AUTOHEAL_CONFIG"] = str(path)
         wiring.reset()
-        return ProbeRun(wiring.config(), wiring.probe_engine())
+        return wiring.probe_run()
 
     run = load(None)
     provision(wiring.config())

@@ -208,9 +208,11 @@ def patch_moto() -> None:
     _patch_cloudwatch_dimension_order()
     _patch_cloudwatch_percentiles()
     _patch_cloudformation_document_content()
+    _patch_cloudformation_bucket_public_access_block()
     _patch_cloudformation_template_url()
     _patch_cloudformation_sam_transform()
     _patch_account_settings_apis()
+    _patch_apigateway_swagger_import()
     ssm_invocations.patch_moto()
 
 
@@ -236,6 +238,84 @@ def _patch_cloudformation_document_content() -> None:
         return original(cls, resource_name, cloudformation_json, *args, **kwargs)
 
     Document.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+def _patch_cloudformation_bucket_public_access_block() -> None:
+    """CloudFormation: an AWS::S3::Bucket's PublicAccessBlockConfiguration is applied, as AWS does.
+
+    moto 5.2.5 creates the bucket and drops the property, so GetPublicAccessBlock answers
+    NoSuchPublicAccessBlockConfiguration and `check --live` (rightly) refuses the private
+    diagnostics bucket of a stack deployed exactly as the docs say.
+    """
+    from moto.s3.models import FakeBucket, s3_backends
+    from moto.utilities.utils import get_partition
+
+    original = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        block = cloudformation_json.get("Properties", {}).get("PublicAccessBlockConfiguration")
+        if block:
+            backend = s3_backends[account_id][get_partition(region_name)]
+            backend.put_public_access_block(bucket.name, dict(block))
+        return bucket
+
+    FakeBucket.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+def _patch_apigateway_swagger_import() -> None:
+    """API Gateway: a REST API defined in Swagger 2.0 is imported, as AWS imports it.
+
+    moto 5.2.5 imports OpenAPI 3 only (ImportRestApi and PutRestApi refuse `swagger: "2.0"`),
+    and builds a CloudFormation RestApi from its Name alone, ignoring its Body. Chalice defines
+    the app's routes in Swagger 2.0, imported by `chalice deploy` and the Body of the packaged
+    template's RestApi (named by its title). Their paths, methods and integrations read as
+    OpenAPI 3's do, which moto builds.
+    """
+    from moto.apigateway.models import APIGatewayBackend, RestAPI, apigateway_backends
+
+    def as_openapi(doc: Any) -> tuple[Any, bool]:
+        if not isinstance(doc, dict) or "swagger" not in doc:
+            return doc, False
+        info = {"description": "", **doc.get("info", {})}
+        return {**{k: v for k, v in doc.items() if k != "swagger"}, "openapi": "3.0.1", "info": info}, True
+
+    moto_import, moto_put = APIGatewayBackend.import_rest_api, APIGatewayBackend.put_rest_api
+    moto_from_template = RestAPI.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def import_rest_api(self: APIGatewayBackend, api_doc: Any, fail_on_warnings: bool) -> Any:
+        doc, swagger = as_openapi(api_doc)  # not validated as OpenAPI 3: it is not
+        return moto_import(self, doc, fail_on_warnings and not swagger)
+
+    def put_rest_api(
+        self: APIGatewayBackend, function_id: str, api_doc: Any, fail_on_warnings: bool, mode: str = "merge"
+    ) -> Any:
+        doc, swagger = as_openapi(api_doc)
+        return moto_put(self, function_id, doc, fail_on_warnings and not swagger, mode)
+
+    def from_template(
+        cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        if not isinstance(properties.get("Body"), dict):
+            return moto_from_template(cls, resource_name, cloudformation_json, *args, **kwargs)
+        account_id, region_name = (
+            args[:2] if len(args) >= 2 else (kwargs["account_id"], kwargs["region_name"])
+        )
+        api = apigateway_backends[account_id][region_name].import_rest_api(properties["Body"], False)
+        api.name = properties.get("Name") or api.name
+        return api
+
+    APIGatewayBackend.import_rest_api = import_rest_api  # type: ignore[method-assign]
+    APIGatewayBackend.put_rest_api = put_rest_api  # type: ignore[method-assign]
+    RestAPI.create_from_cloudformation_json = classmethod(from_template)  # type: ignore[method-assign,assignment]
 
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"

@@ -47,10 +47,11 @@ class Provisioned:
 
 def provision(config: Config, chat_webhook_url: Optional[str] = None) -> Provisioned:
     """The shipped resources template as the local stack (sandbox.stack), then what it cannot
-    hold: what each kind the config uses provisions for itself (the chat channel's webhook, a
-    SecureString), and the queues that stand in for the on_alarm function's and people's
-    subscriptions."""
+    hold: the diagnostics bucket's privacy and lifecycle, what each kind the config uses
+    provisions for itself (the chat channel's webhook, a SecureString), and the queues that
+    stand in for the on_alarm function's and people's subscriptions."""
     outputs = deploy_local(config)
+    keep_private(outputs["DiagnosticsBucketName"], document_properties("DiagnosticsBucket"))
     alarm_topic, notify_topic = outputs["AlarmTopicArn"], outputs["NotifyTopicArn"]
     local = {"chat_webhook_url": chat_webhook_url} if chat_webhook_url else {}
     for use in uses(config):
@@ -62,6 +63,27 @@ def provision(config: Config, chat_webhook_url: Optional[str] = None) -> Provisi
         subscribed_queue(notify_topic, "autoheal-people", channel="email"),
         subscribed_queue(notify_topic, "autoheal-people-sms", channel="sms"),
     )
+
+
+def keep_private(bucket: str, properties: Mapping[str, Any]) -> None:
+    """What moto's CloudFormation ignores of the diagnostics bucket, from the template's own
+    properties: object ownership and the lifecycle that expires diagnoses (its Block Public
+    Access is applied by the patched CloudFormation, `sandbox/moto_server.py`)."""
+    s3 = client("s3")
+    s3.put_bucket_ownership_controls(
+        Bucket=bucket, OwnershipControls={"Rules": list(properties["OwnershipControls"]["Rules"])}
+    )
+    rules = [
+        {
+            "ID": rule["Id"],
+            "Status": rule["Status"],
+            "Filter": {"Prefix": rule.get("Prefix", "")},
+            "Expiration": {"Days": rule["ExpirationInDays"]},
+            "AbortIncompleteMultipartUpload": dict(rule["AbortIncompleteMultipartUpload"]),
+        }
+        for rule in properties["LifecycleConfiguration"]["Rules"]
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
 
 
 class Member(NamedTuple):
@@ -179,7 +201,7 @@ def create_table(name: str) -> None:
 
 
 def document_properties(resource: str) -> dict[str, Any]:
-    """An SSM document of the template, as CloudFormation would create it."""
+    """A resource of the template (an SSM document, a bucket), as CloudFormation would create it."""
     template = yaml.load(TEMPLATE.read_text(), Loader=cfn_loader())
     return template["Resources"][resource]["Properties"]
 

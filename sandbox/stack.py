@@ -34,6 +34,8 @@ NAMED = {
     "NotifyTopic": ("TopicName", "notify_topic"),
     "StatusBucket": ("BucketName", "status_bucket"),
     "RestartDocument": ("Name", "restart_document"),
+    "DiagnoseDocument": ("Name", "diagnose_document"),
+    "DiagnosticsBucket": ("BucketName", "diagnostics_bucket"),  # when the config names one
 }
 # Types moto's CloudFormation accepts but does not create (see the module's docstring).
 NOT_CREATED_BY_MOTO = frozenset(
@@ -49,7 +51,8 @@ def local_template(config: Config) -> dict[str, Any]:
     """The stage template as a stack of its own, named by the config's settings."""
     template = substituted(stage_template(STAGE, config, functions(), merged=False))
     for logical, (prop, setting) in NAMED.items():
-        template["Resources"][logical]["Properties"][prop] = getattr(config.settings, setting)
+        if getattr(config.settings, setting) is not None:
+            template["Resources"][logical]["Properties"][prop] = getattr(config.settings, setting)
     # The local world is thrown away after each run, and tests delete the table to make reads fail.
     template["Resources"]["StateTable"]["Properties"]["DeletionProtectionEnabled"] = False
     return template

@@ -9,6 +9,7 @@ clients read it when they are made).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import threading
@@ -18,12 +19,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator, Optional
 from urllib.parse import urlsplit
 
+from chalicelib import wiring
 from chalicelib.aws.clients import client
 from chalicelib.config.model import Config
-from chalicelib.handlers.probe import ProbeRun
+from chalicelib.monitoring.probe_run import ProbeRun
 from chalicelib.probe.engine import ProbeEngine
+from chalicelib.state.store import StateStore
 from chalicelib.vantage.confirm import LambdaAsker, request_of
-from chalicelib.vantage.gate import Gate
+from chalicelib.vantage.gate import QuorumGate
 from chalicelib.vantage.votes import VoteStore
 from sandbox.fault_proxy import FaultProxy
 
@@ -94,7 +97,7 @@ class Region:
     summaries: list[dict] = field(default_factory=list)
 
     @property
-    def gate(self) -> Gate:
+    def gate(self) -> QuorumGate:
         assert self.run.vantage is not None
         return self.run.vantage
 
@@ -140,12 +143,28 @@ def make_region(
     settings = replace(config.settings, state_table=table_name, vantage=replace(points, self_check=own_check))
     regional = replace(config, settings=settings, monitors=monitors)
     engine = ProbeEngine()
-    gate = Gate(
+    gate = QuorumGate(
         regional, name, VoteStore(config.settings.state_table, points.home), LambdaAsker(), engine.run
     )
-    region = Region(name, app, eyes, ProbeRun(regional, engine, vantage=gate))
+    run = ProbeRun(
+        regional,
+        engine,
+        StateStore(table_name),
+        wiring.status_site(),  # the world's site: the gate decides which region may write it
+        probe_maintenance(regional, config.settings.state_table),
+        vantage=gate,
+    )
+    region = Region(name, app, eyes, run)
     api.handlers[name] = region.confirm
     return region
+
+
+def probe_maintenance(config: Config, table: str) -> Callable[[Optional[str], Optional[str], float], bool]:
+    """What the probe asks before publishing a DOWN, as wiring builds it, on the home table."""
+    from chalicelib.maintenance.silence import or_none, under_maintenance
+    from chalicelib.maintenance.store import MaintenanceStore
+
+    return functools.partial(under_maintenance, config, or_none(MaintenanceStore(table).current))
 
 
 def vantage_settings(check_url: str, quorum: Optional[int] = None) -> dict[str, Any]:
@@ -216,8 +235,8 @@ def vantage_demo(config: Config, monitor: str) -> Iterator[DemoRegions]:
     """Three regions probing `monitor` of a running world, each through its own fault proxy."""
     import os
 
+    from chalicelib.config.vantage import VantagePoints, majority
     from chalicelib.vantage import regional
-    from chalicelib.vantage.points import VantagePoints, majority
 
     known, api = KnownGood(), InvokeApi()
     saved = os.environ.get("AWS_ENDPOINT_URL_LAMBDA")

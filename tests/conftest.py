@@ -69,6 +69,15 @@ SETTINGS = """settings:
 """
 
 
+@pytest.fixture(scope="session", autouse=True)
+def local_waits() -> Iterator[None]:
+    """Pauses that wait on a condition (between verify probes, between polls of a command) are
+    short here: the same conditions, met sooner. Production keeps its own (see wiring)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(wiring.LOCAL_WAITS, "1")
+        yield
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     with MotoServer() as server:

@@ -42,7 +42,7 @@ from chalicelib.config.model import (
 )
 from chalicelib.config.source import MAX_BYTES, read_source, redact
 from chalicelib.config.strategies import STRATEGIES, given_steps_problem, plan_problem
-from chalicelib.vantage.settings import read_vantage
+from chalicelib.config.vantage import read_vantage
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110's token
@@ -127,11 +127,36 @@ def read_settings(s: Section) -> Settings:
         probe_workers=s.integer("probe_workers", 256, minimum=1),
         remind_every=s.duration("remind_every", 1800.0),
         restart_document=s.string("restart_document", "autoheal-restart"),
+        diagnose_document=s.string("diagnose_document", "autoheal-diagnose"),
+        diagnostics_bucket=s.string("diagnostics_bucket", None),
         group_wait=read_group_wait(s),
         notify=(notify := read_notify(s.section("notify"), s.data)),
         digest=read_digest(s, notify),
+        subscribe_url=read_subscribe_url(s),
         vantage=read_vantage(s),
     )
+
+
+def read_subscribe_url(s: Section) -> Optional[str]:
+    """An https:// URL ending in /subscribe; http:// only on 127.0.0.1 (Chalice's local server)."""
+    url = s.string("subscribe_url", None)
+    if not isinstance(url, str):
+        return url
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # an unclosed [ of an IPv6 host
+        parts, host = urlsplit(""), None
+    local = parts.scheme == "http" and host == "127.0.0.1"
+    spaced = any(c.isspace() or not c.isprintable() for c in url)
+    if not (parts.scheme == "https" or local) or not host or spaced or not parts.path.endswith("/subscribe"):
+        s.error(
+            "expected an https:// URL ending in /subscribe (the packaged template's SubscribeURL"
+            f" output; http:// only for 127.0.0.1), got {url!r}",
+            "subscribe_url",
+        )
+        return None
+    return url
 
 
 def read_digest(s: Section, notify: Mapping[str, ChannelPolicy]) -> Optional[Digest]:
@@ -234,6 +259,7 @@ def read_monitor(s: Section) -> Monitor:
         name=name,
         url=url,
         component=s.string("component", name or ""),
+        group=s.string("group", ""),
         kind=kind,
         method=s.choice("method", ("GET", "HEAD", "POST"), "GET"),
         headers=read_headers(s),
@@ -507,8 +533,7 @@ def read_maintenance_listener(s: Section) -> MaintenanceListener:
 def check_fixed_page(s: Section, page_url: str) -> None:
     """The fixed response names page_url three times; ALB refuses a body over 1,024 bytes, which
     would surface only when maintenance is switched on, mid-incident."""
-    # deferred: the listener module imports the config package, which imports this one
-    from chalicelib.maintenance.listener import FIXED_RESPONSE_LIMIT, fixed_page
+    from chalicelib.aws.fixed_response import FIXED_RESPONSE_LIMIT, fixed_page
 
     size = len(fixed_page(page_url, "").encode())
     if size > FIXED_RESPONSE_LIMIT:

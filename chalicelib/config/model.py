@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Mapping, Optional
 
-from chalicelib.vantage.points import VantagePoints
+from chalicelib.config.vantage import VantagePoints
 
 SERVICE_MANAGERS = ("pm2", "systemd", "docker")
 SSM_DOCUMENT = re.compile(r"^[A-Za-z0-9_.:/-]{3,128}$")  # an SSM document name
@@ -54,6 +54,8 @@ class Settings:
     probe_workers: int = 256  # probes in flight at once
     remind_every: Optional[float] = 1800.0  # reminders while an incident stays open
     restart_document: str = "autoheal-restart"  # the project's own SSM Command document
+    diagnose_document: str = "autoheal-diagnose"  # read-only: what a restart would destroy
+    diagnostics_bucket: Optional[str] = None  # private; where diagnoses are kept (`diagnose`)
     # How long the opening message of an incident waits for the other signals of the same
     # outage (0: no wait). It never delays an action.
     group_wait: float = 5.0
@@ -65,6 +67,9 @@ class Settings:
     # The daily digest (on by default as soon as a channel waits or is limited: what it was not
     # told must reach it somewhere); None: no digest.
     digest: Optional[Digest] = None
+    # Where the status page's subscribe form posts (the deployed API's URL plus /subscribe, the
+    # packaged template's SubscribeURL output); None: the page shows no form.
+    subscribe_url: Optional[str] = None
     # The regions that must agree before a monitor is DOWN for acting; None: this region alone.
     vantage: Optional[VantagePoints] = None
 
@@ -83,6 +88,7 @@ class Monitor:
     name: str
     url: str
     component: str = ""
+    group: str = ""  # the status page's heading its component is listed under (none: on its own)
     kind: str = "http"
     method: str = "GET"
     headers: Mapping[str, str] = field(default_factory=dict)

@@ -115,7 +115,7 @@ def register(kind: G) -> G:
 
 
 @register
-class Targets(Gate):
+class TargetsGate(Gate):
     kind = "targets"
     always = True
 
@@ -125,7 +125,7 @@ class Targets(Gate):
 
 
 @register
-class Monitors(Gate):
+class MonitorsGate(Gate):
     kind = "monitors"
 
     @classmethod
@@ -142,7 +142,7 @@ class Monitors(Gate):
 
 
 @register
-class Alarms(Gate):
+class AlarmsGate(Gate):
     kind = "alarms"
     grants = (Grant("Gates", ("cloudwatch:DescribeAlarms",), "*"),)
 

@@ -9,7 +9,7 @@ Every state has a deadline and a default exit, so none is ever stuck:
 - promoted, rolled_back, aborted: final; a new `start` replaces them.
 
 >>> decide(record, now=1000.0, verdict=Verdict("pass", "gates hold", "gates"))  # doctest: +SKIP
-Decision(action='move', percent=50, reason='step 2 of 3', by='schedule')
+Move(action='move', percent=50, reason='step 2 of 3', by='schedule')
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ PASS = Verdict("pass", "gates hold", "gates")
 
 
 @dataclass(frozen=True)
-class Decision:
+class Move:
     action: str  # move | promote | wait | hold | rollback | restore | none
     percent: Optional[int] = None
     reason: str = ""
@@ -52,25 +52,25 @@ def hold_limit(step_interval: float) -> float:
     return max(2 * step_interval, MIN_HOLD)
 
 
-def decide(record: Record, now: float, verdict: Verdict) -> Decision:
+def decide(record: Record, now: float, verdict: Verdict) -> Move:
     if record.state != SHIFTING:
         if record.restore_stickiness_at is not None and now >= record.restore_stickiness_at:
-            return Decision("restore", 0, "stickiness cookies for the candidate have expired")
-        return Decision("none")
+            return Move("restore", 0, "stickiness cookies for the candidate have expired")
+        return Move("none")
     if verdict.failed:
-        return Decision("rollback", 0, verdict.reason, verdict.by)
+        return Move("rollback", 0, verdict.reason, verdict.by)
     if record.deadline is not None and now >= record.deadline:
-        return Decision("rollback", 0, f"step held past its deadline: {verdict.reason}", "deadline")
+        return Move("rollback", 0, f"step held past its deadline: {verdict.reason}", "deadline")
     if record.next_move_at is not None and now < record.next_move_at:
-        return Decision("wait", record.percent, "step is baking")
+        return Move("wait", record.percent, "step is baking")
     if verdict.outcome == "hold":
-        return Decision("hold", record.percent, verdict.reason, verdict.by)
+        return Move("hold", record.percent, verdict.reason, verdict.by)
     nxt = record.step + 1
     if nxt >= len(record.plan):  # every step applied: promoted already in effect
-        return Decision("promote", 100, "plan complete")
+        return Move("promote", 100, "plan complete")
     percent = record.plan[nxt]
     action = "promote" if percent == 100 else "move"
-    return Decision(action, percent, f"step {nxt + 1} of {len(record.plan)}")
+    return Move(action, percent, f"step {nxt + 1} of {len(record.plan)}")
 
 
 def timings(now: float, step_interval: float) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""Moves a listener through a deployment's plan: start, advance, promote, abort, roll back.
+"""Moves a listener through a deployment's plan: start, tick, promote, abort, roll back.
 
 Every listener change is one move:
 
@@ -8,7 +8,7 @@ Every listener change is one move:
 4. write the result (and clear the intent), announce it.
 
 A crash anywhere leaves either no intent (the record is true) or an intent that the next
-`advance` reconciles from a read-back: finish it if it took effect, else redo it (a rollback) or
+`tick` reconciles from a read-back: finish it if it took effect, else redo it (a rollback) or
 drop it and decide again (a step). So every deployment ends at 100% stable or 100% candidate.
 
 >>> shifter.start(config.deployments["web"], StartOptions(), by="person")   # doctest: +SKIP
@@ -42,7 +42,7 @@ from chalicelib.listeners.owner import HandChanged, ListenerMismatch, ListenerOw
 from chalicelib.notify.notice import Notice
 
 logger = Logger(service="autoheal", child=True)
-LEASE_TTL = 900.0  # renewed by every `advance`; a holder that died frees the listener this soon
+LEASE_TTL = 900.0  # renewed by every `tick`; a holder that died frees the listener this soon
 MAX_STICKY_WAIT = 7 * 24 * 3600.0  # ALB's longest stickiness duration
 GOING_BACK = ("rollback", "abort")
 
@@ -60,7 +60,7 @@ class StartOptions:
 
 
 @dataclass
-class Hooks:
+class ShiftHooks:
     """Callables run around a shift: probe(monitor names) -> failures, run(document, group arn)."""
 
     probe: Callable[[Sequence[str]], list[str]] = lambda names: []
@@ -79,17 +79,21 @@ class Shifter:
         gates: GateChecker,
         notify: Callable[[Notice], Any],
         clock: Callable[[], float],
-        hooks: Optional[Hooks] = None,
+        hooks: Optional[ShiftHooks] = None,
         owner: Optional[ListenerOwner] = None,
+        store: Optional[DeploymentStore] = None,
+        leases: Optional[Leases] = None,
     ) -> None:
+        """The stores are built from `table_name` when not handed in; the listener's owner
+        follows this Shifter's clock when it is not."""
         self.table_name = table_name
-        self.store = DeploymentStore(table_name)
-        self.leases = Leases(table_name)
+        self.store = store or DeploymentStore(table_name)
+        self.leases = leases or Leases(table_name)
         self.elb = elb
         self.gates = gates
         self.notify = notify
         self.clock = clock
-        self.hooks = hooks or Hooks()
+        self.hooks = hooks or ShiftHooks()
         self.owner = owner or ListenerOwner(table_name, elb, notify, lambda: self.clock())
 
     # -- requests ---------------------------------------------------------------------------
@@ -153,7 +157,7 @@ class Shifter:
             return None  # a signal from before this shift judges an earlier one
         return self.view(self.move(deployment, record, Intent("rollback", 0, by, reason)))
 
-    def advance(self, deployment: Deployment) -> Optional[dict[str, Any]]:
+    def tick(self, deployment: Deployment) -> Optional[dict[str, Any]]:
         """One tick: reconcile a change left under way, then move, hold, roll back or restore."""
         record = self.store.get(deployment.name)
         if record is None or not record.in_flight:
@@ -301,7 +305,7 @@ class Shifter:
         record = self.store.save(record.noting(now, "read-back mismatch", "read-back", detail))
         assert record.intent is not None
         if record.intent.kind in ("rollback", "abort", "restore"):
-            return record  # the intent stays: the next advance reads back and finishes or redoes it
+            return record  # the intent stays: the next tick reads back and finishes or redoes it
         return self.move(deployment, record, Intent("abort", 0, "read-back", f"read-back mismatch: {detail}"))
 
     # -- reconcile after a crash --------------------------------------------------------------
@@ -489,4 +493,4 @@ def describe_start(record: Record) -> str:
     return f"{record.strategy} {list(record.plan)} from {record.stable} to {record.candidate}"
 
 
-__all__ = ["ListenerError", "Refused", "Shifter", "StartOptions", "Hooks"]
+__all__ = ["ListenerError", "Refused", "Shifter", "StartOptions", "ShiftHooks"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from aws_lambda_powertools import Logger
 
@@ -23,6 +23,11 @@ if TYPE_CHECKING:  # the shifter (and its AWS adapters) loads only when a signal
     from chalicelib.deployments.shifter import Shifter
 
 logger = Logger(service="autoheal", child=True)
+
+ROLLBACK_ATTEMPTS = 3
+
+# (signal, state, since) -> what rolled back; see `rollback_for_signal`
+Rollback = Callable[[str, str, Optional[float]], list[dict[str, Any]]]
 
 
 def gated_by(deployment: Deployment, signal: str, state: str) -> str | None:
@@ -54,6 +59,27 @@ def rollback_for(
     return rolled
 
 
+def rollback_for_signal(
+    shifter: Shifter,
+    deployments: Mapping[str, Deployment],
+    signal: str,
+    state: str,
+    since: Optional[float] = None,
+) -> list[dict[str, Any]]:
+    """What `on_alarm` asks for: roll back, in this invocation, every shift gated by `signal`
+    (an alarm name in ALARM, or a monitor name that went DOWN) and started by `since`, when the
+    signal changed state; another invocation moving a deployment meanwhile is read again."""
+    from chalicelib.deployments.store import Conflict
+
+    for attempt in range(ROLLBACK_ATTEMPTS):
+        try:
+            return rollback_for(shifter, deployments, signal, state, since)
+        except Conflict:
+            if attempt == ROLLBACK_ATTEMPTS - 1:
+                raise
+    return []
+
+
 def signal_of(alarm: AlarmEvent) -> Optional[tuple[str, str]]:
     """(signal, state) as the gates name it: the probe's ALARM is its monitor going DOWN."""
     if alarm.state != "ALARM":
@@ -72,11 +98,16 @@ def gates_any(alarm: AlarmEvent, config: Config) -> bool:
 
 
 def roll_back_gated(
-    alarm: AlarmEvent, config: Config, ledger: AlarmLedger, record: bool = False
+    alarm: AlarmEvent,
+    config: Config,
+    ledger: AlarmLedger,
+    record: bool = False,
+    rollback: Optional[Rollback] = None,
 ) -> list[dict[str, Any]]:
     """What `on_alarm` calls for every alarm it parsed, claimed by a runbook or not, before the
     incident path records the change in `ledger`. With `record` (nobody claims the alarm, so no
     incident path will), the change is recorded here, so its redeliveries are known too.
+    `rollback(signal, state, since)` rolls back what the signal gates (see `rollback_for_signal`).
 
     Never raises: the alarm must still reach its incident. A rollback that failed is logged and
     reported; the next `advance` sees the same failing gate and rolls back then."""
@@ -93,9 +124,9 @@ def roll_back_gated(
         if not new:
             logger.info(f"{alarm.name}: {alarm.state} seen already, or older than the change on record")
             return []
-        from chalicelib.handlers.advance import rollback_for_signal
-
-        return rollback_for_signal(*signal, config, since=changed_at)
+        if rollback is None or not config.deployments:
+            return []
+        return rollback(*signal, changed_at)
     except Exception as exc:  # noqa: BLE001 - the incident path must run; advance retries the rollback
         logger.exception("rollback on a gate signal failed; advance will retry", extra={"signal": named})
         return [{"signal": named, "error": f"{type(exc).__name__}: {exc}"[:300]}]

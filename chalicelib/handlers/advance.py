@@ -1,15 +1,13 @@
-"""`advance` (schedule): one tick for every deployment with something in flight; and the
-immediate rollback `on_alarm` asks for when a gate alarm fires or a gate monitor goes DOWN."""
+"""`advance` (schedule): one tick for every deployment with something in flight."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from chalicelib.config.model import Config
 from chalicelib.deployments.shifter import Shifter
-from chalicelib.deployments.signals import rollback_for
 from chalicelib.deployments.store import Conflict
 
 logger = Logger(service="autoheal", child=True)
@@ -27,7 +25,7 @@ class Advance:
         moved, failed = [], []
         for deployment in self.config.deployments.values():
             try:
-                result = self.shifter.advance(deployment)
+                result = self.shifter.tick(deployment)
             except Conflict:
                 continue  # another invocation moved it just now; the next tick sees its state
             except Exception as exc:  # noqa: BLE001 - logged; the next tick reconciles
@@ -37,25 +35,3 @@ class Advance:
             if result is not None:
                 moved.append(result)
         return {"deployments": moved, "failed": failed, "listeners": listeners}
-
-
-def rollback_for_signal(
-    signal: str, state: str, config: Optional[Config] = None, since: Optional[float] = None
-) -> list[dict[str, Any]]:
-    """Called by `on_alarm`: roll back, in this invocation, every shift gated by `signal`
-    (an alarm name in ALARM, or a monitor name that went DOWN) and started by `since`, when
-    the signal changed state. Returns what rolled back."""
-    from chalicelib import wiring
-    from chalicelib.deployments.factory import build_shifter
-
-    config = config or wiring.config()
-    if not config.deployments:
-        return []
-    shifter = build_shifter(config)
-    for attempt in range(3):
-        try:
-            return rollback_for(shifter, config.deployments, signal, state, since)
-        except Conflict:
-            if attempt == 2:
-                raise
-    return []

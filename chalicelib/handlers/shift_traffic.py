@@ -34,14 +34,14 @@ class InvalidPayload(ValueError):
 
 
 @dataclass(frozen=True)
-class Request:
+class ShiftRequest:
     action: str
     deployment: str
     options: StartOptions
     reason: str = ""
 
 
-def parse_request(payload: Any, config: Config) -> Request:
+def parse_request(payload: Any, config: Config) -> ShiftRequest:
     if not isinstance(payload, Mapping):
         raise InvalidPayload(f"payload: expected a JSON object, got {type(payload).__name__}")
     action = payload.get("action")
@@ -59,7 +59,7 @@ def parse_request(payload: Any, config: Config) -> Request:
     if not isinstance(reason, str) or len(reason) > 500:
         raise InvalidPayload("reason: expected a string of at most 500 characters")
     options = parse_start(payload, config, name) if action == "start" else StartOptions()
-    return Request(action, name, options, reason)
+    return ShiftRequest(action, name, options, reason)
 
 
 def parse_start(payload: Mapping[str, Any], config: Config, name: str) -> StartOptions:

@@ -13,30 +13,16 @@ maintenance moves the traffic beneath the page, and `restore` puts back the traf
 
 from __future__ import annotations
 
-import html
-import json
 from typing import Any, Callable, Optional, Sequence
 from urllib.parse import urlsplit
 
 from chalicelib.aws.clients import region
 from chalicelib.aws.elbv2 import Elbv2, Forward, ListenerError
+from chalicelib.aws.fixed_response import FIXED_RESPONSE_LIMIT, fixed_page
 from chalicelib.config.model import Config
 from chalicelib.listeners.owner import ListenerOwner
 
-FIXED_RESPONSE_LIMIT = 1024  # ALB's limit on a fixed response's body, in bytes
 HEALTH_PATHS = ("/healthz", "/api/healthz")
-
-
-def fixed_page(page_url: str, reason: str) -> str:
-    """A 503 body that sends the browser to the full maintenance page (which polls and returns)."""
-    url = html.escape(page_url, quote=True)
-    return (
-        "<!doctype html><html lang=en><meta charset=utf-8>"
-        f'<meta http-equiv="refresh" content="0;url={url}"><title>Maintenance</title>'
-        f"<p>{html.escape(reason[:200])}</p>"
-        f'<p><a href="{url}">Maintenance in progress: status and updates</a></p>'
-        f"<script>location.replace({json.dumps(page_url)})</script></html>"
-    )
 
 
 def redirect_to(page_url: str) -> dict[str, Any]:
@@ -146,8 +132,11 @@ def website_url(bucket: str, region: str) -> str:
     return f"http://{bucket}.s3-website-{region}.amazonaws.com/maintenance.html"
 
 
-def listener_for(config: Config, owner: Optional[ListenerOwner] = None) -> ListenerMaintenance | NoListener:
-    """The ALB side of maintenance as `maintenance.listener` configures it (NoListener without)."""
+def listener_for(
+    config: Config, owner: ListenerOwner, records: Callable[[str], Any]
+) -> ListenerMaintenance | NoListener:
+    """The ALB side of maintenance as `maintenance.listener` configures it (NoListener without);
+    `records(deployment name)` reads a deployment's record (DeploymentStore.get)."""
     settings = config.maintenance.listener
     if settings is None:
         return NoListener()
@@ -160,22 +149,23 @@ def listener_for(config: Config, owner: Optional[ListenerOwner] = None) -> Liste
         form=settings.form,
         health_paths=config.maintenance.health_paths,
         owner=owner,
-        fallback=lambda: stable_traffic(config, settings.load_balancer, settings.port),
+        fallback=lambda: stable_traffic(config, settings.load_balancer, settings.port, records, owner.elb),
     )
 
 
-def stable_traffic(config: Config, load_balancer: str, port: int) -> Optional[Forward]:
+def stable_traffic(
+    config: Config, load_balancer: str, port: int, records: Callable[[str], Any], elb: Elbv2
+) -> Optional[Forward]:
     """The shipped default of a listener autoheal has no saved traffic for: the group its
     deployment serves from (the promoted candidate, else the stable), or blue before any shift."""
     from chalicelib.deployments.model import PROMOTED
-    from chalicelib.deployments.store import DeploymentStore
 
     for deployment in config.deployments.values():
         if (deployment.listener.load_balancer, deployment.listener.port) != (load_balancer, port):
             continue
-        record = DeploymentStore(config.settings.state_table).get(deployment.name)
+        record = records(deployment.name)
         if record is None:
-            return Forward({Elbv2().target_group_arn(deployment.blue): 1}, {"Enabled": False})
+            return Forward({elb.target_group_arn(deployment.blue): 1}, {"Enabled": False})
         serving = record.candidate_arn if record.state == PROMOTED else record.stable_arn
         return Forward({serving: 1}, {"Enabled": False})
     return None

@@ -5,17 +5,20 @@ when the run ends healed or stopped because everything recovered. An escalated r
 until its expiry, so users keep seeing the page while people work. A switch a person turned on
 is never taken over, nor turned off by a run.
 
->>> RunbookMaintenance(config).on(incident, "Website")   # doctest: +SKIP
+>>> RunbookMaintenance(config, maintenance_service).on(incident, "Website")   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from chalicelib.config.model import Config, Runbook
 from chalicelib.maintenance.cover import components_of
 from chalicelib.maintenance.mode import ManualMaintenance
+
+if TYPE_CHECKING:
+    from chalicelib.maintenance.service import MaintenanceFunction
 
 DEFAULT_FOR = 3600.0  # ends by itself if nothing turns it off
 MESSAGE = "We are restoring the service; it will be back shortly."
@@ -28,18 +31,12 @@ def uses_maintenance(runbook: Optional[Runbook]) -> bool:
 
 
 class RunbookMaintenance:
-    def __init__(self, config: Config, function: Any = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, config: Config, function: MaintenanceFunction, clock: Callable[[], float] = time.time
+    ) -> None:
         self.config = config
-        self._function = function  # a MaintenanceFunction; built on first use
+        self.function = function  # the manual switch's service, as the `maintenance` function uses it
         self.clock = clock
-
-    @property
-    def function(self) -> Any:
-        if self._function is None:
-            from chalicelib.handlers.maintenance import MaintenanceFunction
-
-            self._function = MaintenanceFunction.for_config(self.config, clock=self.clock)
-        return self._function
 
     def on(self, incident: Any, message: Optional[str] = None, duration: float = DEFAULT_FOR) -> str:
         """Switch maintenance on for the incident's components; returns what it did, in words."""

@@ -3,7 +3,7 @@
 For an operator checking subscriptions and the chat webhook after a deploy, or after changing
 them. Nothing else happens: no incident is written, no runbook runs.
 
->>> send_test_message(wiring.notifier())  # doctest: +SKIP
+>>> send_test_message(fan_out(config.settings))  # doctest: +SKIP
 {'sent': ['email', 'sms', 'chat'], 'failed': []}
 
 From a shell with the stage's AWS credentials (AUTOHEAL_CONFIG names the stage's file):
@@ -38,9 +38,16 @@ def send_test_message(fanout: FanOut) -> dict[str, Any]:
 
 
 def main() -> int:
-    from chalicelib import wiring
+    """The stage's channels, from the config `AUTOHEAL_CONFIG` names (as the functions read it)."""
+    import os
+    from pathlib import Path
 
-    result = send_test_message(wiring.notifier())
+    from chalicelib.config import load_config
+    from chalicelib.notify.channels import fan_out
+
+    path = Path(os.environ.get("AUTOHEAL_CONFIG", "chalicelib/configs/example.yaml"))
+    config = load_config(str(path if path.is_absolute() else Path(__file__).resolve().parents[2] / path))
+    result = send_test_message(fan_out(config.settings))
     print(json.dumps(result))
     return 1 if result["failed"] else 0
 

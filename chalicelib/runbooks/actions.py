@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Mapping, Optional, Protocol, Sequence
+from typing import Any, Mapping, Optional, Protocol, Sequence
 
 from chalicelib.aws import ec2, ssm
+from chalicelib.config.fields import Section
 from chalicelib.config.model import SERVICE_MANAGERS, Targets
 from chalicelib.runbooks.scope import SignalScope
 
@@ -30,6 +31,8 @@ class Actions(Protocol):
         parameters: Mapping[str, Sequence[str]],
         comment: str,
         max_concurrency: int,
+        output: Optional[ssm.OutputBucket] = None,
+        delivery_timeout: int = 600,
     ) -> str: ...
     def find_command(self, token: str, sent_after: float) -> Optional[str]: ...
     def wait(
@@ -37,6 +40,30 @@ class Actions(Protocol):
     ) -> list[ssm.InvocationResult]: ...
     def reboot(self, instance_ids: Sequence[str]) -> None: ...
     def replace(self, instance_ids: Sequence[str]) -> None: ...
+
+
+def read_service(s: Section) -> dict[str, Any]:
+    """`service`, `manager` and `user`, as the restart and diagnose documents take them: `user`
+    is required for pm2, optional for systemd (a user unit), refused for docker (containers
+    belong to the docker daemon)."""
+    service = s.string("service")
+    if isinstance(service, str) and not SERVICE_NAME.fullmatch(service):
+        s.error(
+            "expected a service name starting with a letter or digit, then letters, digits"
+            " and _.@- (at most 64)",
+            "service",
+        )
+    manager = s.choice("manager", SERVICE_MANAGERS, "pm2")
+    known_manager = s.data.get("manager", "pm2") == manager  # an unknown one is reported already
+    user = s.string("user", None)
+    if isinstance(user, str) and not USER_NAME.fullmatch(user):
+        s.error(f"expected a Linux user name like ec2-user ({USER_NAME.pattern})", "user")
+        user = None
+    elif known_manager and user is None and manager == "pm2" and "user" not in s.data:
+        s.error("required for manager pm2 (PM2 keeps one daemon per user), e.g. ec2-user or ubuntu", "user")
+    elif known_manager and user is not None and manager == "docker":
+        s.error("not allowed for manager docker (containers belong to the docker daemon)", "user")
+    return {"service": service, "manager": manager, "user": user}
 
 
 def restart_parameters(service: object, manager: object, user: object = None) -> dict[str, list[str]]:
@@ -66,6 +93,9 @@ def restart_parameters(service: object, manager: object, user: object = None) ->
 class AwsActions:
     """>>> AwsActions().resolve(Targets(tag={"app": "web"}))  # doctest: +SKIP"""
 
+    def __init__(self, polls: Optional[ssm.Backoff] = None) -> None:
+        self.polls = polls or ssm.Backoff()  # between the polls of a command's result
+
     def resolve(self, targets: Targets) -> list[str]:
         if targets.instance_ids:
             return list(targets.instance_ids)
@@ -92,14 +122,18 @@ class AwsActions:
         parameters: Mapping[str, Sequence[str]],
         comment: str,
         max_concurrency: int = 1,
+        output: Optional[ssm.OutputBucket] = None,
+        delivery_timeout: int = 600,
     ) -> str:
-        return ssm.send_command(document, instance_ids, parameters, comment, max_concurrency)
+        return ssm.send_command(
+            document, instance_ids, parameters, comment, max_concurrency, output, delivery_timeout
+        )
 
     def find_command(self, token: str, sent_after: float) -> Optional[str]:
         return ssm.find_command(token, sent_after)
 
     def wait(self, command_id: str, instance_ids: Sequence[str], until: float) -> list[ssm.InvocationResult]:
-        return ssm.wait_for_invocations(command_id, instance_ids, until)
+        return ssm.wait_for_invocations(command_id, instance_ids, until, self.polls)
 
     def reboot(self, instance_ids: Sequence[str]) -> None:
         ec2.reboot(instance_ids)

@@ -15,7 +15,7 @@ from chalicelib.runbooks.incident import STALE_RUN_SECONDS
 LEASE_TTL = STALE_RUN_SECONDS  # a holder that died frees its targets by the time its run is stale
 
 
-class Budget(Protocol):
+class BudgetLedger(Protocol):
     def spend(self, runbook: str, target: str, now: float, max_runs: int, per: float) -> Decision: ...
     def refund(self, runbook: str, target: str, spent_at: float) -> None: ...
 
@@ -35,7 +35,7 @@ class Admitted:
 
 
 class Admission:
-    def __init__(self, budget: Budget, leases: LeaseHolder) -> None:
+    def __init__(self, budget: BudgetLedger, leases: LeaseHolder) -> None:
         self.budget = budget
         self.leases = leases
 

@@ -21,7 +21,7 @@ from chalicelib.config.model import Config, Monitor, Runbook
 from chalicelib.maintenance.runbook import RunbookMaintenance, uses_maintenance
 from chalicelib.probe.result import ProbeResult
 from chalicelib.runbooks.actions import Actions
-from chalicelib.runbooks.admission import Admission, Budget, LeaseHolder
+from chalicelib.runbooks.admission import Admission, BudgetLedger, LeaseHolder
 from chalicelib.runbooks.incident import (
     ESCALATED,
     HEALED,
@@ -68,24 +68,40 @@ class RunbookEngine:
         config: Config,
         actions: Actions,
         verifier: Verifier,
-        budget: Budget,
+        budget: BudgetLedger,
         leases: LeaseHolder,
         notify: Callable[..., Any],
         clock: Optional[Clock] = None,
+        *,
+        gather: Optional[Callable[[Incident], Any]] = None,
+        maintenance: Optional[Callable[[], RunbookMaintenance]] = None,
+        shifter: Optional[Callable[[Callable[..., Any]], Any]] = None,
     ) -> None:
+        """`gather` folds the signals waiting beside an incident into it before a notice is
+        shaped; `maintenance()` is the maintenance switch and `shifter(notify)` a deployment
+        Shifter, for the runbooks that use them (built when first asked)."""
         self.config = config
         self.actions = actions
         self.verifier = verifier
         self.clock = clock or Clock()
         self.admission = Admission(budget, leases)
         settings = config.settings
-        self.notifier = IncidentNotifier(notify, self.clock.now, settings.group_wait, settings.notify)
-        self.maintenance: Optional[RunbookMaintenance] = None  # built when a runbook uses it
+        self.notifier = IncidentNotifier(
+            notify, self.clock.now, settings.group_wait, settings.notify, gather=gather
+        )
+        self.maintenance = maintenance
+        self.shifter = shifter
 
     def maintenance_switch(self) -> RunbookMaintenance:
         if self.maintenance is None:
-            self.maintenance = RunbookMaintenance(self.config, clock=self.clock.now)
-        return self.maintenance
+            raise RuntimeError("no maintenance switch was given to this engine")
+        return self.maintenance()
+
+    def deployment_shifter(self) -> Any:
+        """A Shifter that tells people through this engine's channels."""
+        if self.shifter is None:
+            raise RuntimeError("no deployment shifter was given to this engine")
+        return self.shifter(self.notifier.sender)
 
     # -- starting: scope, leases, budget -------------------------------------------------------
     def start(
@@ -192,11 +208,11 @@ class RunbookEngine:
             if outcome in (HEALED, ESCALATED):
                 return
             if outcome != MOVED:
-                self.advance(run, runbook)
+                self.next_step(run, runbook)
         self.escalate(incident, f"{run.runbook} ran every step without a verified recovery")
 
     @staticmethod
-    def advance(run: RunPosition, runbook: Runbook) -> None:
+    def next_step(run: RunPosition, runbook: Runbook) -> None:
         """After a step said NEXT: an action rolls over the waves, each followed by its verify; a
         failed verify goes back to the action for the next wave, then on once every wave had it."""
         steps, i = runbook.steps, run.step

@@ -13,8 +13,12 @@ key's prefix; an item is deleted only once the incident holding it is saved.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chalicelib.aws import dynamodb
+
+if TYPE_CHECKING:
+    from chalicelib.runbooks.incident import Incident
 
 PARTITION = "inbox"
 KEPT_SECONDS = 7 * 86400
@@ -66,3 +70,32 @@ class SignalInbox:
     def remove(self, signals: list[InboxSignal]) -> None:
         for signal in signals:
             dynamodb.delete(self.table_name, PARTITION, signal.sk)
+
+
+class InboxFold:
+    """Folds the signals waiting beside an incident into it, each once; they leave the inbox
+    only once the incident holding them is saved. One per invocation, shared by the incident
+    service (at its checkpoints) and the engine's notifier (before it shapes a notice)."""
+
+    def __init__(self, inbox: SignalInbox) -> None:
+        self.inbox = inbox
+        self.absorbed: dict[str, InboxSignal] = {}
+
+    def absorb(self, incident: Incident) -> list[InboxSignal]:
+        waiting = [s for s in self.inbox.read(incident.key) if s.sk not in self.absorbed]
+        self.absorbed.update({s.sk: s for s in waiting})
+        for signal in waiting:
+            incident.join(signal.signal)
+            if signal.dependent and signal.signal not in incident.dependents:
+                incident.dependents = [*incident.dependents, signal.signal]
+            incident.tell(signal.at, f"{signal.signal}: {signal.state} ({signal.reason})")
+        return waiting
+
+    def saved(self, incident: Incident) -> None:
+        """The incident is written: what was folded into it leaves the inbox."""
+        prefix = f"{incident.key}#"
+        done = [s for sk, s in self.absorbed.items() if sk.startswith(prefix)]
+        if done:
+            self.inbox.remove(done)
+            for signal in done:
+                self.absorbed.pop(signal.sk, None)

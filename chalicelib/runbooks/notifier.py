@@ -50,6 +50,7 @@ class IncidentNotifier:
         now: Callable[[], float] = time.time,
         group_wait: float = 0.0,
         policies: Optional[Mapping[str, ChannelPolicy]] = None,
+        gather: Optional[Callable[[Incident], Any]] = None,
     ) -> None:
         """`sender(notice)` (every channel) or `sender(notice, channels)` returns the channels
         that failed (a list), or anything else for success; it may raise (every channel failed).
@@ -61,8 +62,8 @@ class IncidentNotifier:
         self.channels = list(self.policies)
         self.delivered = 0  # notices handed to the sender: a write lost after one is not retried blind
         # Folds signals waiting beside the incident into it before a notice is shaped, so the
-        # story people get names them (set by the incident handlers).
-        self.gather: Callable[[Incident], Any] = lambda incident: None
+        # story people get names them (the inbox's fold, given by the composition root).
+        self.gather: Callable[[Incident], Any] = gather or (lambda incident: None)
 
     def wait(self, channel: str) -> float:
         return max(self.group_wait, self.policies[channel].delay)

@@ -2,7 +2,7 @@
 
 Items live in the project's single table under the partition "monitor", one per monitor
 (sort key = monitor name). Each item also holds the monitor's outbox: the alarm-shaped messages of
-its transitions that SNS has not accepted yet, kept until it does (see handlers.probe). The
+its transitions that SNS has not accepted yet, kept until it does (see monitoring.probe_run). The
 probe holds each outbox to its limit as it adds to it (state.outbox), so the store writes every
 message it is given and never drops one.
 """

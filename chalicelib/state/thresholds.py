@@ -4,7 +4,7 @@ Counters are capped at their threshold, so a monitor that stays UP (or DOWN) lea
 unchanged from cycle to cycle and costs no write.
 
 >>> state = MonitorState()
->>> state, changed = advance(state, ok=False, reason="timeout after 5s", now=0, failure_threshold=1,
+>>> state, changed = fold_check(state, ok=False, reason="timeout after 5s", now=0, failure_threshold=1,
 ...                          success_threshold=1)
 >>> state.status, changed
 ('DOWN', True)
@@ -42,7 +42,7 @@ class Transition:
         return DOWN in (self.old, self.new)
 
 
-def advance(
+def fold_check(
     state: MonitorState,
     ok: bool,
     reason: Optional[str],

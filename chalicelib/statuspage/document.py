@@ -1,7 +1,9 @@
 """status.json v2: the one document every page reads (pure).
 
 Public by design: components and their coarse reasons only, never host names, URLs or body
-values. `healthy` is true only when every monitor is UP (the maintenance page's main signal).
+values. `healthy` is true only when every monitor is UP (the maintenance page's main signal);
+`overall` is the headline, its status and its words (an open tab's script shows the same).
+Every text passes `text()`: one line, no control, bidi or zero-width character.
 
 Inputs the probe does not own arrive ready-made: the incident in progress and its timeline
 (`{"at", "text"}` items), past incidents, deployments in flight and the maintenance view.
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Mapping, Optional, Sequence
 
 from chalicelib.config.model import Monitor
+from chalicelib.notify.format import one_line
 from chalicelib.probe.result import ProbeResult
 from chalicelib.state.thresholds import DOWN, UNKNOWN, UP, MonitorState
 from chalicelib.statuspage import history as h
@@ -34,6 +37,15 @@ class MaintenanceView:
 
     def covers(self, component: str) -> bool:
         return any(not m.get("components") or component in m["components"] for m in self.active)
+
+    def began(self, component: str) -> Optional[float]:
+        """When the maintenance covering `component` began (the earliest of those covering it)."""
+        starts = [
+            float(m["start"])
+            for m in self.active
+            if (not m.get("components") or component in m["components"]) and m.get("start") is not None
+        ]
+        return min(starts, default=None)
 
 
 @dataclass(frozen=True)
@@ -62,12 +74,14 @@ def build_status(
         component_entry(name, members, states, results, history, now, extras.maintenance)
         for name, members in groups.items()
     ]
+    incident = incident_entry(extras.incident) if extras.incident else None
     return {
         "version": VERSION,
         "updated_at": iso(now),
         "healthy": bool(monitors) and all(states.get(m.name, MonitorState()).status == UP for m in monitors),
+        "overall": overall_entry([c["status"] for c in components], incident is not None),
         "components": components,
-        "incident": incident_entry(extras.incident) if extras.incident else None,
+        "incident": incident,
         "incidents": [incident_entry(i) for i in extras.incidents],
         "deployments": [deployment_entry(d) for d in extras.deployments],
         "maintenance": {
@@ -97,8 +111,10 @@ def component_entry(
         status = UP
     else:
         status = UNKNOWN
-    relevant = [s for s in monitor_states if s.status == (status if status != MAINTENANCE else s.status)]
-    since = max((s.since for s in relevant if s.since), default=0.0)
+    if status == MAINTENANCE:  # since the maintenance began, not since a monitor last changed
+        since = maintenance.began(name) or 0.0
+    else:
+        since = max((s.since for s in monitor_states if s.status == status and s.since), default=0.0)
     latencies = [
         results[m.name].latency_ms for m in members if m.name in results and results[m.name].latency_ms
     ]
@@ -106,7 +122,8 @@ def component_entry(
     names = [m.name for m in members]
     days = [day_entry(day, names, history, now) for day in h.last_days(now, DAYS)]
     return {
-        "name": name,
+        "name": text(name),
+        "group": text(next((m.group for m in members if m.group), "")) or None,
         "status": status,
         "since": iso(since) if since else None,
         "latency_ms": round(max(latencies)) if latencies else None,
@@ -165,8 +182,22 @@ def _hour_counts(history: Mapping[str, Mapping[str, h.DayRollup]], monitor: str,
     return (rollup.hours.get(moment.hour) if rollup else None) or [0, 0, 0]
 
 
+def overall_entry(statuses: Sequence[str], incident_open: bool) -> dict:
+    """The headline: its class and its words, one decision for the page and its script."""
+    if DOWN in statuses or incident_open:
+        return {"status": DOWN, "text": "Some systems are affected"}
+    if statuses and all(s == MAINTENANCE for s in statuses):
+        return {"status": MAINTENANCE, "text": "Under maintenance"}
+    if MAINTENANCE in statuses:
+        return {"status": MAINTENANCE, "text": "Maintenance in progress"}
+    if statuses and all(s == UP for s in statuses):
+        return {"status": UP, "text": "All systems operational"}
+    return {"status": UNKNOWN, "text": "Some systems are not checked yet"}
+
+
 def incident_entry(incident: Mapping[str, Any]) -> dict:
     return {
+        "id": text(incident.get("id")) or None,
         "title": text(incident.get("title"), "Incident"),
         "components": [text(c) for c in incident.get("components", [])],
         "started_at": when(incident.get("started_at")),
@@ -196,8 +227,9 @@ def maintenance_entry(entry: Mapping[str, Any]) -> dict:
 
 
 def text(value: object, default: str = "") -> str:
-    """Plain text, bounded; escaping is the renderer's job (json.dumps is the JSON one)."""
-    return default if value is None else str(value)[:500]
+    """Plain text on one line, bounded, without control, bidi or zero-width characters (as on
+    every notification channel); escaping is the renderer's job (json.dumps is the JSON one)."""
+    return default if value is None else one_line(str(value)[:500])
 
 
 def when(value: object) -> Optional[str]:

@@ -13,15 +13,19 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Callable, Mapping, Optional
 
+from chalicelib.alarms.model import PROBE_ALARM_PREFIX
 from chalicelib.config.model import Config
 from chalicelib.maintenance.cover import components_of
 
+COMPONENT_KEY = "component/"  # runbooks.grouping's key of a monitor no runbook claims
+
 RECENT_DAYS = 90
-MAX_INCIDENTS = 20
+MAX_INCIDENTS = 100  # history.html lists the last 90 days
 # (pattern on the story line, public text), first match wins; unmatched lines stay private.
 PUBLIC_LINES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), words)
@@ -58,6 +62,7 @@ def timeline(story: list[str], opened_at: float) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     day = datetime.fromtimestamp(opened_at, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     previous = opened_at - 1
+    told: set[str] = set()
     for line in story:
         match = TIME.match(line)
         if not match:
@@ -69,16 +74,38 @@ def timeline(story: list[str], opened_at: float) -> list[dict[str, Any]]:
             at += 86400
         previous = at
         words = public_line(text)
-        if words and not (entries and entries[-1]["text"] == words):
+        if words and words not in told:  # each step of the story once, when it first happened
+            told.add(words)
             entries.append({"at": at, "text": words})
     return entries
 
 
+def incident_components(incident: Any, config: Config) -> list[str]:
+    """What an incident affects: the component its key names, else its probe signals' monitors'
+    components and its runbook's (empty when none of them says: every component)."""
+    known = {m.component or m.name for m in config.monitors}
+    if incident.key.startswith(COMPONENT_KEY) and incident.key[len(COMPONENT_KEY) :] in known:
+        return [incident.key[len(COMPONENT_KEY) :]]
+    found: set[str] = set()
+    for signal in incident.signals:
+        if signal.startswith(PROBE_ALARM_PREFIX):
+            found.update(components_of(config, signal[len(PROBE_ALARM_PREFIX) :], None))
+    if incident.run:
+        found.update(components_of(config, None, incident.run.runbook))
+    return sorted(found)
+
+
+def incident_id(incident: Any) -> str:
+    """The incident's own id, public and stable: its key and opening (the key may name an
+    instance, so only a digest of it is shown)."""
+    return hashlib.sha256(f"{incident.key}@{incident.opened_at}".encode()).hexdigest()[:20]
+
+
 def incident_view(incident: Any, config: Config) -> dict[str, Any]:
-    runbook = incident.run.runbook if incident.run else None
-    components = components_of(config, incident.key, runbook)
+    components = incident_components(incident, config)
     title = f"{', '.join(components)} disrupted" if components else "Service disruption"
     return {
+        "id": incident_id(incident),
         "title": title,
         "components": components,
         "started_at": incident.opened_at,
@@ -94,7 +121,9 @@ def merge_open(views: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
     if len(views) == 1:
         return views[0]
     components = sorted({c for v in views for c in v["components"]})
+    first = min(views, key=lambda v: v["started_at"])
     return {
+        "id": first["id"],  # the merged outage goes on under its first incident's id
         "title": f"{', '.join(components)} disrupted" if components else "Service disruption",
         "components": components,
         "started_at": min(v["started_at"] for v in views),
@@ -130,13 +159,11 @@ def site_extras(config: Config) -> Callable[[float], Mapping[str, Any]]:
     """The deployed source: incidents (one Query) and each configured deployment (one GetItem)."""
 
     def read(now: float) -> Mapping[str, Any]:
-        from chalicelib.aws import dynamodb
         from chalicelib.deployments.store import DeploymentStore
-        from chalicelib.runbooks.incident import Incident
-        from chalicelib.runbooks.incident_store import PARTITION
+        from chalicelib.runbooks.incident_store import IncidentStore
 
         table = config.settings.state_table
-        incidents = [Incident.from_item(item) for item in dynamodb.query(table, PARTITION)]
+        incidents = IncidentStore(table).recent(now - RECENT_DAYS * 86400)
         store = DeploymentStore(table)
         deployments = [r for name in config.deployments if (r := store.get(name)) is not None]
         return extras_from(config, incidents, deployments, now)

@@ -42,7 +42,7 @@ def incident_entry(incident: Mapping[str, Any], ongoing: bool) -> tuple[str, str
     state = "Ongoing" if ongoing else "Resolved"
     summary = f"{state}. Affects: {', '.join(incident['components']) or 'every component'}."
     return updated or "", entry(
-        f"incident:{started}:{incident['title']}",
+        f"incident:{incident.get('id') or started + ':' + incident['title']}",
         f"{state}: {incident['title']}",
         updated or started,
         "\n".join([summary, *lines]),

@@ -6,10 +6,10 @@ is the only writer (its invocations never overlap), so a flush writes the merged
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from datetime import date
+from typing import Iterable, Mapping
 
-from chalicelib.aws.clients import table
+from chalicelib.aws import dynamodb
 from chalicelib.statuspage.history import DayRollup
 
 PARTITION = "history"
@@ -24,37 +24,34 @@ class HistoryStore:
         self.table_name = table_name
 
     def load(self, first_day: str, last_day: str) -> dict[str, dict[str, DayRollup]]:
-        from boto3.dynamodb.conditions import Key
-
         history: dict[str, dict[str, DayRollup]] = {}
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(PARTITION)
-            & Key("sk").between(PREFIX + first_day, PREFIX + last_day)
-        }
-        while True:
-            page = table(self.table_name).query(**kwargs)
-            for item in page.get("Items", []):
-                day = str(item["sk"])[len(PREFIX) :]
-                history[day] = {
-                    name: DayRollup.from_dict(day, data) for name, data in item.get("monitors", {}).items()
-                }
-            if "LastEvaluatedKey" not in page:
-                return history
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        between = (PREFIX + first_day, PREFIX + last_day)
+        for item in dynamodb.query(self.table_name, PARTITION, sk_between=between):
+            day = str(item["sk"])[len(PREFIX) :]
+            history[day] = {
+                name: DayRollup.from_dict(day, data) for name, data in item.get("monitors", {}).items()
+            }
+        return history
 
     def save(self, history: Mapping[str, Mapping[str, DayRollup]], days: Iterable[str]) -> None:
-        from datetime import date
+        dynamodb.put_many(
+            self.table_name,
+            (
+                {
+                    "pk": PARTITION,
+                    "sk": PREFIX + day,
+                    "monitors": {name: r.to_dict() for name, r in history.get(day, {}).items()},
+                    dynamodb.TTL_ATTRIBUTE: expires_at(day),
+                }
+                for day in sorted(set(days))
+            ),
+        )
 
-        with table(self.table_name).batch_writer() as batch:
-            for day in sorted(set(days)):
-                expires = (
-                    date.fromisoformat(day).toordinal() - date(1970, 1, 1).toordinal() + TTL_DAYS
-                ) * 86400
-                batch.put_item(
-                    Item={
-                        "pk": PARTITION,
-                        "sk": PREFIX + day,
-                        "monitors": {name: r.to_dict() for name, r in history.get(day, {}).items()},
-                        "expires_at": Decimal(expires),
-                    }
-                )
+
+def expires_at(day: str) -> int:
+    """Epoch seconds TTL_DAYS after the day began: when DynamoDB may remove its rollup.
+
+    >>> expires_at("1970-01-01")
+    8640000
+    """
+    return (date.fromisoformat(day).toordinal() - date(1970, 1, 1).toordinal() + TTL_DAYS) * 86400

@@ -25,7 +25,8 @@ from urllib.parse import urljoin
 from chalicelib.config.model import MaintenanceConfig
 from chalicelib.statuspage.escape import html_text as e
 from chalicelib.statuspage.escape import script_json
-from chalicelib.statuspage.templates import load_templates
+from chalicelib.statuspage.parts import stamp
+from chalicelib.statuspage.templates import load_templates, load_text
 
 POLL_MS = 5000
 JITTER_MS = 1000
@@ -36,6 +37,8 @@ LABELS = {"DOWN": "down", "MAINTENANCE": "in maintenance", "UNKNOWN": "not check
 
 
 STYLE, SCRIPT, PAGE = load_templates("maintenance")
+TIMES = load_text("times.js")
+CHECKING = "<li>Checking\u2026</li>"
 
 
 def health_urls(config: MaintenanceConfig) -> list[str]:
@@ -56,6 +59,11 @@ def render_maintenance(
 ) -> str:
     active = status["maintenance"]["active"]
     message = active[0]["message"] if active else DEFAULT_MESSAGE
+    window = (
+        f"Started {stamp(active[0]['start'])}; expected to end by {stamp(active[0]['end'])}."
+        if active and active[0].get("start") and active[0].get("end")
+        else ""
+    )
     settings = {
         "status": status_url,
         "health": health_urls(config),
@@ -69,23 +77,29 @@ def render_maintenance(
         title=e(title),
         style=STYLE,
         message=e(message),
-        down=down_list(status["components"]),
+        window=window,
+        down=affected(status["components"]),
         updated=e(status["updated_at"]),
         status_page=e(urljoin(status_url, "index.html")),
         config=script_json(settings),
-        script=SCRIPT,
+        script=SCRIPT + TIMES,
     )
 
 
-def down_list(components: Sequence[Mapping[str, Any]]) -> str:
-    items = [
+def affected(components: Sequence[Mapping[str, Any]]) -> str:
+    """Only what is not operational; when maintenance covers every component, one collapsed
+    line says so (the list is there to open)."""
+    items = "".join(
         f'<li><span class="down">{e(c["name"])}</span>: {LABELS.get(c["status"], "down")}'
         f"{since(c.get('since'))}</li>"
         for c in components
         if c["status"] != "UP"
-    ]
-    return "".join(items) or "<li>Checking\u2026</li>"
+    )
+    listed = f"<ul>{items or CHECKING}</ul>"
+    if components and all(c["status"] == "MAINTENANCE" for c in components):
+        return f"<details><summary>Every component ({len(components)})</summary>{listed}</details>"
+    return listed
 
 
 def since(value: Optional[str]) -> str:
-    return f" since {e(value)}" if value else ""
+    return f" since {stamp(value)}" if value else ""

@@ -1,16 +1,24 @@
-"""The S3 side of the status site: the four objects, each with its type and caching.
+"""The S3 side of the status site: the objects, each with its type and caching, gzip-encoded.
 
 status.json and maintenance.html are never cached (a cached maintenance page or status would
 keep users away after recovery); index.html may be for a short while; the feed a little longer.
+
+Every object is stored gzipped with `Content-Encoding: gzip`: an S3 website endpoint does not
+compress, but it hands back the stored bytes and headers as they are, so the wire carries the
+compressed size (90 days of history compress about 20-fold) and every browser and feed reader
+inflates it (they all send `Accept-Encoding: gzip`).
 """
 
 from __future__ import annotations
 
+import gzip
 from typing import Mapping
 
 from chalicelib.aws.clients import client
 
 STATUS_JSON, INDEX, FEED, MAINTENANCE_PAGE = "status.json", "index.html", "feed.xml", "maintenance.html"
+HISTORY = "history.html"
+BADGES = "badges/"  # badges/<component>.svg
 OBJECTS = {
     # key: (Content-Type, Cache-Control), in the order they are written: the page users may be
     # sent to first, the page it reads next.
@@ -18,7 +26,14 @@ OBJECTS = {
     STATUS_JSON: ("application/json", "no-store"),
     INDEX: ("text/html; charset=utf-8", "public, max-age=30"),
     FEED: ("application/atom+xml; charset=utf-8", "public, max-age=300"),
+    HISTORY: ("text/html; charset=utf-8", "public, max-age=60"),
 }
+BADGE = ("image/svg+xml", "public, max-age=300")
+
+
+def encoded(body: bytes) -> bytes:
+    """The stored bytes: gzip at its best level, with no timestamp (same page, same bytes)."""
+    return gzip.compress(body, compresslevel=9, mtime=0)
 
 
 class SitePublisher:
@@ -26,20 +41,32 @@ class SitePublisher:
 
     def __init__(self, bucket: str) -> None:
         self.bucket = bucket
+        self.badges_written: dict[str, bytes] = {}  # a badge is written again only when it changed
 
     def publish(self, bodies: Mapping[str, bytes]) -> None:
-        unknown = sorted(set(bodies) - set(OBJECTS))
+        unknown = sorted(k for k in bodies if k not in OBJECTS and not is_badge(k))
         if unknown:
             raise ValueError(
-                f"not a status site object: {', '.join(unknown)} (expected {', '.join(OBJECTS)})"
+                f"not a status site object: {', '.join(unknown)} "
+                f"(expected {', '.join(OBJECTS)}, {BADGES}*.svg)"
             )
         s3 = client("s3")
-        for key, (content_type, cache_control) in OBJECTS.items():
-            if key in bodies:
-                s3.put_object(
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=bodies[key],
-                    ContentType=content_type,
-                    CacheControl=cache_control,
-                )
+        badges = sorted(k for k in bodies if is_badge(k) and self.badges_written.get(k) != bodies[k])
+        order = [k for k in OBJECTS if k in bodies] + badges
+        for key in order:
+            content_type, cache_control = OBJECTS.get(key, BADGE)
+            s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=encoded(bodies[key]),
+                ContentEncoding="gzip",
+                ContentType=content_type,
+                CacheControl=cache_control,
+            )
+            if is_badge(key):
+                self.badges_written[key] = bodies[key]
+
+
+def is_badge(key: str) -> bool:
+    name = key[len(BADGES) :]
+    return key.startswith(BADGES) and name.endswith(".svg") and "/" not in name and name != ".svg"

@@ -8,63 +8,68 @@ and every value passes through `escape.html_text` on its way in.
 
 from __future__ import annotations
 
+import bisect
 from typing import Any, Mapping, Optional, Sequence
 
 from chalicelib.statuspage.escape import html_text as e
 from chalicelib.statuspage.escape import script_json
-from chalicelib.statuspage.templates import load_templates
+from chalicelib.statuspage.history import LATENCY_BOUNDS
+from chalicelib.statuspage.parts import (
+    STATE_LABELS,
+    affects,
+    slugs,
+    stamp,
+    state_badge,
+    timeline,
+    worst,
+)
+from chalicelib.statuspage.templates import load_templates, load_text
 
-STATE_LABELS = {
-    "UP": ("\u2713", "Operational"),
-    "DOWN": ("\u2715", "Down"),
-    "MAINTENANCE": ("\u2692", "Maintenance"),
-    "UNKNOWN": ("?", "No data"),
-}
-CHART_W, CHART_H = 600, 120
+REFRESH_MS = 30000  # an open tab re-reads status.json this often (plus up to a sixth, jittered)
 
 
 STYLE, SCRIPT, PAGE = load_templates("index")
+TIMES = load_text("times.js")
 
 
-def render_index(status: Mapping[str, Any], title: str = "Service status") -> str:
-    overall_class = "UP" if status.get("healthy") else "DOWN"
-    if not status.get("healthy") and any(c["status"] == "MAINTENANCE" for c in status["components"]):
-        overall_class = "MAINTENANCE"
+def render_index(
+    status: Mapping[str, Any],
+    title: str = "Service status",
+    refresh_ms: int = REFRESH_MS,
+    subscribe_url: Optional[str] = None,
+) -> str:
+    overall = status["overall"]
+    names = slugs([c["name"] for c in status["components"]])
     return PAGE.substitute(
         title=e(title),
         style=STYLE,
-        overall_class=overall_class,
-        overall="All systems operational" if status.get("healthy") else "Some systems are affected",
-        updated=e(status["updated_at"]),
+        overall_class=e(overall["status"]),
+        overall=e(overall["text"]),
+        updated=stamp(status["updated_at"]),
         banners=banners(status),
-        components="\n".join(component(c, i, status) for i, c in enumerate(status["components"])),
+        components=grouped(status, names),
         upcoming=scheduled(status["maintenance"]["scheduled"]),
-        labels=script_json({k: list(v) for k, v in STATE_LABELS.items()}),
-        script=SCRIPT,
+        subscribe=subscribe_form(subscribe_url, names) if subscribe_url else "",
+        labels=script_json({"labels": {k: list(v) for k, v in STATE_LABELS.items()}, "every": refresh_ms}),
+        script=SCRIPT + TIMES,
     )
-
-
-def state_badge(status: str) -> str:
-    glyph, label = STATE_LABELS.get(status, STATE_LABELS["UNKNOWN"])
-    key = status if status in STATE_LABELS else "UNKNOWN"
-    return f'<span class="state s-{key}">{glyph} {label}</span>'
 
 
 def banners(status: Mapping[str, Any]) -> str:
     parts = []
-    for m in status["maintenance"]["active"]:
+    for n, m in enumerate(status["maintenance"]["active"]):
         parts.append(
-            '<section class="card" aria-labelledby="maint-h">'
-            '<h2 id="maint-h">\u2692 Maintenance in progress</h2>'
+            f'<section class="card" aria-labelledby="maint-h{n}">'
+            f'<h2 id="maint-h{n}">\u2692 Maintenance in progress</h2>'
             f'<p>{e(m["message"])}</p><p class="muted">{affects(m["components"])} '
-            f"Since {e(m['start'] or '')}; ends by {e(m['end'] or '')}.</p></section>"
+            f"Since {stamp(m['start'])}; expected to end by {stamp(m['end'])}.</p></section>"
         )
     incident = status.get("incident")
     if incident:
         parts.append(
             '<section class="card" aria-labelledby="incident-h"><h2 id="incident-h">\u2715 '
             f'{e(incident["title"])}</h2><p class="muted">{affects(incident["components"])} '
-            f"Started {e(incident['started_at'] or '')}.</p>{timeline(incident['timeline'])}</section>"
+            f"Started {stamp(incident['started_at'])}.</p>{timeline(incident['timeline'])}</section>"
         )
     if status.get("deployments"):
         items = "".join(
@@ -78,22 +83,57 @@ def banners(status: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def affects(components: Sequence[str]) -> str:
-    return f"Affects: {e(', '.join(components))}." if components else "Affects: every component."
+def subscribe_form(url: str, names: Mapping[str, str]) -> str:
+    """A plain POST (no script): an address and the components to hear about (none: all)."""
+    boxes = "".join(
+        f'<label class="pick"><input type="checkbox" name="component" value="{e(name)}" '
+        f'id="sub-{anchor}"> {e(name)}</label>'
+        for name, anchor in names.items()
+    )
+    return (
+        f'<section aria-labelledby="sub-h"><h2 id="sub-h">Incident e-mails</h2>'
+        f'<form method="post" action="{e(url)}"><p><label for="sub-email">E-mail address</label> '
+        '<input id="sub-email" name="email" type="email" required autocomplete="email" maxlength="254"></p>'
+        f"<fieldset><legend>Components (none chosen: every one)</legend>{boxes}</fieldset>"
+        '<p><button type="submit">Subscribe</button></p><p class="muted">You get an e-mail to confirm '
+        "first; every message has a link to unsubscribe.</p></form></section>"
+    )
 
 
-def timeline(entries: Sequence[Mapping[str, Any]]) -> str:
-    if not entries:
-        return ""
-    items = "".join(f"<li><time>{e(x['at'] or '')}</time> {e(x['text'])}</li>" for x in entries)
-    return f'<ol class="timeline">{items}</ol>'
+def grouped(status: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """Components in config order; those of a `group:` under one collapsible heading (no JS),
+    open while one of them is not operational."""
+    sections: list[tuple[Optional[str], list[int]]] = []
+    where: dict[str, int] = {}
+    for i, c in enumerate(status["components"]):
+        group = c.get("group")
+        if group is None:
+            sections.append((None, [i]))
+        elif group in where:
+            sections[where[group]][1].append(i)
+        else:
+            where[group] = len(sections)
+            sections.append((group, [i]))
+    out = []
+    for group, members in sections:
+        cards = "".join(component(status["components"][i], i, status, names) for i in members)
+        if group is None:
+            out.append(cards)
+            continue
+        state = worst([status["components"][i]["status"] for i in members])
+        opened = " open" if state != "UP" else ""
+        out.append(
+            f'<details class="group"{opened}><summary><span class="gname">{e(group)}</span> '
+            f"{state_badge(state)}</summary>{cards}</details>"
+        )
+    return "\n".join(out)
 
 
 def scheduled(windows: Sequence[Mapping[str, Any]]) -> str:
     if not windows:
         return ""
     items = "".join(
-        f"<li><time>{e(w['start'] or '')}</time> to <time>{e(w['end'] or '')}</time>: {e(w['message'])} "
+        f"<li>{stamp(w['start'])} to {stamp(w['end'])}: {e(w['message'])} "
         f'<span class="muted">({affects(w["components"])})</span></li>'
         for w in windows
     )
@@ -101,8 +141,9 @@ def scheduled(windows: Sequence[Mapping[str, Any]]) -> str:
     return f'<section aria-labelledby="sched-h">{heading}<ul>{items}</ul></section>'
 
 
-def component(c: Mapping[str, Any], index: int, status: Mapping[str, Any]) -> str:
-    details = [f"since {e(c['since'])}" if c.get("since") else ""]
+def component(c: Mapping[str, Any], index: int, status: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    details = [f"since {stamp(c['since'])}" if c.get("since") else ""]
+    incidents = ([status["incident"]] if status.get("incident") else []) + list(status.get("incidents", []))
     if c.get("reason"):
         details.append(f"reason: {e(c['reason'])}")
     if c.get("latency_ms") is not None:
@@ -112,12 +153,13 @@ def component(c: Mapping[str, Any], index: int, status: Mapping[str, Any]) -> st
         for key, label in (("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"))
     )
     return (
-        f'<article class="card" data-c="{index}" data-name="{e(c["name"])}" aria-labelledby="c{index}-h">'
+        f'<article class="card" id="c-{names[c["name"]]}" data-c="{index}" data-name="{e(c["name"])}" '
+        f'aria-labelledby="c{index}-h">'
         f'<h3 id="c{index}-h"><span>{e(c["name"])}</span> {state_badge(c["status"])}</h3>'
         f'<p class="muted">{" &middot; ".join(d for d in details if d)}</p>'
         f'<dl class="uptime" aria-label="Uptime">{uptime}</dl>'
         f"{bars(c['days'], index)}{chart(c['days'], index, c['name'])}"
-        f"{history(c['name'], status.get('incidents', []))}</article>"
+        f"{history(c['name'], names[c['name']], incidents)}</article>"
     )
 
 
@@ -127,18 +169,16 @@ def pct(value: Optional[float]) -> str:
     return f"{value:.2f}%" if value < 100 else "100%"
 
 
-def bar_text(day: Mapping[str, Any]) -> tuple[str, str]:
-    """(css class, the figures as words) for one daily bar."""
+def day_words(day: Mapping[str, Any]) -> tuple[str, str]:
+    """(css class, the day's figures in words) for one daily bar; latency is in the chart."""
     if not day.get("data"):
-        return "b-none", f"{day['date']}: no data"
-    figures = (
-        f"{day['date']}: {pct(day['uptime'])} up; {day['up']} min up, {day['down']} min down, "
-        f"{day['maintenance']} min maintenance, {day['unknown']} min not checked"
-    )
-    if day.get("p50") is not None:
-        figures += f"; response p50 \u2264 {day['p50']} ms, p95 \u2264 {day['p95']} ms"
-    if day.get("reasons"):
-        figures += f"; failures: {', '.join(day['reasons'])}"
+        return "b-none", "no data"
+    figures = [f"{pct(day['uptime'])} up"]
+    if day["down"]:
+        reasons = f" ({', '.join(day['reasons'])})" if day.get("reasons") else ""
+        figures.append(f"{day['down']} min down{reasons}")
+    if day["maintenance"]:
+        figures.append(f"{day['maintenance']} min maintenance")
     if day["down"]:
         kind = "b-down" if (day["uptime"] or 0) < 99 else "b-partial"
     elif day["up"]:
@@ -146,59 +186,75 @@ def bar_text(day: Mapping[str, Any]) -> tuple[str, str]:
     elif day["maintenance"]:
         kind = "b-maint"
     else:
-        kind = "b-unknown"
-    return kind, figures
+        kind, figures = "b-unknown", ["not checked"]
+    return kind, ", ".join(figures)
 
 
 def bars(days: Sequence[Mapping[str, Any]], index: int) -> str:
-    items = []
+    """One bar (`<i>`) per day; a run of alike days (all up, or no data) is one item whose words
+    are written once, shown on hover and read by screen readers."""
+    runs: list[tuple[str, str, list[str]]] = []  # (class, words, dates)
     for day in days:
-        kind, figures = bar_text(day)
-        words = e(figures)
-        items.append(f'<li class="{kind}" title="{words}"><span class="vh">{words}</span></li>')
+        kind, words = day_words(day)
+        if runs and (runs[-1][0], runs[-1][1]) == (kind, words) and kind in ("b-up", "b-none"):
+            runs[-1][2].append(day["date"])
+        else:
+            runs.append((kind, words, [day["date"]]))
+    items = "".join(
+        f'<li class="{kind}">{"<i></i>" * len(dates)}<span class="vh">'
+        f"{e(dates[0] if len(dates) == 1 else f'{dates[0]} to {dates[-1]}')}: {e(words)}</span></li>"
+        for kind, words, dates in runs
+    )
     label = f"Daily uptime, last {len(days)} days, oldest first"
-    return f'<ol class="bars" aria-label="{label}">{"".join(items)}</ol>'
+    return f'<ol class="bars" aria-label="{label}">{items}</ol>'
 
 
 def chart(days: Sequence[Mapping[str, Any]], index: int, name: str) -> str:
-    """Daily p50 and p95 as two polylines in inline SVG, with a text summary for screen readers."""
+    """Daily p50 and p95 as two step lines over the latency buckets (so a steady day costs
+    nothing on the wire), with the figures in words as its caption."""
     points = [(i, d.get("p50"), d.get("p95")) for i, d in enumerate(days) if d.get("p50") is not None]
-    caption = f"Response time of {name}, last {len(days)} days (daily p50 solid, p95 dashed, ms)"
+    caption = f"Response time of {name}, last {len(days)} days (daily p50 solid, p95 dashed)"
     if not points:
         return f'<p class="muted">{e(caption)}: no data yet.</p>'
-    top = max(p95 for _, _, p95 in points) or 1
-    step = CHART_W / max(1, len(days) - 1)
-
-    def line(which: int) -> str:
-        return " ".join(
-            f"{p[0] * step:.1f},{CHART_H - 12 - p[which] / top * (CHART_H - 24):.1f}" for p in points
-        )
-
+    levels = [level(ms) for _, p50, p95 in points for ms in (p50, p95)]
+    low, high = min(levels), max(levels)
     p50s, p95s = [p[1] for p in points], [p[2] for p in points]
     summary = (
         f"p50 from {min(p50s)} to {max(p50s)} ms, p95 from {min(p95s)} to {max(p95s)} ms, "
         f"over {len(points)} days with data."
     )
     return (
-        f'<figure><svg viewBox="0 0 {CHART_W} {CHART_H}" role="img"'
-        f' aria-labelledby="c{index}-ct c{index}-cd">'
-        f'<title id="c{index}-ct">{e(caption)}</title><desc id="c{index}-cd">{e(summary)}</desc>'
-        f'<line class="axis" x1="0" y1="{CHART_H - 12}" x2="{CHART_W}" y2="{CHART_H - 12}"/>'
-        f'<text x="2" y="10">{top} ms</text><text x="2" y="{CHART_H - 1}">{e(days[0]["date"])}</text>'
-        f'<text x="{CHART_W - 2}" y="{CHART_H - 1}" text-anchor="end">{e(days[-1]["date"])}</text>'
-        f'<polyline class="p95" fill="none" stroke-width="1.5" points="{line(2)}"/>'
-        f'<polyline class="p50" fill="none" stroke-width="2" points="{line(1)}"/></svg>'
-        f"<figcaption>{e(caption)}: {e(summary)}</figcaption></figure>"
+        f'<figure><svg viewBox="0 -.5 {len(days)} {high - low + 2}" preserveAspectRatio="none" '
+        f'aria-hidden="true" class="chart">'
+        f'<path class="p95" d="{step_path(points, 2, high)}"/>'
+        f'<path class="p50" d="{step_path(points, 1, high)}"/>'
+        f"</svg><figcaption>{e(caption)}: {e(summary)}</figcaption></figure>"
     )
 
 
-def history(name: str, incidents: Sequence[Mapping[str, Any]]) -> str:
+def level(ms: int) -> int:
+    """The latency bucket of a reported percentile (percentiles are bucket bounds)."""
+    return bisect.bisect_left(LATENCY_BOUNDS, ms)
+
+
+def step_path(points: Sequence[tuple[int, Any, Any]], which: int, high: int) -> str:
+    """An SVG path: one unit per day, `h1` when a day stays in its bucket, a move over gaps."""
+    parts, last = [], None
+    for point in points:
+        x, y = point[0], high - level(point[which]) + 0.5
+        if last is None or last[0] != x - 1:
+            parts.append(f"M{x} {y:g}h1")
+        elif y != last[1]:
+            parts.append(f"v{y - last[1]:g}h1")
+        else:
+            parts.append("h1")
+        last = (x, y)
+    return "".join(parts)
+
+
+def history(name: str, anchor: str, incidents: Sequence[Mapping[str, Any]]) -> str:
+    """How many incidents the component had; their stories are on history.html."""
     mine = [i for i in incidents if not i["components"] or name in i["components"]]
     if not mine:
         return '<p class="muted">No incidents in the last 90 days.</p>'
-    items = "".join(
-        f"<li><strong>{e(i['title'])}</strong> <time>{e(i['started_at'] or '')}</time> to "
-        f"<time>{e(i['resolved_at'] or 'ongoing')}</time>{timeline(i['timeline'])}</li>"
-        for i in mine
-    )
-    return f"<details><summary>Incident history ({len(mine)})</summary><ul>{items}</ul></details>"
+    return f'<p><a href="history.html#c-{anchor}">Incident history ({len(mine)})</a></p>'

@@ -7,7 +7,7 @@ How the probe feeds it, and what that costs per cycle:
   changed, except reading the manual maintenance switch at most once a minute.
 - When a component's public state changes (status, since, coarse reason, maintenance), in that
   same cycle the closed minutes are flushed to the day rollups (one BatchWrite of the touched
-  day items) and the four objects are republished. Without a change the flush and publish
+  day items) and the site's objects are republished. Without a change the flush and publish
   happen once an hour (`FLUSH_EVERY`), so uptime figures and latency stay fresh and a
   recycled container loses at most an hour of minutes, which then show as "not checked":
   never as up.
@@ -29,10 +29,12 @@ from chalicelib.maintenance.mode import ManualMaintenance
 from chalicelib.probe.result import ProbeResult
 from chalicelib.state.thresholds import MonitorState
 from chalicelib.statuspage import history as h
+from chalicelib.statuspage.badges import render_badges
 from chalicelib.statuspage.document import Extras, MaintenanceView, build_status
 from chalicelib.statuspage.feed import render_feed
+from chalicelib.statuspage.history_page import render_history
 from chalicelib.statuspage.maintenance_page import render_maintenance
-from chalicelib.statuspage.publish import FEED, INDEX, MAINTENANCE_PAGE, STATUS_JSON, SitePublisher
+from chalicelib.statuspage.publish import FEED, HISTORY, INDEX, MAINTENANCE_PAGE, STATUS_JSON, SitePublisher
 from chalicelib.statuspage.reasons import coarse
 from chalicelib.statuspage.render import render_index
 
@@ -51,6 +53,8 @@ class StatusSite:
         publisher: Optional[SitePublisher] = None,
         maintenance_store: Any = None,  # MaintenanceStore
         extras: Optional[ExtrasSource] = None,
+        badges: bool = True,
+        gate: Any = None,  # PublishGate: the probe's publishes stamp it and catch up deferred changes
     ) -> None:
         from chalicelib.maintenance.store import MaintenanceStore
         from chalicelib.statuspage.history_store import HistoryStore
@@ -61,6 +65,9 @@ class StatusSite:
         self.publisher = publisher or SitePublisher(config.settings.status_bucket)
         self.maintenance_store = maintenance_store or MaintenanceStore(table)
         self.extras = extras
+        self.badges = badges  # off for the incident refresh: uptime badges keep the probe's pace
+        self.gate = gate
+        self._pending: tuple[float, bool] = (float("-inf"), False)
         self.accumulator = h.Accumulator()
         self.history: Optional[dict[str, dict[str, h.DayRollup]]] = None
         self.last_flush: Optional[float] = None
@@ -86,7 +93,7 @@ class StatusSite:
             )
         fingerprint = self.fingerprint(states, view)
         due = self.last_flush is None or now - self.last_flush >= FLUSH_EVERY
-        if fingerprint == self.last_fingerprint and not due:
+        if fingerprint == self.last_fingerprint and not due and not self.refresh_pending(now):
             return False
         self.flush(now)
         self.publish(states, results, now, view)
@@ -117,6 +124,9 @@ class StatusSite:
         view: Optional[MaintenanceView] = None,
     ) -> dict:
         view = view or self.maintenance_view(now, fresh=True)
+        if self.gate is not None:
+            self.gate.stamp(now)  # before reading: a change after this is left pending
+            self._pending = (now, False)
         extra = dict(self.extras(now)) if self.extras else {}
         extras = Extras(
             incident=extra.get("incident"),
@@ -126,9 +136,19 @@ class StatusSite:
             maintenance_log=self.maintenance_store.log(),
         )
         document = build_status(self.config.monitors, states, results, self.loaded_history(now), now, extras)
-        self.publisher.publish(render_all(document, self.config))
+        self.publisher.publish(render_all(document, self.config, badges=self.badges))
         self.last_fingerprint = self.fingerprint(states, view)
         return document
+
+    def refresh_pending(self, now: float) -> bool:
+        """An incident change left for a later publish (read at most once a minute)."""
+        read_at, pending = self._pending
+        if self.gate is None:
+            return False
+        if now - read_at >= MAINTENANCE_READ_EVERY:
+            pending = self.gate.pending()
+            self._pending = (now, pending)
+        return pending
 
     def loaded_history(self, now: float) -> dict[str, dict[str, h.DayRollup]]:
         if self.history is None:
@@ -172,23 +192,12 @@ def maintenance_view(config: Config, manual: Optional[ManualMaintenance], now: f
     return MaintenanceView(active=tuple(active), scheduled=tuple(scheduled))
 
 
-def render_all(document: Mapping[str, Any], config: Config) -> dict[str, bytes]:
+def render_all(document: Mapping[str, Any], config: Config, badges: bool = True) -> dict[str, bytes]:
     return {
         MAINTENANCE_PAGE: render_maintenance(document, config.maintenance).encode(),
         STATUS_JSON: json.dumps(document, separators=(",", ":")).encode(),
-        INDEX: render_index(document).encode(),
+        INDEX: render_index(document, subscribe_url=config.settings.subscribe_url).encode(),
         FEED: render_feed(document).encode(),
+        HISTORY: render_history(document).encode(),
+        **(render_badges(document) if badges else {}),
     }
-
-
-_current: Optional[tuple[Config, StatusSite]] = None
-
-
-def site_for(config: Config) -> StatusSite:
-    """One site per container and config: its accumulator lives across warm invocations."""
-    global _current
-    if _current is None or _current[0] is not config:
-        from chalicelib.statuspage.extras import site_extras
-
-        _current = (config, StatusSite(config, extras=site_extras(config)))
-    return _current[1]

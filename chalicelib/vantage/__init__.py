@@ -1,4 +1,1 @@
-"""Confirmation before acting: a monitor is DOWN for acting only when a quorum of regions sees it.
-
-Kept light: `config.model` imports `points` from here at every cold start.
-"""
+"""Confirmation before acting: a monitor is DOWN for acting only when a quorum of regions sees it."""

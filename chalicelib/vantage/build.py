@@ -7,11 +7,11 @@ from typing import Optional
 
 from chalicelib.config.model import Config
 from chalicelib.vantage.confirm import LambdaAsker
-from chalicelib.vantage.gate import Gate, Probe
+from chalicelib.vantage.gate import Probe, QuorumGate
 from chalicelib.vantage.votes import VoteStore
 
 
-def build_gate(config: Config, probe: Probe, region: Optional[str] = None) -> Optional[Gate]:
+def build_gate(config: Config, probe: Probe, region: Optional[str] = None) -> Optional[QuorumGate]:
     """None without settings.vantage_points; raises when this region is not one of them (its
     votes would never count: better a failed cold start than a silent probe)."""
     points = config.settings.vantage
@@ -21,4 +21,4 @@ def build_gate(config: Config, probe: Probe, region: Optional[str] = None) -> Op
     if region not in points.regions:
         raise ValueError(f"this probe runs in {region}, not one of settings.vantage_points")
     store = VoteStore(config.settings.state_table, points.home)
-    return Gate(config, region, store, LambdaAsker(), probe)
+    return QuorumGate(config, region, store, LambdaAsker(), probe)

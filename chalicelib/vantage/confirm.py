@@ -23,7 +23,7 @@ DEFAULT_FUNCTION = "probe"  # outside Lambda (the local world's Invoke API knows
 
 
 @dataclass(frozen=True)
-class Request:
+class ConfirmRequest:
     window: int
     monitors: tuple[str, ...]
     asked_by: str
@@ -40,7 +40,7 @@ class Request:
         return json.dumps(event).encode()
 
 
-def request_of(event: Any) -> Optional[Request]:
+def request_of(event: Any) -> Optional[ConfirmRequest]:
     """The confirmation request in a probe invocation's event (its dict), None for a tick."""
     detail = event.get("detail") if isinstance(event, Mapping) else None
     if not isinstance(detail, Mapping) or not isinstance(detail.get(REQUEST_KEY), Mapping):
@@ -51,7 +51,9 @@ def request_of(event: Any) -> Optional[Request]:
         return None
     since = body.get("since", 0.0)
     since = float(since) if isinstance(since, (int, float)) and not isinstance(since, bool) else 0.0
-    return Request(body["window"], tuple(str(m) for m in monitors), str(body.get("asked_by", "")), since)
+    return ConfirmRequest(
+        body["window"], tuple(str(m) for m in monitors), str(body.get("asked_by", "")), since
+    )
 
 
 class LambdaAsker:
@@ -60,7 +62,7 @@ class LambdaAsker:
     def __init__(self, function_name: Optional[str] = None) -> None:
         self.function_name = function_name or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", DEFAULT_FUNCTION)
 
-    def ask(self, regions: Sequence[str], request: Request) -> dict[str, Optional[str]]:
+    def ask(self, regions: Sequence[str], request: ConfirmRequest) -> dict[str, Optional[str]]:
         """Region -> None when Lambda took the request, else why not; every region at once."""
         if not regions:
             return {}
@@ -68,7 +70,7 @@ class LambdaAsker:
             answers = pool.map(lambda region: self.ask_one(region, request), regions)
             return dict(zip(regions, answers, strict=True))
 
-    def ask_one(self, region: str, request: Request) -> Optional[str]:
+    def ask_one(self, region: str, request: ConfirmRequest) -> Optional[str]:
         try:
             regional.client("lambda", region).invoke(
                 FunctionName=self.function_name, InvocationType="Event", Payload=request.payload()

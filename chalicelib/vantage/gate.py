@@ -7,7 +7,7 @@ once. Whoever casts the vote that completes a quorum records the change and publ
 home region's alarms topic, with every region's evidence in the reason. One region's failure
 that the others do not confirm is a note, never an incident.
 
->>> Gate(config, "eu-west-1", VoteStore(table, "us-east-1"), LambdaAsker(), engine.run)  # doctest: +SKIP
+>>> QuorumGate(config, "eu-west-1", VoteStore(table, "us-east-1"), LambdaAsker(), probe)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from chalicelib.config.model import Config, Monitor
 from chalicelib.probe.result import ProbeResult
 from chalicelib.state.thresholds import ALARM_STATE, Transition
 from chalicelib.vantage import regional
-from chalicelib.vantage.confirm import Request
+from chalicelib.vantage.confirm import ConfirmRequest
 from chalicelib.vantage.quorum import ABSTAIN, DOWN, UP, Tally, Vote, acted, is_note, tally, window_of
 from chalicelib.vantage.votes import VoteStore
 
@@ -38,10 +38,10 @@ HeldBack = Callable[[Transition], bool]
 
 
 class Asker(Protocol):
-    def ask(self, regions: Sequence[str], request: Request) -> dict[str, Optional[str]]: ...
+    def ask(self, regions: Sequence[str], request: ConfirmRequest) -> dict[str, Optional[str]]: ...
 
 
-class Gate:
+class QuorumGate:
     def __init__(
         self,
         config: Config,
@@ -97,10 +97,10 @@ class Gate:
         votes = [replace(vote, window=window, at=now) for vote in self.unsent.values()]
         unconfirmed = self.cast_and_settle(votes, now, held_back, report)
         if unconfirmed and any(vote.verdict != ABSTAIN for vote in votes):
-            self.ask_others(Request(window, tuple(unconfirmed), self.region, now), report)
+            self.ask_others(ConfirmRequest(window, tuple(unconfirmed), self.region, now), report)
         self.unsent.clear()
 
-    def confirm(self, request: Request, held_back: HeldBack, deadline: float) -> dict[str, Any]:
+    def confirm(self, request: ConfirmRequest, held_back: HeldBack, deadline: float) -> dict[str, Any]:
         """Another region asks: check just these monitors, once, and vote in its window."""
         report = new_report(self.region)
         report["asked_by"] = request.asked_by
@@ -186,7 +186,7 @@ class Gate:
         report["notes"].append({"monitor": outcome.monitor, "evidence": outcome.evidence()})
         return True
 
-    def ask_others(self, request: Request, report: dict) -> None:
+    def ask_others(self, request: ConfirmRequest, report: dict) -> None:
         answers = self.asker.ask(self.points.others(self.region), request)
         report["asked"] = {region: error or "asked" for region, error in answers.items()}
 

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib import wiring  # noqa: F401 - builds the parent logger, as every function's cold start does
 from chalicelib.config import parse_config
-from chalicelib.handlers.on_alarm import handle_sns_event
+from chalicelib.incidents.alarm import handle_sns_event
 
 from .samples import PROBE_NAMESPACE, load_event, record_with
 

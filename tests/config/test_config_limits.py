@@ -11,8 +11,8 @@ import yaml
 
 from chalicelib.config import ConfigError, parse_config
 from chalicelib.config.loader import MAX_MONITOR_TIMEOUT, PROBE_LAMBDA_TIMEOUT
-from chalicelib.handlers.probe import RESERVE_SECONDS, TICK_SECONDS
 from chalicelib.maintenance.listener import FIXED_RESPONSE_LIMIT, fixed_page
+from chalicelib.monitoring.probe_run import RESERVE_SECONDS, TICK_SECONDS
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = {"state_table": "t", "alarm_topic": "a", "notify_topic": "n", "status_bucket": "b"}

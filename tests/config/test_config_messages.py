@@ -84,14 +84,16 @@ def runbook_steps(steps: str) -> str:
 
 def test_a_misspelt_step_kind_is_named_with_the_known_ones_and_the_closest() -> None:
     assert errors_of(runbook_steps("[{reboot: {}}, {escalte: {}}]")) == [
-        "runbooks.r.steps[1]: unknown step kind 'escalte' (known: escalate, maintenance, reboot, "
+        "runbooks.r.steps[1]: unknown step kind 'escalte' (known: diagnose, escalate, maintenance, reboot, "
         "replace, restart, run, traffic, verify); did you mean 'escalate'?"
     ]
 
 
 def test_a_kind_nothing_resembles_gets_no_guess() -> None:
     [error] = errors_of(runbook_steps("[{page_oncall: {}}]"))
-    assert error.startswith("runbooks.r.steps[0]: unknown step kind 'page_oncall' (known: escalate,")
+    assert error.startswith(
+        "runbooks.r.steps[0]: unknown step kind 'page_oncall' (known: diagnose, escalate,"
+    )
     assert "did you mean" not in error
 
 

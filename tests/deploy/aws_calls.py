@@ -123,6 +123,8 @@ def requests_for(call: Call, where: Account) -> list[Request]:
         return [Request(action, where.arn("dynamodb", f"table/{t}")) for t in tables]
     if action == "sns:Publish":
         return [Request(action, params.get("TopicArn") or params["TargetArn"])]
+    if action == "sns:Subscribe":
+        return [Request(action, params["TopicArn"])]
     if action in ("s3:PutObject", "s3:GetObject"):
         return [Request(action, f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
     if action == "ssm:GetParameter":

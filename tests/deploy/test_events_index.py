@@ -21,7 +21,7 @@ from chalicelib.aws import clients
 from chalicelib.config import load_config
 from chalicelib.config.durations import parse_duration
 from chalicelib.deployments.signals import gates_any
-from chalicelib.handlers.on_alarm import handle_sns_event
+from chalicelib.incidents.alarm import handle_sns_event
 from sandbox.moto_server import MotoServer
 from sandbox.provision import create_table
 

@@ -46,4 +46,9 @@ def test_every_function_in_app_counts_its_errors_under_its_own_name():
             for decorator in node.decorator_list:
                 if isinstance(decorator, ast.Call) and getattr(decorator.func, "attr", "") == "counts_errors":
                     counted[node.name] = decorator.args[0].value
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "register":  # routes
+            wrap = next(
+                a for a in node.args if getattr(getattr(a, "func", None), "attr", "") == "counts_errors"
+            )
+            counted["api_handler"] = wrap.args[0].value
     assert sorted(counted.values()) == functions() and all(k == v for k, v in counted.items())

@@ -133,8 +133,9 @@ def test_check_live_names_a_subscription_without_a_channel_filter(world):
     try:
         done = ops(world, "check", "--live")
         assert done.returncode != 0
-        assert "settings.notify_topic: subscriptions of" in done.stderr
-        assert f"email ...{arn[-8:]}" in done.stderr and "ops@example.com" not in done.stderr
+        assert f"the email subscription ...{arn[-8:]}" in done.stderr
+        assert "no filter policy on channel" in done.stderr and "ops@example.com" not in done.stderr
+        assert done.stderr.count(arn[-8:]) == 2  # named once (its id, then the fix's ARN), not twice
     finally:
         sns.unsubscribe(SubscriptionArn=arn)
     assert ops(world, "check", "--live").returncode == 0

@@ -24,11 +24,12 @@ from chalice.local import LambdaContext
 from autoheal_ops.iam import policy, stage_tag
 from autoheal_ops.policy_eval import decide
 from autoheal_ops.render import resolve
-from autoheal_ops.stage import StageNames, functions
+from autoheal_ops.stage import API_HANDLER, StageNames, functions
 from chalicelib import wiring
 from chalicelib.config import parse_config
 from chalicelib.state.store import StateStore
 from chalicelib.state.thresholds import DOWN, MonitorState
+from chalicelib.subscriptions.route import FORM_TYPE
 from sandbox.fleet import launch_instances
 from sandbox.moto_server import MotoServer
 from sandbox.provision import Member, provision, provision_load_balancers
@@ -36,6 +37,7 @@ from sandbox.world import load_app
 from tests.deploy.aws_calls import Account, Call, Recorder, recording, requests_for
 from tests.deploy.test_alarm_topic_policy import publishes, role, topic, topic_policy
 from tests.deploy.test_roles_enforced import stage_settings
+from tests.fanout.events import shard_event
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION, STAGE = "123456789012", "us-east-1", "dev"
@@ -81,6 +83,16 @@ class World:
         wiring.reset()
         with self.recorder.acting_as(function):
             return self.app.app.handler_map[function](event, LambdaContext(function, 256, 60_000))
+
+    def post(self, path: str, body: bytes) -> dict[str, Any]:
+        """A form's POST through API Gateway's proxy event to the app's routes (api_handler)."""
+        from chalice.config import Config
+        from chalice.local import LocalGateway
+
+        wiring.reset()
+        headers = {"content-type": FORM_TYPE}
+        with self.recorder.acting_as(API_HANDLER):
+            return LocalGateway(self.app.app, Config.create()).handle_request("POST", path, headers, body)
 
     def sample(self, name: str) -> dict[str, Any]:
         return json.loads((ROOT / "events" / name).read_text())
@@ -142,6 +154,8 @@ def drive(world: World) -> None:
     """Each function through its flows, in an order that leaves each the state the next needs."""
     world.health(500)
     world.invoke("probe", world.sample("probe-scheduled.json"))  # web DOWN: published, site written
+    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{StageNames(STAGE).probe_queue}"
+    world.invoke("probe_worker", shard_event(("web",), queue))  # a fan-out shard: states by key, a summary
     world.invoke("maintenance", {"action": "on", "message": "upgrade", "for": "30m"})
     world.invoke("maintenance", {"action": "status"})
     world.invoke("maintenance", {"action": "off"})  # web still down: its DOWN is raised
@@ -164,6 +178,8 @@ def drive(world: World) -> None:
     world.invoke("shift_traffic", world.sample("shift-promote.json"))  # after_promote: SendCommand
     world.invoke("shift_traffic", {"action": "start", "deployment": "web", "to": "web-blue"})
     world.invoke("shift_traffic", {"action": "abort", "deployment": "web", "reason": "test"})
+    answer = world.post("/subscribe", b"email=ana%40example.com&component=web")  # the status page's form
+    assert answer["statusCode"] == 202, answer
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +227,7 @@ EXPECTED = {  # what each flow must have reached, or the test above checked less
     "follow_up": {"sns:Publish", "elasticloadbalancing:ModifyListener"},
     "shift_traffic": {"elasticloadbalancing:ModifyListener", "ssm:SendCommand"},
     "advance": {"elasticloadbalancing:ModifyListener"},
+    API_HANDLER: {"dynamodb:UpdateItem", "sns:Subscribe"},
 }
 
 

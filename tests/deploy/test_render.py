@@ -7,6 +7,7 @@ import json
 import pytest
 
 from autoheal_ops.render import render, resolve
+from autoheal_ops.stage import StageNames
 
 
 def test_the_rendered_stage_names_the_account_and_region_everywhere(tmp_path):
@@ -19,7 +20,10 @@ def test_the_rendered_stage_names_the_account_and_region_everywhere(tmp_path):
     assert len(policies) == len(config["stages"]["dev"]["lambda_functions"])
     texts = [path.read_text() for path in policies]
     assert not [t for t in texts if "${" in t]
-    assert all("arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/autoheal-dev-" in t for t in texts)
+    for path in policies:  # each names its function's log group (the API handler's: autoheal-dev)
+        function = StageNames("dev").function(path.stem.removeprefix("policy-dev-"))
+        group = f"arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/{function}"
+        assert f'"{group}"' in path.read_text() and f'"{group}:*"' in path.read_text(), path.name
     assert (project / "app.py").is_file() and (project / "chalicelib" / "configs" / "dev.yaml").is_file()
 
 

@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.client import BaseClient
@@ -22,9 +23,10 @@ from chalice.local import LambdaContext
 
 from autoheal_ops.iam import policy
 from autoheal_ops.render import resolve
-from autoheal_ops.stage import StageNames, functions
+from autoheal_ops.stage import API_HANDLER, StageNames, functions
 from chalicelib import wiring
 from chalicelib.config import parse_config
+from chalicelib.subscriptions.route import FORM_TYPE
 from sandbox.moto_server import MotoServer
 from sandbox.provision import provision
 from sandbox.world import load_app
@@ -145,6 +147,8 @@ def run_as(
     os.environ.pop("AWS_SESSION_TOKEN", None)
     os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = world["keys"][role]
     wiring.reset()
+    if function == API_HANDLER:  # the app's routes: the form's POST as API Gateway's proxy event
+        return run_request(world, calls, denied, recorded)
     event = json.loads((ROOT / "events" / (sample or SAMPLES[function])).read_text())
     if message_id:  # a new state change, not the one already handled (idempotency keys on its time)
         from datetime import UTC, datetime
@@ -162,6 +166,30 @@ def run_as(
     finally:
         BaseClient._make_api_call = original
     return calls, denied
+
+
+def run_request(
+    world: dict, calls: list[str], denied: list[str], recorded: Any
+) -> tuple[list[str], list[str]]:
+    from chalice.config import Config
+    from chalice.local import LocalGateway
+
+    original = BaseClient._make_api_call
+    BaseClient._make_api_call = recorded
+    try:
+        gateway = LocalGateway(world["app"].app, Config.create())
+        gateway.handle_request("POST", "/subscribe", {"content-type": FORM_TYPE}, b"email=ana%40example.com")
+    finally:
+        BaseClient._make_api_call = original
+    return calls, denied
+
+
+def test_the_api_handler_subscribes_with_its_own_role_alone(world):
+    calls, denied = run_as(world, API_HANDLER, API_HANDLER)
+    assert {"dynamodb:UpdateItem", "sns:Subscribe"} <= set(calls)
+    assert denied == [], f"api_handler's role lacks {sorted(set(denied))}"
+    _, denied = run_as(world, "probe", API_HANDLER)  # the probe's role may count, not subscribe
+    assert denied == ["sns:Subscribe"]
 
 
 @pytest.mark.parametrize("function", sorted(SAMPLES))

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from autoheal_ops.resources import stage_template
-from autoheal_ops.stage import ASYNC_FUNCTIONS, SCHEDULED_FUNCTIONS, functions
+from autoheal_ops.stage import ASYNC_FUNCTIONS, SCHEDULED_FUNCTIONS, StageNames, functions
 from chalicelib.config import parse_config
 
 BIN = Path(sys.executable).parent
@@ -37,7 +37,7 @@ def test_alarms_only_for_monitors_with_metrics():
 
 def test_each_async_function_fails_into_its_own_queue_with_an_alarm_on_its_depth():
     template = stage_template("prod", parse_config(CONFIG), functions())
-    queues = of_type(template, "AWS::SQS::Queue")
+    queues = {k: q for k, q in of_type(template, "AWS::SQS::Queue").items() if k.endswith("FailureQueue")}
     assert sorted(queues) == sorted(
         f"{''.join(p.capitalize() for p in f.split('_'))}FailureQueue" for f in ASYNC_FUNCTIONS
     )
@@ -61,7 +61,8 @@ def test_heartbeats_errors_and_log_retention_per_function():
     assert {f"autoheal-dev-{f}-errors" for f in functions()} <= names
     groups = of_type(template, "AWS::Logs::LogGroup")
     assert sorted(g["LogGroupName"] for g in groups.values()) == sorted(
-        f"/aws/lambda/autoheal-dev-{f}" for f in functions()
+        f"/aws/lambda/{StageNames('dev').function(f)}"
+        for f in functions()  # api_handler: autoheal-dev
     )
     assert all(g["RetentionInDays"] == 30 for g in groups.values())
 

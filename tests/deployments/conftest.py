@@ -19,7 +19,6 @@ from chalicelib.aws.clients import client, table
 from chalicelib.aws.elbv2 import Elbv2, forward_of, mutating_client
 from chalicelib.config import parse_config
 from chalicelib.config.model import Config
-from chalicelib.deployments.factory import build_shifter
 from chalicelib.deployments.shifter import Refused, Shifter
 from chalicelib.notify.notice import Notice
 from chalicelib.state.store import StateStore
@@ -74,7 +73,7 @@ class World:
         self.shifter = self.new_shifter()
 
     def new_shifter(self) -> Shifter:
-        shifter = build_shifter(self.config, notify=self.notices.append)
+        shifter = wiring.build_shifter(self.config, notify=self.notices.append)
         shifter.clock = self.clock
         return shifter
 

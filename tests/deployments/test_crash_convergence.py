@@ -49,9 +49,9 @@ def crash_machine(new_world: Callable[[], World]) -> type[RuleBasedStateMachine]
             self.act(lambda: self.world.shifter.start(self.world.web, options, by="person"), crash)
 
         @rule(seconds=st.sampled_from([30, 301, 1300]), crash=DEATHS)
-        def advance(self, seconds: int, crash: Optional[int]) -> None:
+        def tick(self, seconds: int, crash: Optional[int]) -> None:
             self.world.clock.tick(seconds)
-            self.act(lambda: self.world.shifter.advance(self.world.web), crash)
+            self.act(lambda: self.world.shifter.tick(self.world.web), crash)
 
         @rule(crash=DEATHS)
         def promote(self, crash: Optional[int]) -> None:
@@ -75,7 +75,7 @@ def crash_machine(new_world: Callable[[], World]) -> type[RuleBasedStateMachine]
             world = self.world
             for _ in range(SETTLE_TICKS):
                 world.clock.tick(3700)  # past every deadline and the 1h stickiness
-                if world.shifter.advance(world.web) is None:
+                if world.shifter.tick(world.web) is None:
                     break
             record = world.shifter.store.get("web")
             weights = world.weights()
@@ -105,7 +105,7 @@ def test_every_deployment_converges_after_a_crash_anywhere(world: World) -> None
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=20,
+            max_examples=30,
             stateful_step_count=8,
             deadline=None,
             suppress_health_check=list(HealthCheck),

@@ -29,7 +29,7 @@ def page(world: World) -> ListenerMaintenance:
         "web-alb",
         443,
         PAGE,
-        fallback=lambda: stable_traffic(world.config, "web-alb", 443),
+        fallback=lambda: stable_traffic(world.config, "web-alb", 443, world.shifter.store.get, Elbv2()),
         owner=ListenerOwner("autoheal-state", Elbv2(), clock=world.clock),
     )
 
@@ -47,7 +47,7 @@ def to_step(world: World, percent: int) -> None:
     world.shifter.start(world.web, StartOptions(), by="person")
     while world.shifter.store.get("web").percent < percent:
         world.clock.tick(301)
-        world.shifter.advance(world.web)
+        world.shifter.tick(world.web)
 
 
 def test_a_rollback_racing_a_move_wins_and_the_listener_follows_it(world: World) -> None:
@@ -69,7 +69,7 @@ def test_a_rollback_racing_a_move_wins_and_the_listener_follows_it(world: World)
     writes.meta.events.register(event, race)
     try:
         with pytest.raises(Conflict):
-            world.shifter.advance(world.web)  # its move landed; its record lost to the rollback
+            world.shifter.tick(world.web)  # its move landed; its record lost to the rollback
     finally:
         writes.meta.events.unregister(event, race)
     raced[0].join(timeout=30)
@@ -84,7 +84,7 @@ def test_a_shift_during_maintenance_moves_the_weights_beneath_the_page(world: Wo
     page(world).divert("database upgrade")
     world.clock.tick(301)
     if act == "advance":
-        world.shifter.advance(world.web)
+        world.shifter.tick(world.web)
     elif act == "rollback":
         world.shifter.rollback(world.web, "alarm:web-5xx-high", "web-5xx-high is ALARM")
     elif act == "abort":
@@ -180,7 +180,7 @@ def test_a_target_group_deleted_mid_shift_ends_the_shift_and_frees_the_listener(
     table("autoheal-state").delete_item(Key={"pk": PARTITION, "sk": world.listener_arn})
     elb.delete_target_group(TargetGroupArn=world.groups["web-green"])
     world.clock.tick(301)
-    world.shifter.advance(world.web)
+    world.shifter.tick(world.web)
     record = world.shifter.store.get("web")
     assert record.state == "aborted"
     assert record.history[-1]["event"] == "target group gone"

@@ -51,7 +51,7 @@ def owner_machine(new_world: Callable[[], World]) -> type[RuleBasedStateMachine]
         @rule(crash=DEATHS)
         def tick(self, crash: Optional[int]) -> None:
             self.world.clock.tick(301)
-            self.act(lambda: self.world.shifter.advance(self.world.web), crash)
+            self.act(lambda: self.world.shifter.tick(self.world.web), crash)
 
         @rule(crash=DEATHS)
         def promote(self, crash: Optional[int]) -> None:

@@ -15,11 +15,11 @@ def test_canary_moves_one_step_per_interval_and_promotes(world: World) -> None:
     assert world.weights() == {"web-blue": 90, "web-green": 10}
     assert world.weights(world.test_listener_arn) == {"web-green": 1}
 
-    assert shifter.advance(world.web)["weights"] == {"web-blue": 90, "web-green": 10}  # still baking
+    assert shifter.tick(world.web)["weights"] == {"web-blue": 90, "web-green": 10}  # still baking
     world.clock.tick(301)
-    assert shifter.advance(world.web)["weights"] == {"web-blue": 50, "web-green": 50}
+    assert shifter.tick(world.web)["weights"] == {"web-blue": 50, "web-green": 50}
     world.clock.tick(301)
-    view = shifter.advance(world.web)
+    view = shifter.tick(world.web)
     assert view["state"] == "promoted"
     assert world.weights() == {"web-green": 100}
     assert world.sticky()  # stickiness kept through a shift that went well
@@ -32,14 +32,14 @@ def test_canary_moves_one_step_per_interval_and_promotes(world: World) -> None:
         ("promoted", "schedule", 100),
     ]
     assert [n.title for n in world.notices][-1] == "web: promoted (web-green 100%)"
-    assert shifter.advance(world.web) is None  # nothing in flight any more
+    assert shifter.tick(world.web) is None  # nothing in flight any more
 
 
 def test_aws_calls_per_move(world: World, capsys) -> None:
     world.shifter.start(world.web, StartOptions(), by="person")
     world.clock.tick(301)
     with CallLog() as log:
-        world.shifter.advance(world.web)
+        world.shifter.tick(world.web)
     assert log.calls.count("ModifyListener") == 1
     world.monitor("DOWN")
     with CallLog() as rollback:

@@ -9,7 +9,7 @@ import pytest
 from chalicelib.aws.clients import client
 from chalicelib.aws.elbv2 import metric_dimension
 from chalicelib.deployments.shifter import Refused, StartOptions
-from chalicelib.handlers.advance import rollback_for_signal
+from chalicelib.deployments.signals import rollback_for_signal
 from tests.deployments.conftest import World
 
 
@@ -38,7 +38,7 @@ def test_target_unhealthy_mid_step_rolls_back_at_the_next_tick(world: World) -> 
     started(world)
     world.stop_instance("web-green")
     world.clock.tick(30)  # well before the next move is due
-    view = world.shifter.advance(world.web)
+    view = world.shifter.tick(world.web)
     assert view["state"] == "rolled_back"
     assert world.weights() == {"web-blue": 100}
     assert view["history"][-1]["by"] == "gate:targets"
@@ -48,11 +48,11 @@ def test_monitor_down_rolls_back_and_unknown_holds(world: World) -> None:
     started(world)
     world.monitor("UNKNOWN")
     world.clock.tick(301)
-    view = world.shifter.advance(world.web)
+    view = world.shifter.tick(world.web)
     assert (view["state"], view["history"][-1]["event"]) == ("shifting", "held")
     assert world.weights() == {"web-blue": 90, "web-green": 10}
     world.monitor("DOWN")
-    view = world.shifter.advance(world.web)
+    view = world.shifter.tick(world.web)
     assert view["state"] == "rolled_back"
     assert view["history"][-1]["by"] == "monitor:web"
 
@@ -61,9 +61,9 @@ def test_held_past_the_deadline_rolls_back(world: World) -> None:
     started(world)
     world.monitor("UNKNOWN")
     world.clock.tick(301)
-    assert world.shifter.advance(world.web)["state"] == "shifting"
+    assert world.shifter.tick(world.web)["state"] == "shifting"
     world.clock.tick(600)  # hold limit: max(2 x 5m, 10m) past the planned move
-    view = world.shifter.advance(world.web)
+    view = world.shifter.tick(world.web)
     assert (view["state"], view["history"][-1]["by"]) == ("rolled_back", "deadline")
     assert world.weights() == {"web-blue": 100}
 
@@ -71,7 +71,7 @@ def test_held_past_the_deadline_rolls_back(world: World) -> None:
 def test_gate_alarm_rolls_back_in_the_alarm_invocation(world: World) -> None:
     started(world)
     world.alarm("web-5xx-high")
-    rolled = rollback_for_signal("web-5xx-high", "ALARM", world.config)
+    rolled = rollback_for_signal(world.shifter, world.config.deployments, "web-5xx-high", "ALARM")
     assert [r["state"] for r in rolled] == ["rolled_back"]
     assert world.weights() == {"web-blue": 100}  # at once, not waiting for advance
     assert not world.sticky()  # sticky clients of green move too
@@ -80,11 +80,13 @@ def test_gate_alarm_rolls_back_in_the_alarm_invocation(world: World) -> None:
 
 def test_signals_that_gate_nothing_change_nothing(world: World) -> None:
     started(world)
-    assert rollback_for_signal("db-cpu-high", "ALARM", world.config) == []
-    assert rollback_for_signal("web-5xx-high", "OK", world.config) == []
-    assert rollback_for_signal("web", "UP", world.config) == []
+    assert rollback_for_signal(world.shifter, world.config.deployments, "db-cpu-high", "ALARM") == []
+    assert rollback_for_signal(world.shifter, world.config.deployments, "web-5xx-high", "OK") == []
+    assert rollback_for_signal(world.shifter, world.config.deployments, "web", "UP") == []
     assert world.weights() == {"web-blue": 90, "web-green": 10}
-    assert [r["state"] for r in rollback_for_signal("web", "DOWN", world.config)] == ["rolled_back"]
+    assert [
+        r["state"] for r in rollback_for_signal(world.shifter, world.config.deployments, "web", "DOWN")
+    ] == ["rolled_back"]
 
 
 def put_alb_metrics(
@@ -122,7 +124,7 @@ def test_compare_gate_rolls_back_a_slower_candidate_on_p95(make_world) -> None:
     put_alb_metrics(world, "web-green", requests=100, errors=0, at=world.clock.now + 60, seconds=green)
     put_alb_metrics(world, "web-blue", requests=900, errors=0, at=world.clock.now + 60, seconds=blue)
     world.clock.tick(301)
-    view = world.shifter.advance(world.web)
+    view = world.shifter.tick(world.web)
     assert (view["state"], view["history"][-1]["by"]) == ("rolled_back", "gate:compare")
     assert "candidate p95 300 ms vs stable 20 ms" in view["history"][-1]["detail"]
     assert world.weights() == {"web-blue": 100}
@@ -136,7 +138,7 @@ def test_compare_gate_passes_a_candidate_as_fast_as_stable(make_world) -> None:
     put_alb_metrics(world, "web-green", requests=100, errors=0, at=world.clock.now + 60, seconds=same)
     put_alb_metrics(world, "web-blue", requests=900, errors=0, at=world.clock.now + 60, seconds=same)
     world.clock.tick(301)
-    view = world.shifter.advance(world.web)
+    view = world.shifter.tick(world.web)
     assert (view["state"], view["history"][-1]["event"]) == ("shifting", "moved")
     assert world.weights() == {"web-blue": 50, "web-green": 50}
 
@@ -148,7 +150,7 @@ def test_compare_gate_rolls_back_a_candidate_with_more_5xx(make_world) -> None:
     put_alb_metrics(world, "web-green", requests=100, errors=9, at=world.clock.now + 60)
     put_alb_metrics(world, "web-blue", requests=900, errors=9, at=world.clock.now + 60)
     world.clock.tick(301)
-    view = world.shifter.advance(world.web)
+    view = world.shifter.tick(world.web)
     assert view["state"] == "rolled_back"
     assert view["history"][-1]["by"] == "gate:compare"
     assert "5xx rate 9.00% vs stable 1.00%" in view["history"][-1]["detail"]
@@ -161,7 +163,7 @@ def test_compare_gate_holds_on_too_few_requests(make_world) -> None:
     put_alb_metrics(world, "web-green", requests=20, errors=0, at=world.clock.now + 60)
     put_alb_metrics(world, "web-blue", requests=900, errors=0, at=world.clock.now + 60)
     world.clock.tick(301)
-    view = world.shifter.advance(world.web)
+    view = world.shifter.tick(world.web)
     assert view["state"] == "shifting"
     assert view["history"][-1]["event"] == "held"
     assert "inconclusive: candidate served 20 requests" in view["history"][-1]["detail"]

@@ -75,7 +75,7 @@ def test_read_back_mismatch_stops_the_shift_and_tells_people(world: World) -> No
     world.clock.tick(301)
     hook = wrong_read_back_once(world)
     try:
-        view = world.shifter.advance(world.web)
+        view = world.shifter.tick(world.web)
     finally:
         client("elbv2").meta.events.unregister("after-call.elastic-load-balancing-v2.DescribeListeners", hook)
     assert view["state"] == "aborted"
@@ -92,23 +92,23 @@ def test_rollback_turns_stickiness_off_then_restores_it_once_cookies_expired(wor
     world.shifter.start(world.web, StartOptions(), by="person")
     assert world.sticky()
     world.monitor("DOWN")
-    view = world.shifter.advance(world.web)
+    view = world.shifter.tick(world.web)
     assert view["state"] == "rolled_back"
     assert (world.weights(), world.sticky()) == ({"web-blue": 100}, False)
     world.clock.tick(3599)  # the stickiness duration is 1h: a candidate cookie may still be alive
-    world.shifter.advance(world.web)
+    world.shifter.tick(world.web)
     assert not world.sticky()
     world.clock.tick(2)
-    view = world.shifter.advance(world.web)
+    view = world.shifter.tick(world.web)
     assert (world.weights(), world.sticky()) == ({"web-blue": 100}, True)
     assert view["history"][-1]["event"] == "stickiness restored"
-    assert world.shifter.advance(world.web) is None
+    assert world.shifter.tick(world.web) is None
 
 
 def test_abort_goes_back_at_once_and_is_idempotent(world: World) -> None:
     world.shifter.start(world.web, StartOptions(), by="person")
     world.clock.tick(301)
-    world.shifter.advance(world.web)
+    world.shifter.tick(world.web)
     view = world.shifter.abort(world.web, "checkout errors", by="person")
     assert (view["state"], view["weights"]) == ("aborted", {"web-blue": 100, "web-green": 0})
     assert view["history"][-1]["detail"] == "checkout errors"
@@ -139,7 +139,7 @@ def test_linear_moves_in_equal_steps(world: World) -> None:
     seen = [view["weights"]["web-green"]]
     while view["state"] == "shifting":
         world.clock.tick(61)
-        view = world.shifter.advance(world.web)
+        view = world.shifter.tick(world.web)
         seen.append(view["weights"]["web-green"])
     assert seen == [25, 50, 75, 100]
     assert view["state"] == "promoted"

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from chalicelib import wiring
 from chalicelib.config import ConfigError, parse_config
 from chalicelib.deployments.shifter import StartOptions
 from chalicelib.runbooks.engine import RunbookEngine
@@ -28,7 +29,10 @@ def run_step(world: World, action: str) -> Incident:
     config = world.config
     step = config.runbooks["back-to-stable"].steps[0]
     assert (step.action, step.params) == ("traffic", {"deployment": "web", "action": action})
-    engine = RunbookEngine(config, None, None, None, None, world.notices.append)  # type: ignore[arg-type]
+    engine = RunbookEngine(
+        config, None, None, None, None, world.notices.append,  # type: ignore[arg-type]
+        shifter=lambda notify: wiring.build_shifter(config, notify=notify),
+    )  # fmt: skip
     incident = Incident("web", "web is failing", world.clock(), "5xx")
     incident.run = RunPosition("back-to-stable", [])
     ctx = StepContext(engine, incident, [], time.monotonic() + 30, lambda _: None)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib.config.model import ChannelPolicy, Digest, Settings
-from chalicelib.handlers.digest import MAX_ATTEMPTS, STALE_CLAIM_SECONDS, DailyDigest
+from chalicelib.incidents.digest import MAX_ATTEMPTS, STALE_CLAIM_SECONDS, DailyDigest
 from chalicelib.runbooks.incident import HEALED, RESOLVED, Incident, RunPosition
 from chalicelib.runbooks.incident_store import IncidentStore
 from sandbox.provision import create_table

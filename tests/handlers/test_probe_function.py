@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -203,7 +204,7 @@ def test_status_json_is_republished_with_no_store(deploy, servers):
     invoke_probe(deployment)
     document = client("s3").get_object(Bucket="autoheal-status", Key="status.json")
     assert document["CacheControl"] == "no-store"
-    body = json.loads(document["Body"].read())
+    body = json.loads(gzip.decompress(document["Body"].read()))
     assert body["healthy"] is False
     assert {c["name"]: c["status"] for c in body["components"]} == {"ok": "UP", "broken": "DOWN"}
 

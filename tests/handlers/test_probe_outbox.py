@@ -19,7 +19,7 @@ from chalice.test import Client
 from chalicelib.alarms.message import probe_alarm_message
 from chalicelib.aws.clients import bounded_client
 from chalicelib.aws.topics import NoTimeToPublish, publish_json_within
-from chalicelib.handlers.probe import publish_deadline
+from chalicelib.monitoring.probe_run import publish_deadline
 from chalicelib.state.outbox import OUTBOX_LIMIT, trim
 from chalicelib.state.store import StateStore
 from chalicelib.state.thresholds import DOWN, MonitorState

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.handlers.probe import next_slot
+from chalicelib.monitoring.probe_run import next_slot
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -9,7 +10,7 @@ from chalice.test import Client
 
 from chalicelib import wiring
 from chalicelib.aws.clients import client, table
-from chalicelib.handlers.maintenance import MaintenanceFunction, site_republisher
+from chalicelib.maintenance.service import MaintenanceFunction
 from chalicelib.maintenance.store import MaintenanceStore
 
 NOW = 1_750_000_000.0
@@ -52,7 +53,7 @@ def setup(deploy):
         config,
         MaintenanceStore(config.settings.state_table),
         listener,
-        site_republisher(config),
+        wiring.site_republisher(),
         lambda: clock["now"],
     )
     return deployment, function, listener, clock
@@ -75,13 +76,13 @@ def test_on_diverts_once_records_and_republishes(setup):
         and result["components"] == ["API"]
     )
     assert listener.calls == [("divert", "DB upgrade")]
-    document = json.loads(s3_object("status.json")["Body"].read())
+    document = json.loads(gzip.decompress(s3_object("status.json")["Body"].read()))
     assert document["maintenance"]["active"][0]["message"] == "DB upgrade"
     assert {c["name"]: c["status"] for c in document["components"]}["API"] == "MAINTENANCE"
     assert document["maintenance"]["scheduled"][0]["message"] == "weekly"
     page = s3_object("maintenance.html")
     assert page["CacheControl"] == "no-store" and page["ContentType"].startswith("text/html")
-    assert b"DB upgrade" in page["Body"].read()
+    assert b"DB upgrade" in gzip.decompress(page["Body"].read())
     assert s3_object("index.html")["CacheControl"] == "public, max-age=30"
     assert s3_object("feed.xml")["ContentType"].startswith("application/atom+xml")
     again = function.handle({"action": "on", "message": "DB upgrade, longer", "for": "1h"})
@@ -94,7 +95,7 @@ def test_off_restores_and_logs_the_maintenance(setup):
     clock["now"] += 600
     result = function.handle({"action": "off"})
     assert result["mode"] == "off" and listener.calls[-1] == ("restore",)
-    document = json.loads(s3_object("status.json")["Body"].read())
+    document = json.loads(gzip.decompress(s3_object("status.json")["Body"].read()))
     assert document["maintenance"]["active"] == [] and len(document["maintenance"]["past"]) == 1
     assert function.handle({"action": "off"})["mode"] == "off" and listener.calls.count(("restore",)) == 1
 

@@ -4,6 +4,7 @@ while the probe keeps recording."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from datetime import UTC, datetime
@@ -128,7 +129,9 @@ def test_during_a_window_alarms_are_held_back_and_the_probe_keeps_recording(depl
         assert published == ["autoheal-probe-web"]
         assert StateStore("autoheal-state").load()["api"].status == DOWN
         status = json.loads(
-            client("s3").get_object(Bucket="autoheal-status", Key="status.json")["Body"].read()
+            gzip.decompress(
+                client("s3").get_object(Bucket="autoheal-status", Key="status.json")["Body"].read()
+            )
         )
         assert {c["name"]: c["status"] for c in status["components"]}["API"] == "MAINTENANCE"
         # An ALARM that reaches on_alarm anyway (a CloudWatch alarm, a copy) opens nothing.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.notify.digest import digest_notice, outcome
+from chalicelib.incidents.digest_notice import digest_notice, ending
 from chalicelib.notify.format import SMS_LIMIT, email_text, slack_payload, sms_text
 from chalicelib.notify.gsm7 import septets
 from chalicelib.runbooks.incident import ESCALATED, HEALED, OPEN, RESOLVED, STOPPED, Incident, RunPosition
@@ -65,7 +65,7 @@ def test_folded_messages_are_told_even_on_a_quiet_day():
 
 
 def test_outcome_of_an_open_escalated_incident_needs_a_person():
-    assert outcome(incident("x", 0, escalated=10)).escalated
+    assert ending(incident("x", 0, escalated=10)).escalated
 
 
 def test_each_channel_gets_its_shape():

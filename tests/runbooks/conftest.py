@@ -29,6 +29,7 @@ from chalicelib.aws.clients import client, table
 from chalicelib.config import load_config
 from chalicelib.config.model import Config
 from chalicelib.leases import Leases
+from chalicelib.maintenance.runbook import RunbookMaintenance
 from chalicelib.notify.format import LABELS
 from chalicelib.notify.notice import Notice
 from chalicelib.runbooks.actions import AwsActions
@@ -355,12 +356,16 @@ class World:
         name = self.config.settings.state_table
         return RunbookEngine(
             self.config,
-            AwsActions(),
+            AwsActions(wiring.command_polls()),
             wiring.probe_engine().run,
             BudgetStore(name),
             Leases(name),
             notify,
             clock=clock,
+            maintenance=lambda: RunbookMaintenance(
+                self.config, wiring.maintenance_function(clock=clock.now), clock.now
+            ),
+            shifter=lambda notify: wiring.build_shifter(self.config, notify=notify),
         )
 
     def store(self) -> IncidentStore:

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from chalicelib.alarms.model import AlarmEvent
 from chalicelib.config.loader import parse_config
-from chalicelib.handlers.follow_up import FollowUp
-from chalicelib.handlers.on_alarm import AlarmHandler
+from chalicelib.incidents.alarm import AlarmHandler
+from chalicelib.incidents.follow_up import FollowUp
 from chalicelib.runbooks.engine import Clock, RunbookEngine
 from chalicelib.runbooks.incident import OPEN, Incident
 from chalicelib.runbooks.incident_store import IncidentConflict

@@ -251,9 +251,9 @@ def test_out_of_order_and_twice(make_world, health):
 def test_a_signal_written_beside_a_run_that_just_ended_is_not_lost(make_world, health):
     """The run ends between the handler's read (in flight) and its write to the inbox: nobody
     would fold the signal in, so the handler takes it back and handles it itself."""
+    from chalicelib import wiring
     from chalicelib.alarms.ledger import AlarmLedger
-    from chalicelib.handlers.on_alarm import AlarmHandler, handle_sns_event
-    from chalicelib.runbooks.engine import Clock
+    from chalicelib.incidents.alarm import AlarmHandler, handle_sns_event
     from chalicelib.runbooks.inbox import SignalInbox
     from chalicelib.runbooks.incident import Incident, RunPosition
 
@@ -272,7 +272,11 @@ def test_a_signal_written_beside_a_run_that_just_ended_is_not_lost(make_world, h
             store.save(ended)
 
     handler = AlarmHandler(
-        world.config, store, world.engine(Clock()), ledger=AlarmLedger(table), inbox=EndsOnPut(table)
+        world.config,
+        store,
+        world.engine(wiring.engine_clock()),
+        ledger=AlarmLedger(table),
+        inbox=EndsOnPut(table),
     )
     event = alarm("web-5xx-b", "ALARM", 1)
     [out] = handle_sns_event(event, world.config, lambda a, rb: handler.handle(a, rb, 10**12))["handled"]

@@ -29,8 +29,8 @@ from chalicelib.alarms.ledger import AlarmLedger
 from chalicelib.alarms.parse import parse_sns_event
 from chalicelib.aws import dynamodb
 from chalicelib.aws.clients import client, mutating_client, table
-from chalicelib.handlers.follow_up import FollowUp
-from chalicelib.handlers.on_alarm import AlarmHandler, claim
+from chalicelib.incidents.alarm import AlarmHandler, claim
+from chalicelib.incidents.follow_up import FollowUp
 from chalicelib.runbooks.incident import RESOLVED, Incident
 from chalicelib.runbooks.incident_store import IncidentStore
 

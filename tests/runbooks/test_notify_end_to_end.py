@@ -3,9 +3,9 @@ subscriber out. The topic gets MessageStructure=json; a subscriber receives the 
 
 from __future__ import annotations
 
-from chalicelib.handlers.on_alarm import AlarmHandler, handle_sns_event
+from chalicelib import wiring
+from chalicelib.incidents.alarm import AlarmHandler, handle_sns_event
 from chalicelib.notify.format import SMS_LIMIT, email_subject, email_text, sms_text
-from chalicelib.runbooks.engine import Clock
 
 # Long, unicode, markup and shell: the worst an alarm can carry into a notice.
 NAME = ("web-" + "Ünïcødé 日本語 🔥 <b>&amp; $(reboot) `id` " * 12)[:240] + "-memory-high"
@@ -14,7 +14,7 @@ REASON = "Threshold Crossed: " + "96.2 ✓ <script>alert(1)</script>\n\t" * 3000
 
 def run_incident(world, **changes):
     notices = []
-    handler = AlarmHandler(world.config, world.store(), world.engine(Clock(), notices))
+    handler = AlarmHandler(world.config, world.store(), world.engine(wiring.engine_clock(), notices))
     event = world.event("alarm-metric-alarm", **changes)
     out = handle_sns_event(event, world.config, lambda alarm, rb: handler.handle(alarm, rb, 10**12))
     assert out["dropped"] == [] and "error" not in out["handled"][0]

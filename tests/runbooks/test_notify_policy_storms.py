@@ -87,7 +87,7 @@ def test_the_digest_tells_the_phone_what_it_was_spared(make_world, health):
     """The healed hang above, then the next digest (its clock a day on): through the real
     channels, the SMS subscriber gets the day in one segment."""
     from chalicelib import wiring
-    from chalicelib.handlers.digest import DailyDigest
+    from chalicelib.incidents.digest import DailyDigest
 
     notify = {"sms": {"if_not_healed_within": "2m"}}
     config = policy_config(health.url, notify)

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.handlers.on_alarm import handle_sns_event
-from chalicelib.wiring import process_alarm
+from chalicelib import wiring
 from tests.support.strategies import json_values
 
 from .conftest import body_of, sns_event
@@ -77,17 +76,15 @@ def test_garbage_text_as_the_message(quiet_world):
 
 
 def test_any_json_as_the_whole_event_through_the_handler(quiet_world):
-    """handle_sns_event (what app.on_alarm hands its event to) with the real idempotent
-    processor behind it: any JSON at all, including what is not SNS-shaped."""
+    """The alarm intake app.on_alarm hands its event to, as wired (the real idempotent handler
+    behind it): any JSON at all, including what is not SNS-shaped."""
     world = quiet_world
-
-    def process(alarm, runbook):
-        return process_alarm(alarm, runbook, deadline=0.0)
+    intake = wiring.alarm_intake()
 
     @FUZZ
     @given(event=json_values | st.fixed_dictionaries({"Records": st.lists(json_values, max_size=3)}))
     def check(event):
-        out = handle_sns_event(event, world.config, process)
+        out = intake.take(event, deadline=0.0)
         assert out["handled"] == []
         assert_untouched(world)
 

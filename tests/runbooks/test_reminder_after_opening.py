@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from chalicelib.handlers.follow_up import FollowUp
+from chalicelib.incidents.follow_up import FollowUp
 
 from .conftest import FakeClock, base_config, probe_event
 

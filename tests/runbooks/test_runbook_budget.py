@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from chalicelib.alarms.ledger import AlarmLedger
 from chalicelib.alarms.message import cloudwatch_time
-from chalicelib.handlers.on_alarm import AlarmHandler, handle_sns_event
+from chalicelib.incidents.alarm import AlarmHandler, handle_sns_event
 from chalicelib.runbooks.budget import BudgetStore
 from chalicelib.runbooks.incident import ESCALATED, OPEN, RESOLVED, STOPPED
 

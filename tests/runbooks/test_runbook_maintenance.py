@@ -4,6 +4,7 @@ local AWS with a real ALB listener: on while the run acts, restored exactly when
 
 from __future__ import annotations
 
+import gzip
 import json
 
 from chalicelib.aws.clients import client
@@ -29,7 +30,9 @@ def with_maintenance_page(health_url: str, steps: list | None = None) -> dict:
 
 
 def status_json() -> dict:
-    return json.loads(client("s3").get_object(Bucket="autoheal-status", Key="status.json")["Body"].read())
+    return json.loads(
+        gzip.decompress(client("s3").get_object(Bucket="autoheal-status", Key="status.json")["Body"].read())
+    )
 
 
 def test_a_healed_run_turns_the_page_off_and_restores_the_listener_exactly(make_world, health):

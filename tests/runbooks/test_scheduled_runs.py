@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.config.model import Schedule
-from chalicelib.handlers.scheduled_runs import schedule_key
+from chalicelib.incidents.scheduled_runs import schedule_key
 from chalicelib.runbooks.incident import OPEN, RESOLVED
 from chalicelib.runbooks.schedule import CATCH_UP_SECONDS, due
 from tests.runbooks.conftest import base_config
@@ -141,13 +141,13 @@ def test_the_follow_up_that_loses_the_claim_race_stands_down_and_nobody_is_paged
     """Two follow_ups overlap: the second reads the first's claim before that run's first
     checkpoint. Before, it took the claim for a dead one and started the run too; one of them
     then lost a version check mid-step and paged "step 1 failed: IncidentConflict"."""
-    from chalicelib.handlers.follow_up import FollowUp
-    from chalicelib.handlers.scheduled_runs import ScheduledRuns
-    from chalicelib.runbooks.engine import Clock
+    from chalicelib import wiring
+    from chalicelib.incidents.follow_up import FollowUp
+    from chalicelib.incidents.scheduled_runs import ScheduledRuns
 
     world = make_world(scheduled_config(health.url))
-    first = FollowUp(world.config, world.store(), world.engine(Clock()))
-    second = FollowUp(world.config, world.store(), world.engine(Clock()))
+    first = FollowUp(world.config, world.store(), world.engine(wiring.engine_clock()))
+    second = FollowUp(world.config, world.store(), world.engine(wiring.engine_clock()))
     second_said = []
     resolve_targets = first.engine.actions.resolve
 
@@ -170,7 +170,7 @@ def test_the_follow_up_that_loses_the_claim_race_stands_down_and_nobody_is_paged
 def dead_claim(world, legacy: bool = False) -> None:
     """A claim whose follow_up died before the run began, its heartbeat long quiet (`legacy`:
     written without a run at all)."""
-    from chalicelib.handlers.scheduled_runs import claimed_run
+    from chalicelib.incidents.scheduled_runs import claimed_run
     from chalicelib.runbooks.incident import STALE_RUN_SECONDS, Incident
 
     now = time.time()
@@ -196,14 +196,14 @@ def test_a_stale_claim_is_started_by_the_next_follow_up_and_nobody_reminded(make
 def test_of_two_follow_ups_taking_over_a_dead_claim_one_starts_and_nobody_is_paged(
     make_world, health, legacy
 ):
-    from chalicelib.handlers.follow_up import FollowUp
-    from chalicelib.handlers.scheduled_runs import ScheduledRuns
-    from chalicelib.runbooks.engine import Clock
+    from chalicelib import wiring
+    from chalicelib.incidents.follow_up import FollowUp
+    from chalicelib.incidents.scheduled_runs import ScheduledRuns
 
     world = make_world(scheduled_config(health.url))
     dead_claim(world, legacy)
-    first = FollowUp(world.config, world.store(), world.engine(Clock()))
-    second = FollowUp(world.config, world.store(), world.engine(Clock()))
+    first = FollowUp(world.config, world.store(), world.engine(wiring.engine_clock()))
+    second = FollowUp(world.config, world.store(), world.engine(wiring.engine_clock()))
     read_at_once = world.store().get(schedule_key("restart-fleet"))  # both read the dead claim
     second.incidents.get = lambda key: copy.deepcopy(read_at_once)
 

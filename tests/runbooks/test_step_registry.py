@@ -32,6 +32,7 @@ def granted(policy: Path) -> list[str]:
 
 def test_the_registry_holds_every_documented_kind():
     assert sorted(REGISTRY) == [
+        "diagnose",
         "escalate",
         "maintenance",
         "reboot",
@@ -77,7 +78,7 @@ def test_each_kind_validates_its_own_section_with_key_paths():
         "runbooks.r.steps[2].run.document: expected an SSM document name",
         "runbooks.r.steps[2].run.parameters: expected a mapping",
         "runbooks.r.steps[3].reboot.now: unknown key",
-        "runbooks.r.steps[4]: unknown step kind 'dance' (known: escalate, maintenance, reboot",
+        "runbooks.r.steps[4]: unknown step kind 'dance' (known: diagnose, escalate, maintenance",
     ):
         assert expected in errors
 

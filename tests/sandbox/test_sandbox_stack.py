@@ -55,7 +55,7 @@ def test_every_resource_moto_models_exists_under_the_declared_name(config: Any) 
     assert {d["Name"] for d in documents["DocumentIdentifiers"]} == {
         "t-restart",
         "autoheal-local-valkey-promote",
-        "autoheal-local-diagnose",
+        "autoheal-diagnose",  # the config's default name for it, as restart_document's
     }
     restart = client("ssm").get_document(Name="t-restart")
     declared = template["Resources"]["RestartDocument"]["Properties"]["Content"]

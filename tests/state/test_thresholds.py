@@ -1,13 +1,13 @@
 """Consecutive thresholds decide UP and DOWN; steady states change nothing (and cost no write)."""
 
-from chalicelib.state.thresholds import DOWN, UNKNOWN, UP, MonitorState, Transition, advance
+from chalicelib.state.thresholds import DOWN, UNKNOWN, UP, MonitorState, Transition, fold_check
 
 
 def run(results, failure_threshold=3, success_threshold=2, state=None):
     state = state or MonitorState()
     changes = []
     for i, ok in enumerate(results):
-        state, changed = advance(
+        state, changed = fold_check(
             state, ok, None if ok else f"fail {i}", float(i), failure_threshold, success_threshold
         )
         if changed:
@@ -29,10 +29,10 @@ def test_up_needs_success_threshold_consecutive_good_cycles():
 
 def test_steady_state_is_unchanged_so_nothing_is_written():
     state, _ = run([True, True])
-    again, changed = advance(state, True, None, 99.0, 3, 2)
+    again, changed = fold_check(state, True, None, 99.0, 3, 2)
     assert again == state and not changed
     down, _ = run([False] * 3)
-    still, changed = advance(down, False, "other reason", 99.0, 3, 2)
+    still, changed = fold_check(down, False, "other reason", 99.0, 3, 2)
     assert still == down and not changed
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from types import SimpleNamespace
 
@@ -12,7 +13,6 @@ from chalicelib.runbooks.incident import OPEN, RESOLVED, Incident, RunPosition
 from chalicelib.runbooks.incident_store import IncidentStore
 from chalicelib.state.thresholds import DOWN, MonitorState
 from chalicelib.statuspage.extras import extras_from, timeline
-from chalicelib.statuspage.site import site_for
 
 T0 = 1_750_032_000.0 + 23 * 3600 + 59 * 60  # 2025-06-16T23:59:00Z: the story crosses midnight
 MONITORS = """monitors:
@@ -32,10 +32,12 @@ STORY = [
 ]
 
 
-def incident(key: str = "web", status: str = OPEN, opened_at: float = T0) -> Incident:
+def incident(key: str = "restart-web/*", status: str = OPEN, opened_at: float = T0) -> Incident:
+    """Keys as runbooks.grouping makes them: a runbook's, or a component's (no runbook)."""
     found = Incident(key, f"{key} is failing", opened_at, "dns: host not found: secret.internal")
     found.status, found.story = status, list(STORY)
-    found.run = RunPosition("restart-web", ["i-0abc1234def567890"])
+    if key.startswith("restart-web/"):
+        found.run = RunPosition("restart-web", ["i-0abc1234def567890"])
     if status == RESOLVED:
         found.resolved_at = opened_at + 101
     return found
@@ -59,10 +61,10 @@ def test_open_incidents_merge_past_ones_are_listed_and_only_deployments_in_fligh
     )
     moving = SimpleNamespace(name="web", state="shifting", percent=10, in_flight=True)
     done = SimpleNamespace(name="old", state="promoted", percent=100, in_flight=False)
-    old = incident("web", RESOLVED, T0 - 100 * 86400)  # past the 90 days shown
+    old = incident("restart-web/*", RESOLVED, T0 - 100 * 86400)  # past the 90 days shown
     extras = extras_from(
         config,
-        [incident("web"), incident("api"), incident("web", RESOLVED, T0 - 3600), old],
+        [incident(), incident("component/API"), incident("restart-web/*", RESOLVED, T0 - 3600), old],
         [moving, done],
         T0,
     )
@@ -74,22 +76,28 @@ def test_open_incidents_merge_past_ones_are_listed_and_only_deployments_in_fligh
     ]
 
 
+def stored(key: str) -> bytes:
+    """An object of the site as a browser gets it: stored gzip-encoded, inflated on the way in."""
+    answer = client("s3").get_object(Bucket="autoheal-status", Key=key)
+    assert answer["ContentEncoding"] == "gzip"
+    return gzip.decompress(answer["Body"].read())
+
+
 def test_the_published_status_shows_the_incident_with_one_query(deploy):
     deploy(MONITORS)
-    config = wiring.config()
-    IncidentStore("autoheal-state").save(incident("web"))
+    IncidentStore("autoheal-state").save(incident())
     calls: list[str] = []
     events = table("autoheal-state").meta.client.meta.events
     events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
-    site_for(config).publish({"web": MonitorState(DOWN, 1, 0, T0, "dns")}, {}, T0 + 120)
-    document = json.loads(client("s3").get_object(Bucket="autoheal-status", Key="status.json")["Body"].read())
+    wiring.status_site().publish({"web": MonitorState(DOWN, 1, 0, T0, "dns")}, {}, T0 + 120)
+    document = json.loads(stored("status.json"))
     assert document["incident"]["title"] == "Website disrupted"
     assert [e["text"] for e in document["incident"]["timeline"]][:2] == [
         "Problem detected by monitoring",
         "Restart sent",
     ]
     assert "i-0abc" not in json.dumps(document) and "7f3e" not in json.dumps(document)
-    page = client("s3").get_object(Bucket="autoheal-status", Key="index.html")["Body"].read().decode()
+    page = stored("index.html").decode()
     assert "Website disrupted" in page and "Restart sent" in page
     # history (first publish of a cold container), incidents: one Query each; no Scan.
     assert calls.count("Query") == 2 and "Scan" not in calls, calls

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 
@@ -25,7 +26,7 @@ def result(ok: bool, at: float) -> dict[str, ProbeResult]:
 
 def status_json() -> tuple[dict, str]:
     answer = client("s3").get_object(Bucket="autoheal-status", Key="status.json")
-    return json.loads(answer["Body"].read()), answer["CacheControl"]
+    return json.loads(gzip.decompress(answer["Body"].read())), answer["CacheControl"]
 
 
 def test_writes_in_the_cycle_the_state_changes_and_hourly_otherwise(deploy):
@@ -75,3 +76,18 @@ def test_a_new_container_continues_from_the_stored_days(deploy):
     second.cycle({"web": MonitorState(DOWN, since=T0 + 300)}, result(False, T0 + 360), T0 + 360)
     document, _ = status_json()
     assert document["components"][0]["days"][-1]["up"] == 5
+
+
+def test_badges_are_published_gzipped_and_written_again_only_when_they_change(deploy):
+    deploy(MONITORS)
+    site = StatusSite(wiring.config())
+    puts: list[str] = []
+    events = client("s3").meta.events
+    events.register("provide-client-params.s3.PutObject", lambda params, **_: puts.append(params["Key"]))
+    up = {"web": MonitorState(UP, since=T0)}
+    site.publish(up, result(True, T0), T0)
+    badge = client("s3").get_object(Bucket="autoheal-status", Key="badges/website.svg")
+    assert (badge["ContentType"], badge["ContentEncoding"]) == ("image/svg+xml", "gzip")
+    assert b"uptime 30d" in gzip.decompress(badge["Body"].read())
+    site.publish(up, result(True, T0 + 60), T0 + 60)  # the same uptime: the same badge
+    assert puts.count("badges/website.svg") == 1 and puts.count("index.html") == 2

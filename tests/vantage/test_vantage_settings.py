@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib.config.errors import ConfigError
 from chalicelib.config.loader import parse_config
-from chalicelib.vantage.points import VantagePoints
+from chalicelib.config.vantage import VantagePoints
 
 BASE = """settings:
   state_table: autoheal-state

@@ -3,6 +3,7 @@ region in front of the app): only a quorum's word reaches on_alarm and its resta
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import time
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from chalicelib.aws.clients import client
-from chalicelib.vantage.confirm import Request
+from chalicelib.vantage.confirm import ConfirmRequest
 from chalicelib.vantage.votes import VoteStore
 from sandbox.vantage_world import REGIONS, InvokeApi, Region, make_region, vantage_settings
 from tests.runbooks.conftest import World, base_config, sns_event, with_body
@@ -210,7 +211,7 @@ def test_a_confirmation_reaches_the_probe_function_through_its_handler(vantage) 
     """The asynchronous invoke's payload, as Lambda hands it to app.py's probe: it checks the
     named monitors and votes in the asker's window instead of running a tick."""
     v = vantage()
-    event = json.loads(Request(7, ("web", "gone"), "eu-west-1").payload())
+    event = json.loads(ConfirmRequest(7, ("web", "gone"), "eu-west-1").payload())
     answer = v.world.app.app.handler_map["probe"](event, v.world.context("probe", 30))
     assert answer["asked_by"] == "eu-west-1" and answer["errors"] == []
     assert answer["votes"] == [answer["votes"][0]] and answer["votes"][0].startswith("us-east-1: UP")
@@ -256,7 +257,8 @@ def test_an_outage_right_after_a_recovery_in_the_same_window_is_confirmed_at_onc
 
 def status_json(v: Vantage) -> dict:
     body = client("s3").get_object(Bucket=v.world.config.settings.status_bucket, Key="status.json")["Body"]
-    return json.loads(body.read())
+    data = body.read()
+    return json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)  # stored gzipped
 
 
 def test_a_blind_region_other_than_home_leaves_the_status_site_alone(vantage) -> None:

@@ -6,7 +6,7 @@ its import below. `REGISTRY` is `config.kinds.STEPS`: the config loader reads ev
 `check --live` runs its `lookups`, and the engine runs it through `REGISTRY[kind]().execute`.
 
 >>> sorted(REGISTRY)
-['escalate', 'maintenance', 'reboot', 'replace', 'restart', 'run', 'traffic', 'verify']
+['diagnose', 'escalate', 'maintenance', 'reboot', 'replace', 'restart', 'run', 'traffic', 'verify']
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ def unknown_kind(name: str) -> str:
     """What to tell a person who wrote a step kind that is not registered, with the closest one.
 
     >>> print(unknown_kind("escalte"))  # doctest: +ELLIPSIS
-    unknown step kind 'escalte' (known: escalate, maintenance, ...); did you mean 'escalate'?
+    unknown step kind 'escalte' (known: diagnose, escalate, ...); did you mean 'escalate'?
     """
     return STEPS.unknown(name)
 
 
 # Imported for their @register; the order is irrelevant.
 from chalicelib.runbooks.steps import (  # noqa: E402
+    diagnose,
     escalate,
     maintenance,
     reboot,
@@ -54,6 +55,7 @@ __all__ = [
     "REGISTRY",
     "StepContext",
     "StepKind",
+    "diagnose",
     "escalate",
     "maintenance",
     "reboot",

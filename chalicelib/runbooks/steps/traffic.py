@@ -59,13 +59,12 @@ class Traffic(StepKind):
         return [f"{where}.deployment: no deployment named {deployment!r} (deployments: {known})"]
 
     def execute(self, ctx: StepContext, params: Mapping[str, Any]) -> str:
-        from chalicelib.deployments.factory import build_shifter
         from chalicelib.deployments.shifter import Refused
 
         deployment = ctx.engine.config.deployments[params["deployment"]]
         run = ctx.incident.run
         by = f"runbook:{run.runbook if run else '?'}"
-        shifter = build_shifter(ctx.engine.config, notify=ctx.engine.notifier.sender)
+        shifter = ctx.engine.deployment_shifter()
         try:
             if params["action"] == "promote":
                 view = shifter.promote(deployment, by=by)

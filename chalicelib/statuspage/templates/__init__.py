@@ -17,3 +17,8 @@ def load_templates(name: str) -> tuple[str, str, Template]:
     css = (HERE / f"{name}.css").read_text(encoding="utf-8")
     script = (HERE / f"{name}.js").read_text(encoding="utf-8")
     return css, script, Template((HERE / f"{name}.html").read_text(encoding="utf-8"))
+
+
+def load_text(name: str) -> str:
+    """A shared piece (times.js, index.css) as it is."""
+    return (HERE / name).read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""What the two incident handlers (`on_alarm`, `follow_up`) work with, and what they share."""
+"""What the two incident services (`alarm`, `follow_up`) work with, and what they share."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from chalicelib.alarms.model import PROBE_ALARM_PREFIX
 from chalicelib.config.model import Config
 from chalicelib.runbooks.engine import RunbookEngine, resolve
 from chalicelib.runbooks.grouping import GroupKey, monitor_group
-from chalicelib.runbooks.inbox import SignalInbox
+from chalicelib.runbooks.inbox import InboxFold, SignalInbox
 from chalicelib.runbooks.incident import OPEN, STOPPED, Incident
 from chalicelib.runbooks.incident_store import IncidentStore
 from chalicelib.runbooks.scope import SignalScope
@@ -29,7 +29,8 @@ class IncidentDesk:
     monitor_status: Optional[Callable[[str], Optional[str]]] = None  # the probe's UP/DOWN by monitor
     # (monitor, runbook, at) -> whether maintenance holds an ALARM about them back
     maintenance: Optional[Callable[[Optional[str], Optional[str], float], bool]] = None
-    digest: Optional[Callable[[], dict]] = None  # follow_up's tick of the daily digest
+    # folds the inbox's signals into an incident, each once; the engine's notifier shares it
+    fold: Optional[InboxFold] = None
 
     def still_failing(self, incident: Incident) -> list[str]:
         """The incident's signals whose last recorded state is not OK (all of them, unknown, when
@@ -42,34 +43,19 @@ class IncidentDesk:
         return [name for name in incident.signals if states.get(name, "ALARM") != "OK"]
 
     def __post_init__(self) -> None:
-        self.absorbed: dict[str, object] = {}  # inbox items folded in, removed once saved
-        self.engine.notifier.gather = self.absorb
-
-    def absorb(self, incident: Incident) -> list:
-        """Fold in the signals that arrived while a run owned the incident (each once); returns
-        what to remove from the inbox once the incident is saved."""
-        if self.inbox is None:
-            return []
-        waiting = [s for s in self.inbox.read(incident.key) if s.sk not in self.absorbed]
-        self.absorbed.update({s.sk: s for s in waiting})
-        for signal in waiting:
-            incident.join(signal.signal)
-            if signal.dependent and signal.signal not in incident.dependents:
-                incident.dependents = [*incident.dependents, signal.signal]
-            incident.tell(signal.at, f"{signal.signal}: {signal.state} ({signal.reason})")
-        return waiting
+        # Handed an inbox alone, the desk folds at its checkpoints only; wiring hands the same
+        # fold to the engine's notifier too, so a notice names what waits beside the incident.
+        if self.fold is None and self.inbox is not None:
+            self.fold = InboxFold(self.inbox)
 
     def save(self, incident: Incident) -> None:
         """Checkpoint: fold in waiting signals, send held notices whose hold is over, write."""
-        self.absorb(incident)
+        if self.fold is not None:
+            self.fold.absorb(incident)
         self.engine.notifier.flush(incident)
         self.incidents.save(incident)
-        prefix = f"{incident.key}#"
-        done = [s for sk, s in self.absorbed.items() if sk.startswith(prefix)]
-        if done and self.inbox is not None:
-            self.inbox.remove(done)
-            for signal in done:
-                self.absorbed.pop(signal.sk, None)
+        if self.fold is not None:
+            self.fold.saved(incident)
 
     def settle(self, incident: Incident) -> bool:
         """Resolve an open incident whose run has ended (or never ran) once every signal in it is

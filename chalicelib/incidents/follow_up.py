@@ -13,14 +13,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 from aws_lambda_powertools import Logger
 
 from chalicelib.config.durations import format_duration
-from chalicelib.handlers.incident_desk import IncidentDesk
-from chalicelib.handlers.maintenance import follow_maintenance
-from chalicelib.handlers.scheduled_runs import ScheduledRuns, is_scheduled, not_begun
+from chalicelib.incidents.desk import IncidentDesk
+from chalicelib.incidents.scheduled_runs import ScheduledRuns, is_scheduled, not_begun
 from chalicelib.runbooks.engine import resolve
 from chalicelib.runbooks.incident import OPEN, PAUSED, RUNNING, Incident
 from chalicelib.runbooks.incident_store import IncidentConflict
@@ -30,8 +30,12 @@ logger = Logger(service="autoheal", child=True)
 MAX_OPEN_SECONDS = 7 * 86400
 
 
+@dataclass
 class FollowUp(IncidentDesk):
     """>>> FollowUp(config, IncidentStore(table), engine, ledger=ledger).invoke(deadline)  # doctest: +SKIP"""
+
+    digest: Optional[Callable[[], dict]] = None  # the daily digest's minute, when one is configured
+    maintenance_minute: Optional[Callable[[float], list[str]]] = None  # ends and windows (never raises)
 
     def invoke(self, deadline: float) -> dict[str, Any]:
         done: dict[str, list[str]] = {
@@ -41,7 +45,7 @@ class FollowUp(IncidentDesk):
             "resolved": [],
             "errors": [],
         }
-        done["maintenance"] = follow_maintenance(self.config, self.clock())
+        done["maintenance"] = self.maintenance_minute(self.clock()) if self.maintenance_minute else []
         incidents = self.incidents.needing_follow_up()
         for incident in incidents:
             try:

@@ -2,7 +2,7 @@
 
 Incidents a channel's `if_not_healed_within` kept from it, and messages its `max_per_hour`
 folded, are told here: each incident of the period with when it opened, how long it lasted, what
-autoheal did and how it ended. Pure: the handler (`handlers.digest`) reads the incidents.
+autoheal did and how it ended. Pure: the handler (`incidents.digest`) reads the incidents.
 
 >>> digest_notice([], since=0.0, until=86400.0, folded={}) is None  # nothing happened: no digest
 True
@@ -23,25 +23,25 @@ MAX_LISTED = 40  # incidents listed one per line; the rest are counted
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Ending:
     label: str  # how it ended, in words
     healed: bool = False  # by autoheal, without a person
     escalated: bool = False  # a person was needed (or is)
 
 
-def outcome(incident: Incident) -> Outcome:
+def ending(incident: Incident) -> Ending:
     run = incident.run
     if incident.status == OPEN:
-        return Outcome("still open", escalated=incident.escalated_at is not None)
+        return Ending("still open", escalated=incident.escalated_at is not None)
     if any("resolved by hand" in line for line in incident.story):
-        return Outcome("resolved by hand", escalated=True)
+        return Ending("resolved by hand", escalated=True)
     if run is not None and run.state == STOPPED and any("budget" in line for line in incident.story):
-        return Outcome("budget exhausted: a person was needed", escalated=True)
+        return Ending("budget exhausted: a person was needed", escalated=True)
     if incident.escalated_at is not None or (run is not None and run.state == ESCALATED):
-        return Outcome("escalated to people", escalated=True)
+        return Ending("escalated to people", escalated=True)
     if run is not None and run.state == HEALED:
-        return Outcome("healed by autoheal", healed=True)
-    return Outcome("recovered on its own")
+        return Ending("healed by autoheal", healed=True)
+    return Ending("recovered on its own")
 
 
 def in_period(incident: Incident, since: float, until: float) -> bool:
@@ -58,7 +58,7 @@ def incident_line(incident: Incident, until: float) -> str:
     opened = datetime.fromtimestamp(incident.opened_at, UTC).strftime("%d %b %H:%M")
     end = incident.resolved_at if incident.resolved_at is not None else until
     lasted = duration(max(1.0, end - incident.opened_at))
-    result = outcome(incident)
+    result = ending(incident)
     commands = commands_sent(incident)
     did = f"{commands} command{'s' * (commands != 1)}" if commands else "no action"
     runbook = f"{incident.run.runbook}, " if incident.run is not None else ""
@@ -69,7 +69,7 @@ def incident_line(incident: Incident, until: float) -> str:
 def scheduled_line(incident: Incident) -> str:
     ran = datetime.fromtimestamp(incident.opened_at, UTC).strftime("%d %b %H:%M")
     name = incident.key.removeprefix(SCHEDULED_PREFIX)
-    result = outcome(incident)
+    result = ending(incident)
     how = "ok" if not result.escalated and incident.status != OPEN else result.label
     return f"{ran} UTC scheduled {name}: {commands_sent(incident)} commands; {how}"
 
@@ -84,7 +84,7 @@ def digest_notice(
     held = {channel: count for channel, count in folded.items() if count > 0}
     if not chosen and not held:
         return None
-    outcomes = [outcome(i) for i in outages]
+    outcomes = [ending(i) for i in outages]
     healed = sum(o.healed for o in outcomes)
     escalated = sum(o.escalated for o in outcomes)
     still_open = sum(i.status == OPEN for i in outages)

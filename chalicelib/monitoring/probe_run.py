@@ -26,15 +26,14 @@ from aws_lambda_powertools import Logger
 from chalicelib.alarms.message import probe_alarm_message
 from chalicelib.aws.topics import NoTimeToPublish, TopicUnreachable, publish_json_within
 from chalicelib.config.model import Config
-from chalicelib.maintenance.cover import silences
 from chalicelib.metrics import emit_probe_metrics
 from chalicelib.probe.engine import BACKOFF, ProbeEngine
 from chalicelib.probe.result import ProbeResult
 from chalicelib.state.outbox import OUTBOX_LIMIT, trim
 from chalicelib.state.store import StateStore
-from chalicelib.state.thresholds import ALARM_STATE, DOWN, MonitorState, Transition, advance
-from chalicelib.statuspage.site import site_for
-from chalicelib.vantage.gate import Gate
+from chalicelib.state.thresholds import ALARM_STATE, DOWN, MonitorState, Transition, fold_check
+from chalicelib.statuspage.site import StatusSite
+from chalicelib.vantage.gate import QuorumGate
 
 logger = Logger(service="autoheal", child=True)
 
@@ -78,20 +77,26 @@ class Invocation:
 
 
 class ProbeRun:
-    """>>> ProbeRun(config, ProbeEngine()).invoke(deadline=time.monotonic() + 60)  # doctest: +SKIP"""
+    """>>> wiring.probe_run().invoke(deadline=time.monotonic() + 60)  # doctest: +SKIP"""
 
     def __init__(
         self,
         config: Config,
         engine: ProbeEngine,
+        store: StateStore,
+        site: Optional[StatusSite] = None,
+        under_maintenance: Optional[Callable[[Optional[str], Optional[str], float], bool]] = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
-        vantage: Optional[Gate] = None,
+        vantage: Optional[QuorumGate] = None,
     ) -> None:
+        """`under_maintenance(monitor, runbook, at)` is the question `on_alarm` asks too."""
         self.config = config
         self.vantage = vantage  # with settings.vantage_points, a quorum of regions decides what is published
         self.engine = engine
-        self.store = StateStore(config.settings.state_table)
+        self.store = store
+        self.site = site
+        self.under_maintenance = under_maintenance
         self.clock = clock
         self.monotonic = monotonic
 
@@ -181,7 +186,7 @@ class ProbeRun:
             if result.skipped:
                 continue
             old = states.get(result.monitor, MonitorState())
-            new, status_changed = advance(
+            new, status_changed = fold_check(
                 old, result.ok, result.reason, now, monitor.failure_threshold, monitor.success_threshold
             )
             if new != old:
@@ -252,13 +257,9 @@ class ProbeRun:
     def held_back(self, transition: Transition) -> bool:
         """A DOWN under maintenance is not published (no runbook, nobody told); its state is
         saved, and the end of maintenance raises it if it is still down. Recoveries always go."""
-        if transition.new != DOWN:
+        if transition.new != DOWN or self.under_maintenance is None:
             return False
-        try:
-            manual = site_for(self.config).manual(transition.at)
-        except Exception:  # noqa: BLE001 - unreadable switch: windows still count
-            manual = None
-        return silences(self.config, manual, transition.monitor, None, transition.at)
+        return self.under_maintenance(transition.monitor, None, transition.at)
 
     def message(self, transition: Transition) -> dict:
         return probe_alarm_message(
@@ -272,10 +273,10 @@ class ProbeRun:
 
     def publish_status(self, run: Invocation, states: dict[str, MonitorState]) -> None:
         """Every cycle: the site records it, and writes only in the cycle something changed."""
-        if self.vantage is not None and not self.vantage.writes_status_site:  # the home region does
+        if self.site is None or (self.vantage is not None and not self.vantage.writes_status_site):
             return
         try:
-            site_for(self.config).cycle(states, run.results, self.clock())
+            self.site.cycle(states, run.results, self.clock())
         except Exception as exc:  # noqa: BLE001
             report(run, "status site update failed", exc)
 

@@ -19,7 +19,7 @@ from typing import Iterable, Optional
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.handlers.incident_desk import IncidentDesk
+from chalicelib.incidents.desk import IncidentDesk
 from chalicelib.runbooks.engine import resolve
 from chalicelib.runbooks.incident import OPEN, RUNNING, Incident, RunPosition
 from chalicelib.runbooks.incident_store import IncidentConflict

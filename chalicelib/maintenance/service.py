@@ -1,4 +1,4 @@
-"""The `maintenance` function: switch maintenance mode on or off by hand, or ask for its state.
+"""The maintenance service (the `maintenance` function's): switch it on or off, or ask its state.
 
     {"action": "on", "message": "...", "for": "30m" | "until": ISO, "components": [...]}
     {"action": "off"}
@@ -12,14 +12,14 @@ balancer: `follow_up` calls `follow(now)` every minute. When a maintenance ends,
 down whose ALARM was held back are raised on the alarms topic at once, so `on_alarm` opens
 their incidents, tells people and starts their runbooks as for any outage.
 
->>> MaintenanceFunction.for_config(config).handle({"action": "status"})  # doctest: +SKIP
+>>> wiring.maintenance_function().handle({"action": "status"})  # doctest: +SKIP
 {'mode': 'off', ...}
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Mapping, Optional, Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -31,7 +31,7 @@ from chalicelib.maintenance.store import MaintenanceStore
 logger = Logger(service="autoheal", child=True)
 
 
-class Listener(Protocol):
+class Diverter(Protocol):
     def divert(self, reason: str) -> object: ...
     def restore(self) -> object: ...
     def diverted(self) -> bool: ...
@@ -42,7 +42,7 @@ class MaintenanceFunction:
         self,
         config: Config,
         store: MaintenanceStore,
-        listener: Listener,
+        listener: Diverter,
         republish: Callable[[float], None],
         clock: Callable[[], float] = time.time,
         announce: Callable[[float], list[str]] = lambda now: [],
@@ -53,21 +53,6 @@ class MaintenanceFunction:
         self.republish = republish
         self.clock = clock
         self.announce = announce  # at the end of a maintenance: raise what is still down
-
-    @classmethod
-    def for_config(
-        cls, config: Config, listener: Optional[Listener] = None, clock: Callable[[], float] = time.time
-    ) -> MaintenanceFunction:
-        """The deployed wiring: the project's table, the ALB listener adapter, the status site."""
-        store = MaintenanceStore(config.settings.state_table)
-        return cls(
-            config,
-            store,
-            listener or DeferredListener(config),
-            site_republisher(config),
-            clock,
-            announce=still_down_announcer(config),
-        )
 
     def handle(self, payload: Any) -> dict:
         now = self.clock()
@@ -203,23 +188,15 @@ class MaintenanceFunction:
 
 
 class DeferredListener:
-    """The ALB adapter, built on first use: `status` and bad payloads never need it."""
+    """The ALB side, built on first use by `build()`: `status` and bad payloads never need it."""
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self._listener: Optional[Listener] = None
+    def __init__(self, build: Callable[[], Diverter]) -> None:
+        self.build = build
+        self._listener: Optional[Diverter] = None
 
-    def get(self) -> Listener:
+    def get(self) -> Diverter:
         if self._listener is None:
-            from chalicelib.aws.elbv2 import Elbv2  # the ALB side
-            from chalicelib.listeners.owner import ListenerOwner
-            from chalicelib.maintenance.listener import listener_for
-            from chalicelib.notify.channels import fan_out
-
-            # A change found made by hand on the listener is told to people, as in `advance`.
-            notify = fan_out(self.config.settings).send
-            owner = ListenerOwner(self.config.settings.state_table, Elbv2(), notify=notify)
-            self._listener = listener_for(self.config, owner)
+            self._listener = self.build()
         return self._listener
 
     def divert(self, reason: str) -> object:
@@ -241,37 +218,29 @@ def occurrence(o: windows.Occurrence) -> dict:
     }
 
 
-def site_republisher(config: Config) -> Callable[[float], None]:
-    """Publishes the four objects from the stored monitor states (no probe run needed)."""
-
-    def republish(now: float) -> None:
-        from chalicelib.state.store import StateStore
-        from chalicelib.statuspage.site import site_for
-
-        site_for(config).publish(StateStore(config.settings.state_table).load(), {}, now)
-
-    return republish
-
-
-def still_down_announcer(config: Config) -> Callable[[float], list[str]]:
+def still_down_announcer(
+    config: Config,
+    monitor_states: Callable[[], Mapping[str, Any]],
+    alarm_states: Callable[[list[str]], Mapping[str, str]],
+    publish: Callable[[str, dict, str], object],
+) -> Callable[[float], list[str]]:
     """At a maintenance's end: publish an ALARM for each monitor still DOWN whose ALARM the
-    probe held back (the alarm ledger does not have it in ALARM). Returns the monitors raised."""
+    probe held back (the alarm ledger does not have it in ALARM). Returns the monitors raised.
+    `monitor_states()` is the probe's stored states, `alarm_states(names)` the ledger's,
+    `publish(topic, message, subject)` the alarms topic's."""
 
     def announce(now: float) -> list[str]:
         from datetime import UTC, datetime
 
-        from chalicelib.alarms.ledger import AlarmLedger
         from chalicelib.alarms.message import probe_alarm_message, probe_alarm_name
-        from chalicelib.aws.topics import publish_json
-        from chalicelib.state.store import StateStore
         from chalicelib.state.thresholds import DOWN
 
         settings = config.settings
-        states = StateStore(settings.state_table).load()
+        states = monitor_states()
         down = [m.name for m in config.monitors if m.name in states and states[m.name].status == DOWN]
         if not down:
             return []
-        recorded = AlarmLedger(settings.state_table).states([probe_alarm_name(n) for n in down])
+        recorded = alarm_states([probe_alarm_name(n) for n in down])
         raised = []
         for name in down:
             if recorded.get(probe_alarm_name(name)) == "ALARM":
@@ -280,17 +249,17 @@ def still_down_announcer(config: Config) -> Callable[[float], list[str]]:
             message = probe_alarm_message(
                 name, "ALARM", "OK", reason, settings.metrics_namespace, datetime.fromtimestamp(now, UTC)
             )
-            publish_json(settings.alarm_topic, message, subject=f"{name} is DOWN")
+            publish(settings.alarm_topic, message, f"{name} is DOWN")
             raised.append(name)
         return raised
 
     return announce
 
 
-def follow_maintenance(config: Config, now: float) -> list[str]:
+def follow_maintenance(service: MaintenanceFunction, now: float) -> list[str]:
     """follow_up's minute for maintenance; never raises (the incidents are followed anyway)."""
     try:
-        result = MaintenanceFunction.for_config(config).follow(now)
+        result = service.follow(now)
     except Exception as exc:  # noqa: BLE001
         logger.exception("maintenance follow-up failed")
         return [f"error: {type(exc).__name__}: {exc}"[:300]]

@@ -1,16 +1,44 @@
-"""Read `settings.vantage_points`, `settings.quorum` and `settings.vantage_self_check`.
+"""`settings.vantage_points`, `settings.quorum` and `settings.vantage_self_check`: the regions
+that probe, how many must agree, and the known-good target each checks before it votes.
 
-Absent `vantage_points`: None, and the probe's region acts alone as before.
+The first region listed is the home region: its state table holds the votes and its alarms
+topic hears the confirmed transitions (see `chalicelib/vantage`). Absent `vantage_points`: None,
+and the probe's region acts alone as before.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Mapping, Optional
 from urllib.parse import urlsplit
 
 from chalicelib.config.fields import Section, shown
-from chalicelib.vantage.points import VantagePoints, majority
+
+
+@dataclass(frozen=True)
+class VantagePoints:
+    regions: tuple[str, ...]
+    quorum: int
+    # region -> a known-good URL it probes before voting; failing it, the region abstains
+    self_check: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def home(self) -> str:
+        return self.regions[0]
+
+    def others(self, region: str) -> tuple[str, ...]:
+        return tuple(r for r in self.regions if r != region)
+
+
+def majority(count: int) -> int:
+    """A strict majority.
+
+    >>> majority(3)
+    2
+    """
+    return count // 2 + 1
+
 
 # us-east-1, eu-west-1, ap-northeast-2, us-gov-west-1, cn-north-1...
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")

@@ -23,7 +23,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.aws import dynamodb
 from chalicelib.config.model import Settings
-from chalicelib.notify.digest import digest_notice
+from chalicelib.incidents.digest_notice import digest_notice
 from chalicelib.runbooks.incident_store import IncidentStore
 from chalicelib.runbooks.schedule import due
 

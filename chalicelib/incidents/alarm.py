@@ -1,4 +1,4 @@
-"""The `on_alarm` function: an alarm state change in, an incident opened, acted on or closed.
+"""What `on_alarm` does: an alarm state change in, an incident opened, acted on or closed.
 
 Order matters for safety: parse, then route, and only then touch AWS. A message that does not
 parse, or that no monitor or `alarms:` route claims, is logged with its reason and dropped
@@ -18,6 +18,7 @@ hands it to the function's on-failure queue); after one, the run is checkpointed
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from aws_lambda_powertools import Logger
@@ -28,8 +29,8 @@ from chalicelib.alarms.parse import parse_sns_event
 from chalicelib.alarms.routing import route
 from chalicelib.aws.errors import describe_error, is_permanent
 from chalicelib.config.model import Config
-from chalicelib.deployments.signals import roll_back_gated
-from chalicelib.handlers.incident_desk import IncidentDesk
+from chalicelib.deployments.signals import Rollback, roll_back_gated
+from chalicelib.incidents.desk import IncidentDesk
 from chalicelib.runbooks.engine import error_text
 from chalicelib.runbooks.grouping import GroupKey, group_of, monitor_group, probe_alarm_name, subject_of
 from chalicelib.runbooks.incident import HEALED, OPEN, PAUSED, RESOLVED, Incident, RunPosition
@@ -51,6 +52,32 @@ def claim(alarm: AlarmEvent, config: Config) -> tuple[Optional[str], Optional[st
 
 
 CLAIM_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class AlarmRequest:
+    """One alarm to handle, as the idempotency layer keys it (see `wiring.alarm_intake`)."""
+
+    alarm: AlarmEvent
+    runbook: Optional[str]
+    deadline: float  # monotonic; not part of the key
+
+
+@dataclass
+class AlarmIntake:
+    """`on_alarm`'s walk: parse the event, claim each alarm, roll back what a gate signal gates,
+    then hand each claimed alarm to `handle` (AlarmHandler.handle, once per state change)."""
+
+    config: Config
+    handle: Callable[[AlarmRequest], dict[str, Any]]
+    ledger: AlarmLedger
+    rollback: Optional[Rollback] = None
+
+    def take(self, event: Any, deadline: float) -> dict[str, Any]:
+        def process(alarm: AlarmEvent, runbook: Optional[str]) -> dict[str, Any]:
+            return self.handle(AlarmRequest(alarm, runbook, deadline))
+
+        return handle_sns_event(event, self.config, process, self.ledger, self.rollback)
 
 
 class LostClaim(IncidentConflict):
@@ -77,22 +104,24 @@ class AlarmHandler(IncidentDesk):
         self, alarm: AlarmEvent, runbook: Optional[str], deadline: float, again: bool
     ) -> dict[str, Any]:
         now, self.deadline = self.clock(), deadline
+        own = group_of(alarm, runbook, self.config)  # the signal's own group, computed once
         if alarm.state == "ALARM" and self.maintenance and self.maintenance(alarm.monitor, runbook, now):
             # Held back, and kept out of the ledger so the end of maintenance raises it again.
-            key = group_of(alarm, runbook, self.config).key
-            logger.info(f"{key}: ALARM during maintenance; no runbook, nobody told")
-            return {"incident": key, "state": alarm.state, "action": "none: under maintenance"}
+            logger.info(f"{own.key}: ALARM during maintenance; no runbook, nobody told")
+            return {"incident": own.key, "state": alarm.state, "action": "none: under maintenance"}
         changed_at = change_time(alarm.changed_at)
         if self.ledger is not None and not self.ledger.record(alarm.name, alarm.state, changed_at, now):
             logger.info(f"{alarm.name}: {alarm.state} older than the change on record; ignored")
-            key = group_of(alarm, runbook, self.config).key
-            return {"incident": key, "state": alarm.state, "action": "none: older than the state on record"}
+            return {
+                "incident": own.key,
+                "state": alarm.state,
+                "action": "none: older than the state on record",
+            }
         dependency = self.down_dependency(alarm) if alarm.state == "ALARM" else None
-        if dependency is not None and is_open_with(
-            self.incidents.get(group_of(alarm, runbook, self.config).key), alarm.name
-        ):
+        own_incident = self.incidents.get(own.key) if dependency is not None else None
+        if dependency is not None and is_open_with(own_incident, alarm.name):
             dependency = None  # already failing on its own: it stays in its own incident
-        group, incident = self.find(alarm, runbook, dependency)
+        group, incident = self.find(alarm, own, dependency)
         key = group.key
         if incident is not None and incident.status == OPEN and incident.run_in_flight(now):
             # The invocation running the runbook owns the incident until it stops: the signal waits
@@ -129,10 +158,9 @@ class AlarmHandler(IncidentDesk):
 
     # -- which incident ------------------------------------------------------------------------
     def find(
-        self, alarm: AlarmEvent, runbook: Optional[str], dependency: Optional[str]
+        self, alarm: AlarmEvent, own: GroupKey, dependency: Optional[str]
     ) -> tuple[GroupKey, Optional[Incident]]:
         """The group the signal joins, and its incident on record (one GetItem, a few at most)."""
-        own = group_of(alarm, runbook, self.config)
         if dependency is not None:
             group = monitor_group(self.config.monitor(dependency))
             return group, self.incidents.get(group.key)
@@ -341,11 +369,13 @@ def handle_sns_event(
     config: Config,
     process: Callable[[AlarmEvent, Optional[str]], dict[str, Any]],
     ledger: Optional[AlarmLedger] = None,
+    rollback: Optional[Rollback] = None,
 ) -> dict[str, Any]:
-    """Parse, claim, then process each alarm. Malformed or unclaimed messages are dropped with
-    their reason; a failure while processing raises, so Lambda retries the event. A new state
-    change of a gate signal first rolls back the shift it gates, if that shift started by then
-    (claimed or not; that path never raises, and records an unclaimed gate alarm's change)."""
+    """Parse, claim, then `process(alarm, runbook)` each alarm. Malformed or unclaimed messages
+    are dropped with their reason; a failure while processing raises, so Lambda retries the
+    event. A new state change of a gate signal first rolls back the shift it gates through
+    `rollback`, if that shift started by then (claimed or not; that path never raises, and
+    records an unclaimed gate alarm's change in `ledger`)."""
     alarms, dropped = parse_sns_event(event, config.settings.metrics_namespace)
     for reason in dropped:
         logger.warning(f"dropped message: {reason}", extra={"reason": reason})
@@ -355,7 +385,7 @@ def handle_sns_event(
     for alarm in alarms:
         runbook, reason = claim(alarm, config)
         # Traffic first (a runbook may take minutes), judged before `process` records the change.
-        rolled_back += roll_back_gated(alarm, config, ledger, record=reason is not None)
+        rolled_back += roll_back_gated(alarm, config, ledger, record=reason is not None, rollback=rollback)
         if reason:
             logger.warning(f"dropped alarm: {reason}", extra={"alarm": alarm.name[:255], "reason": reason})
             dropped.append(reason)

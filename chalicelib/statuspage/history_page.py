@@ -1,0 +1,95 @@
+"""history.html: the last 90 days of incidents, dated, each with its timeline (what was seen and
+what autoheal did, in public words), and the maintenance that ended; rendered from status.json.
+
+An incident autoheal healed by itself (its run verified the recovery and nobody had to be
+called) is marked "Auto-healed"; one that needed people, "Engineers alerted".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from string import Template
+from typing import Any, Mapping, Optional, Sequence
+
+from chalicelib.statuspage.escape import html_text as e
+from chalicelib.statuspage.parts import affects, slugs, stamp, timeline
+from chalicelib.statuspage.templates import load_text
+
+DAYS = 90
+STYLE, TIMES = load_text("index.css"), load_text("times.js")
+PAGE = Template(load_text("history.html"))
+
+
+def render_history(status: Mapping[str, Any], title: str = "Incident history") -> str:
+    incidents = ([status["incident"]] if status.get("incident") else []) + list(status.get("incidents", []))
+    names = slugs([c["name"] for c in status["components"]])
+    return PAGE.substitute(
+        title=e(title),
+        style=STYLE,
+        days=DAYS,
+        updated=stamp(status["updated_at"]),
+        incidents="".join(incident(i, n) for n, i in enumerate(incidents)) or "<p>No incidents.</p>",
+        maintenance=maintenance(status["maintenance"].get("past", [])),
+        by_component=by_component(incidents, names),
+        script=TIMES,
+    )
+
+
+def incident(i: Mapping[str, Any], n: int) -> str:
+    ended = i.get("resolved_at")
+    span = f"{stamp(i['started_at'])} to {stamp(ended) if ended else 'now'}"
+    took = duration(i["started_at"], ended)
+    return (
+        f'<article class="incident" id="i-{e(i.get("id") or n)}" aria-labelledby="i{n}-h">'
+        f'<h3 id="i{n}-h">{e(i["title"])}{tag(i)}</h3>'
+        f'<p class="muted">{span}{f" ({took})" if took else ""}. {affects(i["components"])}</p>'
+        f"{timeline(i['timeline'])}</article>"
+    )
+
+
+def tag(i: Mapping[str, Any]) -> str:
+    steps = {x["text"] for x in i["timeline"]}
+    if not i.get("resolved_at"):
+        return ' <span class="tag s-DOWN">Ongoing</span>'
+    if "Engineers alerted" in steps:
+        return ' <span class="tag">Engineers alerted</span>'
+    if "Recovery verified" in steps:
+        return ' <span class="tag s-UP">Auto-healed</span>'
+    return ' <span class="tag s-UP">Resolved</span>'
+
+
+def duration(start: Optional[str], end: Optional[str]) -> str:
+    if not start or not end:
+        return ""
+    try:
+        seconds = (parse(end) - parse(start)).total_seconds()
+    except ValueError:
+        return ""
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+
+
+def parse(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def maintenance(past: Sequence[Mapping[str, Any]]) -> str:
+    if not past:
+        return "<p>No maintenance.</p>"
+    items = "".join(
+        f"<li>{stamp(m['start'])} to {stamp(m.get('ended') or m['end'])}: {e(m['message'])} "
+        f'<span class="muted">({affects(m["components"])})</span></li>'
+        for m in past
+    )
+    return f"<ul>{items}</ul>"
+
+
+def by_component(incidents: Sequence[Mapping[str, Any]], names: Mapping[str, str]) -> str:
+    rows = []
+    for name, anchor in names.items():
+        mine = [(n, i) for n, i in enumerate(incidents) if not i["components"] or name in i["components"]]
+        links = ", ".join(f'<a href="#i-{e(i.get("id") or n)}">{stamp(i["started_at"])}</a>' for n, i in mine)
+        rows.append(
+            f'<li id="c-{anchor}">{e(name)}: {len(mine)} incident(s){": " + links if links else ""}</li>'
+        )
+    return f"<ul>{''.join(rows)}</ul>"
