@@ -22,6 +22,8 @@ def deadline(event) -> float:
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="probe")
 @wiring.counts_errors("probe")
 def probe(event):
+    if (request := wiring.confirmation(event.to_dict())) is not None:  # another region asks
+        return wiring.vantage_confirm(request, deadline(event))
     return wiring.probe_run().invoke(deadline(event))
 
 

@@ -60,7 +60,7 @@ UNSCOPED_READS = (
 # down (maintenance by hand, follow_up at a window's end, on_alarm's runbook maintenance_page).
 # Shifts never publish the status site, so their functions have no status_site.
 CAPABILITIES: Mapping[str, tuple[str, ...]] = {
-    "probe": ("logs", "state", "publish_alarms", "status_site", "checks", "send_shards"),
+    "probe": ("logs", "state", "publish_alarms", "status_site", "checks", "send_shards", "vantage"),
     "probe_worker": ("logs", "state", "publish_alarms", "checks", "read_shards"),
     "on_alarm": ("logs", "state", "notify", "publish_alarms", "status_site", "fleet", "steps", "listeners"),
     "follow_up": ("logs", "state", "notify", "publish_alarms", "status_site", "fleet", "steps", "listeners"),
@@ -306,9 +306,30 @@ def capability_statements(capability: str, function: str, names: StageNames, con
         return [allow("ProbeShardsRead", actions, arn("sqs", names.probe_queue))]
     if capability == "checks":  # every probe check kind's grants (the built-in ones need none)
         return grant_statements(kind_grants(CHECKS), names, config)
+    if capability == "vantage":  # settings.vantage_points: votes, confirmations, the home topic
+        return vantage_statements(names, config)
     if capability == "traffic":  # every deployment gate's grants
         return grant_statements(kind_grants(GATES), names, config)
     raise PolicyError(f"unknown capability {capability!r}")
+
+
+def vantage_statements(names: StageNames, config: Any) -> list[Statement]:
+    """Every region's probe may ask the others' to confirm, and votes and publishes in the home
+    region's table and topic (chalicelib/vantage); nothing without settings.vantage_points."""
+    points = config.settings.vantage
+    if points is None:
+        return []
+
+    def at(region: str, service: str, path: str) -> str:
+        return f"{PARTITION}:{service}:{region}:${{AWS::AccountId}}:{path}"
+
+    probes = [at(region, "lambda", f"function:{names.function('probe')}") for region in points.regions]
+    votes = [f"dynamodb:{verb}" for verb in ("GetItem", "PutItem", "DeleteItem", "Query")]
+    return [
+        allow("VantageConfirm", ["lambda:InvokeFunction"], probes),
+        allow("VantageVotes", votes, at(points.home, "dynamodb", f"table/{names.state_table}")),
+        allow("VantagePublish", ["sns:Publish"], at(points.home, "sns", names.alarm_topic)),
+    ]
 
 
 def policy(function: str, stage: str, config: Any) -> dict[str, Any]:

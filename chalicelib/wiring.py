@@ -432,7 +432,11 @@ def probe_run():  # -> ProbeRun; above the fan-out threshold, the scheduler of s
 
         queue = ShardQueue(queue_url(queue_name(config())))
         return FanOutRun(config(), queue, plan=plan, store=state_store(), site=status_site())
-    return ProbeRun(config(), probe_engine(), state_store(), status_site(), under_maintenance(tolerant=True))
+    from chalicelib.vantage.build import build_gate
+
+    gate = build_gate(config(), probe_engine().run)
+    maintenance = under_maintenance(tolerant=True)
+    return ProbeRun(config(), probe_engine(), state_store(), status_site(), maintenance, vantage=gate)
 
 
 PROBE_WORKERS = 50  # the shard queue's MaximumConcurrency: 50 shards of 400 monitors probed at once
@@ -458,10 +462,26 @@ def probe_worker():  # -> ShardWorker
     return ShardWorker(config(), shard_engine(), under_maintenance=under_maintenance(tolerant=True))
 
 
+def confirmation(event: dict):  # -> Optional[vantage.confirm.Request]
+    from chalicelib.vantage.confirm import request_of
+
+    return request_of(event)
+
+
+def vantage_confirm(request, deadline: float) -> dict:
+    """Another vantage point asks this region's probe to check some monitors now and vote."""
+    run = probe_run()
+    if getattr(run, "vantage", None) is None:  # a fanned-out probe has no gate yet
+        return {"errors": ["vantage: asked to confirm, but settings.vantage_points is not set"]}
+    return run.vantage.confirm(request, run.held_back, deadline)
+
+
 def reset() -> None:
     """Forget what was built (tests switch configs and endpoints)."""
     from chalicelib.aws import clients
+    from chalicelib.vantage import regional
 
     for cached in (config, probe_engine, notifier, status_site, idempotent_alarm_handler):
         cached.cache_clear()
     clients.reset()
+    regional.reset()

@@ -10,6 +10,7 @@ the instances recover, the front door serves the app again by itself. Prints how
 health endpoints answered users were back on the app.
 Scenarios 4 and 5, blue/green on the front door (`sandbox.demo_canary`): a canary that
 completes, and a canary to a green that breaks and is rolled back by `on_alarm`.
+Scenario 6, one vantage point blind for 5 minutes (`sandbox.vantage_world`): no restart, no page.
 """
 
 from __future__ import annotations
@@ -254,6 +255,28 @@ def scenario_both_down(world: World, timeline: Timeline, door: str) -> float:
     return back
 
 
+def scenario_region_blind(world: World, timeline: Timeline, watchers: Watchers) -> tuple[int, int]:
+    """Scenario 6: three vantage points (quorum 2); us-east-1 cannot reach blue-1 for 5 minutes,
+    a tick of each region a minute (compressed: a minute is a round of ticks). Returns the SSM
+    commands sent and the people told meanwhile: both 0."""
+    from sandbox.vantage_world import vantage_demo
+
+    timeline.say("scenario 6: one region blind for 5 minutes (3 vantage points, quorum 2)")
+    commands, people = commands_sent(), len(watchers.people)
+    with vantage_demo(world.config, "web") as regions:
+        timeline.say("each region's first look: " + regions.settled())
+        regions.blind("us-east-1")
+        timeline.say("us-east-1's road to blue-1 is blackholed")
+        for minute in range(1, 6):
+            timeline.say(f"minute {minute}: " + regions.round())
+        regions.heal("us-east-1")
+        timeline.say("us-east-1 sees again: " + regions.settled())
+    time.sleep(1.5)  # anything published would have reached on_alarm and people by now
+    sent, told = commands_sent() - commands, len(watchers.people) - people
+    timeline.say(f"one region blind for 5 minutes: {sent} restarts, {told} people told")
+    return sent, told
+
+
 def main() -> int:
     console = sys.stdout
     timeline = Timeline(console)
@@ -276,6 +299,7 @@ def main() -> int:
         sent = scenario_never_recovers(world, timeline, table)
         back = scenario_both_down(world, timeline, door)
         broken = scenarios_blue_green(world, timeline, table)
+        blind = scenario_region_blind(world, timeline, watchers)
         time.sleep(1.5)  # the last notifications reach the queue
         watchers.stopping.set()
         watchers.thread.join(3)
@@ -287,7 +311,8 @@ def main() -> int:
         f"{sent} restarts for an app that never recovers; back on the app {back:.1f}s after recovery; "
         f"{len(watchers.people)} e-mails and {len(watchers.sms)} SMS to people; "
         f"a broken canary served {broken.share:.1%} of requests, its last {broken.to_last_request:.1f}s "
-        "after it failed"
+        "after it failed; "
+        f"one region blind for 5 minutes: {blind[0]} restarts, {blind[1]} pages"
     )
     return 0
 

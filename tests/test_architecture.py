@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("runbooks",),
     ("subscriptions",),
     ("statuspage",),
+    ("vantage",),  # a quorum of regions: votes, confirmations, the gate before publishing
     ("monitoring",),  # a probe run: probes, folds, publishes transitions and the site
     ("fanout",),  # the probe run spread over shard workers
     ("incidents",),

@@ -42,6 +42,7 @@ from chalicelib.config.model import (
 )
 from chalicelib.config.source import MAX_BYTES, read_source, redact
 from chalicelib.config.strategies import STRATEGIES, given_steps_problem, plan_problem
+from chalicelib.config.vantage import read_vantage
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110's token
@@ -132,6 +133,7 @@ def read_settings(s: Section) -> Settings:
         notify=(notify := read_notify(s.section("notify"), s.data)),
         digest=read_digest(s, notify),
         subscribe_url=read_subscribe_url(s),
+        vantage=read_vantage(s),
     )
 
 

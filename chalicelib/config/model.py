@@ -11,6 +11,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import Mapping, Optional
 
+from chalicelib.config.vantage import VantagePoints
+
 SERVICE_MANAGERS = ("pm2", "systemd", "docker")
 SSM_DOCUMENT = re.compile(r"^[A-Za-z0-9_.:/-]{3,128}$")  # an SSM document name
 
@@ -68,6 +70,8 @@ class Settings:
     # Where the status page's subscribe form posts (the deployed API's URL plus /subscribe, the
     # packaged template's SubscribeURL output); None: the page shows no form.
     subscribe_url: Optional[str] = None
+    # The regions that must agree before a monitor is DOWN for acting; None: this region alone.
+    vantage: Optional[VantagePoints] = None
 
 
 @dataclass(frozen=True)

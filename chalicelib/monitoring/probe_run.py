@@ -33,6 +33,7 @@ from chalicelib.state.outbox import OUTBOX_LIMIT, trim
 from chalicelib.state.store import StateStore
 from chalicelib.state.thresholds import ALARM_STATE, DOWN, MonitorState, Transition, fold_check
 from chalicelib.statuspage.site import StatusSite
+from chalicelib.vantage.gate import QuorumGate
 
 logger = Logger(service="autoheal", child=True)
 
@@ -57,6 +58,7 @@ class Invocation:
     trusted: bool = False  # the stored state was read: only then may this invocation write it
     dirty: set[str] = field(default_factory=set)  # monitors whose state or outbox is not saved yet
     publish_by: float = math.inf  # monotonic: no publish may start that could end after this
+    vantage: list[dict] = field(default_factory=list)  # what the regions' quorum did, per cycle
 
     def summary(self, states: dict[str, MonitorState]) -> dict:
         monitors = {}
@@ -70,6 +72,7 @@ class Invocation:
             "transitions": [f"{t.monitor}: {t.old} -> {t.new}" for t in self.transitions],
             "errors": self.errors,
             "outbox_pending": sum(len(messages) for messages in self.outbox.values()),
+            **({"vantage": self.vantage} if self.vantage else {}),
         }
 
 
@@ -85,9 +88,11 @@ class ProbeRun:
         under_maintenance: Optional[Callable[[Optional[str], Optional[str], float], bool]] = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        vantage: Optional[QuorumGate] = None,
     ) -> None:
         """`under_maintenance(monitor, runbook, at)` is the question `on_alarm` asks too."""
         self.config = config
+        self.vantage = vantage  # with settings.vantage_points, a quorum of regions decides what is published
         self.engine = engine
         self.store = store
         self.site = site
@@ -160,8 +165,12 @@ class ProbeRun:
         for transition in transitions:
             log_transition(transition)
             run.transitions.append(transition)
-            if transition.publishable and not self.held_back(transition):
+            if self.vantage is None and transition.publishable and not self.held_back(transition):
                 enqueue(run, transition.monitor, self.message(transition))
+        if self.vantage is not None and (
+            report := self.vantage.after_cycle(transitions, run.results, self.held_back)
+        ):
+            run.vantage.append(report)
         if self.save(run):
             self.flush_outbox(run)
         self.publish_status(run, run.states)
@@ -264,7 +273,7 @@ class ProbeRun:
 
     def publish_status(self, run: Invocation, states: dict[str, MonitorState]) -> None:
         """Every cycle: the site records it, and writes only in the cycle something changed."""
-        if self.site is None:
+        if self.site is None or (self.vantage is not None and not self.vantage.writes_status_site):
             return
         try:
             self.site.cycle(states, run.results, self.clock())

@@ -1,0 +1,24 @@
+"""Building the gate for the region this Lambda runs in (Lambda sets AWS_REGION)."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from chalicelib.config.model import Config
+from chalicelib.vantage.confirm import LambdaAsker
+from chalicelib.vantage.gate import Probe, QuorumGate
+from chalicelib.vantage.votes import VoteStore
+
+
+def build_gate(config: Config, probe: Probe, region: Optional[str] = None) -> Optional[QuorumGate]:
+    """None without settings.vantage_points; raises when this region is not one of them (its
+    votes would never count: better a failed cold start than a silent probe)."""
+    points = config.settings.vantage
+    if points is None:
+        return None
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or points.home
+    if region not in points.regions:
+        raise ValueError(f"this probe runs in {region}, not one of settings.vantage_points")
+    store = VoteStore(config.settings.state_table, points.home)
+    return QuorumGate(config, region, store, LambdaAsker(), probe)

@@ -1,0 +1,79 @@
+"""VoteStore against moto: a region's later vote stands, a change is recorded once per version,
+and a confirmed change stays pending until it is published."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from chalicelib.aws.clients import client
+from chalicelib.vantage import regional
+from chalicelib.vantage.quorum import DOWN, UP, Vote
+from chalicelib.vantage.votes import VoteStore
+
+HOME = "eu-west-1"  # not the clients' default region: the store speaks to the home region
+
+
+@pytest.fixture
+def store(local_aws) -> Iterator[VoteStore]:
+    regional.reset()
+    regional.client("dynamodb", HOME).create_table(
+        TableName="autoheal-state",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    yield VoteStore("autoheal-state", HOME)
+    regional.reset()
+
+
+def test_votes_live_in_the_home_region_only(store: VoteStore) -> None:
+    store.cast(Vote("us-east-1", "web", 5, DOWN, "timeout after 5s", 5001.2, 100.0))
+    assert store.votes("web", 5) == [Vote("us-east-1", "web", 5, DOWN, "timeout after 5s", 5001.2, 100.0)]
+    assert "autoheal-state" not in client("dynamodb").list_tables()["TableNames"]  # the default region's
+
+
+def test_a_later_vote_replaces_an_earlier_one_never_the_reverse(store: VoteStore) -> None:
+    later = Vote("us-east-1", "web", 5, UP, None, 30.0, 200.0)
+    assert store.cast(Vote("us-east-1", "web", 5, DOWN, "timeout after 5s", 5001.0, 100.0))
+    assert store.cast(later)
+    # a redelivered confirmation of the earlier probe arrives last
+    assert not store.cast(Vote("us-east-1", "web", 5, DOWN, "timeout after 5s", 5001.0, 100.0))
+    assert store.votes("web", 5) == [later]
+    assert store.votes("web", 6) == [] and store.votes("webapp", 5) == []
+
+
+def test_a_change_is_recorded_once_per_version(store: VoteStore) -> None:
+    held = store.acted("web")
+    assert held.status == "UNKNOWN" and held.version == 0
+    message = {"AlarmName": "autoheal-probe-web", "NewStateValue": "ALARM"}
+    assert store.change("web", held, DOWN, 5, message)
+    # a second region read the same version: its change loses, nothing is queued twice
+    assert not store.change("web", held, DOWN, 5, message)
+    now = store.acted("web")
+    assert (now.status, now.window, now.version) == (DOWN, 5, 1)
+    [(key, pending)] = store.pending()
+    assert pending == message
+    assert store.change("web", now, UP, 6, {"AlarmName": "autoheal-probe-web", "NewStateValue": "OK"})
+    assert [m["NewStateValue"] for _, m in store.pending()] == ["ALARM", "OK"]  # oldest first
+    store.published(key)
+    assert [m["NewStateValue"] for _, m in store.pending()] == ["OK"]
+
+
+def test_a_change_without_a_message_queues_nothing(store: VoteStore) -> None:
+    assert store.change("web", store.acted("web"), UP, 5, None)
+    assert store.pending() == [] and store.acted("web").status == UP
+
+
+def test_a_pending_message_is_claimed_by_one_publisher_until_its_claim_runs_out(store: VoteStore) -> None:
+    assert store.change("web", store.acted("web"), DOWN, 5, {"NewStateValue": "ALARM"})
+    [(key, _)] = store.pending()
+    assert store.claim(key, now=100.0, seconds=30.0)
+    assert not store.claim(key, now=110.0, seconds=30.0)  # another region flushing at once
+    assert store.claim(key, now=131.0, seconds=30.0)  # the first holder died: free again
+    store.published(key)
+    assert not store.claim(key, now=200.0, seconds=30.0)  # gone: nothing to publish twice
