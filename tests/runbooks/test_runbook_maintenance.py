@@ -17,6 +17,7 @@ LISTENER = {
     "load_balancer": "web-alb",
     "port": 443,
     "page_url": "https://status.example.com/maintenance.html",
+    "components": ["web"],  # its default action serves web; /api/* has a rule of its own
 }
 
 

@@ -15,7 +15,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 import pytest
@@ -78,11 +78,12 @@ class Died(BaseException):
     """The Lambda died mid-step (not an Exception: the engine's step guard does not catch it)."""
 
 
-@dataclass
 class TimedActions(AwsActions):
     """The real actions, noting when each document was sent (monotonic)."""
 
-    sent: list[tuple[str, float]] = field(default_factory=list)
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, float]] = []
 
     def send(self, document: str, instance_ids: Sequence[str], *args: Any, **kwargs: Any) -> str:
         self.sent.append((document, time.monotonic()))
