@@ -151,8 +151,6 @@ def scenario_hang(world: World, timeline: Timeline, table: str) -> float:
     wait_for("web UP", lambda: monitor_status(table, "web") == "UP")
     timeline.say("probe: web is UP again")
     timeline.say(pm2_says(world, "blue-1"))
-    kept = next((line for line in healed.story if "s3://" in line), None)
-    timeline.say(f"diagnosis kept before the restart: {kept[9:] if kept else 'none (see the story)'}")
     mttr = verified_at - hung_at
     timeline.say(f"MTTR {mttr:.1f}s (hang -> verified UP)")
     return mttr
