@@ -156,6 +156,18 @@ def increment(
     return int(answer["Attributes"][attribute])
 
 
+def set_fields(table_name: str, pk: str, sk: str, fields: Mapping[str, Any]) -> None:
+    """Set some attributes of one item (created if absent), leaving the others as they are."""
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values = {f":v{i}": to_item(value) for i, value in enumerate(fields.values())}
+    table(table_name).update_item(
+        Key={"pk": pk, "sk": sk},
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
 def delete(
     table_name: str,
     pk: str,

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Union
 
 from chalicelib.aws import dynamodb
-from chalicelib.aws.clients import table
 
 PARTITION, KEY = "statuspage", "publish"
 
@@ -36,20 +35,11 @@ class PublishGate:
 
     def stamp(self, now: float) -> None:
         """A publish begins now whatever the gate says (the probe's own, once a minute at most)."""
-        table(self.table_name).update_item(
-            Key={"pk": PARTITION, "sk": KEY},
-            UpdateExpression="SET #at = :now",
-            ExpressionAttributeNames={"#at": "at"},
-            ExpressionAttributeValues={":now": dynamodb.to_item(now)},
-        )
+        dynamodb.set_fields(self.table_name, PARTITION, KEY, {"at": now})
 
     def defer(self, changed_at: float) -> None:
         """A change a later publish must show (the second was taken when it happened)."""
-        table(self.table_name).update_item(
-            Key={"pk": PARTITION, "sk": KEY},
-            UpdateExpression="SET pending_at = :at",
-            ExpressionAttributeValues={":at": dynamodb.to_item(changed_at)},
-        )
+        dynamodb.set_fields(self.table_name, PARTITION, KEY, {"pending_at": changed_at})
 
     def pending(self) -> bool:
         """Whether a change waits for a publish that began after it."""

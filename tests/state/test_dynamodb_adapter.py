@@ -118,3 +118,16 @@ def test_a_query_between_two_sort_keys_pages_through_them_in_order(local_aws):
 
     assert found == [f"day#{d:03d}" for d in range(5, 55)]
     assert len(calls) >= 2  # more than one page
+
+
+def test_set_fields_creates_the_item_then_changes_only_what_it_names(local_aws):
+    create_table(TABLE)
+    dynamodb.set_fields(TABLE, "p", "a", {"at": T + 0.5})
+    dynamodb.set_fields(TABLE, "p", "a", {"pending_at": T + 1.25, "note": "x"})
+    assert dynamodb.get(TABLE, "p", "a") == {
+        "pk": "p",
+        "sk": "a",
+        "at": T + 0.5,
+        "pending_at": T + 1.25,
+        "note": "x",
+    }
