@@ -24,11 +24,12 @@ import tempfile
 import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from sandbox.loopback import Quiet, serve, url_of  # noqa: E402 - after the path that finds it
 
 CONFIG = """settings:
   state_table: autoheal-state
@@ -64,7 +65,7 @@ class App:
         self.hung = threading.Event()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 while outer.hung.is_set():
                     time.sleep(0.05)
@@ -74,13 +75,8 @@ class App:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = serve(Handler)
+        self.url = url_of(self.server)
 
 
 def alarm_messages(sqs, queue: str) -> list[dict]:

@@ -15,7 +15,6 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator, Optional
 from urllib.parse import urlsplit
 
@@ -29,6 +28,7 @@ from chalicelib.vantage.confirm import LambdaAsker, request_of
 from chalicelib.vantage.gate import QuorumGate
 from chalicelib.vantage.votes import VoteStore
 from sandbox.fault_proxy import FaultProxy
+from sandbox.loopback import Quiet, serve, url_of
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-northeast-2")
 SIGNED_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/lambda/aws4_request")
@@ -47,7 +47,7 @@ class InvokeApi:
         self.threads: list[threading.Thread] = []
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length") or 0)
                 event = json.loads(self.rfile.read(length) or b"{}")
@@ -62,16 +62,11 @@ class InvokeApi:
                     api.threads.append(thread)
                     thread.start()
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return url_of(self.server)
 
     def run(self, region: str, event: dict) -> None:
         self.answers.append((region, self.handlers[region](event)))
@@ -176,22 +171,17 @@ class KnownGood:
     """What a region's self-check probes: a server that always answers 204."""
 
     def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 self.send_response(204)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/ok"
+        return url_of(self.server) + "/ok"
 
     def close(self) -> None:
         self.server.shutdown()

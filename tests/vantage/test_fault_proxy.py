@@ -7,15 +7,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 
 import pytest
 
 from sandbox.fault_proxy import FaultProxy
+from sandbox.loopback import Quiet, serve
 
 
-class Ok(BaseHTTPRequestHandler):
+class Ok(Quiet):
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         body = b'{"status": "ok"}'
         self.send_response(200)
@@ -23,14 +22,10 @@ class Ok(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture
 def proxy() -> Iterator[FaultProxy]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
-    Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(Ok)
     with FaultProxy(("127.0.0.1", server.server_address[1])) as proxy:
         yield proxy
     server.shutdown()
