@@ -12,12 +12,14 @@ from datetime import UTC, datetime
 import pytest
 from chalice.test import Client
 
+from chalicelib import wiring
 from chalicelib.alarms.message import probe_alarm_message
 from chalicelib.aws.clients import client
 from chalicelib.aws.elbv2 import Elbv2
 from chalicelib.runbooks.incident_store import IncidentStore
 from chalicelib.state.store import StateStore
 from chalicelib.state.thresholds import DOWN, MonitorState
+from tests.conftest import Deployment
 from tests.maintenance.alb import build_alb
 
 PAGE = "https://status.example.com/maintenance.html"
@@ -52,6 +54,17 @@ def window_from_now(seconds_ago: float, duration: str, components: str = "[]") -
         "  windows:\n"
         f"    - {{start: '{start}', duration: {duration}, message: works, components: {components}}}\n"
     )
+
+
+def add_window(deployment: Deployment, seconds: int, components: str = "[]") -> int:
+    """A window that began a second ago, written once the world is up (deploying takes seconds on
+    a loaded machine, which a window in the deployed config would spend); returns its end."""
+    ends = int(time.time() - 1) + seconds
+    body = deployment.config_path.read_text()
+    deployment.config_path.write_text(body + window_from_now(1, f"{seconds}s", components))
+    wiring.reset()
+    wiring.config()  # read now: inside the Client, the stage's environment names the shipped config
+    return ends
 
 
 @pytest.mark.parametrize("form", ["redirect", "fixed-response"])
@@ -103,9 +116,9 @@ def test_follow_up_ends_a_forgotten_maintenance_and_restores_the_listener(deploy
 
 
 def test_a_window_diverts_while_active_and_raises_what_is_still_down_at_its_end(deploy):
-    ends = int(time.time() - 1) + 8
-    deployment = deploy(config(windows=window_from_now(1, "8s")))
+    deployment = deploy(config())
     alb = build_alb()
+    ends = add_window(deployment, 8)
     with Client(deployment.app.app) as chalice:
         assert invoke(chalice, "follow_up")["maintenance"] == ["maintenance: began"]
         assert Elbv2().default_actions(alb["listener"])[0]["Type"] == "redirect"
@@ -151,9 +164,9 @@ def test_during_a_window_alarms_are_held_back_and_the_probe_keeps_recording(depl
 
 
 def test_one_components_window_leaves_the_site_up_and_raises_its_still_down_at_its_end(deploy):
-    ends = int(time.time() - 1) + 6
-    deployment = deploy(config(windows=window_from_now(1, "6s", "[API]")))
+    deployment = deploy(config())
     alb = build_alb()
+    ends = add_window(deployment, 6, "[API]")
     with Client(deployment.app.app) as chalice:
         assert invoke(chalice, "follow_up")["maintenance"] == ["maintenance: began"]
         assert Elbv2().default_actions(alb["listener"]) == alb["previous"]  # the site stays up
