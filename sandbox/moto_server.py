@@ -93,9 +93,9 @@ class MotoServer:
 
     def client(self, service: str) -> Any:
         """A boto3 client of its own on this server (os.environ neither read nor changed)."""
-        import boto3
+        from chalicelib.aws.clients import new_session
 
-        session = boto3.session.Session(
+        session = new_session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
         )
         return session.client(service, endpoint_url=self.endpoint_url)

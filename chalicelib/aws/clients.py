@@ -7,6 +7,7 @@ AWS_ENDPOINT_URL, so the local world needs no special code here.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from typing import Any, Callable
 
@@ -30,29 +31,53 @@ THROTTLING_CODES = frozenset(
 THROTTLING_ATTEMPTS = 4
 
 
+_SESSIONS = threading.Lock()
+
+
+@functools.cache
+def service_models() -> Any:
+    """The process's one loader of botocore's service models. Each session would otherwise parse
+    its own copy of every model it uses (EC2's is megabytes of JSON): a cold start that makes a
+    client and a table of DynamoDB, or a plain and a send-once client of SSM, read each twice."""
+    from botocore.loaders import create_loader
+
+    return create_loader()
+
+
+def new_session(**kwargs: Any) -> Any:
+    """A boto3 session of its own (sessions are not thread-safe) over the shared model loader.
+
+    >>> new_session(region_name="eu-west-1").client("sts")  # doctest: +SKIP
+    """
+    import boto3
+    import botocore.session
+
+    with _SESSIONS:
+        core = botocore.session.get_session()
+        core.register_component("data_loader", service_models())
+        session = boto3.session.Session(botocore_session=core, **kwargs)
+        paths = service_models().search_paths
+        paths[:] = list(dict.fromkeys(paths))  # each boto3 session appends its own data path again
+    return session
+
+
 @functools.cache
 def client(service: str) -> Any:
     """Return a shared client for `service` (thread-safe once created).
 
     >>> client("sns").publish(TopicArn=arn, Message="hi")  # doctest: +SKIP
     """
-    import boto3  # deferred: the probe's cold start should not pay for boto3 until it needs it
-    from botocore.config import Config
+    from botocore.config import Config  # deferred: the probe's cold start pays for boto3 when it needs it
 
-    return boto3.session.Session().client(
-        service, config=Config(retries=_RETRIES, connect_timeout=3, read_timeout=10)
-    )
+    return new_session().client(service, config=Config(retries=_RETRIES, connect_timeout=3, read_timeout=10))
 
 
 @functools.cache
 def mutating_client(service: str) -> Any:
     """A client that never resends a request by itself: for calls that act (see `call_once`)."""
-    import boto3
     from botocore.config import Config
 
-    return boto3.session.Session().client(
-        service, config=Config(retries=_ONCE, connect_timeout=3, read_timeout=20)
-    )
+    return new_session().client(service, config=Config(retries=_ONCE, connect_timeout=3, read_timeout=20))
 
 
 def call_once(
@@ -79,11 +104,10 @@ def call_once(
 @functools.cache
 def bounded_client(service: str, connect_timeout: float, read_timeout: float, attempts: int) -> Any:
     """A client that gives up within seconds: for calls made against a deadline of their own."""
-    import boto3
     from botocore.config import Config
 
     retries = {"mode": "standard", "total_max_attempts": attempts}
-    return boto3.session.Session().client(
+    return new_session().client(
         service, config=Config(retries=retries, connect_timeout=connect_timeout, read_timeout=read_timeout)
     )
 
@@ -91,10 +115,9 @@ def bounded_client(service: str, connect_timeout: float, read_timeout: float, at
 @functools.cache
 def table(name: str) -> Any:
     """A DynamoDB Table resource (it serialises items and resends unprocessed batch writes)."""
-    import boto3
     from botocore.config import Config
 
-    dynamodb = boto3.session.Session().resource("dynamodb", config=Config(retries=_RETRIES))
+    dynamodb = new_session().resource("dynamodb", config=Config(retries=_RETRIES))
     return dynamodb.Table(name)
 
 

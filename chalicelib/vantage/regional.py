@@ -6,26 +6,24 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from chalicelib.aws.clients import new_session
+
 _RETRIES = {"mode": "standard", "max_attempts": 3}
 
 
 @functools.cache
 def client(service: str, region: str) -> Any:
-    import boto3
     from botocore.config import Config
 
     config = Config(retries=_RETRIES, connect_timeout=2, read_timeout=5)
-    return boto3.session.Session().client(service, region_name=region, config=config)
+    return new_session().client(service, region_name=region, config=config)
 
 
 @functools.cache
 def table(name: str, region: str) -> Any:
-    import boto3
     from botocore.config import Config
 
-    resource = boto3.session.Session().resource(
-        "dynamodb", region_name=region, config=Config(retries=_RETRIES)
-    )
+    resource = new_session().resource("dynamodb", region_name=region, config=Config(retries=_RETRIES))
     return resource.Table(name)
 
 
