@@ -705,8 +705,27 @@ def _patch_account_settings_apis() -> None:
     SNSResponse.list_sms_sandbox_phone_numbers = list_sms_sandbox_phone_numbers  # type: ignore[attr-defined]
 
 
+def default_amis_only() -> None:
+    """Load moto's 44 default AMIs and skip its per-region lists of the latest ones.
+
+    moto builds each region's EC2 backend again at every reset, and parsing those lists was a
+    sixth of the server's CPU in a test run; the sandbox's instances use a default AMI. moto's own
+    MOTO_AMIS_PATH does it: the file is read once, when moto's AMI module is imported here, and
+    the variable alone then keeps the lists out. Call before anything imports moto.ec2."""
+    from moto.utilities.utils import load_resource
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as amis:
+        json.dump(load_resource("ec2/resources/amis.json"), amis)
+    os.environ["MOTO_AMIS_PATH"] = amis.name
+    try:
+        import moto.ec2.models.amis  # noqa: F401 - reads the file now
+    finally:
+        os.unlink(amis.name)
+
+
 if __name__ == "__main__":
     from moto.server import main
 
+    default_amis_only()
     patch_moto()
     main(sys.argv[1:])

@@ -93,3 +93,12 @@ def test_dynamodb_writes_wait_for_each_other_in_the_patched_moto() -> None:
         threading.Thread(target=write, daemon=True).start()
         assert not done.wait(0.3), "a write went ahead while another held the lock"
     assert done.wait(5)
+
+
+def test_the_server_holds_motos_default_amis_only(aws_client: Callable[[str], Any]) -> None:
+    # The per-region lists of the latest AMIs (thousands) are left out: reset re-parses them.
+    from moto.utilities.utils import load_resource
+
+    defaults = {ami["ami_id"] for ami in load_resource("ec2/resources/amis.json")}
+    images = {image["ImageId"] for image in aws_client("ec2").describe_images()["Images"]}
+    assert images == defaults and "ami-12c6146b" in images
