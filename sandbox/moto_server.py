@@ -723,9 +723,22 @@ def default_amis_only() -> None:
         os.unlink(amis.name)
 
 
+def one_sns_signing_key() -> None:
+    """moto makes a 2048-bit RSA key for every subscription that gets a message, to sign it;
+    one key for the server signs as well (the sandbox checks no signature's key identity)."""
+    import functools
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from moto.sns.models import Subscription
+
+    key = functools.cache(lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    Subscription.private_key = lambda self: key()  # type: ignore[method-assign]
+
+
 if __name__ == "__main__":
     from moto.server import main
 
     default_amis_only()
+    one_sns_signing_key()
     patch_moto()
     main(sys.argv[1:])
