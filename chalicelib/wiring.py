@@ -458,8 +458,12 @@ def shard_engine():  # -> ProbeEngine: every monitor of a full shard in flight a
 
 def probe_worker():  # -> ShardWorker
     from chalicelib.fanout.worker import ShardWorker
+    from chalicelib.vantage.build import build_gate
 
-    return ShardWorker(config(), shard_engine(), under_maintenance=under_maintenance(tolerant=True))
+    gate = build_gate(config(), shard_engine().run)  # a shard's changes are votes, as the probe's
+    return ShardWorker(
+        config(), shard_engine(), under_maintenance=under_maintenance(tolerant=True), vantage=gate
+    )
 
 
 def confirmation(event: dict):  # -> Optional[vantage.confirm.Request]
@@ -470,10 +474,15 @@ def confirmation(event: dict):  # -> Optional[vantage.confirm.Request]
 
 def vantage_confirm(request, deadline: float) -> dict:
     """Another vantage point asks this region's probe to check some monitors now and vote."""
-    run = probe_run()
-    if getattr(run, "vantage", None) is None:  # a fanned-out probe has no gate yet
+    from chalicelib.fanout.plan import plan_shards
+    from chalicelib.vantage.build import build_gate, maintenance_hold
+
+    # Built directly, not through probe_run(): a fanned-out probe is a scheduler with no gate.
+    fanned_out = plan_shards(m.name for m in config().monitors).fanned_out
+    gate = build_gate(config(), (shard_engine() if fanned_out else probe_engine()).run)
+    if gate is None:
         return {"errors": ["vantage: asked to confirm, but settings.vantage_points is not set"]}
-    return run.vantage.confirm(request, run.held_back, deadline)
+    return gate.confirm(request, maintenance_hold(under_maintenance(tolerant=True)), deadline)
 
 
 def reset() -> None:

@@ -14,6 +14,9 @@ skipped. A worker that dies leaves its message to come back after the visibility
 read more than a minute after it was due, it is dropped (logged), since the next minute's
 message has covered its monitors; the site shows them unknown meanwhile.
 
+With `settings.vantage_points` a shard's transitions go through the region's QuorumGate, as the
+single invocation's do: they become this region's votes, and only a quorum's change is published.
+
 >>> ShardWorker(config, engine).handle(event["Records"], deadline)  # doctest: +SKIP
 {'batchItemFailures': []}
 """
@@ -36,6 +39,7 @@ from chalicelib.probe.engine import ProbeEngine
 from chalicelib.state.store import PARTITION as MONITORS
 from chalicelib.state.store import StateStore, from_item
 from chalicelib.state.thresholds import MonitorState
+from chalicelib.vantage.gate import QuorumGate
 
 logger = Logger(service="autoheal", child=True)
 
@@ -77,10 +81,11 @@ class ShardRun(ProbeRun):
         config: Config,
         engine: ProbeEngine,
         under_maintenance: Any = None,
+        vantage: QuorumGate | None = None,
         **clocks: Callable[[], float],
     ) -> None:
         store = ShardStates(config.settings.state_table, [m.name for m in config.monitors])
-        super().__init__(config, engine, store, None, under_maintenance, **clocks)
+        super().__init__(config, engine, store, None, under_maintenance, vantage=vantage, **clocks)
 
     def publish_status(self, run: Invocation, states: Mapping[str, MonitorState]) -> None:
         return None
@@ -133,10 +138,12 @@ class ShardWorker:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         under_maintenance: Any = None,  # the probe's question (wiring.under_maintenance)
+        vantage: QuorumGate | None = None,  # with settings.vantage_points: a quorum decides
     ) -> None:
         self.config = config
         self.engine = engine
         self.under_maintenance = under_maintenance
+        self.vantage = vantage
         self.summaries = summaries or SummaryStore(config.settings.state_table)
         self.clock = clock
         self.monotonic = monotonic
@@ -180,6 +187,7 @@ class ShardWorker:
             self.subset(message.monitors),
             self.engine,
             self.under_maintenance,
+            self.vantage,
             monotonic=self.monotonic,
             clock=self.clock,
         )
