@@ -211,9 +211,14 @@ def maintenance_function(clock: Callable[[], float] = time.time):  # -> Maintena
     from chalicelib.aws.topics import publish_json
     from chalicelib.maintenance.service import DeferredListener, MaintenanceFunction, still_down_announcer
 
+    states: Callable[[], Any] = state_store().load
+    if (points := config().settings.vantage) is not None:  # the quorum's word, not this region's own view
+        from chalicelib.vantage.votes import VoteStore
+
+        states = VoteStore(table_name(), points.home).acted_all
     announce = still_down_announcer(
         config(),
-        state_store().load,
+        states,
         alarm_ledger().states,
         lambda topic, message, subject: publish_json(topic, message, subject=subject),
     )

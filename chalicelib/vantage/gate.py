@@ -169,7 +169,7 @@ class QuorumGate:
             if new is None or window < held.window:  # nothing new, or a later window already spoke
                 return self.unchanged(held.status, outcome, report)
             message = self.message(monitor, held.status, new, outcome, held_back)
-            if self.store.change(monitor, held, new, window, message):
+            if self.store.change(monitor, held, new, window, message, self.reason(new, outcome)):
                 report["acted"].append({"monitor": monitor, "status": new, "evidence": outcome.evidence()})
                 self.note_if_lone(new, outcome, report)  # a first UP over one region's failure
                 return True
@@ -204,11 +204,7 @@ class QuorumGate:
         """The alarm message on_alarm acts on; None for a first sighting (UNKNOWN -> UP) or a
         DOWN under maintenance (recorded, not published, as the probe does alone)."""
         now = self.clock()
-        seen = outcome.down if new == DOWN else outcome.up
-        how = "failing" if new == DOWN else "healthy"
-        reason = (
-            f"{len(seen)} of {len(self.points.regions)} vantage points see it {how}: {outcome.evidence()}"
-        )
+        reason = self.reason(new, outcome)
         if DOWN not in (old, new) or held_back(Transition(monitor, old, new, reason, now)):
             return None
         return probe_alarm_message(
@@ -220,6 +216,11 @@ class QuorumGate:
             changed_at=datetime.fromtimestamp(now, UTC),
             region=self.points.home,
         )
+
+    def reason(self, new: str, outcome: Tally) -> str:
+        seen = outcome.down if new == DOWN else outcome.up
+        how = "failing" if new == DOWN else "healthy"
+        return f"{len(seen)} of {len(self.points.regions)} vantage points see it {how}: {outcome.evidence()}"
 
     def flush(self, report: dict) -> None:
         """Publish the confirmed changes SNS has not taken, oldest first; a failure stops here

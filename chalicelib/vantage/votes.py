@@ -55,6 +55,7 @@ class Acted:
     status: str = "UNKNOWN"
     window: int = -1
     version: int = 0
+    reason: Optional[str] = None  # the regions' evidence when the quorum changed it
 
 
 class VoteStore:
@@ -95,20 +96,32 @@ class VoteStore:
     def acted(self, monitor: str) -> Acted:
         item = self.table.get_item(Key={"pk": PARTITION, "sk": acted_key(monitor)}, ConsistentRead=True)
         found = plain(item.get("Item"))
-        if not found:
-            return Acted()
-        return Acted(str(found["status"]), int(found["window"]), int(found["version"]))
+        return to_acted(found) if found else Acted()
 
-    def change(self, monitor: str, held: Acted, status: str, window: int, message: Optional[dict]) -> bool:
-        """Record the quorum's new status and, in the same transaction, the message to publish;
-        False when another region recorded a change first (its version moved)."""
-        acted = {
+    def acted_all(self) -> dict[str, Acted]:
+        """Every monitor's acted status, one Query (paged): what the quorum holds DOWN or UP."""
+        return {str(item["sk"]).removeprefix("acted#"): to_acted(item) for item in self._query("acted#")}
+
+    def change(
+        self,
+        monitor: str,
+        held: Acted,
+        status: str,
+        window: int,
+        message: Optional[dict],
+        reason: Optional[str] = None,
+    ) -> bool:
+        """Record the quorum's new status (and why) and, in the same transaction, the message to
+        publish; False when another region recorded a change first (its version moved)."""
+        acted: dict[str, Any] = {
             "pk": PARTITION,
             "sk": acted_key(monitor),
             "status": status,
             "window": window,
             "version": held.version + 1,
         }
+        if reason:
+            acted["reason"] = reason[:1000]
         put_acted: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(acted)}
         if held.version:
             put_acted["ConditionExpression"] = "version = :v"
@@ -211,3 +224,8 @@ def to_vote(item: dict[str, Any]) -> Vote:
         latency_ms=None if latency is None else float(latency),
         at=float(item["at"]),
     )
+
+
+def to_acted(item: dict[str, Any]) -> Acted:
+    reason = item.get("reason")
+    return Acted(str(item["status"]), int(item["window"]), int(item["version"]), reason)
