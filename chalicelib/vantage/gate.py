@@ -189,7 +189,8 @@ class QuorumGate:
         """A failure the others' votes settled against (or with every region heard) is a note."""
         if not is_note(current, outcome) or (outcome.status is None and outcome.missing):
             return False
-        self.store.note(outcome.monitor, outcome.window, self.clock(), outcome.evidence())
+        failing, healthy = [v.region for v in outcome.down], [v.region for v in outcome.up]
+        self.store.note(outcome.monitor, outcome.window, self.clock(), outcome.evidence(), failing, healthy)
         report["notes"].append({"monitor": outcome.monitor, "evidence": outcome.evidence()})
         return True
 
