@@ -21,6 +21,8 @@ for a monitor that changes state twice a day (60 changes a month):
   - each region publishing its votes to the home topic: $0.50 per million publishes plus an
     on_alarm invocation per vote, and the votes still have to be written by on_alarm: the
     direct write's cost, plus a hop of latency.
+A note (one region's failure, unconfirmed) costs 2 writes, 3 for its window's first: the note,
+its place in the window's blip (the status history's one line) and the site's publish flag.
 The confirmations cost the same whichever way the votes travel: 2 asynchronous invokes a change
 ($0.20 per million, and about 0.3 s at 512 MB: $0.0000027 each), $0.0003 a month.
 The direct write is the cheapest and the quickest (one round trip of 80-250 ms between regions);

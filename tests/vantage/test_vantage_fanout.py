@@ -15,7 +15,9 @@ from chalicelib.aws.clients import client
 from chalicelib.fanout.plan import THRESHOLD
 from chalicelib.fanout.summaries import SummaryStore
 from chalicelib.fanout.worker import ShardWorker
-from chalicelib.vantage.confirm import ConfirmRequest
+from chalicelib.probe.engine import ProbeEngine
+from chalicelib.vantage.confirm import ConfirmRequest, LambdaAsker
+from chalicelib.vantage.gate import QuorumGate
 from chalicelib.vantage.votes import VoteStore
 from sandbox.ports import free_port
 from sandbox.vantage_world import REGIONS, InvokeApi, Region, make_region, vantage_settings
@@ -156,3 +158,24 @@ def test_a_fanned_out_region_answers_a_confirmation_with_its_vote(
     [m3] = votes.votes("m3", 7)
     assert (web.region, web.verdict) == ("us-east-1", "UP")
     assert (m3.verdict, m3.error) == ("DOWN", "connection refused")
+
+
+def test_a_shards_vote_the_home_table_refused_is_cast_by_the_next_worker(shard_regions) -> None:
+    """A shard's state and outbox are read by key each message: the held vote travels with them
+    to whichever container takes the shard next."""
+    v = shard_regions()
+    all_shards_up(v)
+    region = v.regions["eu-west-1"]
+    region.gate.store = VoteStore("autoheal-state-gone", REGIONS[0])  # the home table out of reach
+    for name in ("eu-west-1", "ap-northeast-2"):
+        v.regions[name].app.mode = "hang"
+    v.shard("eu-west-1")
+    assert v.alarms() == []
+    home = VoteStore(v.world.config.settings.state_table, REGIONS[0])
+    fresh = QuorumGate(region.run.config, "eu-west-1", home, LambdaAsker(), ProbeEngine().run)
+    v.workers["eu-west-1"] = ShardWorker(region.run.config, ProbeEngine(), vantage=fresh)  # a new container
+    assert v.shard("eu-west-1") == {"batchItemFailures": []}
+    [alarm] = v.alarms()
+    assert (
+        alarm["NewStateValue"] == "ALARM" and "eu-west-1: DOWN, timeout after 1s" in alarm["NewStateReason"]
+    )
