@@ -87,7 +87,7 @@ class QuorumGate:
                 touched |= keep_votes(outbox, fresh)
             if held:
                 self.vote_round(list(held.values()), held_back, report)
-                touched |= drop_votes(outbox, held)
+                touched |= drop_votes(outbox, list(outbox))  # all cast (an unreadable one with them)
             if moved or self.region == self.points.home:
                 self.flush(report)
         except Exception as exc:  # noqa: BLE001 - the home table or topic out of reach: said, retried
@@ -257,13 +257,17 @@ HELD_VOTE = "vantage_vote"
 
 
 def held_votes(outbox: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Vote]:
-    """The votes waiting in the outbox, by monitor."""
-    return {
-        monitor: Vote(**entry[HELD_VOTE])
-        for monitor, entries in outbox.items()
-        for entry in entries
-        if HELD_VOTE in entry
-    }
+    """The votes waiting in the outbox, by monitor; one that does not read as a vote is left
+    out (the fold's next turn votes again), never a reason to stop the cycle."""
+    held = {}
+    for monitor, entries in outbox.items():
+        for entry in entries:
+            if HELD_VOTE in entry:
+                try:
+                    held[monitor] = Vote(**entry[HELD_VOTE])
+                except TypeError:
+                    continue
+    return held
 
 
 def keep_votes(outbox: dict[str, list[dict]], votes: Mapping[str, Vote]) -> set[str]:
