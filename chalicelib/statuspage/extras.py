@@ -18,9 +18,13 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Callable, Mapping, Optional
 
+from aws_lambda_powertools import Logger
+
 from chalicelib.alarms.model import PROBE_ALARM_PREFIX
 from chalicelib.config.model import Config
 from chalicelib.maintenance.cover import components_of
+
+logger = Logger(service="autoheal", child=True)
 
 COMPONENT_KEY = "component/"  # runbooks.grouping's key of a monitor no runbook claims
 
@@ -183,7 +187,11 @@ def vantage_notes(config: Config) -> Optional[Callable[[float], list[dict[str, A
     seconds = config.settings.probe_every or WINDOW_SECONDS
 
     def read(now: float) -> list[dict[str, Any]]:
-        found = store.blips(now - RECENT_DAYS * 86400, seconds)
+        try:
+            found = store.blips(now - RECENT_DAYS * 86400, seconds)
+        except Exception as exc:  # noqa: BLE001 - a note is never worth a site not published
+            logger.warning(f"vantage notes unread, the history shows none: {type(exc).__name__}: {exc}")
+            return []
         return [note_view(b) for b in sorted(found, key=lambda b: b.at, reverse=True)][:MAX_NOTES]
 
     return read

@@ -66,3 +66,14 @@ def test_without_notes_the_history_has_no_notes_section(deploy) -> None:
     deploy(CONFIG + "  - {name: web, url: 'http://127.0.0.1:9/web'}\n")
     wiring.site_republisher()(time.time())
     assert "Seen from one vantage point" not in page("history.html")
+
+
+def test_notes_out_of_reach_leave_the_site_published_without_them(deploy) -> None:
+    """The home region's table unreadable from here (its region has none): no notes, a site all the same."""
+    away = CONFIG.replace("[us-east-1, eu-west-1, ap-northeast-2]", "[eu-west-1, us-east-1]")
+    deploy(away + "  - {name: web, url: 'http://127.0.0.1:9/web'}\n")
+    before = time.time()
+    wiring.site_republisher()(time.time())
+    stored = client("s3").head_object(Bucket="autoheal-status", Key="history.html")["LastModified"]
+    assert stored.timestamp() >= int(before)
+    assert "Seen from one vantage point" not in page("history.html")
