@@ -215,7 +215,9 @@ def maintenance_function(clock: Callable[[], float] = time.time):  # -> Maintena
     if (points := config().settings.vantage) is not None:  # the quorum's word, not this region's own view
         from chalicelib.vantage.votes import VoteStore
 
-        states = VoteStore(table_name(), points.home).acted_all
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or points.home
+        # Only the home region raises: its alarms topic is where the quorum's changes go.
+        states = VoteStore(table_name(), points.home).acted_all if region == points.home else lambda: {}
     announce = still_down_announcer(
         config(),
         states,

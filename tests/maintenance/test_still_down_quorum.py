@@ -59,3 +59,13 @@ def test_a_monitor_the_quorum_holds_down_is_raised_though_the_home_region_sees_i
     [alarm] = deployment.alarms_published()
     assert (alarm["AlarmName"], alarm["NewStateValue"]) == ("autoheal-probe-web", "ALARM")
     assert "2 of 3 vantage points see it failing" in alarm["NewStateReason"]
+
+
+def test_a_region_other_than_home_raises_nothing_at_the_end_of_a_maintenance(deploy) -> None:
+    """Its own view is a vote; the home region raises what the quorum holds DOWN."""
+    away = CONFIG.replace("[us-east-1, eu-west-1, ap-northeast-2]", "[eu-west-1, us-east-1, ap-northeast-2]")
+    deployment = deploy(away)  # this Lambda runs in us-east-1, not the home region
+    own_view(web=DOWN, api=UP)
+    ended = maintenance_ends(deployment)
+    assert ended["still_down"] == []
+    assert deployment.alarms_published() == []
