@@ -76,7 +76,8 @@ class QuorumGate:
         whose outbox changed (to be saved)."""
         report = new_report(self.region)
         moved = [t for t in transitions if t.publishable and t.monitor in results]
-        held, touched = held_votes(outbox), set[str]()
+        held = held_votes(outbox)
+        touched: set[str] = set()
         try:
             if moved:
                 now = self.clock()
