@@ -41,11 +41,9 @@ def test_a_thousand_monitor_blind_window_is_one_line_of_the_history(deploy) -> N
     at = time.time() - 120
     window = window_of(at, 60)
     evidence = "eu-west-1: DOWN, timeout after 5s; ap-northeast-2: UP; us-east-1: UP"
-    began = time.monotonic()
     for i in range(MONITORS):
         votes.note(f"m{i}", window, at + i / 1000, evidence, ["eu-west-1"], ["ap-northeast-2", "us-east-1"])
     votes.note("m7", window + 3, at + 180, evidence, ["ap-northeast-2"], ["us-east-1"])  # another region
-    print(f"notes: {time.monotonic() - began:.1f} s")
     assert PublishGate("autoheal-state").pending()  # the home probe publishes within a minute
     wiring.site_republisher()(time.time())
     history = text_of(notes_section(page("history.html")))
