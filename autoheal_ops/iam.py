@@ -61,7 +61,7 @@ UNSCOPED_READS = (
 # Shifts never publish the status site, so their functions have no status_site.
 CAPABILITIES: Mapping[str, tuple[str, ...]] = {
     "probe": ("logs", "state", "publish_alarms", "status_site", "checks", "send_shards", "vantage"),
-    "probe_worker": ("logs", "state", "publish_alarms", "checks", "read_shards"),
+    "probe_worker": ("logs", "state", "publish_alarms", "checks", "read_shards", "vantage"),
     "on_alarm": ("logs", "state", "notify", "publish_alarms", "status_site", "fleet", "steps", "listeners"),
     "follow_up": ("logs", "state", "notify", "publish_alarms", "status_site", "fleet", "steps", "listeners"),
     "maintenance": ("logs", "state", "notify", "publish_alarms", "status_site", "listeners"),
@@ -324,7 +324,8 @@ def vantage_statements(names: StageNames, config: Any) -> list[Statement]:
         return f"{PARTITION}:{service}:{region}:${{AWS::AccountId}}:{path}"
 
     probes = [at(region, "lambda", f"function:{names.function('probe')}") for region in points.regions]
-    votes = [f"dynamodb:{verb}" for verb in ("GetItem", "PutItem", "DeleteItem", "Query")]
+    # UpdateItem: a pending message's claim, a note's line of the status history
+    votes = [f"dynamodb:{verb}" for verb in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query")]
     return [
         allow("VantageConfirm", ["lambda:InvokeFunction"], probes),
         allow("VantageVotes", votes, at(points.home, "dynamodb", f"table/{names.state_table}")),

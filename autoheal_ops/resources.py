@@ -168,7 +168,8 @@ def function_parts(function: str, names: StageNames, merged: bool) -> dict[str, 
 def shard_queue(names: StageNames, merged: bool) -> dict[str, Any]:
     """The fan-out's queue, its dead-letter queue (three receives) with an alarm that pages on
     its depth, and, merged into Chalice's event source, partial batch responses (Chalice has no
-    option for FunctionResponseTypes; `chalice deploy` users set it on the mapping, see README)."""
+    option for FunctionResponseTypes). Under `chalice deploy` the mapping has none, and needs
+    none: probe_worker takes one message a batch and raises when it fails, so Lambda retries it."""
     parts: dict[str, Any] = {
         "ProbeShardDeadLetters": {
             "Type": "AWS::SQS::Queue",

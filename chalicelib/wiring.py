@@ -211,9 +211,16 @@ def maintenance_function(clock: Callable[[], float] = time.time):  # -> Maintena
     from chalicelib.aws.topics import publish_json
     from chalicelib.maintenance.service import DeferredListener, MaintenanceFunction, still_down_announcer
 
+    states: Callable[[], Any] = state_store().load
+    if (points := config().settings.vantage) is not None:  # the quorum's word, not this region's own view
+        from chalicelib.vantage.votes import VoteStore
+
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or points.home
+        # Only the home region raises: its alarms topic is where the quorum's changes go.
+        states = VoteStore(table_name(), points.home).acted_all if region == points.home else lambda: {}
     announce = still_down_announcer(
         config(),
-        state_store().load,
+        states,
         alarm_ledger().states,
         lambda topic, message, subject: publish_json(topic, message, subject=subject),
     )
@@ -458,8 +465,12 @@ def shard_engine():  # -> ProbeEngine: every monitor of a full shard in flight a
 
 def probe_worker():  # -> ShardWorker
     from chalicelib.fanout.worker import ShardWorker
+    from chalicelib.vantage.build import build_gate
 
-    return ShardWorker(config(), shard_engine(), under_maintenance=under_maintenance(tolerant=True))
+    gate = build_gate(config(), shard_engine().run)  # a shard's changes are votes, as the probe's
+    return ShardWorker(
+        config(), shard_engine(), under_maintenance=under_maintenance(tolerant=True), vantage=gate
+    )
 
 
 def confirmation(event: dict):  # -> Optional[vantage.confirm.Request]
@@ -470,10 +481,15 @@ def confirmation(event: dict):  # -> Optional[vantage.confirm.Request]
 
 def vantage_confirm(request, deadline: float) -> dict:
     """Another vantage point asks this region's probe to check some monitors now and vote."""
-    run = probe_run()
-    if getattr(run, "vantage", None) is None:  # a fanned-out probe has no gate yet
+    from chalicelib.fanout.plan import plan_shards
+    from chalicelib.vantage.build import build_gate, maintenance_hold
+
+    # Built directly, not through probe_run(): a fanned-out probe is a scheduler with no gate.
+    fanned_out = plan_shards(m.name for m in config().monitors).fanned_out
+    gate = build_gate(config(), (shard_engine() if fanned_out else probe_engine()).run)
+    if gate is None:
         return {"errors": ["vantage: asked to confirm, but settings.vantage_points is not set"]}
-    return run.vantage.confirm(request, run.held_back, deadline)
+    return gate.confirm(request, maintenance_hold(under_maintenance(tolerant=True)), deadline)
 
 
 def reset() -> None:

@@ -4,7 +4,9 @@ A batch goes to the handler as Lambda's event (`Records` in Lambda's shape). Mes
 handler names in its partial batch response (`batchItemFailures`), or all of the batch when
 the handler raised or its process died, are not deleted: they become visible again after the
 queue's visibility timeout, and the queue's redrive policy moves them to the dead-letter queue
-after `maxReceiveCount` receives, as in AWS.
+after `maxReceiveCount` receives, as in AWS. Without `partial_responses` (an event source
+mapping without ReportBatchItemFailures, as `chalice deploy` makes it) a returned response is
+ignored: only a raised error keeps the batch.
 
 >>> queue, dlq = shard_queues("autoheal-probe-shards", visibility=2)  # doctest: +SKIP
 >>> SqsPoller(queue, handler).poll()                                  # doctest: +SKIP
@@ -47,10 +49,13 @@ def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
 
 
 class SqsPoller:
-    def __init__(self, queue_url: str, handler: Handler, batch_size: int = 1) -> None:
+    def __init__(
+        self, queue_url: str, handler: Handler, batch_size: int = 1, partial_responses: bool = True
+    ) -> None:
         self.queue_url = queue_url
         self.handler = handler
         self.batch_size = batch_size
+        self.partial_responses = partial_responses
         attributes = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
         self.queue_arn = attributes["Attributes"]["QueueArn"]
 
@@ -68,7 +73,8 @@ class SqsPoller:
         """Invoke the handler with `records`; delete what succeeded; returns the failed ids."""
         try:
             response = self.handler({"Records": records})
-            failed = [f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])]
+            answered = (response or {}).get("batchItemFailures", []) if self.partial_responses else []
+            failed = [f["itemIdentifier"] for f in answered]
         except Exception:  # noqa: BLE001 - Lambda retries the whole batch
             failed = [r["messageId"] for r in records]
         for record in records:

@@ -9,10 +9,17 @@ SQS delivers with partial batch responses: a message whose shard could not be pr
 summarised is returned in `batchItemFailures`, so it alone becomes visible again, after
 RETRY_SECONDS rather than the queue's visibility timeout (which must exceed the function's);
 after three receives the queue's redrive moves it to the dead-letter queue, whose depth alarm
-pages. A message read late (retried) still gets its whole bound, so none of its monitors is
+pages. When every message of the batch failed (always, at `batch_size=1`) the worker raises
+instead: Lambda reads `batchItemFailures` only where the event source mapping has
+ReportBatchItemFailures, which `chalice deploy` cannot set, and without it a returned failure
+would delete the message, its shard silently skipped; a raised error is retried whatever the
+mapping says. A message read late (retried) still gets its whole bound, so none of its monitors is
 skipped. A worker that dies leaves its message to come back after the visibility timeout (90 s):
 read more than a minute after it was due, it is dropped (logged), since the next minute's
 message has covered its monitors; the site shows them unknown meanwhile.
+
+With `settings.vantage_points` a shard's transitions go through the region's QuorumGate, as the
+single invocation's do: they become this region's votes, and only a quorum's change is published.
 
 >>> ShardWorker(config, engine).handle(event["Records"], deadline)  # doctest: +SKIP
 {'batchItemFailures': []}
@@ -36,6 +43,7 @@ from chalicelib.probe.engine import ProbeEngine
 from chalicelib.state.store import PARTITION as MONITORS
 from chalicelib.state.store import StateStore, from_item
 from chalicelib.state.thresholds import MonitorState
+from chalicelib.vantage.gate import QuorumGate
 
 logger = Logger(service="autoheal", child=True)
 
@@ -44,6 +52,11 @@ RETRY_SECONDS = 2  # a failed message's visibility: retried within its minute, n
 ON_TIME = 1.0  # a message started later than this past its due time gets a whole bound from now
 RESERVE = 2.0  # kept from the Lambda's deadline for the summary and the response
 PUBLISH_SECONDS = 15.0  # after the cycle's end, for its transitions (a shard-wide outage is hundreds)
+
+
+class ShardsFailed(RuntimeError):
+    """Every message of a batch failed: raised so that Lambda retries them with or without
+    partial batch responses on the mapping."""
 
 
 class ShardStates(StateStore):
@@ -77,10 +90,11 @@ class ShardRun(ProbeRun):
         config: Config,
         engine: ProbeEngine,
         under_maintenance: Any = None,
+        vantage: QuorumGate | None = None,
         **clocks: Callable[[], float],
     ) -> None:
         store = ShardStates(config.settings.state_table, [m.name for m in config.monitors])
-        super().__init__(config, engine, store, None, under_maintenance, **clocks)
+        super().__init__(config, engine, store, None, under_maintenance, vantage=vantage, **clocks)
 
     def publish_status(self, run: Invocation, states: Mapping[str, MonitorState]) -> None:
         return None
@@ -133,17 +147,20 @@ class ShardWorker:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         under_maintenance: Any = None,  # the probe's question (wiring.under_maintenance)
+        vantage: QuorumGate | None = None,  # with settings.vantage_points: a quorum decides
     ) -> None:
         self.config = config
         self.engine = engine
         self.under_maintenance = under_maintenance
+        self.vantage = vantage
         self.summaries = summaries or SummaryStore(config.settings.state_table)
         self.clock = clock
         self.monotonic = monotonic
         self.last_shard: tuple[str, ...] = ()
 
     def handle(self, records: Sequence[Mapping[str, Any]], deadline: float) -> dict:
-        """SQS's partial batch response: the ids of the messages to deliver again."""
+        """SQS's partial batch response: the ids of the messages to deliver again; raises
+        ShardsFailed when that would be all of them."""
         failures = []
         for record in records:
             try:
@@ -155,6 +172,8 @@ class ShardWorker:
                 )
                 failures.append({"itemIdentifier": record["messageId"]})
                 retry_soon(record)
+        if records and len(failures) == len(records):
+            raise ShardsFailed(f"every message of the batch failed ({len(records)}): retried")
         return {"batchItemFailures": failures}
 
     def probe(self, message: ShardMessage, deadline: float) -> dict:
@@ -180,6 +199,7 @@ class ShardWorker:
             self.subset(message.monitors),
             self.engine,
             self.under_maintenance,
+            self.vantage,
             monotonic=self.monotonic,
             clock=self.clock,
         )

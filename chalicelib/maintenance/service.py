@@ -232,7 +232,8 @@ def still_down_announcer(
 ) -> Callable[[float], list[str]]:
     """At a maintenance's end: publish an ALARM for each monitor still DOWN whose ALARM the
     probe held back (the alarm ledger does not have it in ALARM). Returns the monitors raised.
-    `monitor_states()` is the probe's stored states, `alarm_states(names)` the ledger's,
+    `monitor_states()` is the probe's stored states (with settings.vantage_points, the quorum's
+    acted status: a lone blind region's view is no reason to page), `alarm_states(names)` the ledger's,
     `publish(topic, message, subject)` the alarms topic's."""
 
     def announce(now: float) -> list[str]:

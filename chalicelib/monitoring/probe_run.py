@@ -167,11 +167,11 @@ class ProbeRun:
             run.transitions.append(transition)
             if self.vantage is None and transition.publishable and not self.held_back(transition):
                 enqueue(run, transition.monitor, self.message(transition))
-        if self.vantage is not None and (
-            report := self.vantage.after_cycle(transitions, run.results, self.held_back)
-        ):
-            run.vantage.append(report)
-        if self.save(run):
+        if self.vantage is not None:  # the outbox then holds this region's votes not cast yet
+            report, touched = self.vantage.after_cycle(transitions, run.results, self.held_back, run.outbox)
+            run.dirty.update(touched)
+            run.vantage += [report] if report else []
+        if self.save(run) and self.vantage is None:
             self.flush_outbox(run)
         self.publish_status(run, run.states)
 

@@ -57,6 +57,9 @@ class Extras:
     deployments: Sequence[Mapping[str, Any]] = ()  # {name, state, detail}
     maintenance: MaintenanceView = field(default_factory=MaintenanceView)
     maintenance_log: Sequence[Mapping[str, Any]] = ()  # ended maintenances, newest first
+    notes: Sequence[
+        Mapping[str, Any]
+    ] = ()  # {at, failing, healthy, monitors}: one region's blip, newest first
 
 
 def build_status(
@@ -89,6 +92,7 @@ def build_status(
             "scheduled": [maintenance_entry(m) for m in extras.maintenance.scheduled],
             "past": [maintenance_entry(m) for m in extras.maintenance_log],
         },
+        "notes": [note_entry(n) for n in extras.notes],
     }
 
 
@@ -223,6 +227,15 @@ def maintenance_entry(entry: Mapping[str, Any]) -> dict:
         "end": when(entry.get("end", entry.get("until"))),
         "ended": when(entry.get("ended")),
         "components": [text(c) for c in entry.get("components", [])],
+    }
+
+
+def note_entry(note: Mapping[str, Any]) -> dict:
+    return {
+        "at": when(note.get("at")),
+        "failing": [text(r) for r in note.get("failing", [])],
+        "healthy": [text(r) for r in note.get("healthy", [])],
+        "monitors": int(note.get("monitors", 0)),
     }
 
 

@@ -3,6 +3,9 @@ what autoheal did, in public words), and the maintenance that ended; rendered fr
 
 An incident autoheal healed by itself (its run verified the recovery and nobody had to be
 called) is marked "Auto-healed"; one that needed people, "Engineers alerted".
+
+With vantage points, a failure one region saw and the others did not confirm is a note: one line
+per window and region, however many monitors it saw failing, never an incident.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def render_history(status: Mapping[str, Any], title: str = "Incident history") -
         days=DAYS,
         updated=stamp(status["updated_at"]),
         incidents="".join(incident(i, n) for n, i in enumerate(incidents)) or "<p>No incidents.</p>",
+        notes=notes(status.get("notes", [])),
         maintenance=maintenance(status["maintenance"].get("past", [])),
         by_component=by_component(incidents, names),
         script=TIMES,
@@ -93,3 +97,35 @@ def by_component(incidents: Sequence[Mapping[str, Any]], names: Mapping[str, str
             f'<li id="c-{anchor}">{e(name)}: {len(mine)} incident(s){": " + links if links else ""}</li>'
         )
     return f"<ul>{''.join(rows)}</ul>"
+
+
+def notes(lines: Sequence[Mapping[str, Any]]) -> str:
+    """The section of notes, absent when there is none."""
+    if not lines:
+        return ""
+    items = "".join(f"<li>{note(n)}</li>" for n in lines)
+    return (
+        '<section aria-labelledby="notes-h"><h2 id="notes-h">Seen from one vantage point</h2>'
+        '<p class="muted">Failures the other vantage points did not confirm: not incidents.</p>'
+        f"<ul>{items}</ul></section>\n"
+    )
+
+
+def note(n: Mapping[str, Any]) -> str:
+    """'eu-west-1 alone saw 3 monitors failing at 02:14 UTC; us-east-1 and ap-northeast-2 saw them healthy'"""
+    count = int(n.get("monitors") or 0)
+    what = f"{count} monitor{'s' if count != 1 else ''}"
+    line = f"{e(regions(n.get('failing', [])))} alone saw {what} failing at {stamp(n.get('at'))}"
+    if n.get("healthy"):
+        line += f"; {e(regions(n['healthy']))} saw {'them' if count != 1 else 'it'} healthy"
+    return line
+
+
+def regions(names: Sequence[str]) -> str:
+    """Names as a sentence says them.
+
+    >>> regions(["a", "b", "c"])
+    'a, b and c'
+    """
+    names = list(names)
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)

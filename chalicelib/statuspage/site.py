@@ -134,6 +134,7 @@ class StatusSite:
             deployments=extra.get("deployments", ()),
             maintenance=view,
             maintenance_log=self.maintenance_store.log(),
+            notes=extra.get("notes", ()),
         )
         document = build_status(self.config.monitors, states, results, self.loaded_history(now), now, extras)
         self.publisher.publish(render_all(document, self.config, badges=self.badges))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Callable, Optional
 
 from chalicelib.config.model import Config
+from chalicelib.state.thresholds import DOWN, Transition
 from chalicelib.vantage.confirm import LambdaAsker
-from chalicelib.vantage.gate import Probe, QuorumGate
+from chalicelib.vantage.gate import HeldBack, Probe, QuorumGate
 from chalicelib.vantage.votes import VoteStore
 
 
@@ -22,3 +23,13 @@ def build_gate(config: Config, probe: Probe, region: Optional[str] = None) -> Op
         raise ValueError(f"this probe runs in {region}, not one of settings.vantage_points")
     store = VoteStore(config.settings.state_table, points.home)
     return QuorumGate(config, region, store, LambdaAsker(), probe)
+
+
+def maintenance_hold(under_maintenance: Callable[[Optional[str], Optional[str], float], bool]) -> HeldBack:
+    """The probe's hold (ProbeRun.held_back) without a ProbeRun: a DOWN under maintenance is
+    recorded, not published; a recovery always goes."""
+
+    def held_back(transition: Transition) -> bool:
+        return transition.new == DOWN and under_maintenance(transition.monitor, None, transition.at)
+
+    return held_back

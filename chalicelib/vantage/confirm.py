@@ -60,7 +60,7 @@ class LambdaAsker:
     """Asks through Lambda's Invoke API (InvocationType Event: Lambda queues it and retries)."""
 
     def __init__(self, function_name: Optional[str] = None) -> None:
-        self.function_name = function_name or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", DEFAULT_FUNCTION)
+        self.function_name = function_name or probe_function(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
 
     def ask(self, regions: Sequence[str], request: ConfirmRequest) -> dict[str, Optional[str]]:
         """Region -> None when Lambda took the request, else why not; every region at once."""
@@ -78,3 +78,14 @@ class LambdaAsker:
         except Exception as exc:  # noqa: BLE001 - reported by region; the others still decide
             return f"{type(exc).__name__}: {exc}"
         return None
+
+
+def probe_function(running: Optional[str]) -> str:
+    """The function a confirmation goes to: the `probe` of each region (the one that takes the
+    request), also when `probe_worker` asks (Chalice names both <app>-<stage>-<function>).
+
+    >>> probe_function("autoheal-prod-probe_worker"), probe_function("autoheal-prod-probe")
+    ('autoheal-prod-probe', 'autoheal-prod-probe')
+    """
+    name = running or DEFAULT_FUNCTION
+    return name.removesuffix("_worker") if name.endswith("probe_worker") else name

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
-from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Protocol, Sequence
 
 from chalicelib.alarms.message import probe_alarm_message
 from chalicelib.config.model import Config, Monitor
@@ -61,44 +61,52 @@ class QuorumGate:
         self.probe = probe
         self.clock = clock
         self.monotonic = monotonic
-        # Votes of this container's ticks not settled yet (the home table out of reach): the fold
-        # turns a monitor DOWN once, so they are cast again with the next cycle, not forgotten.
-        self.unsent: dict[str, Vote] = {}
 
     # -- the two ways in --------------------------------------------------------------------
     def after_cycle(
-        self, transitions: Sequence[Transition], results: Mapping[str, ProbeResult], held_back: HeldBack
-    ) -> Optional[dict[str, Any]]:
+        self,
+        transitions: Sequence[Transition],
+        results: Mapping[str, ProbeResult],
+        held_back: HeldBack,
+        outbox: dict[str, list[dict]],
+    ) -> tuple[Optional[dict[str, Any]], set[str]]:
         """A tick's local changes: vote on them, ask the others, settle; publish what waits.
-        None when there was nothing to do."""
+        `outbox` is the probe's, per monitor: a vote not cast yet is kept there, with the state,
+        until it is. Returns the report (None when there was nothing to do) and the monitors
+        whose outbox changed (to be saved)."""
         report = new_report(self.region)
         moved = [t for t in transitions if t.publishable and t.monitor in results]
+        held = held_votes(outbox)
+        touched: set[str] = set()
         try:
             if moved:
                 now = self.clock()
                 window = window_of(now, self.config.settings.probe_every or WINDOW_SECONDS)
                 eyes = self.self_check()
-                self.unsent |= {t.monitor: self.vote(results[t.monitor], window, eyes, now) for t in moved}
-            if self.unsent:
-                self.vote_round(held_back, report)
+                fresh = {t.monitor: self.vote(results[t.monitor], window, eyes, now) for t in moved}
+                held |= fresh
+                touched |= keep_votes(outbox, fresh)
+            if held:
+                self.vote_round(list(held.values()), held_back, report)
+                touched |= drop_votes(outbox, list(outbox))  # all cast (an unreadable one with them)
             if moved or self.region == self.points.home:
                 self.flush(report)
         except Exception as exc:  # noqa: BLE001 - the home table or topic out of reach: said, retried
             report["errors"].append(f"vantage: {type(exc).__name__}: {exc}")
-        return report if any(value for key, value in report.items() if key != "region") else None
+        said = any(value for key, value in report.items() if key != "region")
+        return (report if said else None), touched
 
-    def vote_round(self, held_back: HeldBack, report: dict) -> None:
-        """Cast the held votes, settle them, and ask the others about what stays unconfirmed;
-        a vote leaves `unsent` once its monitor is settled or the others are asked."""
+    def vote_round(self, held: Sequence[Vote], held_back: HeldBack, report: dict) -> None:
+        """Cast the held votes, settle them, and ask the others about what stays unconfirmed."""
         # A vote held from an earlier cycle is still this region's view (its fold has not turned
-        # since): it is cast now, in the current window, where the others are asked.
+        # since, or a newer vote would have replaced it): it is cast now, in the current window,
+        # where the others are asked.
         now = self.clock()
         window = window_of(now, self.config.settings.probe_every or WINDOW_SECONDS)
-        votes = [replace(vote, window=window, at=now) for vote in self.unsent.values()]
+        votes = [replace(vote, window=window, at=now) for vote in held]
         unconfirmed = self.cast_and_settle(votes, now, held_back, report)
         if unconfirmed and any(vote.verdict != ABSTAIN for vote in votes):
             self.ask_others(ConfirmRequest(window, tuple(unconfirmed), self.region, now), report)
-        self.unsent.clear()
 
     def confirm(self, request: ConfirmRequest, held_back: HeldBack, deadline: float) -> dict[str, Any]:
         """Another region asks: check just these monitors, once, and vote in its window."""
@@ -162,7 +170,7 @@ class QuorumGate:
             if new is None or window < held.window:  # nothing new, or a later window already spoke
                 return self.unchanged(held.status, outcome, report)
             message = self.message(monitor, held.status, new, outcome, held_back)
-            if self.store.change(monitor, held, new, window, message):
+            if self.store.change(monitor, held, new, window, message, self.reason(new, outcome)):
                 report["acted"].append({"monitor": monitor, "status": new, "evidence": outcome.evidence()})
                 self.note_if_lone(new, outcome, report)  # a first UP over one region's failure
                 return True
@@ -182,7 +190,8 @@ class QuorumGate:
         """A failure the others' votes settled against (or with every region heard) is a note."""
         if not is_note(current, outcome) or (outcome.status is None and outcome.missing):
             return False
-        self.store.note(outcome.monitor, outcome.window, self.clock(), outcome.evidence())
+        failing, healthy = [v.region for v in outcome.down], [v.region for v in outcome.up]
+        self.store.note(outcome.monitor, outcome.window, self.clock(), outcome.evidence(), failing, healthy)
         report["notes"].append({"monitor": outcome.monitor, "evidence": outcome.evidence()})
         return True
 
@@ -197,11 +206,7 @@ class QuorumGate:
         """The alarm message on_alarm acts on; None for a first sighting (UNKNOWN -> UP) or a
         DOWN under maintenance (recorded, not published, as the probe does alone)."""
         now = self.clock()
-        seen = outcome.down if new == DOWN else outcome.up
-        how = "failing" if new == DOWN else "healthy"
-        reason = (
-            f"{len(seen)} of {len(self.points.regions)} vantage points see it {how}: {outcome.evidence()}"
-        )
+        reason = self.reason(new, outcome)
         if DOWN not in (old, new) or held_back(Transition(monitor, old, new, reason, now)):
             return None
         return probe_alarm_message(
@@ -213,6 +218,11 @@ class QuorumGate:
             changed_at=datetime.fromtimestamp(now, UTC),
             region=self.points.home,
         )
+
+    def reason(self, new: str, outcome: Tally) -> str:
+        seen = outcome.down if new == DOWN else outcome.up
+        how = "failing" if new == DOWN else "healthy"
+        return f"{len(seen)} of {len(self.points.regions)} vantage points see it {how}: {outcome.evidence()}"
 
     def flush(self, report: dict) -> None:
         """Publish the confirmed changes SNS has not taken, oldest first; a failure stops here
@@ -235,3 +245,51 @@ class QuorumGate:
 def new_report(region: str) -> dict[str, Any]:
     keys = ("votes", "acted", "notes", "unconfirmed", "published", "errors")
     return {"region": region, "asked": {}} | {key: [] for key in keys}
+
+
+# -- votes not cast yet, kept in the monitor's outbox ----------------------------------------------
+# The fold turns a monitor DOWN once: a vote lost with its container (the home table out of reach,
+# then a cold start) would never be cast again, and the quorum would never hear this region. It is
+# saved with the monitor's state, in the probe's outbox, rather than re-derived (comparing each
+# monitor's own status with the quorum's acted one) because the probe reads that item every cycle
+# anyway: holding a vote costs no read, and one write to clear it; re-deriving would read the acted
+# status of every monitor every cycle.
+HELD_VOTE = "vantage_vote"
+
+
+def held_votes(outbox: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Vote]:
+    """The votes waiting in the outbox, by monitor; one that does not read as a vote is left
+    out (the fold's next turn votes again), never a reason to stop the cycle."""
+    held = {}
+    for monitor, entries in outbox.items():
+        for entry in entries:
+            if HELD_VOTE in entry:
+                try:
+                    held[monitor] = Vote(**entry[HELD_VOTE])
+                except TypeError:
+                    continue
+    return held
+
+
+def keep_votes(outbox: dict[str, list[dict]], votes: Mapping[str, Vote]) -> set[str]:
+    """Put each vote in its monitor's outbox, in place of one held before; the monitors touched."""
+    for monitor, vote in votes.items():
+        others = [entry for entry in outbox.get(monitor, []) if HELD_VOTE not in entry]
+        outbox[monitor] = [*others, {HELD_VOTE: asdict(vote)}]
+    return set(votes)
+
+
+def drop_votes(outbox: dict[str, list[dict]], monitors: Iterable[str]) -> set[str]:
+    """Take the cast votes out of the outbox; the monitors whose outbox changed."""
+    touched = set()
+    for monitor in monitors:
+        entries = outbox.get(monitor, [])
+        kept = [entry for entry in entries if HELD_VOTE not in entry]
+        if len(kept) == len(entries):
+            continue
+        touched.add(monitor)
+        if kept:
+            outbox[monitor] = kept
+        else:
+            del outbox[monitor]
+    return touched

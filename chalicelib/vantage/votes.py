@@ -21,6 +21,8 @@ for a monitor that changes state twice a day (60 changes a month):
   - each region publishing its votes to the home topic: $0.50 per million publishes plus an
     on_alarm invocation per vote, and the votes still have to be written by on_alarm: the
     direct write's cost, plus a hop of latency.
+A note (one region's failure, unconfirmed) costs 2 writes, 3 for its window's first: the note,
+its place in the window's blip (the status history's one line) and the site's publish flag.
 The confirmations cost the same whichever way the votes travel: 2 asynchronous invokes a change
 ($0.20 per million, and about 0.3 s at 512 MB: $0.0000027 each), $0.0003 a month.
 The direct write is the cheapest and the quickest (one round trip of 80-250 ms between regions);
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from chalicelib.aws.dynamodb import plain, to_item
 from chalicelib.vantage import regional
@@ -46,6 +48,18 @@ VOTE_DAYS = 2  # a window is decided within minutes; the votes are kept a little
 NOTE_DAYS = 7
 UNCLAIMED = "attribute_exists(sk) AND (attribute_not_exists(claimed_until) OR claimed_until < :now)"
 DAY = 86400.0
+SITE_GATE = ("statuspage", "publish")  # statuspage.publish_gate's item, in the same (home) table
+
+
+@dataclass(frozen=True)
+class Blip:
+    """Regions that saw monitors failing in one window without a quorum: a line, not an incident."""
+
+    window: int
+    at: float  # the first note's time
+    failing: tuple[str, ...]
+    healthy: tuple[str, ...]  # the regions that saw them healthy (any of them)
+    monitors: int
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,7 @@ class Acted:
     status: str = "UNKNOWN"
     window: int = -1
     version: int = 0
+    reason: Optional[str] = None  # the regions' evidence when the quorum changed it
 
 
 class VoteStore:
@@ -95,20 +110,32 @@ class VoteStore:
     def acted(self, monitor: str) -> Acted:
         item = self.table.get_item(Key={"pk": PARTITION, "sk": acted_key(monitor)}, ConsistentRead=True)
         found = plain(item.get("Item"))
-        if not found:
-            return Acted()
-        return Acted(str(found["status"]), int(found["window"]), int(found["version"]))
+        return to_acted(found) if found else Acted()
 
-    def change(self, monitor: str, held: Acted, status: str, window: int, message: Optional[dict]) -> bool:
-        """Record the quorum's new status and, in the same transaction, the message to publish;
-        False when another region recorded a change first (its version moved)."""
-        acted = {
+    def acted_all(self) -> dict[str, Acted]:
+        """Every monitor's acted status, one Query (paged): what the quorum holds DOWN or UP."""
+        return {str(item["sk"]).removeprefix("acted#"): to_acted(item) for item in self._query("acted#")}
+
+    def change(
+        self,
+        monitor: str,
+        held: Acted,
+        status: str,
+        window: int,
+        message: Optional[dict],
+        reason: Optional[str] = None,
+    ) -> bool:
+        """Record the quorum's new status (and why) and, in the same transaction, the message to
+        publish; False when another region recorded a change first (its version moved)."""
+        acted: dict[str, Any] = {
             "pk": PARTITION,
             "sk": acted_key(monitor),
             "status": status,
             "window": window,
             "version": held.version + 1,
         }
+        if reason:
+            acted["reason"] = reason[:1000]
         put_acted: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(acted)}
         if held.version:
             put_acted["ConditionExpression"] = "version = :v"
@@ -151,13 +178,61 @@ class VoteStore:
         self.table.delete_item(Key={"pk": PARTITION, "sk": key})
 
     # -- notes: one region's failure, no incident ----------------------------------------------
-    def note(self, monitor: str, window: int, at: float, evidence: str) -> None:
+    def note(
+        self,
+        monitor: str,
+        window: int,
+        at: float,
+        evidence: str,
+        failing: Sequence[str] = (),
+        healthy: Sequence[str] = (),
+    ) -> None:
+        """The monitor's note (its evidence), and its place in the window's blip: one item per
+        window and failing regions, holding the set of monitors (adding one twice counts once),
+        which the status history shows as one line."""
         item = {"pk": PARTITION, "sk": f"note#{monitor}#{window:012d}", "monitor": monitor, "at": at}
         item |= {"evidence": evidence[:1000], "expiration": int(at + NOTE_DAYS * DAY)}
         self.table.put_item(Item=to_item(item))
+        if failing:
+            self._blip(monitor, window, at, sorted(failing), sorted(healthy))
 
     def notes(self, monitor: str) -> list[dict[str, Any]]:
         return self._query(f"note#{monitor}#")
+
+    def blips(self, since: float, seconds: float) -> list[Blip]:
+        """The windows since `since` (epoch seconds; windows of `seconds`) in which regions saw
+        monitors failing without a quorum, oldest first: one Query of a few items."""
+        from boto3.dynamodb.conditions import Key
+
+        start = f"blip#{max(0, int(since // seconds)):012d}"
+        condition = Key("pk").eq(PARTITION) & Key("sk").between(start, "blip#~")
+        items = [plain(i) for i in self._pages({"KeyConditionExpression": condition})]
+        return [to_blip(item) for item in items]
+
+    def _blip(self, monitor: str, window: int, at: float, failing: list[str], healthy: list[str]) -> None:
+        adds = {":m": {monitor}} | ({":h": set(healthy)} if healthy else {})
+        before = self.table.update_item(
+            Key={"pk": PARTITION, "sk": f"blip#{window:012d}#{','.join(failing)}"},
+            UpdateExpression=" ".join(
+                [
+                    "SET #at = if_not_exists(#at, :at), failing = :f, expiration = :x",
+                    "ADD monitors :m" + (", healthy :h" if healthy else ""),
+                ]
+            ),
+            ExpressionAttributeNames={"#at": "at"},
+            ExpressionAttributeValues=to_item({":at": at, ":f": failing, ":x": int(at + NOTE_DAYS * DAY)})
+            | adds,
+            ReturnValues="UPDATED_OLD",
+        )
+        if "monitors" in before.get("Attributes", {}):
+            return  # the line is known: its count grows with the site's next publish
+        # A new line: the home site's publish gate (statuspage.publish_gate's item) is told, and
+        # its probe publishes within a minute instead of at the hourly publish.
+        self.table.update_item(
+            Key={"pk": SITE_GATE[0], "sk": SITE_GATE[1]},
+            UpdateExpression="SET pending_at = :at",
+            ExpressionAttributeValues=to_item({":at": at}),
+        )
 
     def _put(self, item: dict, condition: str, values: dict, names: dict) -> bool:
         table = self.table
@@ -175,17 +250,19 @@ class VoteStore:
     def _query(self, prefix: str) -> list[dict[str, Any]]:
         from boto3.dynamodb.conditions import Key
 
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(PARTITION) & Key("sk").begins_with(prefix),
-            "ConsistentRead": True,
-        }
+        condition = Key("pk").eq(PARTITION) & Key("sk").begins_with(prefix)
+        return [
+            plain(item) for item in self._pages({"KeyConditionExpression": condition, "ConsistentRead": True})
+        ]
+
+    def _pages(self, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         while True:
             page = self.table.query(**kwargs)
-            items += [plain(item) for item in page.get("Items", [])]
+            items += page.get("Items", [])
             if "LastEvaluatedKey" not in page:
                 return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            kwargs = kwargs | {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
 def vote_key(monitor: str, window: int, region: str) -> str:
@@ -210,4 +287,19 @@ def to_vote(item: dict[str, Any]) -> Vote:
         error=item.get("error"),
         latency_ms=None if latency is None else float(latency),
         at=float(item["at"]),
+    )
+
+
+def to_acted(item: dict[str, Any]) -> Acted:
+    reason = item.get("reason")
+    return Acted(str(item["status"]), int(item["window"]), int(item["version"]), reason)
+
+
+def to_blip(item: dict[str, Any]) -> Blip:
+    return Blip(
+        window=int(str(item["sk"]).split("#")[1]),
+        at=float(item["at"]),
+        failing=tuple(item.get("failing", ())),
+        healthy=tuple(sorted(item.get("healthy", ()))),
+        monitors=len(item.get("monitors", ())),
     )

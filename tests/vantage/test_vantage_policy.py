@@ -49,3 +49,24 @@ def test_without_vantage_points_the_probe_invokes_nothing() -> None:
     probe = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:autoheal-dev-probe"
     assert decide(document, Request("lambda:InvokeFunction", probe)) == "ImplicitDeny"
     assert not [s for s in document["Statement"] if s["Sid"].startswith("Vantage")]
+
+
+def test_a_shard_worker_asks_the_regions_probes_and_claims_and_notes_at_home(monkeypatch) -> None:
+    """probe_worker's shards vote as the probe does: the same grants, UpdateItem included (a
+    pending message's claim, a note's line of the history), and its confirmations go to `probe`."""
+    from chalicelib.vantage.confirm import LambdaAsker
+
+    for function in ("probe", "probe_worker"):
+        document = json.loads(
+            resolve(json.dumps(policy(function, "dev", parse_config(BASE + VANTAGE))), ACCOUNT, "eu-west-1")
+        )
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", f"autoheal-dev-{function}")  # as Lambda sets it
+        asked = LambdaAsker().function_name
+        assert asked == "autoheal-dev-probe"  # the function that takes a confirmation request
+        for region in ("us-east-1", "ap-northeast-2"):
+            target = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{asked}"
+            assert decide(document, Request("lambda:InvokeFunction", target)) == "Allow", function
+        home_table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/autoheal-dev-state"
+        assert decide(document, Request("dynamodb:UpdateItem", home_table)) == "Allow", function
+        home_topic = f"arn:aws:sns:us-east-1:{ACCOUNT}:autoheal-dev-alarms"
+        assert decide(document, Request("sns:Publish", home_topic)) == "Allow", function
