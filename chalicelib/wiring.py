@@ -168,6 +168,7 @@ def status_site():  # -> StatusSite
     from chalicelib.statuspage.history_store import HistoryStore
     from chalicelib.statuspage.publish import SitePublisher
     from chalicelib.statuspage.site import StatusSite
+    from chalicelib.vantage.notes import vantage_notes
 
     settings = config().settings
     return StatusSite(
@@ -175,7 +176,7 @@ def status_site():  # -> StatusSite
         history_store=HistoryStore(settings.state_table),
         publisher=SitePublisher(settings.status_bucket),
         maintenance_store=MaintenanceStore(settings.state_table),
-        extras=site_extras(config(), incident_store(), deployment_store()),
+        extras=site_extras(config(), incident_store(), deployment_store(), vantage_notes(config())),
         gate=publish_gate(),
     )
 
@@ -213,11 +214,12 @@ def maintenance_function(clock: Callable[[], float] = time.time):  # -> Maintena
 
     states: Callable[[], Any] = state_store().load
     if (points := config().settings.vantage) is not None:  # the quorum's word, not this region's own view
+        from chalicelib.vantage.build import this_region
         from chalicelib.vantage.votes import VoteStore
 
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or points.home
         # Only the home region raises: its alarms topic is where the quorum's changes go.
-        states = VoteStore(table_name(), points.home).acted_all if region == points.home else lambda: {}
+        home = this_region(points.home) == points.home
+        states = VoteStore(table_name(), points.home).acted_all if home else lambda: {}
     announce = still_down_announcer(
         config(),
         states,
@@ -375,10 +377,13 @@ def site_refresher():  # -> SiteRefresher
     from chalicelib.statuspage.extras import site_extras
     from chalicelib.statuspage.refresh import SiteRefresher, announce
     from chalicelib.statuspage.site import StatusSite
+    from chalicelib.vantage.notes import vantage_notes
 
     def publish(now: float) -> dict:
         site = StatusSite(
-            config(), extras=site_extras(config(), incident_store(), deployment_store()), badges=False
+            config(),
+            extras=site_extras(config(), incident_store(), deployment_store(), vantage_notes(config())),
+            badges=False,
         )
         return site.publish(state_store().load(), {}, now)
 
@@ -436,9 +441,11 @@ def probe_run():  # -> ProbeRun; above the fan-out threshold, the scheduler of s
     if plan.fanned_out:
         from chalicelib.fanout.scheduler import FanOutRun, ShardQueue
         from chalicelib.fanout.setup import queue_name, queue_url
+        from chalicelib.vantage.build import writes_public_site
 
         queue = ShardQueue(queue_url(queue_name(config())))
-        return FanOutRun(config(), queue, plan=plan, store=state_store(), site=status_site())
+        site = status_site() if writes_public_site(config()) else None
+        return FanOutRun(config(), queue, plan=plan, store=state_store(), site=site)
     from chalicelib.vantage.build import build_gate
 
     gate = build_gate(config(), probe_engine().run)

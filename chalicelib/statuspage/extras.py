@@ -18,13 +18,9 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Callable, Mapping, Optional
 
-from aws_lambda_powertools import Logger
-
 from chalicelib.alarms.model import PROBE_ALARM_PREFIX
 from chalicelib.config.model import Config
 from chalicelib.maintenance.cover import components_of
-
-logger = Logger(service="autoheal", child=True)
 
 COMPONENT_KEY = "component/"  # runbooks.grouping's key of a monitor no runbook claims
 
@@ -160,39 +156,20 @@ def extras_from(config: Config, incidents: list[Any], deployments: list[Any], no
     }
 
 
-def site_extras(config: Config, incidents: Any, deployments: Any) -> Callable[[float], Mapping[str, Any]]:
-    """The deployed source: `incidents` (an IncidentStore: one Query) and each configured
-    deployment from `deployments` (a DeploymentStore: one GetItem each)."""
+Notes = Callable[[float], list[dict[str, Any]]]
 
-    blips = vantage_notes(config)
+
+def site_extras(
+    config: Config, incidents: Any, deployments: Any, blips: Optional[Notes] = None
+) -> Callable[[float], Mapping[str, Any]]:
+    """The deployed source: `incidents` (an IncidentStore: one Query), each configured
+    deployment from `deployments` (a DeploymentStore: one GetItem each) and, with vantage
+    points, `blips(now)`: the notes of regions that saw failures the others did not confirm."""
 
     def read(now: float) -> Mapping[str, Any]:
         recent = incidents.recent(now - RECENT_DAYS * 86400)
         found = [r for name in config.deployments if (r := deployments.get(name)) is not None]
         return extras_from(config, recent, found, now) | ({"notes": blips(now)} if blips else {})
-
-    return read
-
-
-def vantage_notes(config: Config) -> Optional[Callable[[float], list[dict[str, Any]]]]:
-    """With settings.vantage_points: the windows in which regions saw monitors failing without a
-    quorum (one Query of the home table), newest first; None without vantage points."""
-    points = config.settings.vantage
-    if points is None:
-        return None
-    from chalicelib.vantage.gate import WINDOW_SECONDS
-    from chalicelib.vantage.votes import VoteStore
-
-    store = VoteStore(config.settings.state_table, points.home)
-    seconds = config.settings.probe_every or WINDOW_SECONDS
-
-    def read(now: float) -> list[dict[str, Any]]:
-        try:
-            found = store.blips(now - RECENT_DAYS * 86400, seconds)
-        except Exception as exc:  # noqa: BLE001 - a note is never worth a site not published
-            logger.warning(f"vantage notes unread, the history shows none: {type(exc).__name__}: {exc}")
-            return []
-        return [note_view(b) for b in sorted(found, key=lambda b: b.at, reverse=True)][:MAX_NOTES]
 
     return read
 

@@ -23,6 +23,7 @@ from chalicelib.fanout.scheduler import FanOutRun, ShardQueue
 from chalicelib.fanout.worker import ShardWorker
 from chalicelib.probe.engine import ProbeEngine
 from chalicelib.state.store import StateStore
+from chalicelib.statuspage.site import StatusSite
 from sandbox.sqs_poller import SqsPoller, shard_queues
 from tests.support.servers import SocketServer, hang
 
@@ -61,7 +62,8 @@ class Fanout:
     def schedule(self, offset: float = 0.0) -> dict:
         """The `probe` function of the minute `offset` seconds after the first one: it sends that
         minute's messages (due now: no spread) and shows the minute before on the site."""
-        run = FanOutRun(self.config, ShardQueue(self.queue), plan=self.plan, spread=0)
+        site = StatusSite(self.config)
+        run = FanOutRun(self.config, ShardQueue(self.queue), plan=self.plan, spread=0, site=site)
         tick, errors = self.first_tick + offset, []
         sent = run.schedule(tick, time.time())
         assert sent.failed == []

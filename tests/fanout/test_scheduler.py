@@ -89,3 +89,12 @@ def test_sent_messages_wait_for_their_delay_in_the_queue(local_aws):
     visible = client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert len(visible) == 1  # the first shard at once; the others are delayed across the minute
     wiring.reset()
+
+
+def test_a_scheduler_without_a_site_leaves_the_public_page_alone(local_aws):
+    # A vantage point other than the home region: its view is a vote, never the public page.
+    cfg = config(12)
+    plan = plan_shards([m.name for m in cfg.monitors], capacity=4)
+    url, _ = shard_queues("autoheal-probe-shards")
+    result = FanOutRun(cfg, ShardQueue(url), plan=plan, site=None).invoke(time.monotonic() + 50)
+    assert result["site"] == {} and result["errors"] == []
