@@ -44,6 +44,7 @@ SLOW = (
     "tests/runbooks/test_runbook_lease.py::test_two_alarms_on_one_target_restart_it_once",
     "tests/statuspage/test_browser.py::test_time_from_health_endpoints_answering_to_the_user",
     "tests/test_packaging.py::test_make_package_writes_a_merged_template",
+    "tests/statuspage/test_history_notes.py::test_a_thousand_monitor_blind_window_is_one_line",
 )
 
 
