@@ -272,9 +272,13 @@ def report(figures: dict, bound: float) -> bool:
     for cycle in figures["cycles"]:
         parts = ", ".join(f"{k} {v:.3f}s" for k, v in sorted(cycle["spent"].items(), key=lambda kv: -kv[1]))
         calls = sorted(cycle["aws_calls"].items(), key=lambda kv: -kv[1][1])
+        waited = sum(seconds for _, seconds in cycle["aws_calls"].values())
+        count = sum(c for c, _ in cycle["aws_calls"].values())
+        engine = cycle["spent"]["engine"]
         print(
-            f"  {cycle['label']:<9} invocation {cycle['wall'] / bound:4.2f}x the bound, its probe cycle "
-            f"{cycle['spent']['engine'] / bound:4.2f}x  (CPU {cycle['cpu']:.3f}s; probed {cycle['probed']}, "
+            f"  {cycle['label']:<9} invocation {cycle['wall'] / bound:4.2f}x the bound, "
+            f"{(cycle['wall'] - waited) / bound:4.2f}x less its {count} AWS calls ({waited:.3f}s), "
+            f"its probe cycle {engine / bound:4.2f}x  (CPU {cycle['cpu']:.3f}s; probed {cycle['probed']}, "
             f"down {cycle['down']}, transitions {cycle['transitions']}, errors {len(cycle['errors'])}; "
             f"peak RSS {cycle['peak_rss_mb']:.1f} MB)\n            time in: {parts}\n"
             "            AWS calls: " + ", ".join(f"{n} {c} ({t:.3f}s)" for n, (c, t) in calls)
