@@ -44,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -298,126 +299,26 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=10, help="real outages acted on")
     parser.add_argument("--json", help="write the figures here (bench/cost.py --vantage reads them)")
     args = parser.parse_args()
-
-    from chalice.local import LambdaContext
-
-    from chalicelib import wiring
-    from chalicelib.aws.clients import client
-    from chalicelib.state.store import StateStore
-    from chalicelib.vantage import regional
     from sandbox.chat import ChatReceiver
-    from sandbox.fleet import launch_instances
     from sandbox.moto_server import MotoServer
-    from sandbox.provision import provision
     from sandbox.vantage_world import InvokeApi, KnownGood
-    from sandbox.world import load_app
 
     console = sys.stdout
     log = tempfile.NamedTemporaryFile("w", prefix="autoheal-bench-", suffix=".log", delete=False)  # noqa: SIM115
     sys.stdout = log  # the functions' JSON logs; the console shows the figures
     print(f"function logs: {log.name}", file=console)
     fleet, port = start_app(args.timeout)
-    app_url = f"http://127.0.0.1:{port}"
-    known, api, clock, chat = KnownGood(), InvokeApi(), Clock(), ChatReceiver()
-    world = World(args, console)
+    known, api, chat = KnownGood(), InvokeApi(), ChatReceiver()
     began = time.monotonic()
     try:
         with MotoServer() as moto, tempfile.TemporaryDirectory() as tmp, chat:
             moto.apply_env()
             os.environ["AWS_ENDPOINT_URL_LAMBDA"] = api.url
-            path = Path(tmp) / "autoheal.yaml"
-            path.write_text(config_text(app_url, known.url, args.monitors, args.timeout))
-            os.environ["AUTOHEAL_CONFIG"] = str(path)
-            wiring.reset()
-            regional.reset()
-            config = wiring.config()
-            resources = provision(config, chat_webhook_url=chat.url)
-            launch_instances(client("ec2"), [("blue-1", "blue"), ("blue-2", "blue")])
-            functions = load_app().app.handler_map
-            calls = Calls()
-            world.build(config, app_url, known.url, api, clock)
-            sqs, ssm = client("sqs"), client("ssm")
-
-            def on_alarm() -> int:
-                messages = alarm_messages(sqs, resources.alarm_queue_url)
-                for message in messages:
-                    functions["on_alarm"](sns_event(message), LambdaContext("on_alarm", 256, 60_000))
-                return len(messages)
-
-            # The blind phase runs on minutes of its own, in the past (the real outage after it
-            # then falls in later windows, as it would).
-            clock.fake = time.time() - (args.minutes + 5) * MINUTE
-            setup = time.monotonic()
-            world.settled(on_alarm, console)  # every region sees every monitor UP
-            warm_up = time.monotonic() - setup
-            calls.take()
-            world.reports.clear()
-            world.confirms.clear()
-            blind = next(r for r in world.regions if r.name == args.blind)
-            blind_started, alarms_seen = time.monotonic(), 0
-            chat_before = len(chat.messages)
-            blind.app.mode = args.fault
-            blind_ticks = []
-            for minute in range(1, args.minutes + 1):
-                clock.fake += MINUTE
-                summaries, alarms = world.round(on_alarm)
-                alarms_seen += alarms
-                blind_ticks.append(summaries[world.regions.index(blind)])
-                seen = ", ".join(
-                    f"{r.name} {down(s)} down" for r, s in zip(world.regions, summaries, strict=True)
-                )
-                print(
-                    f"  blind minute {minute}: {seen} ({time.monotonic() - blind_started:.0f}s)", file=console
-                )
-            blind.app.mode = "pass"
-            clock.fake += MINUTE
-            _, alarms = world.round(on_alarm)  # it sees again: its own recovery, by the quorum's rule
-            alarms_seen += alarms
-            blind_wall = time.monotonic() - blind_started
-            blind_calls, publishes = calls.take()
-            blind_figures = blind_report(world, blind_calls, publishes, blind_ticks)
-            blind_figures |= {
-                "alarms_published": alarms_seen,
-                "chat_posts": len(chat.messages) - chat_before,
-                "notes": count_items(config.settings.state_table, "note#"),
-                "wall_seconds": blind_wall,
-                "minutes": args.minutes,
-                "region": args.blind,
-                "fault": args.fault,
-                "warm_up_seconds": warm_up,
-            }
-            print_blind(args, blind_figures, console)
-
-            # -- the real outage: real time from here ----------------------------------------
-            clock.fake = None
-            world.settled(on_alarm, console)  # every region on the real clock, everything UP
-            calls.take()
-            world.reports.clear()
-            world.confirms.clear()
-            latencies = []
-            for trial in range(1, args.trials + 1):
-                commands = len(ssm.list_commands()["Commands"])
-                control(port, "/outage")  # /flip hangs: `web`, for every region
-                detector = world.regions[trial % len(world.regions)]
-                world.tick(detector)
-                detected = StateStore(detector.run.config.settings.state_table).load()["web"].since
-                api.settle(SETTLE_SECONDS)
-                control(port, "/recover")  # the restart "works": verify sees it healthy
-                on_alarm()
-                sent = ssm.list_commands()["Commands"][commands:]
-                if not sent:
-                    print(f"trial {trial}: no SendCommand", file=console)
-                    return 1
-                first = min(datetime.fromisoformat(str(c["RequestedDateTime"])).timestamp() for c in sent)
-                latencies.append(first - detected)
-                print(
-                    f"trial {trial:2d}: detected by {detector.name}, "
-                    f"SendCommand {first - detected:.3f}s later",
-                    file=console,
-                )
-                world.round(on_alarm)  # every region sees it UP again: the quorum's recovery
-            outage_calls, _ = calls.take()
-            for region in world.regions:
+            local = Local.start(args, Path(tmp), f"http://127.0.0.1:{port}", known.url, api, chat, console)
+            blind = blind_phase(local)
+            latencies = outage_trials(local, port)
+            outage_calls, _ = local.calls.take()
+            for region in local.world.regions:
                 region.app.stop()
                 region.eyes.stop()
     finally:
@@ -425,6 +326,141 @@ def main() -> int:
         known.close()
         fleet.stdin.close()  # the fleet exits when its stdin closes
         fleet.wait(timeout=10)
+    outage = print_outage(args, latencies, console)
+    print(f"whole run {time.monotonic() - began:.0f}s", file=console)
+    if args.json:
+        figures = {"monitors": args.monitors, "timeout": args.timeout, "blind": blind, "outage": outage}
+        figures["outage_calls"] = outage_calls
+        figures["outage_confirm_seconds"] = [round(wall, 3) for _, wall, _ in local.world.confirms]
+        Path(args.json).write_text(json.dumps(figures, indent=1))
+    met = blind["restarts"] == 0 and blind["pages"] == 0 and blind["chat_posts"] == 0
+    return 0 if met and outage["p99"] <= TARGET_P99 else 1
+
+
+@dataclass
+class Local:
+    """The local world a run drives: its regions, on_alarm, and what it counts."""
+
+    args: argparse.Namespace
+    world: World
+    clock: Clock
+    calls: Calls
+    chat: Any
+    config: Any
+    on_alarm: Callable[[], int]
+    console: Any
+
+    @classmethod
+    def start(
+        cls, args: argparse.Namespace, tmp: Path, app_url: str, check: str, api: Any, chat: Any, console: Any
+    ) -> Local:
+        from chalice.local import LambdaContext
+
+        from chalicelib import wiring
+        from chalicelib.aws.clients import client
+        from chalicelib.vantage import regional
+        from sandbox.fleet import launch_instances
+        from sandbox.provision import provision
+        from sandbox.world import load_app
+
+        path = tmp / "autoheal.yaml"
+        path.write_text(config_text(app_url, check, args.monitors, args.timeout))
+        os.environ["AUTOHEAL_CONFIG"] = str(path)
+        wiring.reset()
+        regional.reset()
+        config = wiring.config()
+        resources = provision(config, chat_webhook_url=chat.url)
+        launch_instances(client("ec2"), [("blue-1", "blue"), ("blue-2", "blue")])
+        functions = load_app().app.handler_map
+        sqs = client("sqs")
+
+        def on_alarm() -> int:
+            messages = alarm_messages(sqs, resources.alarm_queue_url)
+            for message in messages:
+                functions["on_alarm"](sns_event(message), LambdaContext("on_alarm", 256, 60_000))
+            return len(messages)
+
+        world, clock = World(args, console), Clock()
+        world.build(config, app_url, check, api, clock)
+        return cls(args, world, clock, Calls(), chat, config, on_alarm, console)
+
+    def say(self, text: str) -> None:
+        print(text, file=self.console)
+
+
+def blind_phase(local: Local) -> dict:
+    """Every region sees every monitor UP; then one is blind for `--minutes` rounds, a simulated
+    minute apart, and sees again. The minutes are in the past, so the real outages after them
+    fall in later windows, as they would."""
+    args, world, clock = local.args, local.world, local.clock
+    clock.fake = time.time() - (args.minutes + 5) * MINUTE
+    setup = time.monotonic()
+    world.settled(local.on_alarm, local.console)
+    warm_up = time.monotonic() - setup
+    local.calls.take()
+    world.reports.clear()
+    world.confirms.clear()
+    blind = next(r for r in world.regions if r.name == args.blind)
+    started, alarms, chat_before, blind_ticks = time.monotonic(), 0, len(local.chat.messages), []
+    blind.app.mode = args.fault
+    for minute in range(1, args.minutes + 1):
+        clock.fake += MINUTE
+        summaries, published = world.round(local.on_alarm)
+        alarms += published
+        blind_ticks.append(summaries[world.regions.index(blind)])
+        seen = ", ".join(f"{r.name} {down(s)} down" for r, s in zip(world.regions, summaries, strict=True))
+        local.say(f"  blind minute {minute}: {seen} ({time.monotonic() - started:.0f}s)")
+    blind.app.mode = "pass"
+    clock.fake += MINUTE
+    alarms += world.round(local.on_alarm)[1]  # it sees again: its own recovery, by the quorum's rule
+    wall = time.monotonic() - started
+    figures = blind_report(world, *local.calls.take(), blind_ticks)
+    figures |= {
+        "alarms_published": alarms,
+        "chat_posts": len(local.chat.messages) - chat_before,
+        "notes": count_items(local.config.settings.state_table, "note#"),
+        "wall_seconds": wall,
+        "minutes": args.minutes,
+        "region": args.blind,
+        "fault": args.fault,
+        "warm_up_seconds": warm_up,
+    }
+    print_blind(args, figures, local.console)
+    return figures
+
+
+def outage_trials(local: Local, port: int) -> list[float]:
+    """On the real clock: `web` hangs for every region; detection to the first SendCommand."""
+    from chalicelib.aws.clients import client
+    from chalicelib.state.store import StateStore
+
+    world, ssm = local.world, client("ssm")
+    local.clock.fake = None
+    world.settled(local.on_alarm, local.console)
+    local.calls.take()
+    world.reports.clear()
+    world.confirms.clear()
+    latencies = []
+    for trial in range(1, local.args.trials + 1):
+        commands = len(ssm.list_commands()["Commands"])
+        control(port, "/outage")  # /flip hangs: `web`, for every region
+        detector = world.regions[trial % len(world.regions)]
+        world.tick(detector)
+        detected = StateStore(detector.run.config.settings.state_table).load()["web"].since
+        world.api.settle(SETTLE_SECONDS)
+        control(port, "/recover")  # the restart "works": verify sees it healthy
+        local.on_alarm()
+        sent = ssm.list_commands()["Commands"][commands:]
+        if not sent:
+            raise SystemExit(f"trial {trial}: no SendCommand")
+        first = min(datetime.fromisoformat(str(c["RequestedDateTime"])).timestamp() for c in sent)
+        latencies.append(first - detected)
+        local.say(f"trial {trial:2d}: detected by {detector.name}, SendCommand {first - detected:.3f}s later")
+        world.round(local.on_alarm)  # every region sees it UP again: the quorum's recovery
+    return latencies
+
+
+def print_outage(args: argparse.Namespace, latencies: list[float], console: Any) -> dict:
     ordered = sorted(latencies)
     p50, p99 = statistics.median(ordered), percentile(ordered, 0.99)
     print(
@@ -434,18 +470,7 @@ def main() -> int:
         file=console,
     )
     print(f"target p99 <= {TARGET_P99:.0f}s: {'met' if p99 <= TARGET_P99 else 'NOT met'}", file=console)
-    print(f"whole run {time.monotonic() - began:.0f}s", file=console)
-    if args.json:
-        figures = {
-            "monitors": args.monitors,
-            "timeout": args.timeout,
-            "blind": blind_figures,
-            "outage": {"trials": len(ordered), "p50": p50, "p99": p99, "max": ordered[-1]},
-            "outage_calls": outage_calls,
-            "outage_confirm_seconds": [round(wall, 3) for _, wall, _ in world.confirms],
-        }
-        Path(args.json).write_text(json.dumps(figures, indent=1))
-    return 0 if blind_figures["restarts"] == 0 and blind_figures["pages"] == 0 and p99 <= TARGET_P99 else 1
+    return {"trials": len(ordered), "p50": p50, "p99": p99, "max": ordered[-1]}
 
 
 def down(summary: dict) -> int:
