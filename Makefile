@@ -16,19 +16,21 @@ $(PM2):
 demo: $(STAMP) $(PM2)
 	$(PY) -m sandbox.demo
 
-# One worker per core, each with its own moto server and ports; a file's tests stay on one worker
-# (the sandbox tests share a module-scoped world). WORKERS=1 runs serially.
-WORKERS ?= auto
+# Workers each with their own moto server and ports; a file's tests stay on one worker (the
+# sandbox tests share a module-scoped world), the longest files first (tests/conftest.py). Most
+# of a world test is waiting (on moto, a hang's timeout, Sentinel, Chromium), so two workers per
+# core keep both cores busy. WORKERS=1 runs serially.
+WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 test: $(STAMP) $(PM2)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest -n $(WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The fast lane: lint, unit and contract tests on fakes (no moto server, no browser), doctests.
 check: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest -n $(WORKERS) -m "not world and not browser and not slow" tests
+	$(PY) -m pytest -n auto -m "not world and not browser and not slow" tests
 	$(PY) -m pytest -p no:xdist --doctest-modules chalicelib
 
 lint: $(STAMP)

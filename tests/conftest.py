@@ -48,7 +48,36 @@ SLOW = (
 )
 
 
+# The files that take longest (seconds on one worker, summed from --durations=0), longest first.
+# `make test` hands out one file at a time to whichever worker is free (--dist loadfile, without
+# xdist's reordering by test count): started first, they never keep one worker busy at the end.
+LONGEST_FIRST = (
+    "tests/sandbox/test_sandbox_valkey_promote.py",  # ~100 s: Sentinel's own failover timing
+    "tests/sandbox/test_sandbox_demo.py",  # ~95 s
+    "tests/vantage/test_vantage_world.py",
+    "tests/sandbox/test_sandbox_restart_diagnosis.py",
+    "tests/runbooks/test_runbook_continuation.py",
+    "tests/runbooks/test_grouping_storms.py",
+    "tests/statuspage/test_browser.py",
+    "tests/docs/test_operating_doc_runs.py",
+    "tests/sandbox/test_sandbox_ssm_agent.py",
+    "tests/statuspage/test_history_notes.py",
+    "tests/fanout/test_fanout_world.py",
+    "tests/maintenance/test_maintenance_world.py",
+    "tests/deploy/test_operator_command.py",
+    "tests/deploy/test_policies_cover_calls.py",
+    "tests/alarms/test_alarm_targeting.py",
+    "tests/deployments/test_on_alarm_rollback.py",
+)
+
+
+def longest_first(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=longest_first)  # stable: every file keeps its own order
     for item in items:
         node = item.nodeid
         params = getattr(getattr(item, "callspec", None), "params", {})
