@@ -26,6 +26,7 @@ from aws_lambda_powertools import Logger
 from chalicelib.alarms.message import probe_alarm_message
 from chalicelib.aws.topics import NoTimeToPublish, TopicUnreachable, publish_json_within
 from chalicelib.config.model import Config
+from chalicelib.maintenance.silence import Question, one_reading
 from chalicelib.metrics import emit_probe_metrics
 from chalicelib.probe.engine import BACKOFF, ProbeEngine
 from chalicelib.probe.result import ProbeResult
@@ -85,7 +86,7 @@ class ProbeRun:
         engine: ProbeEngine,
         store: StateStore,
         site: Optional[StatusSite] = None,
-        under_maintenance: Optional[Callable[[Optional[str], Optional[str], float], bool]] = None,
+        under_maintenance: Optional[Question] = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         vantage: Optional[QuorumGate] = None,
@@ -162,13 +163,14 @@ class ProbeRun:
             return  # without the stored state, a fold would overwrite it (a lost recovery, a second ALARM)
         changed, transitions = self.fold(run.states, results)
         run.dirty.update(changed)
+        held_back = self.cycle_hold()
         for transition in transitions:
             log_transition(transition)
             run.transitions.append(transition)
-            if self.vantage is None and transition.publishable and not self.held_back(transition):
+            if self.vantage is None and transition.publishable and not held_back(transition):
                 enqueue(run, transition.monitor, self.message(transition))
         if self.vantage is not None:  # the outbox then holds this region's votes not cast yet
-            report, touched = self.vantage.after_cycle(transitions, run.results, self.held_back, run.outbox)
+            report, touched = self.vantage.after_cycle(transitions, run.results, held_back, run.outbox)
             run.dirty.update(touched)
             run.vantage += [report] if report else []
         if self.save(run) and self.vantage is None:
@@ -254,12 +256,19 @@ class ProbeRun:
             run.dirty.add(monitor)
         del run.outbox[monitor]
 
-    def held_back(self, transition: Transition) -> bool:
+    def cycle_hold(self) -> Callable[[Transition], bool]:
+        """`held_back` for one cycle's transitions: maintenance read once, at the first DOWN
+        asked about, and never carried into the next cycle (a fresh outage turns dozens DOWN)."""
+        question = None if self.under_maintenance is None else one_reading(self.under_maintenance)
+        return lambda transition: self.held_back(transition, question)
+
+    def held_back(self, transition: Transition, question: Optional[Question] = None) -> bool:
         """A DOWN under maintenance is not published (no runbook, nobody told); its state is
         saved, and the end of maintenance raises it if it is still down. Recoveries always go."""
-        if transition.new != DOWN or self.under_maintenance is None:
+        question = question or self.under_maintenance
+        if transition.new != DOWN or question is None:
             return False
-        return self.under_maintenance(transition.monitor, None, transition.at)
+        return question(transition.monitor, None, transition.at)
 
     def message(self, transition: Transition) -> dict:
         return probe_alarm_message(
