@@ -7,16 +7,20 @@ floor of EventBridge.
 
 Nothing is lost: a transition's alarm message goes into the monitor's outbox, saved with its new
 state, and leaves it only once SNS accepted it, so a publish that fails is retried every cycle
-(and by the next invocation) until it goes through. Publishing has a deadline inside the
-invocation's: each attempt gives up within seconds, a hanging SNS ends the cycle's publishing,
-and what is not sent by then stays saved for the next cycle. A state read that fails never leads
-to a write: the cycle still probes and emits metrics, and the read is tried again next cycle.
+(and by the next invocation) until it goes through. A few monitors' outboxes are published at
+once, each monitor's messages in order. Publishing has a deadline inside the invocation's: each
+attempt gives up within seconds, the first publish SNS does not answer (or that finds no time
+left) lets no other start, and what is not sent by then stays saved for the next cycle. A state
+read that fails never leads to a write: the cycle still probes and emits metrics, and the read
+is tried again next cycle.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Callable, Optional
@@ -24,7 +28,13 @@ from typing import Callable, Optional
 from aws_lambda_powertools import Logger
 
 from chalicelib.alarms.message import probe_alarm_message
-from chalicelib.aws.topics import NoTimeToPublish, TopicUnreachable, publish_json_within
+from chalicelib.aws.topics import (
+    PATIENCE,
+    NoTimeToPublish,
+    TopicUnreachable,
+    publish_json_within,
+    quick_client,
+)
 from chalicelib.config.model import Config
 from chalicelib.maintenance.silence import Question, one_reading
 from chalicelib.metrics import emit_probe_metrics
@@ -44,6 +54,10 @@ RESERVE_SHARE = 0.2  # ...or this share of a short invocation, whichever is less
 LATE_START = 0.3  # seconds past its start a slot may still begin: the engine's GRACE and some
 BUDGET_MARGIN = 1.25  # over the longest recent cycle: room for a fresh outage's timeouts
 FINISH_SECONDS = 2.0  # kept after the last publish to save the outbox and update the site
+# Publishes in flight at once: SNS answers each in tens of milliseconds, and a fresh outage's
+# dozens, one after another, would add a second to the invocation. Under the SNS client's
+# connection pool (10), and few enough that a hanging SNS holds few connections.
+PUBLISHERS = 8
 
 
 @dataclass
@@ -219,42 +233,49 @@ class ProbeRun:
         return True
 
     def flush_outbox(self, run: Invocation) -> None:
-        """Publish saved messages, oldest first, until the publish deadline; what SNS refuses,
-        or what there is no time for, stays saved for the next cycle."""
-        try:
-            for monitor in list(run.outbox):
-                self.flush_monitor(run, monitor)
-        except PublishingStopped as stopped:
-            pending = sum(len(messages) for messages in run.outbox.values())
-            report(
-                run,
-                f"{stopped}; {pending} message(s) kept in the outbox for the next cycle",
-                stopped.__cause__,
-            )
+        """Publish saved messages until the publish deadline, PUBLISHERS at once: each monitor's
+        one after another, oldest first, so they reach SNS in order. What SNS refuses, or what
+        there is no time for, stays saved for the next cycle."""
+        if run.outbox:
+            sign = StopSign()
+            warm_publisher(run.publish_by - self.monotonic())
+            with ThreadPoolExecutor(PUBLISHERS, thread_name_prefix="publish") as pool:
+                futures = [
+                    pool.submit(self.flush_monitor, monitor, list(messages), run.publish_by, sign)
+                    for monitor, messages in run.outbox.items()
+                ]
+            for future in futures:
+                settle(run, future.result())
+            if sign.reason is not None:
+                pending = sum(len(messages) for messages in run.outbox.values())
+                report(
+                    run,
+                    f"{sign.reason}; {pending} message(s) kept in the outbox for the next cycle",
+                    sign.reason.__cause__,
+                )
         self.save(run)
 
-    def flush_monitor(self, run: Invocation, monitor: str) -> None:
-        """Raises PublishingStopped when nothing more may be published in this cycle."""
-        messages = run.outbox[monitor]
-        while messages:
+    def flush_monitor(self, monitor: str, messages: list[dict], publish_by: float, sign: StopSign) -> Flushed:
+        """Publish one monitor's messages in order (on a publisher thread: it changes nothing but
+        `sign`); stops at a refusal of one, and once `sign` says no more may start."""
+        flushed = Flushed(monitor)
+        for message in messages:
+            if sign.reason is not None:
+                break
             try:
-                publish_json_within(
-                    self.config.settings.alarm_topic,
-                    messages[0],
-                    subject_of(messages[0]),
-                    run.publish_by - self.monotonic(),
-                )
+                seconds = publish_by - self.monotonic()
+                publish_json_within(self.config.settings.alarm_topic, message, subject_of(message), seconds)
             except NoTimeToPublish as exc:
-                raise PublishingStopped("publish deadline reached") from exc
+                sign.stop(PublishingStopped("publish deadline reached"), exc)
+                break
             except TopicUnreachable as exc:
-                raise PublishingStopped("SNS did not answer") from exc
+                sign.stop(PublishingStopped("SNS did not answer"), exc)
+                break
             except Exception as exc:  # noqa: BLE001 - a refusal of this message: the others still go
-                what = f"publishing {monitor} {messages[0]['NewStateValue']} failed; kept in the outbox"
-                report(run, what, exc)
-                return
-            messages.pop(0)
-            run.dirty.add(monitor)
-        del run.outbox[monitor]
+                flushed.refused = exc
+                break
+            flushed.sent += 1
+        return flushed
 
     def cycle_hold(self) -> Callable[[Transition], bool]:
         """`held_back` for one cycle's transitions: maintenance read once, at the first DOWN
@@ -292,6 +313,52 @@ class ProbeRun:
 
 class PublishingStopped(Exception):
     """No more publishing in this cycle: the deadline is near or SNS does not answer."""
+
+
+class StopSign:
+    """Raised by the first publish that ends the cycle's publishing (no time left, or SNS not
+    answering); the publishers start no message after it. Those in flight end by themselves,
+    each within the time it had."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reason: Optional[PublishingStopped] = None
+
+    def stop(self, reason: PublishingStopped, cause: Exception) -> None:
+        reason.__cause__ = cause
+        with self.lock:
+            self.reason = self.reason or reason
+
+
+@dataclass
+class Flushed:
+    """What publishing one monitor's outbox did: SNS took its `sent` oldest messages; the next
+    was `refused`, or publishing stopped."""
+
+    monitor: str
+    sent: int = 0
+    refused: Optional[Exception] = None
+
+
+def settle(run: Invocation, flushed: Flushed) -> None:
+    """Take what SNS took out of the monitor's outbox (to be saved); report a refusal."""
+    messages = run.outbox[flushed.monitor]
+    del messages[: flushed.sent]
+    if flushed.sent:
+        run.dirty.add(flushed.monitor)
+    if flushed.refused is not None:
+        what = f"publishing {flushed.monitor} {messages[0]['NewStateValue']} failed; kept in the outbox"
+        report(run, what, flushed.refused)
+    if not messages:
+        del run.outbox[flushed.monitor]
+
+
+def warm_publisher(seconds: float) -> None:
+    """Make the SNS client the first publishes will use before they start together: its cache
+    has no lock, and PUBLISHERS threads missing it at once would each make one."""
+    patience = next((p for p in PATIENCE if p.worst <= seconds), None)
+    if patience is not None:
+        quick_client(patience)
 
 
 def publish_deadline(started: float, deadline: float) -> float:

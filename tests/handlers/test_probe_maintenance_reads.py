@@ -38,9 +38,7 @@ def switch_reads() -> list[str]:
 
 
 def published(deployment: Deployment) -> list[str]:
-    return sorted(
-        m["AlarmName"].removeprefix("autoheal-probe-") for m in deployment.alarms_published()
-    )
+    return sorted(m["AlarmName"].removeprefix("autoheal-probe-") for m in deployment.alarms_published())
 
 
 def probe_without_site() -> ProbeRun:
