@@ -111,7 +111,7 @@ class InFlight:
 
 
 def relay_late(upstream_port: int, delay: float, flight: InFlight | None = None):
-    """A slow SNS: waits `delay`, then relays the request to moto and its answer back."""
+    """A slow AWS service: waits `delay`, then relays the request to moto and its answer back."""
 
     def serve(conn: socket.socket) -> None:
         conn.settimeout(10)
@@ -134,7 +134,8 @@ def relay_late(upstream_port: int, delay: float, flight: InFlight | None = None)
         payload = answer.read()
         upstream.close()
         conn.sendall(
-            f"HTTP/1.1 {answer.status} {answer.reason}\r\nContent-Type: text/xml\r\n"
+            f"HTTP/1.1 {answer.status} {answer.reason}\r\n"
+            f"Content-Type: {answer.getheader('Content-Type', 'text/xml')}\r\n"
             f"Content-Length: {len(payload)}\r\n\r\n".encode()
             + payload
         )
