@@ -28,6 +28,7 @@ from typing import Callable, Optional
 from aws_lambda_powertools import Logger
 
 from chalicelib.alarms.message import probe_alarm_message
+from chalicelib.aws.clients import topic_arn
 from chalicelib.aws.topics import (
     PATIENCE,
     NoTimeToPublish,
@@ -244,7 +245,7 @@ class ProbeRun:
         there is no time for, stays saved for the next cycle."""
         if run.outbox:
             sign = StopSign()
-            warm_publisher(run.publish_by - self.monotonic())
+            warm_publisher(self.config.settings.alarm_topic, run.publish_by - self.monotonic())
             with ThreadPoolExecutor(PUBLISHERS, thread_name_prefix="publish") as pool:
                 futures = [
                     pool.submit(self.flush_monitor, monitor, list(messages), run.publish_by, sign)
@@ -359,12 +360,18 @@ def settle(run: Invocation, flushed: Flushed) -> None:
         del run.outbox[flushed.monitor]
 
 
-def warm_publisher(seconds: float) -> None:
-    """Make the SNS client the first publishes will use before they start together: its cache
-    has no lock, and PUBLISHERS threads missing it at once would each make one."""
-    patience = next((p for p in PATIENCE if p.worst <= seconds), None)
-    if patience is not None:
-        quick_client(patience)
+def warm_publisher(topic: str, seconds: float) -> None:
+    """Fill what the first publishes share before they start together: the SNS client and the
+    topic's ARN (its account asked of STS). Those caches have no lock: PUBLISHERS threads
+    missing one at once would each fill it, a client or a request each. A failure here is left
+    to the publishes to meet and report."""
+    try:
+        topic_arn(topic)
+        patience = next((p for p in PATIENCE if p.worst <= seconds), None)
+        if patience is not None:
+            quick_client(patience)
+    except Exception:  # noqa: BLE001 - each publish reports it, and its message stays
+        pass
 
 
 def in_background(work: Callable[[Invocation], None], run: Invocation) -> threading.Thread:

@@ -19,6 +19,7 @@ from chalice.local import LambdaContext
 from chalice.test import Client
 
 from chalicelib.alarms.message import probe_alarm_message
+from chalicelib.aws import clients
 from chalicelib.aws.clients import bounded_client
 from chalicelib.aws.topics import NoTimeToPublish, publish_json_within
 from chalicelib.monitoring.probe_run import PUBLISHERS, publish_deadline
@@ -94,14 +95,15 @@ def test_a_hanging_sns_ends_publishing_in_time_and_the_next_cycle_sends_it(
 
 
 class InFlight:
-    """How many requests a server holds at once, and the most it held."""
+    """How many requests a server holds at once, the most it held, and how many it took."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.now = self.most = 0
+        self.now = self.most = self.total = 0
 
     def __enter__(self) -> None:
         with self.lock:
+            self.total += 1
             self.now += 1
             self.most = max(self.most, self.now)
 
@@ -265,3 +267,21 @@ def test_too_little_time_to_publish_is_refused_naming_seconds_and_sends_nothing(
 )
 def test_the_publish_deadline_sits_inside_the_tick_and_the_lambda_deadline(lambda_seconds, publish_by):
     assert publish_deadline(100.0, 100.0 + lambda_seconds) == pytest.approx(100.0 + publish_by)
+
+
+def test_a_cold_container_asks_sts_for_the_topics_account_once_for_all_publishers(
+    all_down, local_aws, monkeypatch
+):
+    # The alarms topic's ARN needs the account, asked of STS once and kept; STS answers late, so
+    # publishers starting together with nothing kept yet would each ask.
+    sts = InFlight()
+    slow = SocketServer(relay_late(local_aws.port, 0.2, sts))
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", f"http://127.0.0.1:{slow.port}")
+        clients.reset()  # a new container: no client, no account known
+        summary, _ = invoke_probe(all_down, 12.0)
+    finally:
+        slow.stop()
+    assert (summary["errors"], summary["outbox_pending"]) == ([], 0)
+    assert sts.total == 1
+    assert len(all_down.alarms_published()) == len(BROKEN)
