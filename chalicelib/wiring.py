@@ -150,14 +150,14 @@ def alarm_ledger():  # -> AlarmLedger
     return AlarmLedger(table_name())
 
 
-def under_maintenance(tolerant: bool = False) -> Callable[[Optional[str], Optional[str], float], bool]:
+def under_maintenance(tolerant: bool = False):  # -> MaintenanceQuestion
     """The one "is this under maintenance?" the probe and on_alarm both ask; `tolerant` (the
-    probe) counts an unreadable switch as off instead of failing."""
-    from chalicelib.maintenance.silence import or_none
-    from chalicelib.maintenance.silence import under_maintenance as question
+    probe) counts an unreadable switch as off instead of failing. The probe answers each cycle
+    from one read of the switch (`MaintenanceQuestion.reading`)."""
+    from chalicelib.maintenance.silence import MaintenanceQuestion, or_none
 
     read = maintenance_store().current
-    return functools.partial(question, config(), or_none(read) if tolerant else read)
+    return MaintenanceQuestion(config(), or_none(read) if tolerant else read)
 
 
 # -- the status site: one per container, its accumulator lives across warm invocations ---------

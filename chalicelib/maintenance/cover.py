@@ -28,9 +28,16 @@ def covers(
     at: float,
 ) -> bool:
     """True while the switch or a window covers `component` ("" : only an all-component one)."""
+    return covered_at(windows.active(scheduled, at), manual, component, at)
+
+
+def covered_at(
+    active: Sequence[windows.Occurrence], manual: Optional[ManualMaintenance], component: str, at: float
+) -> bool:
+    """`covers` with the windows active at `at` already worked out (one cycle asks for many)."""
     if manual is not None and not manual.expired(at) and covered(manual.components, component):
         return True
-    return any(covered(o.components, component) for o in windows.active(scheduled, at))
+    return any(covered(o.components, component) for o in active)
 
 
 def covers_any(
@@ -40,8 +47,17 @@ def covers_any(
     at: float,
 ) -> bool:
     """True when any of `components` is covered; with none, only an all-component maintenance."""
+    return covers_any_at(windows.active(scheduled, at), manual, components, at)
+
+
+def covers_any_at(
+    active: Sequence[windows.Occurrence],
+    manual: Optional[ManualMaintenance],
+    components: Iterable[str],
+    at: float,
+) -> bool:
     names = list(components) or [""]
-    return any(covers(scheduled, manual, name, at) for name in names)
+    return any(covered_at(active, manual, name, at) for name in names)
 
 
 def in_effect(
@@ -106,8 +122,19 @@ def silences(
 ) -> bool:
     """Whether an ALARM about `monitor` (or routed to `runbook`) is held back at `at`: no
     runbook, no notification, while its state keeps being recorded."""
-    components = components_of(config, monitor, runbook)
-    return covers_any(config.maintenance.windows, manual, components, at)
+    return silenced_at(config, windows.active(config.maintenance.windows, at), manual, monitor, runbook, at)
+
+
+def silenced_at(
+    config: Config,
+    active: Sequence[windows.Occurrence],
+    manual: Optional[ManualMaintenance],
+    monitor: Optional[str],
+    runbook: Optional[str],
+    at: float,
+) -> bool:
+    """`silences` with the windows active at `at` already worked out."""
+    return covers_any_at(active, manual, components_of(config, monitor, runbook), at)
 
 
 def covered(components: Sequence[str], component: str) -> bool:

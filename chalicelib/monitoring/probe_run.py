@@ -7,16 +7,20 @@ floor of EventBridge.
 
 Nothing is lost: a transition's alarm message goes into the monitor's outbox, saved with its new
 state, and leaves it only once SNS accepted it, so a publish that fails is retried every cycle
-(and by the next invocation) until it goes through. Publishing has a deadline inside the
-invocation's: each attempt gives up within seconds, a hanging SNS ends the cycle's publishing,
-and what is not sent by then stays saved for the next cycle. A state read that fails never leads
-to a write: the cycle still probes and emits metrics, and the read is tried again next cycle.
+(and by the next invocation) until it goes through. A few monitors' outboxes are published at
+once, each monitor's messages in order. Publishing has a deadline inside the invocation's: each
+attempt gives up within seconds, the first publish SNS does not answer (or that finds no time
+left) lets no other start, and what is not sent by then stays saved for the next cycle. A state
+read that fails never leads to a write: the cycle still probes and emits metrics, and the read
+is tried again next cycle.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Callable, Optional
@@ -24,8 +28,16 @@ from typing import Callable, Optional
 from aws_lambda_powertools import Logger
 
 from chalicelib.alarms.message import probe_alarm_message
-from chalicelib.aws.topics import NoTimeToPublish, TopicUnreachable, publish_json_within
+from chalicelib.aws.clients import topic_arn
+from chalicelib.aws.topics import (
+    PATIENCE,
+    NoTimeToPublish,
+    TopicUnreachable,
+    publish_json_within,
+    quick_client,
+)
 from chalicelib.config.model import Config
+from chalicelib.maintenance.silence import Question, one_reading
 from chalicelib.metrics import emit_probe_metrics
 from chalicelib.probe.engine import BACKOFF, ProbeEngine
 from chalicelib.probe.result import ProbeResult
@@ -43,6 +55,10 @@ RESERVE_SHARE = 0.2  # ...or this share of a short invocation, whichever is less
 LATE_START = 0.3  # seconds past its start a slot may still begin: the engine's GRACE and some
 BUDGET_MARGIN = 1.25  # over the longest recent cycle: room for a fresh outage's timeouts
 FINISH_SECONDS = 2.0  # kept after the last publish to save the outbox and update the site
+# Publishes in flight at once: SNS answers each in tens of milliseconds, and a fresh outage's
+# dozens, one after another, would add a second to the invocation. Under the SNS client's
+# connection pool (10), and few enough that a hanging SNS holds few connections.
+PUBLISHERS = 8
 
 
 @dataclass
@@ -85,7 +101,7 @@ class ProbeRun:
         engine: ProbeEngine,
         store: StateStore,
         site: Optional[StatusSite] = None,
-        under_maintenance: Optional[Callable[[Optional[str], Optional[str], float], bool]] = None,
+        under_maintenance: Optional[Question] = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         vantage: Optional[QuorumGate] = None,
@@ -106,11 +122,13 @@ class ProbeRun:
         run = Invocation(publish_by=publish_deadline(started, deadline))
         deadline -= min(RESERVE_SECONDS, RESERVE_SHARE * max(0.0, deadline - started))
         window_end = min(deadline, started + TICK_SECONDS - RESERVE_SECONDS)
-        self.load_states(run)
-        # A cold container has no timings of its own: start what was failing first, so hung
-        # backends begin their timeouts at once instead of queueing behind quick answers.
-        failing = [name for name, state in run.states.items() if state.status == DOWN or state.failures]
-        self.engine.prefer(self.config.monitors, failing)
+        if not getattr(self.engine, "cycle_seconds", None):
+            # A cold container has no timings of its own: start what was failing first, so hung
+            # backends begin their timeouts at once instead of queueing behind quick answers.
+            # (A warm one reads the states while it probes: see `cycle`.)
+            self.load_states(run)
+            failing = [name for name, state in run.states.items() if state.status == DOWN or state.failures]
+            self.engine.prefer(self.config.monitors, failing)
         every = self.config.settings.probe_every
         slot = started
         while True:
@@ -140,11 +158,15 @@ class ProbeRun:
         return min(worst, max(measured) * BUDGET_MARGIN)
 
     def cycle(self, run: Invocation, deadline: float) -> None:
-        if not run.trusted:
-            self.load_states(run)
+        # The stored states are read while the monitors are probed (the fold is the first to need
+        # them), so a warm invocation's one request, a Query of every state, adds no wall time.
+        # The probing thread only touches the engine, the reading one only `run`.
+        reading = None if run.trusted else in_background(self.load_states, run)
         began = self.monotonic()
         results = self.engine.run(self.config.monitors, deadline)
         seconds = self.monotonic() - began
+        if reading is not None:
+            reading.join()
         run.cycles += 1
         run.results = {r.monitor: r for r in results}
         for result in results:
@@ -162,13 +184,14 @@ class ProbeRun:
             return  # without the stored state, a fold would overwrite it (a lost recovery, a second ALARM)
         changed, transitions = self.fold(run.states, results)
         run.dirty.update(changed)
+        held_back = self.cycle_hold()
         for transition in transitions:
             log_transition(transition)
             run.transitions.append(transition)
-            if self.vantage is None and transition.publishable and not self.held_back(transition):
+            if self.vantage is None and transition.publishable and not held_back(transition):
                 enqueue(run, transition.monitor, self.message(transition))
         if self.vantage is not None:  # the outbox then holds this region's votes not cast yet
-            report, touched = self.vantage.after_cycle(transitions, run.results, self.held_back, run.outbox)
+            report, touched = self.vantage.after_cycle(transitions, run.results, held_back, run.outbox)
             run.dirty.update(touched)
             run.vantage += [report] if report else []
         if self.save(run) and self.vantage is None:
@@ -217,49 +240,63 @@ class ProbeRun:
         return True
 
     def flush_outbox(self, run: Invocation) -> None:
-        """Publish saved messages, oldest first, until the publish deadline; what SNS refuses,
-        or what there is no time for, stays saved for the next cycle."""
-        try:
-            for monitor in list(run.outbox):
-                self.flush_monitor(run, monitor)
-        except PublishingStopped as stopped:
-            pending = sum(len(messages) for messages in run.outbox.values())
-            report(
-                run,
-                f"{stopped}; {pending} message(s) kept in the outbox for the next cycle",
-                stopped.__cause__,
-            )
+        """Publish saved messages until the publish deadline, PUBLISHERS at once: each monitor's
+        one after another, oldest first, so they reach SNS in order. What SNS refuses, or what
+        there is no time for, stays saved for the next cycle."""
+        if run.outbox:
+            sign = StopSign()
+            warm_publisher(self.config.settings.alarm_topic, run.publish_by - self.monotonic())
+            with ThreadPoolExecutor(PUBLISHERS, thread_name_prefix="publish") as pool:
+                futures = [
+                    pool.submit(self.flush_monitor, monitor, list(messages), run.publish_by, sign)
+                    for monitor, messages in run.outbox.items()
+                ]
+            for future in futures:
+                settle(run, future.result())
+            if sign.reason is not None:
+                pending = sum(len(messages) for messages in run.outbox.values())
+                report(
+                    run,
+                    f"{sign.reason}; {pending} message(s) kept in the outbox for the next cycle",
+                    sign.reason.__cause__,
+                )
         self.save(run)
 
-    def flush_monitor(self, run: Invocation, monitor: str) -> None:
-        """Raises PublishingStopped when nothing more may be published in this cycle."""
-        messages = run.outbox[monitor]
-        while messages:
+    def flush_monitor(self, monitor: str, messages: list[dict], publish_by: float, sign: StopSign) -> Flushed:
+        """Publish one monitor's messages in order (on a publisher thread: it changes nothing but
+        `sign`); stops at a refusal of one, and once `sign` says no more may start."""
+        flushed = Flushed(monitor)
+        for message in messages:
+            if sign.reason is not None:
+                break
             try:
-                publish_json_within(
-                    self.config.settings.alarm_topic,
-                    messages[0],
-                    subject_of(messages[0]),
-                    run.publish_by - self.monotonic(),
-                )
+                seconds = publish_by - self.monotonic()
+                publish_json_within(self.config.settings.alarm_topic, message, subject_of(message), seconds)
             except NoTimeToPublish as exc:
-                raise PublishingStopped("publish deadline reached") from exc
+                sign.stop(PublishingStopped("publish deadline reached"), exc)
+                break
             except TopicUnreachable as exc:
-                raise PublishingStopped("SNS did not answer") from exc
+                sign.stop(PublishingStopped("SNS did not answer"), exc)
+                break
             except Exception as exc:  # noqa: BLE001 - a refusal of this message: the others still go
-                what = f"publishing {monitor} {messages[0]['NewStateValue']} failed; kept in the outbox"
-                report(run, what, exc)
-                return
-            messages.pop(0)
-            run.dirty.add(monitor)
-        del run.outbox[monitor]
+                flushed.refused = exc
+                break
+            flushed.sent += 1
+        return flushed
 
-    def held_back(self, transition: Transition) -> bool:
+    def cycle_hold(self) -> Callable[[Transition], bool]:
+        """`held_back` for one cycle's transitions: maintenance read once, at the first DOWN
+        asked about, and never carried into the next cycle (a fresh outage turns dozens DOWN)."""
+        question = None if self.under_maintenance is None else one_reading(self.under_maintenance)
+        return lambda transition: self.held_back(transition, question)
+
+    def held_back(self, transition: Transition, question: Optional[Question] = None) -> bool:
         """A DOWN under maintenance is not published (no runbook, nobody told); its state is
         saved, and the end of maintenance raises it if it is still down. Recoveries always go."""
-        if transition.new != DOWN or self.under_maintenance is None:
+        question = question or self.under_maintenance
+        if transition.new != DOWN or question is None:
             return False
-        return self.under_maintenance(transition.monitor, None, transition.at)
+        return question(transition.monitor, None, transition.at)
 
     def message(self, transition: Transition) -> dict:
         return probe_alarm_message(
@@ -283,6 +320,64 @@ class ProbeRun:
 
 class PublishingStopped(Exception):
     """No more publishing in this cycle: the deadline is near or SNS does not answer."""
+
+
+class StopSign:
+    """Raised by the first publish that ends the cycle's publishing (no time left, or SNS not
+    answering); the publishers start no message after it. Those in flight end by themselves,
+    each within the time it had."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reason: Optional[PublishingStopped] = None
+
+    def stop(self, reason: PublishingStopped, cause: Exception) -> None:
+        reason.__cause__ = cause
+        with self.lock:
+            self.reason = self.reason or reason
+
+
+@dataclass
+class Flushed:
+    """What publishing one monitor's outbox did: SNS took its `sent` oldest messages; the next
+    was `refused`, or publishing stopped."""
+
+    monitor: str
+    sent: int = 0
+    refused: Optional[Exception] = None
+
+
+def settle(run: Invocation, flushed: Flushed) -> None:
+    """Take what SNS took out of the monitor's outbox (to be saved); report a refusal."""
+    messages = run.outbox[flushed.monitor]
+    del messages[: flushed.sent]
+    if flushed.sent:
+        run.dirty.add(flushed.monitor)
+    if flushed.refused is not None:
+        what = f"publishing {flushed.monitor} {messages[0]['NewStateValue']} failed; kept in the outbox"
+        report(run, what, flushed.refused)
+    if not messages:
+        del run.outbox[flushed.monitor]
+
+
+def warm_publisher(topic: str, seconds: float) -> None:
+    """Fill what the first publishes share before they start together: the SNS client and the
+    topic's ARN (its account asked of STS). Those caches have no lock: PUBLISHERS threads
+    missing one at once would each fill it, a client or a request each. A failure here is left
+    to the publishes to meet and report."""
+    try:
+        topic_arn(topic)
+        patience = next((p for p in PATIENCE if p.worst <= seconds), None)
+        if patience is not None:
+            quick_client(patience)
+    except Exception:  # noqa: BLE001 - each publish reports it, and its message stays
+        pass
+
+
+def in_background(work: Callable[[Invocation], None], run: Invocation) -> threading.Thread:
+    thread = threading.Thread(target=work, args=(run,), name="state-read", daemon=True)
+    thread.start()
+    return thread
 
 
 def publish_deadline(started: float, deadline: float) -> float:

@@ -6,9 +6,11 @@ one that answers late by relaying to moto, while the rest of AWS stays the moto 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import socket
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -17,12 +19,13 @@ from chalice.local import LambdaContext
 from chalice.test import Client
 
 from chalicelib.alarms.message import probe_alarm_message
+from chalicelib.aws import clients
 from chalicelib.aws.clients import bounded_client
 from chalicelib.aws.topics import NoTimeToPublish, publish_json_within
-from chalicelib.monitoring.probe_run import publish_deadline
+from chalicelib.monitoring.probe_run import PUBLISHERS, publish_deadline
 from chalicelib.state.outbox import OUTBOX_LIMIT, trim
 from chalicelib.state.store import StateStore
-from chalicelib.state.thresholds import DOWN, MonitorState
+from chalicelib.state.thresholds import DOWN, UP, MonitorState
 from tests.handlers.test_probe_function import monitors_yaml
 from tests.support.servers import SocketServer, hang, read_request
 
@@ -61,7 +64,9 @@ def all_down(deploy, httpserver):
 
 
 # A short invocation gets the quickest client (one attempt); a longer one the patient client
-# (one resend). Either way the first unanswered publish ends the cycle's publishing.
+# (one resend). Either way the first unanswered publish ends the cycle's publishing: the
+# publishes already in flight with it (PUBLISHERS at most) end by their own timeouts, and none
+# starts after it.
 @pytest.mark.parametrize(("lambda_seconds", "attempts"), [(3.0, 1), (12.0, 2)])
 def test_a_hanging_sns_ends_publishing_in_time_and_the_next_cycle_sends_it(
     all_down, monkeypatch, lambda_seconds, attempts
@@ -72,7 +77,7 @@ def test_a_hanging_sns_ends_publishing_in_time_and_the_next_cycle_sends_it(
         summary, took = invoke_probe(all_down, lambda_seconds)
     finally:
         hanging.stop()
-    assert hanging.connections == attempts
+    assert hanging.connections == min(len(BROKEN), PUBLISHERS) * attempts
     assert took < lambda_seconds, f"{took:.1f}s against a {lambda_seconds}s timeout"
     assert summary["outbox_pending"] == len(BROKEN)
     assert any(f"SNS did not answer; {len(BROKEN)} message(s) kept" in e for e in summary["errors"])
@@ -89,30 +94,53 @@ def test_a_hanging_sns_ends_publishing_in_time_and_the_next_cycle_sends_it(
     assert outbox() == {}
 
 
-def relay_late(upstream_port: int, delay: float):
-    """A slow SNS: waits `delay`, then relays the request to moto and its answer back."""
+class InFlight:
+    """How many requests a server holds at once, the most it held, and how many it took."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = self.most = self.total = 0
+
+    def __enter__(self) -> None:
+        with self.lock:
+            self.total += 1
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def __exit__(self, *_: object) -> None:
+        with self.lock:
+            self.now -= 1
+
+
+def relay_late(upstream_port: int, delay: float, flight: InFlight | None = None):
+    """A slow AWS service: waits `delay`, then relays the request to moto and its answer back."""
 
     def serve(conn: socket.socket) -> None:
         conn.settimeout(10)
         while request := read_request(conn):
-            head, _, body = request.partition(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            method, path, _ = lines[0].split(" ", 2)
-            headers = dict(line.split(": ", 1) for line in lines[1:])
-            length = int(headers.get("Content-Length", headers.get("content-length", "0")))
-            while len(body) < length:
-                body += conn.recv(length - len(body))
-            time.sleep(delay)
-            upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=10)
-            upstream.request(method, path, body=body, headers=headers)
-            answer = upstream.getresponse()
-            payload = answer.read()
-            upstream.close()
-            conn.sendall(
-                f"HTTP/1.1 {answer.status} {answer.reason}\r\nContent-Type: text/xml\r\n"
-                f"Content-Length: {len(payload)}\r\n\r\n".encode()
-                + payload
-            )
+            with flight or contextlib.nullcontext():
+                relay(conn, request)
+
+    def relay(conn: socket.socket, request: bytes) -> None:
+        head, _, body = request.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        method, path, _ = lines[0].split(" ", 2)
+        headers = dict(line.split(": ", 1) for line in lines[1:])
+        length = int(headers.get("Content-Length", headers.get("content-length", "0")))
+        while len(body) < length:
+            body += conn.recv(length - len(body))
+        time.sleep(delay)
+        upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=10)
+        upstream.request(method, path, body=body, headers=headers)
+        answer = upstream.getresponse()
+        payload = answer.read()
+        upstream.close()
+        conn.sendall(
+            f"HTTP/1.1 {answer.status} {answer.reason}\r\n"
+            f"Content-Type: {answer.getheader('Content-Type', 'text/xml')}\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
 
     return serve
 
@@ -120,33 +148,63 @@ def relay_late(upstream_port: int, delay: float):
 def test_a_slow_sns_is_cut_off_by_the_publish_deadline_and_nothing_is_lost(all_down, local_aws, monkeypatch):
     # Each publish answers after 0.25 s, within every client's read timeout. A 3 s invocation
     # publishes until 2.4 s (0.6 s kept to save and update the site) and starts none that could
-    # end later (the quickest client's worst case is 0.75 s): some go out, the rest wait.
+    # end later (the quickest client's worst case is 0.75 s): with PUBLISHERS in flight, about
+    # seven rounds of them go out, and the rest of 10 monitors x 10 messages waits.
+    backlog = {name: [message(i, name) for i in range(1, 10)] for name in BROKEN}  # UP, DOWN, ..., UP
+    StateStore("autoheal-state").save(dict.fromkeys(BROKEN, MonitorState(UP, 0, 1, 1_700_000_000.0)), backlog)
     slow = SocketServer(relay_late(local_aws.port, 0.25))
     try:
         sns_at(monkeypatch, f"http://127.0.0.1:{slow.port}")
-        summary, took = invoke_probe(all_down, 3.0)
+        summary, took = invoke_probe(all_down, 3.0)  # each turns DOWN: a tenth message
     finally:
         slow.stop()
     assert took < 3.0, f"{took:.1f}s against a 3s timeout"
-    sent = [m["AlarmName"] for m in all_down.alarms_published()]
+    sent = [m["NewStateReason"] for m in all_down.alarms_published()]
     pending = summary["outbox_pending"]
-    assert sent and pending >= 1 and len(sent) + pending == len(BROKEN)
+    assert sent and pending >= 1 and len(sent) + pending == 10 * len(BROKEN)
     assert any(f"publish deadline reached; {pending} message(s) kept" in e for e in summary["errors"])
     sns_at(monkeypatch, None)
     again, _ = invoke_probe(all_down, 3.0)
     assert again["outbox_pending"] == 0
-    sent += [m["AlarmName"] for m in all_down.alarms_published()]
-    assert sorted(sent) == [f"autoheal-probe-{name}" for name in BROKEN]  # each once
+    sent += [m["NewStateReason"] for m in all_down.alarms_published()]
+    assert sorted(sent) == sorted(  # each once
+        [f"{name} flap {i}" for name in BROKEN for i in range(1, 10)]
+        + ["status 500, expected 2xx"] * len(BROKEN)
+    )
 
 
-def message(index: int) -> dict:
+def test_publishes_go_out_several_at_once_and_each_monitors_in_order(
+    deploy, httpserver, local_aws, monkeypatch
+):
+    # 10 monitors with 6 saved messages each, SNS answering each after 0.1 s: one at a time
+    # they would take 6 s; PUBLISHERS at once, under one.
+    httpserver.expect_request("/healthz").respond_with_json({"status": "ok"})
+    deployment = deploy(monitors_yaml({name: httpserver.url_for("/healthz") for name in BROKEN}))
+    backlog = {name: [message(i, name) for i in range(6)] for name in BROKEN}  # DOWN, UP, ..., UP
+    StateStore("autoheal-state").save(dict.fromkeys(BROKEN, MonitorState(UP, 0, 1, 1_700_000_000.0)), backlog)
+    flight = InFlight()
+    slow = SocketServer(relay_late(local_aws.port, 0.1, flight))
+    try:
+        sns_at(monkeypatch, f"http://127.0.0.1:{slow.port}")
+        summary, _ = invoke_probe(deployment, 12.0)
+    finally:
+        slow.stop()
+    assert (summary["errors"], summary["outbox_pending"]) == ([], 0)
+    assert 1 < flight.most <= PUBLISHERS
+    published = [m["NewStateReason"] for m in deployment.alarms_published()]
+    for name in BROKEN:
+        assert [r for r in published if r.startswith(f"{name} ")] == [f"{name} flap {i}" for i in range(6)]
+    assert outbox() == {}
+
+
+def message(index: int, monitor: str = "flappy") -> dict:
     """The index-th transition of a flapping monitor: even ones DOWN (ALARM), odd ones UP."""
     down = index % 2 == 0
     return probe_alarm_message(
-        "flappy",
+        monitor,
         "ALARM" if down else "OK",
         "OK" if down else "ALARM",
-        f"flap {index}",
+        f"{monitor} flap {index}" if monitor != "flappy" else f"flap {index}",
         "Autoheal",
         datetime.fromtimestamp(1_700_000_000 + 60 * index, UTC),
     )
@@ -209,3 +267,21 @@ def test_too_little_time_to_publish_is_refused_naming_seconds_and_sends_nothing(
 )
 def test_the_publish_deadline_sits_inside_the_tick_and_the_lambda_deadline(lambda_seconds, publish_by):
     assert publish_deadline(100.0, 100.0 + lambda_seconds) == pytest.approx(100.0 + publish_by)
+
+
+def test_a_cold_container_asks_sts_for_the_topics_account_once_for_all_publishers(
+    all_down, local_aws, monkeypatch
+):
+    # The alarms topic's ARN needs the account, asked of STS once and kept; STS answers late, so
+    # publishers starting together with nothing kept yet would each ask.
+    sts = InFlight()
+    slow = SocketServer(relay_late(local_aws.port, 0.2, sts))
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", f"http://127.0.0.1:{slow.port}")
+        clients.reset()  # a new container: no client, no account known
+        summary, _ = invoke_probe(all_down, 12.0)
+    finally:
+        slow.stop()
+    assert (summary["errors"], summary["outbox_pending"]) == ([], 0)
+    assert sts.total == 1
+    assert len(all_down.alarms_published()) == len(BROKEN)
