@@ -79,21 +79,6 @@ class App:
         self.url = url_of(self.server)
 
 
-def alarm_messages(sqs, queue: str) -> list[dict]:
-    found = []
-    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
-        for message in messages:
-            found.append(json.loads(json.loads(message["Body"])["Message"]))
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-    return found
-
-
-def sns_event(message: dict) -> dict:
-    sns = {"Type": "Notification", "MessageId": f"bench-{time.time_ns()}", "TopicArn": "", "Subject": "x"}
-    sns |= {"Message": json.dumps(message), "Timestamp": "", "MessageAttributes": {}}
-    return {"Records": [{"EventSource": "aws:sns", "EventSubscriptionArn": "", "Sns": sns}]}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=30)
@@ -109,6 +94,7 @@ def main() -> int:
     from sandbox.fleet import launch_instances
     from sandbox.moto_server import MotoServer
     from sandbox.provision import provision
+    from sandbox.runtime import drain_envelopes, sns_event
     from sandbox.vantage_world import REGIONS, InvokeApi, KnownGood, make_region
     from sandbox.world import load_app
 
@@ -134,8 +120,8 @@ def main() -> int:
         sqs, ssm = client("sqs"), client("ssm")
 
         def on_alarm() -> None:
-            for message in alarm_messages(sqs, resources.alarm_queue_url):
-                functions["on_alarm"](sns_event(message), LambdaContext("on_alarm", 256, 60_000))
+            for envelope in drain_envelopes(sqs, resources.alarm_queue_url):
+                functions["on_alarm"](sns_event(envelope), LambdaContext("on_alarm", 256, 60_000))
 
         def round_of_ticks() -> None:
             for region in regions:

@@ -144,6 +144,16 @@ def scheduled_event(function: str) -> dict:
     }
 
 
+def drain_envelopes(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Every SNS envelope waiting on a queue subscribed to a topic (raw delivery off), removed."""
+    found: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
 def sns_event(envelope: Mapping[str, Any]) -> dict:
     """An SNS notification as SQS received it -> the event SNS hands to a Lambda subscriber."""
     topic = envelope.get("TopicArn", "")

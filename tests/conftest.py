@@ -14,6 +14,7 @@ from chalicelib import wiring
 from chalicelib.aws.clients import client
 from sandbox.moto_server import MotoServer
 from sandbox.provision import Provisioned, provision
+from sandbox.runtime import drain_envelopes
 from sandbox.world import load_app
 
 # Fixtures that start moto in server mode, local servers, a fleet or a browser: a test that uses
@@ -133,14 +134,7 @@ class Deployment:
 
     def drain(self, queue_url: str) -> list[dict[str, Any]]:
         """Every SNS envelope waiting on a subscribed queue (and remove them)."""
-        sqs, found = client("sqs"), []
-        while True:
-            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                return found
-            for message in messages:
-                found.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return drain_envelopes(client("sqs"), queue_url)
 
     def alarms_published(self) -> list[dict[str, Any]]:
         return [json.loads(envelope["Message"]) for envelope in self.drain(self.resources.alarm_queue_url)]

@@ -20,6 +20,7 @@ from chalicelib.vantage.confirm import ConfirmRequest, LambdaAsker
 from chalicelib.vantage.gate import QuorumGate
 from chalicelib.vantage.votes import VoteStore
 from sandbox.ports import free_port
+from sandbox.runtime import drain_envelopes
 from sandbox.vantage_world import REGIONS, InvokeApi, Region, make_region, vantage_settings
 from tests.fanout.events import shard_event
 from tests.runbooks.conftest import World, base_config
@@ -50,13 +51,7 @@ class ShardRegions:
 
 def alarms_of(world: World) -> list[dict]:
     """What reached the home alarms topic (the queue standing in for on_alarm)."""
-    sqs, found = client("sqs"), []
-    queue = world.resources.alarm_queue_url
-    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
-        for message in messages:
-            found.append(json.loads(json.loads(message["Body"])["Message"]))
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-    return found
+    return [json.loads(e["Message"]) for e in drain_envelopes(client("sqs"), world.resources.alarm_queue_url)]
 
 
 def shard_worker(region: Region) -> ShardWorker:
