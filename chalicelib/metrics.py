@@ -5,7 +5,10 @@ Every custom metric costs $0.30 a month, so by default a cycle writes aggregates
 `MonitorsSkipped` and `ProbeHeartbeat` (an alarm on its missing data tells when the probe
 itself stops). A monitor with `metrics: true` also gets `Availability` (1/0) and
 `ResponseTime` (ms) with a `Monitor` dimension, for the CloudWatch alarms that need them.
-The status history lives in DynamoDB and S3, not here.
+The status history lives in DynamoDB and S3, not here. With vantage points, only the home
+region writes the per-component aggregates: another region's view is a vote, and its own
+health (cycle, skipped, heartbeat) is all its dashboard needs; the aggregates' $0.60 a
+component-month is then paid once, not once per region.
 
 >>> emit_probe_metrics("Autoheal", config.monitors, results, cycle_seconds=1.2)  # doctest: +SKIP
 4
@@ -43,9 +46,15 @@ def emit_handler_error(namespace: str, function: str) -> None:
 
 
 def emit_probe_metrics(
-    namespace: str, monitors: Sequence[Monitor], results: Sequence[ProbeResult], cycle_seconds: float
+    namespace: str,
+    monitors: Sequence[Monitor],
+    results: Sequence[ProbeResult],
+    cycle_seconds: float,
+    components: bool = True,
 ) -> int:
-    """Print the cycle's EMF documents; `results` are in `monitors`' order. Returns documents written."""
+    """Print the cycle's EMF documents; `results` are in `monitors`' order. Returns documents
+    written. `components=False` leaves out the per-component aggregates (a vantage point other
+    than the home region)."""
     metrics = EphemeralMetrics(namespace=namespace)
     up: Counter[str] = Counter()
     down: Counter[str] = Counter()
@@ -57,7 +66,7 @@ def emit_probe_metrics(
         if monitor.metrics:
             _per_monitor(metrics, result)
             written += 1
-    for component in sorted(up.keys() | down.keys()):
+    for component in sorted(up.keys() | down.keys()) if components else ():
         metrics.add_dimension(COMPONENT_DIMENSION, component)
         metrics.add_metric(UP, MetricUnit.Count, up[component])
         metrics.add_metric(DOWN, MetricUnit.Count, down[component])

@@ -179,7 +179,8 @@ class ProbeRun:
                         "latency_ms": result.latency_ms,
                     },
                 )
-        emit_probe_metrics(self.config.settings.metrics_namespace, self.config.monitors, results, seconds)
+        namespace, home = self.config.settings.metrics_namespace, self.vantage is None or self.vantage.is_home
+        emit_probe_metrics(namespace, self.config.monitors, results, seconds, components=home)
         if not run.trusted:
             return  # without the stored state, a fold would overwrite it (a lost recovery, a second ALARM)
         changed, transitions = self.fold(run.states, results)

@@ -128,10 +128,14 @@ class QuorumGate:
         return report
 
     @property
+    def is_home(self) -> bool:
+        return self.region == self.points.home
+
+    @property
     def writes_status_site(self) -> bool:
         """Only the home region writes the public site: another region's own view is a vote.
         (The home region's view is still its own: the site does not read the quorum yet.)"""
-        return self.region == self.points.home
+        return self.is_home
 
     @property
     def rule(self) -> tuple[tuple[str, ...], int]:
