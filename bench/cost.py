@@ -284,12 +284,16 @@ def vantage_lines(one: dict, figures: dict, changes: float, episodes: float) -> 
     episode, blind_writes, blind_reads = vote_cost(blind["aws_calls"])
     episode += invoke_cost(blind["aws_calls"].get("lambda:Invoke", 0), sum(blind["confirm_seconds"]))
     pending = TICKS_PER_MONTH * PRICES["dynamodb_read"] / one["endpoints"]  # the home region's Query a cycle
+    # Another region writes no per-component aggregates (chalicelib/metrics.py): its own health only.
+    aggregates = 2 * min(10, one["endpoints"]) * PRICES["custom_metric"] / one["endpoints"]
+    other = one["per_endpoint"] - aggregates
     return [
         (
             "three regions' probes",
-            3 * one["per_endpoint"],
-            f"3 x ${one['per_endpoint']:.4f}: the measured {one['endpoints']}-endpoint row above, "
-            f"{one['seconds']:.2f} s an invocation (each region probes every monitor; metrics, alarms too)",
+            one["per_endpoint"] + 2 * other,
+            f"${one['per_endpoint']:.4f} + 2 x ${other:.4f}: the measured {one['endpoints']}-endpoint row "
+            f"above, {one['seconds']:.2f} s an invocation (each region probes every monitor; the other "
+            f"two write no per-component metrics: ${aggregates:.4f} less each)",
         ),
         (
             f"quorum changes ({changes:g} a monitor-month)",

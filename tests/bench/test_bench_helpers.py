@@ -23,7 +23,7 @@ def test_a_change_is_priced_from_its_vote_store_calls_in_request_units() -> None
     assert dollars == pytest.approx(expected + requests * cost.VOTE_BYTES / 1e9 * cost.CROSS_REGION_GB)
 
 
-def test_three_vantage_points_add_each_line_to_three_regions_probes() -> None:
+def test_three_vantage_points_add_each_line_to_the_regions_probes() -> None:
     one = {"endpoints": 1000, "per_endpoint": 0.009, "seconds": 1.0, "metrics": 6.9, "alarms": 1.6}
     figures = {
         "monitors": 250,
@@ -38,7 +38,8 @@ def test_three_vantage_points_add_each_line_to_three_regions_probes() -> None:
     }
     lines = cost.vantage_lines(one, figures, changes=60, episodes=3)
     by_name = {what.split(" (")[0]: dollars for what, dollars, _ in lines}
-    assert by_name["three regions' probes"] == pytest.approx(0.027)
+    # The home region's probe, and two without the 10 components' aggregates (20 x $0.30 / 1,000).
+    assert by_name["three regions' probes"] == pytest.approx(0.009 + 2 * (0.009 - 0.006))
     per_change = (cost.vote_cost({"votes:cast": 60})[0] + cost.invoke_cost(40, 80.0)) / 20
     assert by_name["quorum changes"] == pytest.approx(60 * per_change)
     episode = cost.vote_cost({"votes:cast": 750})[0] + cost.invoke_cost(4, 60.0)
