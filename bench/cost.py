@@ -271,6 +271,12 @@ def invoke_cost(invokes: int, seconds: float) -> float:
     return invokes * PRICES["lambda_request"] + seconds * MEMORY_GB * PRICES["lambda_gb_second"]
 
 
+def aggregates_share(one: dict) -> float:
+    """The per-component aggregates' share of a monitor-month, which a vantage point other than
+    home does not pay: it writes its own health only (chalicelib/metrics.py)."""
+    return 2 * min(10, one["endpoints"]) * PRICES["custom_metric"] / one["endpoints"]
+
+
 def vantage_lines(one: dict, figures: dict, changes: float, episodes: float) -> list[tuple[str, float, str]]:
     """(what, USD per monitor-month, the figure it comes from)."""
     monitors = figures["monitors"]
@@ -284,8 +290,7 @@ def vantage_lines(one: dict, figures: dict, changes: float, episodes: float) -> 
     episode, blind_writes, blind_reads = vote_cost(blind["aws_calls"])
     episode += invoke_cost(blind["aws_calls"].get("lambda:Invoke", 0), sum(blind["confirm_seconds"]))
     pending = TICKS_PER_MONTH * PRICES["dynamodb_read"] / one["endpoints"]  # the home region's Query a cycle
-    # Another region writes no per-component aggregates (chalicelib/metrics.py): its own health only.
-    aggregates = 2 * min(10, one["endpoints"]) * PRICES["custom_metric"] / one["endpoints"]
+    aggregates = aggregates_share(one)
     other = one["per_endpoint"] - aggregates
     return [
         (
@@ -333,9 +338,10 @@ def print_vantage(one: dict, lines: list[tuple[str, float, str]]) -> None:
     total = sum(dollars for _, dollars, _ in lines)
     print(f"  three vantage points: ${total:.4f} (target <= $0.03: {'met' if total <= 0.03 else 'NOT met'})")
     share = fixed / one["endpoints"]
+    three = share + 2 * (share - aggregates_share(one))  # the home region's, and two without aggregates
     print(
         f"  without the fixed metrics and alarms (what grows with the monitors): one region "
-        f"${one['per_endpoint'] - share:.4f}, three vantage points ${total - 3 * share:.4f}"
+        f"${one['per_endpoint'] - share:.4f}, three vantage points ${total - three:.4f}"
     )
 
 
