@@ -52,6 +52,7 @@ class FaultProxy:
         self._mode = mode
 
     def start(self) -> FaultProxy:
+        self._listener.settimeout(0.2)  # here, not in the thread: a stop() may close it first
         self._thread = threading.Thread(target=self._accept, name=f"fault-proxy-{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -71,7 +72,6 @@ class FaultProxy:
         self.stop()
 
     def _accept(self) -> None:
-        self._listener.settimeout(0.2)
         while not self._stopped.is_set():
             try:
                 conn, _ = self._listener.accept()
