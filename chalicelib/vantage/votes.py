@@ -29,6 +29,11 @@ The direct write is the cheapest and the quickest (one round trip of 80-250 ms b
 its price is that the home region's table is a single point: when it cannot be reached, no
 region can confirm, and the probe reports that, every cycle, in its summary and log.
 
+A round is a few requests however many monitors it names: its votes cast a few at a time
+(`pool`: a conditional write cannot be batched), read back in one paged Query of the window's
+votes (the key starts with the window), the acted statuses in BatchGetItems of 100, the notes in
+BatchWriteItems of 25 and one update per window's blip line.
+
 >>> store = VoteStore("autoheal-state", "us-east-1")  # doctest: +SKIP
 >>> store.cast(vote); store.votes("web", 29_500_000)  # doctest: +SKIP
 """
@@ -37,7 +42,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from chalicelib.aws.dynamodb import plain, to_item
 from chalicelib.vantage import regional
@@ -48,6 +53,10 @@ VOTE_DAYS = 2  # a window is decided within minutes; the votes are kept a little
 NOTE_DAYS = 7
 UNCLAIMED = "attribute_exists(sk) AND (attribute_not_exists(claimed_until) OR claimed_until < :now)"
 DAY = 86400.0
+FEW = 3  # monitors in a round read vote by vote; more, the window's votes in one Query
+BATCH_GET = 100  # keys per BatchGetItem
+BATCH_WRITE = 25  # items per BatchWriteItem
+UNPROCESSED_ROUNDS = 5  # a batch's unprocessed part asked again this many times
 SITE_GATE = ("statuspage", "publish")  # statuspage.publish_gate's item, in the same (home) table
 
 
@@ -72,6 +81,19 @@ class Acted:
     reason: Optional[str] = None  # the regions' evidence when the quorum changed it
 
 
+@dataclass(frozen=True)
+class Note:
+    """One region's failure in a window, settled without a quorum: its evidence, and the line
+    it joins in the status history (its window and failing regions)."""
+
+    monitor: str
+    window: int
+    at: float
+    evidence: str
+    failing: tuple[str, ...] = ()
+    healthy: tuple[str, ...] = ()
+
+
 class VoteStore:
     def __init__(self, table_name: str, region: str) -> None:
         self.table_name = table_name
@@ -80,6 +102,12 @@ class VoteStore:
     @property
     def table(self) -> Any:
         return regional.table(self.table_name, self.region)
+
+    @property
+    def client(self) -> Any:
+        """The table resource's client: thread-safe (the resource is not), and it (de)serialises
+        attribute values as the resource does."""
+        return self.table.meta.client
 
     # -- votes ------------------------------------------------------------------------------
     def cast(self, vote: Vote) -> bool:
@@ -102,15 +130,46 @@ class VoteStore:
         return self._put(item, "attribute_not_exists(sk) OR #at < :at", {":at": vote.at}, {"#at": "at"})
 
     def votes(self, monitor: str, window: Optional[int] = None) -> list[Vote]:
-        """The votes on `monitor` in `window` (in every window kept, without one)."""
-        prefix = vote_key(monitor, window, "") if window is not None else f"vote#{monitor}#"
-        return [to_vote(item) for item in self._query(prefix)]
+        """The votes on `monitor` in `window`; without one, in every window kept (every vote
+        read: the story of a monitor, not a round's read)."""
+        if window is None:
+            return [vote for vote in map(to_vote, self._query("vote#")) if vote.monitor == monitor]
+        return [to_vote(item) for item in self._query(vote_key(monitor, window, ""))]
+
+    def round_votes(self, window: int, monitors: Iterable[str]) -> dict[str, list[Vote]]:
+        """The votes on `monitors` in `window`, by monitor: a few monitors' own, else the
+        window's in one paged Query (a window holds the votes of the monitors that changed)."""
+        wanted = list(dict.fromkeys(monitors))
+        if len(wanted) <= FEW:
+            return {monitor: self.votes(monitor, window) for monitor in wanted}
+        found: dict[str, list[Vote]] = {monitor: [] for monitor in wanted}
+        for vote in map(to_vote, self._query(f"vote#{window:012d}#")):
+            if vote.monitor in found:
+                found[vote.monitor].append(vote)
+        return found
 
     # -- the acted status, and what is to be published ---------------------------------------
     def acted(self, monitor: str) -> Acted:
         item = self.table.get_item(Key={"pk": PARTITION, "sk": acted_key(monitor)}, ConsistentRead=True)
         found = plain(item.get("Item"))
         return to_acted(found) if found else Acted()
+
+    def acted_many(self, monitors: Iterable[str]) -> dict[str, Acted]:
+        """The acted status of each monitor, consistent reads in BatchGetItems of 100."""
+        keys = [{"pk": PARTITION, "sk": acted_key(m)} for m in dict.fromkeys(monitors)]
+        found = {monitor: Acted() for monitor in dict.fromkeys(monitors)}
+        for start in range(0, len(keys), BATCH_GET):
+            request = {self.table_name: {"Keys": keys[start : start + BATCH_GET], "ConsistentRead": True}}
+            for _ in range(UNPROCESSED_ROUNDS):
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in map(plain, answer.get("Responses", {}).get(self.table_name, [])):
+                    found[str(item["sk"]).removeprefix("acted#")] = to_acted(item)
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise RuntimeError(f"{self.table_name}: BatchGetItem kept acted statuses unprocessed")
+        return found
 
     def acted_all(self) -> dict[str, Acted]:
         """Every monitor's acted status, one Query (paged): what the quorum holds DOWN or UP."""
@@ -147,7 +206,7 @@ class VoteStore:
             key = pending_key(monitor, window, held.version + 1)
             pending = {"pk": PARTITION, "sk": key, "message": json.dumps(message)}
             writes.append({"Put": {"TableName": self.table_name, "Item": pending}})
-        client = self.table.meta.client
+        client = self.client
         try:
             client.transact_write_items(TransactItems=writes)
         except client.exceptions.TransactionCanceledException:
@@ -190,11 +249,36 @@ class VoteStore:
         """The monitor's note (its evidence), and its place in the window's blip: one item per
         window and failing regions, holding the set of monitors (adding one twice counts once),
         which the status history shows as one line."""
-        item = {"pk": PARTITION, "sk": f"note#{monitor}#{window:012d}", "monitor": monitor, "at": at}
-        item |= {"evidence": evidence[:1000], "expiration": int(at + NOTE_DAYS * DAY)}
-        self.table.put_item(Item=to_item(item))
-        if failing:
-            self._blip(monitor, window, at, sorted(failing), sorted(healthy))
+        self.note_many([Note(monitor, window, at, evidence, tuple(failing), tuple(healthy))])
+
+    def note_many(self, notes: Sequence[Note]) -> None:
+        """Notes of a round: their items in BatchWriteItems of 25, then each blip line they
+        join in one update (its set of monitors grows by all of the line's at once)."""
+        items = [note_item(note) for note in notes]
+        for start in range(0, len(items), BATCH_WRITE):
+            self._write_batch(items[start : start + BATCH_WRITE])
+        lines: dict[tuple[int, tuple[str, ...]], list[Note]] = {}
+        for note in notes:
+            if note.failing:
+                lines.setdefault((note.window, tuple(sorted(note.failing))), []).append(note)
+        fresh = [self._blip(window, failing, line) for (window, failing), line in lines.items()]
+        first = [at for at in fresh if at is not None]
+        if first:
+            # A new line: the home site's publish gate (statuspage.publish_gate's item) is told,
+            # and its probe publishes within a minute instead of at the hourly publish.
+            self.table.update_item(
+                Key={"pk": SITE_GATE[0], "sk": SITE_GATE[1]},
+                UpdateExpression="SET pending_at = :at",
+                ExpressionAttributeValues=to_item({":at": min(first)}),
+            )
+
+    def _write_batch(self, items: list[dict[str, Any]]) -> None:
+        request = {self.table_name: [{"PutRequest": {"Item": to_item(item)}} for item in items]}
+        for _ in range(UNPROCESSED_ROUNDS):
+            request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            if not request:
+                return
+        raise RuntimeError(f"{self.table_name}: BatchWriteItem kept notes unprocessed")
 
     def notes(self, monitor: str) -> list[dict[str, Any]]:
         return self._query(f"note#{monitor}#")
@@ -209,8 +293,12 @@ class VoteStore:
         items = [plain(i) for i in self._pages({"KeyConditionExpression": condition})]
         return [to_blip(item) for item in items]
 
-    def _blip(self, monitor: str, window: int, at: float, failing: list[str], healthy: list[str]) -> None:
-        adds = {":m": {monitor}} | ({":h": set(healthy)} if healthy else {})
+    def _blip(self, window: int, failing: tuple[str, ...], notes: Sequence[Note]) -> Optional[float]:
+        """Add the notes' monitors to the window's line of these failing regions; its time
+        when the line is new, else None (its count grows with the site's next publish)."""
+        at = min(note.at for note in notes)
+        healthy = sorted({region for note in notes for region in note.healthy})
+        adds = {":m": {note.monitor for note in notes}} | ({":h": set(healthy)} if healthy else {})
         before = self.table.update_item(
             Key={"pk": PARTITION, "sk": f"blip#{window:012d}#{','.join(failing)}"},
             UpdateExpression=" ".join(
@@ -220,30 +308,25 @@ class VoteStore:
                 ]
             ),
             ExpressionAttributeNames={"#at": "at"},
-            ExpressionAttributeValues=to_item({":at": at, ":f": failing, ":x": int(at + NOTE_DAYS * DAY)})
+            ExpressionAttributeValues=to_item(
+                {":at": at, ":f": list(failing), ":x": int(at + NOTE_DAYS * DAY)}
+            )
             | adds,
             ReturnValues="UPDATED_OLD",
         )
-        if "monitors" in before.get("Attributes", {}):
-            return  # the line is known: its count grows with the site's next publish
-        # A new line: the home site's publish gate (statuspage.publish_gate's item) is told, and
-        # its probe publishes within a minute instead of at the hourly publish.
-        self.table.update_item(
-            Key={"pk": SITE_GATE[0], "sk": SITE_GATE[1]},
-            UpdateExpression="SET pending_at = :at",
-            ExpressionAttributeValues=to_item({":at": at}),
-        )
+        return None if "monitors" in before.get("Attributes", {}) else at
 
     def _put(self, item: dict, condition: str, values: dict, names: dict) -> bool:
-        table = self.table
+        client = self.client
         try:
-            table.put_item(
+            client.put_item(
+                TableName=self.table_name,
                 Item=to_item(item),
                 ConditionExpression=condition,
                 ExpressionAttributeValues=to_item(values),
                 ExpressionAttributeNames=names,
             )
-        except table.meta.client.exceptions.ConditionalCheckFailedException:
+        except client.exceptions.ConditionalCheckFailedException:
             return False
         return True
 
@@ -266,7 +349,17 @@ class VoteStore:
 
 
 def vote_key(monitor: str, window: int, region: str) -> str:
-    return f"vote#{monitor}#{window:012d}#{region}"
+    """The window first: a round reads the votes of all its monitors in one Query."""
+    return f"vote#{window:012d}#{monitor}#{region}"
+
+
+def note_item(note: Note) -> dict[str, Any]:
+    item = {"pk": PARTITION, "sk": f"note#{note.monitor}#{note.window:012d}", "monitor": note.monitor}
+    return item | {
+        "at": note.at,
+        "evidence": note.evidence[:1000],
+        "expiration": int(note.at + NOTE_DAYS * DAY),
+    }
 
 
 def acted_key(monitor: str) -> str:
