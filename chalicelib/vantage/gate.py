@@ -38,6 +38,7 @@ SELF_CHECK_TIMEOUT = 3.0
 WINDOW_SECONDS = 60.0  # a window without probe_every: the schedule's tick
 CHANGE_ATTEMPTS = 3  # another region recording a change first: read again and decide again
 CLAIM_SECONDS = 30.0  # a publish takes well under a second; a holder that died frees it then
+CAST_SECONDS = 5.0  # kept from a confirmation's probing for its round (a quarter at most)
 ROUND_SECONDS = 30.0  # a tick's round without a deadline of its own: half the schedule's minute
 
 Probe = Callable[[Sequence[Monitor], float], list[ProbeResult]]
@@ -142,7 +143,11 @@ class QuorumGate:
             now = self.clock()
             eyes = self.self_check()
             if eyes is None:
-                results = [r for r in self.probe(monitors, deadline) if not r.skipped]
+                # The probe stops short of the deadline: the votes are cast in what is left
+                left = max(0.0, deadline - self.monotonic())
+                results = [
+                    r for r in self.probe(monitors, deadline - min(CAST_SECONDS, left / 4)) if not r.skipped
+                ]
             else:
                 results = [ProbeResult(m.name, False, None, eyes, 0, now) for m in monitors]
             votes = [self.vote(result, request.window, eyes, self.clock()) for result in results]

@@ -3,8 +3,11 @@ and keeps the guarantees of a round over one: a change recorded once, a vote not
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any, Optional, Sequence
 
@@ -12,6 +15,7 @@ import pytest
 
 from chalicelib.config import parse_config
 from chalicelib.config.model import Config
+from chalicelib.probe.engine import ProbeEngine
 from chalicelib.vantage import regional
 from chalicelib.vantage.confirm import ConfirmRequest
 from chalicelib.vantage.gate import HELD_VOTE, QuorumGate, keep_votes, new_report
@@ -200,3 +204,43 @@ def test_two_regions_flushing_at_once_publish_each_change_once(config, store) ->
 
 def new_round() -> dict[str, list]:
     return {"votes": [], "acted": [], "notes": [], "unconfirmed": [], "errors": []}
+
+
+@pytest.fixture
+def silent_url() -> Iterator[str]:
+    """A server that takes connections and never answers: a hung app."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_a_confirmation_probes_short_of_its_deadline_and_casts_its_votes_by_it(
+    store, known_good, silent_url
+) -> None:
+    """The monitors hang longer than the invocation has: the probe stops early enough for the
+    votes to be cast (probing to the deadline left no time to cast them)."""
+    text = CONFIG.replace("https://checkip.example.org/", known_good)
+    config = parse_config(
+        text + "".join(f"  - {{name: {m}, url: '{silent_url}', timeout: 10s}}\n" for m in MONITORS[:3])
+    )
+    confirming = QuorumGate(config, OTHERS[0], store, Asked(), ProbeEngine().run)
+    request = ConfirmRequest(WINDOW, tuple(MONITORS[:3]), HOME, 0.0)
+    report = confirming.confirm(request, never_held, time.monotonic() + 3.0)
+    assert report["errors"] == []
+    cast = store.round_votes(WINDOW, MONITORS[:3])
+    assert {m: [v.verdict for v in found] for m, found in cast.items()} == {m: [DOWN] for m in MONITORS[:3]}
