@@ -107,7 +107,9 @@ def test_the_server_holds_motos_default_amis_only(aws_client: Callable[[str], An
 def _transaction_table(items: int) -> Any:
     import boto3
 
-    client = boto3.client("dynamodb", region_name="us-east-1")
+    # moto in this process (the AWS endpoint: a local one another test set is not intercepted)
+    endpoint = "https://dynamodb.us-east-1.amazonaws.com"
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
     client.create_table(
         TableName="t",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
