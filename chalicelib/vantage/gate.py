@@ -8,9 +8,10 @@ home region's alarms topic, with every region's evidence in the reason. One regi
 that the others do not confirm is a note, never an incident.
 
 A round names one monitor or all of them (a region gone blind votes on every monitor at once,
-and so do the confirmations it asks for): it costs a few requests, not a few per monitor. Its
-votes are cast and its changes recorded a few at a time (`pool`), its votes read back in one
-Query, the acted statuses in batches, its notes in batches; what the deadline leaves is said.
+and so do the confirmations it asks for): it costs a few requests, not a few per monitor. A
+few monitors' votes and changes are a request each, made at once (`pool`); more, transactions
+of 100 writes, a few at once; the round's votes are read back in one Query, the acted statuses
+and the notes in batches. What the deadline leaves is said, and a tick's votes stay held.
 
 >>> QuorumGate(config, "eu-west-1", VoteStore(table, "us-east-1"), LambdaAsker(), probe)  # doctest: +SKIP
 """
@@ -21,7 +22,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Callable, Iterable, Mapping, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Protocol, Sequence, TypeVar, Union
 
 from chalicelib.alarms.message import probe_alarm_message
 from chalicelib.config.model import Config, Monitor
@@ -29,9 +30,9 @@ from chalicelib.probe.result import ProbeResult
 from chalicelib.state.thresholds import ALARM_STATE, Transition
 from chalicelib.vantage import regional
 from chalicelib.vantage.confirm import ConfirmRequest
-from chalicelib.vantage.pool import LATE, each
+from chalicelib.vantage.pool import LATE, Late, each
 from chalicelib.vantage.quorum import ABSTAIN, DOWN, UP, Tally, Vote, acted, is_note, tally, window_of
-from chalicelib.vantage.votes import Acted, Note, VoteStore
+from chalicelib.vantage.votes import FEW, TRANSACT_ITEMS, Acted, Change, Note, VoteStore
 
 SELF_CHECK = "vantage-self-check"
 SELF_CHECK_TIMEOUT = 3.0
@@ -42,6 +43,8 @@ CAST_SECONDS = 5.0  # kept from a confirmation's probing for its round (a quarte
 ROUND_SECONDS = 30.0  # a tick's round without a deadline of its own: half the schedule's minute
 
 Probe = Callable[[Sequence[Monitor], float], list[ProbeResult]]
+T = TypeVar("T")
+R = TypeVar("R")
 HeldBack = Callable[[Transition], bool]
 
 
@@ -192,7 +195,8 @@ class QuorumGate:
         """Cast the votes, then settle each monitor on the round's votes (cast at `since` or
         later); returns the monitors still unconfirmed, and those whose vote the deadline left
         uncast (kept by the caller; never settled without it)."""
-        cast = each(self.store.cast, votes, deadline, self.monotonic)
+        votes = list({vote.monitor: vote for vote in votes}.values())  # one a monitor: its last
+        cast = self.in_chunks(self.store.cast, self.store.cast_many, votes, TRANSACT_ITEMS, deadline)
         late = {vote.monitor for vote, done in zip(votes, cast, strict=True) if done is LATE}
         votes = [vote for vote in votes if vote.monitor not in late]
         report["votes"] += [vote.evidence() for vote in votes]
@@ -220,11 +224,12 @@ class QuorumGate:
         ballots = self.store.round_votes(window, monitors)
         outcomes = {m: tally(ballots[m], *self.rule, m, window, since) for m in monitors}
         changing = [m for m in monitors if changes(held[m], outcomes[m])]
-        recorded = each(
+        recorded = self.in_chunks(
             lambda m: self.record(m, window, since, held_back, held[m], outcomes[m]),
+            lambda chunk: self.record_many(chunk, window, since, held_back, held, outcomes),
             changing,
+            TRANSACT_ITEMS // 2,  # a change is two writes with its message
             deadline,
-            self.monotonic,
         )
         settled = {m: Settled(outcomes[m], held[m].status) for m in monitors}
         settled |= {m: done for m, done in zip(changing, recorded, strict=True) if done is not LATE}
@@ -241,12 +246,64 @@ class QuorumGate:
             report["notes"] += [{"monitor": note.monitor, "evidence": note.evidence} for note in notes]
         return unconfirmed
 
+    def in_chunks(
+        self,
+        one: Callable[[T], R],
+        many: Callable[[list[T]], list[R]],
+        items: Sequence[T],
+        size: int,
+        deadline: Optional[float],
+    ) -> list[Union[R, Late]]:
+        """`one` on each of a few items; more, `many` on chunks of `size` (a transaction each),
+        a few at a time. The items of a chunk the deadline left come back LATE."""
+        if len(items) <= FEW:
+            return each(one, items, deadline, self.monotonic)
+        chunks = [list(items[start : start + size]) for start in range(0, len(items), size)]
+        done = each(many, chunks, deadline, self.monotonic)
+        return [
+            r
+            for chunk, got in zip(chunks, done, strict=True)
+            for r in ([LATE] * len(chunk) if got is LATE else got)
+        ]
+
+    def record_many(
+        self,
+        monitors: Sequence[str],
+        window: int,
+        since: float,
+        held_back: HeldBack,
+        held: Mapping[str, Acted],
+        outcomes: Mapping[str, Tally],
+    ) -> list[Settled]:
+        """`record` for many monitors: their changes in one transaction (or a few); a monitor
+        whose version moved is read again and decided again on its own."""
+        proposed = []
+        for m in monitors:
+            new = str(outcomes[m].status)
+            message = self.message(m, held[m].status, new, outcomes[m], held_back)
+            proposed.append(Change(m, held[m], new, window, message, self.reason(new, outcomes[m])))
+        written = self.store.change_many(proposed)
+        return [
+            Settled(outcomes[c.monitor], c.status, recorded=True)
+            if ok
+            else self.record(c.monitor, window, since, held_back, c.held, outcomes[c.monitor], first=1)
+            for c, ok in zip(proposed, written, strict=True)
+        ]
+
     def record(
-        self, monitor: str, window: int, since: float, held_back: HeldBack, held: Acted, outcome: Tally
+        self,
+        monitor: str,
+        window: int,
+        since: float,
+        held_back: HeldBack,
+        held: Acted,
+        outcome: Tally,
+        first: int = 0,
     ) -> Settled:
         """Record the quorum's change, conditional on the acted version read; when another
-        region recorded one first, read again and decide again."""
-        for attempt in range(CHANGE_ATTEMPTS):
+        region recorded one first, read again and decide again (from attempt `first`: a
+        change refused in a batch was the first)."""
+        for attempt in range(first, CHANGE_ATTEMPTS):
             if attempt:
                 held = self.store.acted(monitor)
                 outcome = tally(self.store.votes(monitor, window), *self.rule, monitor, window, since)

@@ -57,6 +57,10 @@ FEW = 3  # monitors in a round read vote by vote; more, the window's votes in on
 BATCH_GET = 100  # keys per BatchGetItem
 BATCH_WRITE = 25  # items per BatchWriteItem
 UNPROCESSED_ROUNDS = 5  # a batch's unprocessed part asked again this many times
+TRANSACT_ITEMS = 100  # writes per TransactWriteItems
+TRANSACT_ROUNDS = 5  # a transaction cancelled by others' writes is tried again this many times
+REFUSED = "ConditionalCheckFailed"
+RETRIED = {"None", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 SITE_GATE = ("statuspage", "publish")  # statuspage.publish_gate's item, in the same (home) table
 
 
@@ -94,6 +98,18 @@ class Note:
     healthy: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Change:
+    """The quorum's new status for a monitor, conditional on the acted version read."""
+
+    monitor: str
+    held: Acted
+    status: str
+    window: int
+    message: Optional[dict]
+    reason: Optional[str] = None
+
+
 class VoteStore:
     def __init__(self, table_name: str, region: str) -> None:
         self.table_name = table_name
@@ -113,6 +129,20 @@ class VoteStore:
     def cast(self, vote: Vote) -> bool:
         """Write a vote; a region's earlier vote in the window is replaced, a later one kept
         (a redelivered confirmation never overwrites a newer word). False: a newer one stood."""
+        client = self.client
+        try:
+            client.put_item(**self._vote_put(vote))
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def cast_many(self, votes: Sequence[Vote]) -> list[bool]:
+        """Votes of distinct monitors as `cast` writes them, in transactions of 100: a round
+        over many monitors in a few requests (each write costs twice a PutItem's: a blind
+        region's round, not a monitor's change). One that a newer vote refused is False."""
+        return self._transact([[{"Put": self._vote_put(vote)}] for vote in votes])
+
+    def _vote_put(self, vote: Vote) -> dict[str, Any]:
         item = {
             "pk": PARTITION,
             "sk": vote_key(vote.monitor, vote.window, vote.region),
@@ -127,7 +157,13 @@ class VoteStore:
             item["error"] = vote.error[:300]
         if vote.latency_ms is not None:
             item["latency_ms"] = round(vote.latency_ms, 1)
-        return self._put(item, "attribute_not_exists(sk) OR #at < :at", {":at": vote.at}, {"#at": "at"})
+        return {
+            "TableName": self.table_name,
+            "Item": to_item(item),
+            "ConditionExpression": "attribute_not_exists(sk) OR #at < :at",
+            "ExpressionAttributeValues": to_item({":at": vote.at}),
+            "ExpressionAttributeNames": {"#at": "at"},
+        }
 
     def votes(self, monitor: str, window: Optional[int] = None) -> list[Vote]:
         """The votes on `monitor` in `window`; without one, in every window kept (every vote
@@ -186,15 +222,24 @@ class VoteStore:
     ) -> bool:
         """Record the quorum's new status (and why) and, in the same transaction, the message to
         publish; False when another region recorded a change first (its version moved)."""
+        return self.change_many([Change(monitor, held, status, window, message, reason)]) == [True]
+
+    def change_many(self, changes: Sequence[Change]) -> list[bool]:
+        """Changes of distinct monitors, as `change` records each, several to a transaction:
+        False for each whose version moved (the others are recorded all the same)."""
+        return self._transact([self._change_writes(change) for change in changes])
+
+    def _change_writes(self, change: Change) -> list[dict[str, Any]]:
+        held = change.held
         acted: dict[str, Any] = {
             "pk": PARTITION,
-            "sk": acted_key(monitor),
-            "status": status,
-            "window": window,
+            "sk": acted_key(change.monitor),
+            "status": change.status,
+            "window": change.window,
             "version": held.version + 1,
         }
-        if reason:
-            acted["reason"] = reason[:1000]
+        if change.reason:
+            acted["reason"] = change.reason[:1000]
         put_acted: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(acted)}
         if held.version:
             put_acted["ConditionExpression"] = "version = :v"
@@ -202,16 +247,47 @@ class VoteStore:
         else:
             put_acted["ConditionExpression"] = "attribute_not_exists(sk)"
         writes: list[dict[str, Any]] = [{"Put": put_acted}]
-        if message is not None:
-            key = pending_key(monitor, window, held.version + 1)
-            pending = {"pk": PARTITION, "sk": key, "message": json.dumps(message)}
+        if change.message is not None:
+            key = pending_key(change.monitor, change.window, held.version + 1)
+            pending = {"pk": PARTITION, "sk": key, "message": json.dumps(change.message)}
             writes.append({"Put": {"TableName": self.table_name, "Item": pending}})
+        return writes
+
+    def _transact(self, groups: Sequence[list[dict[str, Any]]]) -> list[bool]:
+        """Write each group of writes all or nothing, as many groups to a transaction as fit:
+        False for a group whose condition failed. A transaction cancelled for one group's
+        condition (or a conflict) is written again without the refused groups."""
+        done: dict[int, bool] = {}
+        todo = list(range(len(groups)))
+        for _ in range(TRANSACT_ROUNDS):
+            again: list[int] = []
+            for chunk in packed(todo, groups):
+                refused, retry = self._transact_once([groups[i] for i in chunk])
+                done |= {i: False for n, i in enumerate(chunk) if n in refused}
+                done |= {i: True for n, i in enumerate(chunk) if n not in refused and not retry}
+                again += [i for n, i in enumerate(chunk) if n not in refused and retry]
+            if not again:
+                return [done[i] for i in range(len(groups))]
+            todo = again
+        raise RuntimeError(f"{self.table_name}: transactions kept being cancelled")
+
+    def _transact_once(self, groups: list[list[dict[str, Any]]]) -> tuple[set[int], bool]:
+        """One transaction of these groups: the groups a condition refused, and whether the
+        rest must be written again (the transaction was cancelled)."""
         client = self.client
         try:
-            client.transact_write_items(TransactItems=writes)
-        except client.exceptions.TransactionCanceledException:
-            return False
-        return True
+            client.transact_write_items(TransactItems=[write for group in groups for write in group])
+        except client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            if len(reasons) != sum(map(len, groups)) or not set(reasons) <= RETRIED | {REFUSED}:
+                raise
+            refused, at = set(), 0
+            for n, group in enumerate(groups):
+                if REFUSED in reasons[at : at + len(group)]:
+                    refused.add(n)
+                at += len(group)
+            return refused, True
+        return set(), False
 
     def pending(self) -> list[tuple[str, dict]]:
         """Confirmed changes SNS has not taken yet: (key, message), oldest window first."""
@@ -316,20 +392,6 @@ class VoteStore:
         )
         return None if "monitors" in before.get("Attributes", {}) else at
 
-    def _put(self, item: dict, condition: str, values: dict, names: dict) -> bool:
-        client = self.client
-        try:
-            client.put_item(
-                TableName=self.table_name,
-                Item=to_item(item),
-                ConditionExpression=condition,
-                ExpressionAttributeValues=to_item(values),
-                ExpressionAttributeNames=names,
-            )
-        except client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
-
     def _query(self, prefix: str) -> list[dict[str, Any]]:
         from boto3.dynamodb.conditions import Key
 
@@ -346,6 +408,19 @@ class VoteStore:
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs = kwargs | {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+def packed(indexes: Sequence[int], groups: Sequence[list]) -> list[list[int]]:
+    """The groups' indexes in order, as many to a transaction as TRANSACT_ITEMS allows."""
+    chunks: list[list[int]] = []
+    size = TRANSACT_ITEMS
+    for i in indexes:
+        if size + len(groups[i]) > TRANSACT_ITEMS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(i)
+        size += len(groups[i])
+    return chunks
 
 
 def vote_key(monitor: str, window: int, region: str) -> str:
