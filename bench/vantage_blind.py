@@ -507,6 +507,7 @@ def blind_report(world: World, calls: dict[str, int], publishes: dict[str, int],
         "confirmations": len(world.confirms),
         "confirmed_monitors": sum(asked for _, _, asked in world.confirms),
         "confirm_seconds": [round(wall, 3) for _, wall, _ in world.confirms],
+        "errors": [error for r in world.reports for error in r.get("errors", [])],
         "blind_down": [sum(m["state"] == "DOWN" for m in t["monitors"].values()) for t in blind_ticks],
         "tick_seconds": {name: [round(w, 3) for w in walls] for name, walls in ticks.items()},
         "aws_calls": calls,
@@ -537,6 +538,7 @@ def print_blind(args: argparse.Namespace, fig: dict, console: Any) -> None:
         say(f"  {name} tick wall: median {statistics.median(walls):.2f}s, max {max(walls):.2f}s")
     if fig["confirm_seconds"]:
         say(f"  a confirmation's wall: max {max(fig['confirm_seconds']):.2f}s")
+    say(f"  errors the gates reported: {len(fig['errors'])} {fig['errors'][:3]}")
     say("  AWS calls: " + ", ".join(f"{k} {v}" for k, v in sorted(fig["aws_calls"].items())))
     say(
         f"  wall {fig['wall_seconds']:.0f}s "
