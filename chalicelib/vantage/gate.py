@@ -225,8 +225,8 @@ class QuorumGate:
         outcomes = {m: tally(ballots[m], *self.rule, m, window, since) for m in monitors}
         changing = [m for m in monitors if changes(held[m], outcomes[m])]
         recorded = self.in_chunks(
-            lambda m: self.record(m, window, since, held_back, held[m], outcomes[m]),
-            lambda chunk: self.record_many(chunk, window, since, held_back, held, outcomes),
+            lambda m: self.record([m], window, since, held_back, held, outcomes)[0],
+            lambda chunk: self.record(chunk, window, since, held_back, held, outcomes),
             changing,
             TRANSACT_ITEMS // 2,  # a change is two writes with its message
             deadline,
@@ -266,7 +266,7 @@ class QuorumGate:
             for r in ([LATE] * len(chunk) if got is LATE else got)
         ]
 
-    def record_many(
+    def record(
         self,
         monitors: Sequence[str],
         window: int,
@@ -275,45 +275,38 @@ class QuorumGate:
         held: Mapping[str, Acted],
         outcomes: Mapping[str, Tally],
     ) -> list[Settled]:
-        """`record` for many monitors: their changes in one transaction (or a few); a monitor
-        whose version moved is read again and decided again on its own."""
-        proposed = []
-        for m in monitors:
-            new = str(outcomes[m].status)
-            message = self.message(m, held[m].status, new, outcomes[m], held_back)
-            proposed.append(Change(m, held[m], new, window, message, self.reason(new, outcomes[m])))
-        written = self.store.change_many(proposed)
-        return [
-            Settled(outcomes[c.monitor], c.status, recorded=True)
-            if ok
-            else self.record(c.monitor, window, since, held_back, c.held, outcomes[c.monitor], first=1)
-            for c, ok in zip(proposed, written, strict=True)
-        ]
-
-    def record(
-        self,
-        monitor: str,
-        window: int,
-        since: float,
-        held_back: HeldBack,
-        held: Acted,
-        outcome: Tally,
-        first: int = 0,
-    ) -> Settled:
-        """Record the quorum's change, conditional on the acted version read; when another
-        region recorded one first, read again and decide again (from attempt `first`: a
-        change refused in a batch was the first)."""
-        for attempt in range(first, CHANGE_ATTEMPTS):
+        """Record the quorum's changes, each conditional on the acted version read (together:
+        a transaction of up to 100 writes); those another region changed first are read again,
+        together, and decided again."""
+        settled: dict[str, Settled] = {}
+        todo = list(monitors)
+        for attempt in range(CHANGE_ATTEMPTS):
             if attempt:
-                held = self.store.acted(monitor)
-                outcome = tally(self.store.votes(monitor, window), *self.rule, monitor, window, since)
-            if not changes(held, outcome):
-                return Settled(outcome, held.status)
-            new = str(outcome.status)
-            message = self.message(monitor, held.status, new, outcome, held_back)
-            if self.store.change(monitor, held, new, window, message, self.reason(new, outcome)):
-                return Settled(outcome, new, recorded=True)
-        return Settled(outcome, held.status, recorded=None)
+                held = self.store.acted_many(todo)
+                ballots = self.store.round_votes(window, todo)
+                outcomes = {m: tally(ballots[m], *self.rule, m, window, since) for m in todo}
+            settled |= {
+                m: Settled(outcomes[m], held[m].status) for m in todo if not changes(held[m], outcomes[m])
+            }
+            proposed = [
+                self.proposal(m, window, held[m], outcomes[m], held_back) for m in todo if m not in settled
+            ]
+            written = self.store.change_many(proposed)
+            settled |= {
+                c.monitor: Settled(outcomes[c.monitor], c.status, True)
+                for c, ok in zip(proposed, written, strict=True)
+                if ok
+            }
+            todo = [c.monitor for c, ok in zip(proposed, written, strict=True) if not ok]
+            if not todo:
+                break
+        settled |= {m: Settled(outcomes[m], held[m].status, recorded=None) for m in todo}
+        return [settled[m] for m in monitors]
+
+    def proposal(self, monitor: str, window: int, held: Acted, outcome: Tally, held_back: HeldBack) -> Change:
+        new = str(outcome.status)
+        message = self.message(monitor, held.status, new, outcome, held_back)
+        return Change(monitor, held, new, window, message, self.reason(new, outcome))
 
     def report_settled(self, settled: Settled, report: dict, notes: list[Note]) -> bool:
         """Say how a monitor's round ended; False while its window is unconfirmed."""
