@@ -115,7 +115,7 @@ class QuorumGate:
                 # All cast but the late (an unreadable one leaves with the cast)
                 touched |= drop_votes(outbox, [monitor for monitor in outbox if monitor not in late])
             if moved or self.region == self.points.home:
-                self.flush(report, deadline)
+                self.flush(report)
         except Exception as exc:  # noqa: BLE001 - the home table or topic out of reach: said, retried
             report["errors"].append(f"vantage: {type(exc).__name__}: {exc}")
         said = any(value for key, value in report.items() if key != "region")
@@ -155,7 +155,7 @@ class QuorumGate:
                 results = [ProbeResult(m.name, False, None, eyes, 0, now) for m in monitors]
             votes = [self.vote(result, request.window, eyes, self.clock()) for result in results]
             self.cast_and_settle(votes, request.since, held_back, report, deadline)
-            self.flush(report, deadline)
+            self.flush(report)
         except Exception as exc:  # noqa: BLE001
             report["errors"].append(f"vantage: {type(exc).__name__}: {exc}")
         return report
@@ -369,19 +369,18 @@ class QuorumGate:
         how = "failing" if new == DOWN else "healthy"
         return f"{len(seen)} of {len(self.points.regions)} vantage points see it {how}: {outcome.evidence()}"
 
-    def flush(self, report: dict, deadline: Optional[float] = None) -> None:
+    def flush(self, report: dict) -> None:
         """Publish the confirmed changes SNS has not taken, each monitor's oldest first (the
-        monitors a few at a time); a failure stops that monitor's, the first is raised after
-        the rest, and what is left waits for the next cycle (on_alarm drops a copy: same
-        alarm, state and time)."""
+        monitors a few at a time, past any deadline: an alarm is what the round is for); a
+        failure stops that monitor's, the first is raised after the rest, and what is left
+        waits for the next cycle (on_alarm drops a copy: same alarm, state and time)."""
         by_monitor: dict[str, list[tuple[str, dict]]] = {}
         for key, message in self.store.pending():
             by_monitor.setdefault(monitor_of(message), []).append((key, message))
-        done = each(self.publish_all, list(by_monitor.values()), deadline, self.monotonic)
+        done = each(self.publish_all, list(by_monitor.values()), None)
         errors = []
         for outcome in done:
-            if outcome is LATE:
-                continue  # the next cycle publishes it
+            assert not isinstance(outcome, Late)  # no deadline
             subjects, error = outcome
             report["published"] += subjects
             errors += [error] if error is not None else []
