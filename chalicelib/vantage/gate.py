@@ -223,7 +223,8 @@ class QuorumGate:
         held = self.store.acted_many(monitors)
         ballots = self.store.round_votes(window, monitors)
         outcomes = {m: tally(ballots[m], *self.rule, m, window, since) for m in monitors}
-        changing = [m for m in monitors if changes(held[m], outcomes[m])]
+        # By name: a chunk's votes are a range of the window's keys, read alone when read again
+        changing = sorted(m for m in monitors if changes(held[m], outcomes[m]))
         recorded = self.in_chunks(
             lambda m: self.record([m], window, since, held_back, held, outcomes)[0],
             lambda chunk: self.record(chunk, window, since, held_back, held, outcomes),

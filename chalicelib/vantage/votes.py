@@ -173,13 +173,19 @@ class VoteStore:
         return [to_vote(item) for item in self._query(vote_key(monitor, window, ""))]
 
     def round_votes(self, window: int, monitors: Iterable[str]) -> dict[str, list[Vote]]:
-        """The votes on `monitors` in `window`, by monitor: a few monitors' own, else the
-        window's in one paged Query (a window holds the votes of the monitors that changed)."""
-        wanted = list(dict.fromkeys(monitors))
+        """The votes on `monitors` in `window`, by monitor: a few monitors' own, else one paged
+        Query of the window's keys from the first monitor's to the last's (by name: a chunk of
+        a round sorted by name reads its own votes, not the whole window's)."""
+        wanted = sorted(set(monitors))
         if len(wanted) <= FEW:
             return {monitor: self.votes(monitor, window) for monitor in wanted}
+        from boto3.dynamodb.conditions import Key
+
+        first, last = vote_key(wanted[0], window, ""), vote_key(wanted[-1], window, "~")
+        condition = Key("pk").eq(PARTITION) & Key("sk").between(first, last)
         found: dict[str, list[Vote]] = {monitor: [] for monitor in wanted}
-        for vote in map(to_vote, self._query(f"vote#{window:012d}#")):
+        for item in self._pages({"KeyConditionExpression": condition, "ConsistentRead": True}):
+            vote = to_vote(plain(item))
             if vote.monitor in found:
                 found[vote.monitor].append(vote)
         return found
@@ -424,7 +430,8 @@ def packed(indexes: Sequence[int], groups: Sequence[list]) -> list[list[int]]:
 
 
 def vote_key(monitor: str, window: int, region: str) -> str:
-    """The window first: a round reads the votes of all its monitors in one Query."""
+    """The window first: a round reads the votes of all its monitors in one Query (a region
+    is [a-z0-9-], so "~" sorts after every region of a monitor)."""
     return f"vote#{window:012d}#{monitor}#{region}"
 
 

@@ -104,3 +104,15 @@ def test_a_batch_of_changes_records_each_once_and_refuses_a_moved_version(store:
     assert after["m9"].status == UP and after["m7"].version == 2
     assert {m: a.status for m, a in after.items() if m != "m9"} == {m: DOWN for m in monitors if m != "m9"}
     assert sorted(message["m"] for _, message in store.pending()) == sorted(set(monitors) - {"m9"})
+
+
+def test_a_rounds_votes_are_its_monitors_own_read_as_one_range(store: VoteStore) -> None:
+    names = ["m1", "m10", "m1x", "m2", "m20", "m3", "n1"]
+    for region in ("us-east-1", "eu-west-1"):
+        store.cast_many([Vote(region, name, 5, UP, None, 40.0, 100.0) for name in names])
+    store.cast(Vote("us-east-1", "m10", 6, DOWN, "refused", 1.0, 160.0))  # the next window
+    wanted = ["m2", "m10", "m1", "m20"]  # m1x lies between them by name, n1 and m3 after
+    found = store.round_votes(5, wanted)
+    assert sorted(found) == sorted(wanted)
+    assert all(sorted(v.region for v in found[m]) == ["eu-west-1", "us-east-1"] for m in wanted)
+    assert all(v.window == 5 and v.monitor == m for m in wanted for v in found[m])
