@@ -29,10 +29,13 @@ The direct write is the cheapest and the quickest (one round trip of 80-250 ms b
 its price is that the home region's table is a single point: when it cannot be reached, no
 region can confirm, and the probe reports that, every cycle, in its summary and log.
 
-A round is a few requests however many monitors it names: its votes cast a few at a time
-(`pool`: a conditional write cannot be batched), read back in one paged Query of the window's
-votes (the key starts with the window), the acted statuses in BatchGetItems of 100, the notes in
-BatchWriteItems of 25 and one update per window's blip line.
+A round is a few requests however many monitors it names. A few monitors' votes and changes
+are a request each; more (a region gone blind, the confirmations it asks for), transactions of
+100 writes, each write still conditional (a vote on its time, a change on the acted version):
+a transactional write costs twice a PutItem's, so only a round over many monitors pays it. The
+votes are read back in one paged Query of a range of the window's keys (the key starts with the
+window), the acted statuses in BatchGetItems of 100, the notes in BatchWriteItems of 25 and
+one update per window's blip line; the batches go a few at once (`pool`).
 
 >>> store = VoteStore("autoheal-state", "us-east-1")  # doctest: +SKIP
 >>> store.cast(vote); store.votes("web", 29_500_000)  # doctest: +SKIP
@@ -46,6 +49,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 from chalicelib.aws.dynamodb import plain, to_item
 from chalicelib.vantage import regional
+from chalicelib.vantage.pool import each
 from chalicelib.vantage.quorum import Vote
 
 PARTITION = "vantage"
@@ -197,21 +201,27 @@ class VoteStore:
         return to_acted(found) if found else Acted()
 
     def acted_many(self, monitors: Iterable[str]) -> dict[str, Acted]:
-        """The acted status of each monitor, consistent reads in BatchGetItems of 100."""
-        keys = [{"pk": PARTITION, "sk": acted_key(m)} for m in dict.fromkeys(monitors)]
-        found = {monitor: Acted() for monitor in dict.fromkeys(monitors)}
-        for start in range(0, len(keys), BATCH_GET):
-            request = {self.table_name: {"Keys": keys[start : start + BATCH_GET], "ConsistentRead": True}}
-            for _ in range(UNPROCESSED_ROUNDS):
-                answer = self.client.batch_get_item(RequestItems=request)
-                for item in map(plain, answer.get("Responses", {}).get(self.table_name, [])):
-                    found[str(item["sk"]).removeprefix("acted#")] = to_acted(item)
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            else:
-                raise RuntimeError(f"{self.table_name}: BatchGetItem kept acted statuses unprocessed")
+        """The acted status of each monitor, consistent reads in BatchGetItems of 100, a few
+        at once."""
+        wanted = list(dict.fromkeys(monitors))
+        chunks = [wanted[start : start + BATCH_GET] for start in range(0, len(wanted), BATCH_GET)]
+        found = {monitor: Acted() for monitor in wanted}
+        for part in each(self._acted_batch, chunks, None):
+            found |= part  # type: ignore[operator]  # no deadline: never LATE
         return found
+
+    def _acted_batch(self, monitors: list[str]) -> dict[str, Acted]:
+        keys = [{"pk": PARTITION, "sk": acted_key(m)} for m in monitors]
+        request = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        found: dict[str, Acted] = {}
+        for _ in range(UNPROCESSED_ROUNDS):
+            answer = self.client.batch_get_item(RequestItems=request)
+            for item in map(plain, answer.get("Responses", {}).get(self.table_name, [])):
+                found[str(item["sk"]).removeprefix("acted#")] = to_acted(item)
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+        raise RuntimeError(f"{self.table_name}: BatchGetItem kept acted statuses unprocessed")
 
     def acted_all(self) -> dict[str, Acted]:
         """Every monitor's acted status, one Query (paged): what the quorum holds DOWN or UP."""
@@ -334,11 +344,14 @@ class VoteStore:
         self.note_many([Note(monitor, window, at, evidence, tuple(failing), tuple(healthy))])
 
     def note_many(self, notes: Sequence[Note]) -> None:
-        """Notes of a round: their items in BatchWriteItems of 25, then each blip line they
-        join in one update (its set of monitors grows by all of the line's at once)."""
+        """Notes of a round: their items in BatchWriteItems of 25 (a few at once), then each
+        blip line they join in one update (its set of monitors grows by all of the line's at once)."""
         items = [note_item(note) for note in notes]
-        for start in range(0, len(items), BATCH_WRITE):
-            self._write_batch(items[start : start + BATCH_WRITE])
+        each(
+            self._write_batch,
+            [items[start : start + BATCH_WRITE] for start in range(0, len(items), BATCH_WRITE)],
+            None,
+        )
         lines: dict[tuple[int, tuple[str, ...]], list[Note]] = {}
         for note in notes:
             if note.failing:
