@@ -324,8 +324,10 @@ def vantage_statements(names: StageNames, config: Any) -> list[Statement]:
         return f"{PARTITION}:{service}:{region}:${{AWS::AccountId}}:{path}"
 
     probes = [at(region, "lambda", f"function:{names.function('probe')}") for region in points.regions]
-    # UpdateItem: a pending message's claim, a note's line of the status history
-    votes = [f"dynamodb:{verb}" for verb in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query")]
+    # UpdateItem: a pending message's claim, a note's line of the status history; the batches:
+    # a round's acted statuses and notes
+    verbs = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem", "BatchWriteItem")
+    votes = [f"dynamodb:{verb}" for verb in verbs]
     return [
         allow("VantageConfirm", ["lambda:InvokeFunction"], probes),
         allow("VantageVotes", votes, at(points.home, "dynamodb", f"table/{names.state_table}")),

@@ -29,6 +29,14 @@ The direct write is the cheapest and the quickest (one round trip of 80-250 ms b
 its price is that the home region's table is a single point: when it cannot be reached, no
 region can confirm, and the probe reports that, every cycle, in its summary and log.
 
+A round is a few requests however many monitors it names. A few monitors' votes and changes
+are a request each; more (a region gone blind, the confirmations it asks for), transactions of
+100 writes, each write still conditional (a vote on its time, a change on the acted version):
+a transactional write costs twice a PutItem's, so only a round over many monitors pays it. The
+votes are read back in one paged Query of a range of the window's keys (the key starts with the
+window), the acted statuses in BatchGetItems of 100, the notes in BatchWriteItems of 25 and
+one update per window's blip line; the batches go a few at once (`pool`).
+
 >>> store = VoteStore("autoheal-state", "us-east-1")  # doctest: +SKIP
 >>> store.cast(vote); store.votes("web", 29_500_000)  # doctest: +SKIP
 """
@@ -37,10 +45,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from chalicelib.aws.dynamodb import plain, to_item
 from chalicelib.vantage import regional
+from chalicelib.vantage.pool import each
 from chalicelib.vantage.quorum import Vote
 
 PARTITION = "vantage"
@@ -48,6 +57,14 @@ VOTE_DAYS = 2  # a window is decided within minutes; the votes are kept a little
 NOTE_DAYS = 7
 UNCLAIMED = "attribute_exists(sk) AND (attribute_not_exists(claimed_until) OR claimed_until < :now)"
 DAY = 86400.0
+FEW = 3  # monitors in a round read vote by vote; more, the window's votes in one Query
+BATCH_GET = 100  # keys per BatchGetItem
+BATCH_WRITE = 25  # items per BatchWriteItem
+UNPROCESSED_ROUNDS = 5  # a batch's unprocessed part asked again this many times
+TRANSACT_ITEMS = 100  # writes per TransactWriteItems
+TRANSACT_ROUNDS = 5  # a transaction cancelled by others' writes is tried again this many times
+REFUSED = "ConditionalCheckFailed"
+RETRIED = {"None", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 SITE_GATE = ("statuspage", "publish")  # statuspage.publish_gate's item, in the same (home) table
 
 
@@ -72,6 +89,31 @@ class Acted:
     reason: Optional[str] = None  # the regions' evidence when the quorum changed it
 
 
+@dataclass(frozen=True)
+class Note:
+    """One region's failure in a window, settled without a quorum: its evidence, and the line
+    it joins in the status history (its window and failing regions)."""
+
+    monitor: str
+    window: int
+    at: float
+    evidence: str
+    failing: tuple[str, ...] = ()
+    healthy: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Change:
+    """The quorum's new status for a monitor, conditional on the acted version read."""
+
+    monitor: str
+    held: Acted
+    status: str
+    window: int
+    message: Optional[dict]
+    reason: Optional[str] = None
+
+
 class VoteStore:
     def __init__(self, table_name: str, region: str) -> None:
         self.table_name = table_name
@@ -81,10 +123,30 @@ class VoteStore:
     def table(self) -> Any:
         return regional.table(self.table_name, self.region)
 
+    @property
+    def client(self) -> Any:
+        """The table resource's client: thread-safe (the resource is not), and it (de)serialises
+        attribute values as the resource does."""
+        return self.table.meta.client
+
     # -- votes ------------------------------------------------------------------------------
     def cast(self, vote: Vote) -> bool:
         """Write a vote; a region's earlier vote in the window is replaced, a later one kept
         (a redelivered confirmation never overwrites a newer word). False: a newer one stood."""
+        client = self.client
+        try:
+            client.put_item(**self._vote_put(vote))
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def cast_many(self, votes: Sequence[Vote]) -> list[bool]:
+        """Votes of distinct monitors as `cast` writes them, in transactions of 100: a round
+        over many monitors in a few requests (each write costs twice a PutItem's: a blind
+        region's round, not a monitor's change). One that a newer vote refused is False."""
+        return self._transact([[{"Put": self._vote_put(vote)}] for vote in votes])
+
+    def _vote_put(self, vote: Vote) -> dict[str, Any]:
         item = {
             "pk": PARTITION,
             "sk": vote_key(vote.monitor, vote.window, vote.region),
@@ -99,18 +161,67 @@ class VoteStore:
             item["error"] = vote.error[:300]
         if vote.latency_ms is not None:
             item["latency_ms"] = round(vote.latency_ms, 1)
-        return self._put(item, "attribute_not_exists(sk) OR #at < :at", {":at": vote.at}, {"#at": "at"})
+        return {
+            "TableName": self.table_name,
+            "Item": to_item(item),
+            "ConditionExpression": "attribute_not_exists(sk) OR #at < :at",
+            "ExpressionAttributeValues": to_item({":at": vote.at}),
+            "ExpressionAttributeNames": {"#at": "at"},
+        }
 
     def votes(self, monitor: str, window: Optional[int] = None) -> list[Vote]:
-        """The votes on `monitor` in `window` (in every window kept, without one)."""
-        prefix = vote_key(monitor, window, "") if window is not None else f"vote#{monitor}#"
-        return [to_vote(item) for item in self._query(prefix)]
+        """The votes on `monitor` in `window`; without one, in every window kept (every vote
+        read: the story of a monitor, not a round's read)."""
+        if window is None:
+            return [vote for vote in map(to_vote, self._query("vote#")) if vote.monitor == monitor]
+        return [to_vote(item) for item in self._query(vote_key(monitor, window, ""))]
+
+    def round_votes(self, window: int, monitors: Iterable[str]) -> dict[str, list[Vote]]:
+        """The votes on `monitors` in `window`, by monitor: a few monitors' own, else one paged
+        Query of the window's keys from the first monitor's to the last's (by name: a chunk of
+        a round sorted by name reads its own votes, not the whole window's)."""
+        wanted = sorted(set(monitors))
+        if len(wanted) <= FEW:
+            return {monitor: self.votes(monitor, window) for monitor in wanted}
+        from boto3.dynamodb.conditions import Key
+
+        first, last = vote_key(wanted[0], window, ""), vote_key(wanted[-1], window, "~")
+        condition = Key("pk").eq(PARTITION) & Key("sk").between(first, last)
+        found: dict[str, list[Vote]] = {monitor: [] for monitor in wanted}
+        for item in self._pages({"KeyConditionExpression": condition, "ConsistentRead": True}):
+            vote = to_vote(plain(item))
+            if vote.monitor in found:
+                found[vote.monitor].append(vote)
+        return found
 
     # -- the acted status, and what is to be published ---------------------------------------
     def acted(self, monitor: str) -> Acted:
         item = self.table.get_item(Key={"pk": PARTITION, "sk": acted_key(monitor)}, ConsistentRead=True)
         found = plain(item.get("Item"))
         return to_acted(found) if found else Acted()
+
+    def acted_many(self, monitors: Iterable[str]) -> dict[str, Acted]:
+        """The acted status of each monitor, consistent reads in BatchGetItems of 100, a few
+        at once."""
+        wanted = list(dict.fromkeys(monitors))
+        chunks = [wanted[start : start + BATCH_GET] for start in range(0, len(wanted), BATCH_GET)]
+        found = {monitor: Acted() for monitor in wanted}
+        for part in each(self._acted_batch, chunks, None):
+            found |= part  # type: ignore[operator]  # no deadline: never LATE
+        return found
+
+    def _acted_batch(self, monitors: list[str]) -> dict[str, Acted]:
+        keys = [{"pk": PARTITION, "sk": acted_key(m)} for m in monitors]
+        request = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        found: dict[str, Acted] = {}
+        for _ in range(UNPROCESSED_ROUNDS):
+            answer = self.client.batch_get_item(RequestItems=request)
+            for item in map(plain, answer.get("Responses", {}).get(self.table_name, [])):
+                found[str(item["sk"]).removeprefix("acted#")] = to_acted(item)
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+        raise RuntimeError(f"{self.table_name}: BatchGetItem kept acted statuses unprocessed")
 
     def acted_all(self) -> dict[str, Acted]:
         """Every monitor's acted status, one Query (paged): what the quorum holds DOWN or UP."""
@@ -127,15 +238,24 @@ class VoteStore:
     ) -> bool:
         """Record the quorum's new status (and why) and, in the same transaction, the message to
         publish; False when another region recorded a change first (its version moved)."""
+        return self.change_many([Change(monitor, held, status, window, message, reason)]) == [True]
+
+    def change_many(self, changes: Sequence[Change]) -> list[bool]:
+        """Changes of distinct monitors, as `change` records each, several to a transaction:
+        False for each whose version moved (the others are recorded all the same)."""
+        return self._transact([self._change_writes(change) for change in changes])
+
+    def _change_writes(self, change: Change) -> list[dict[str, Any]]:
+        held = change.held
         acted: dict[str, Any] = {
             "pk": PARTITION,
-            "sk": acted_key(monitor),
-            "status": status,
-            "window": window,
+            "sk": acted_key(change.monitor),
+            "status": change.status,
+            "window": change.window,
             "version": held.version + 1,
         }
-        if reason:
-            acted["reason"] = reason[:1000]
+        if change.reason:
+            acted["reason"] = change.reason[:1000]
         put_acted: dict[str, Any] = {"TableName": self.table_name, "Item": to_item(acted)}
         if held.version:
             put_acted["ConditionExpression"] = "version = :v"
@@ -143,16 +263,47 @@ class VoteStore:
         else:
             put_acted["ConditionExpression"] = "attribute_not_exists(sk)"
         writes: list[dict[str, Any]] = [{"Put": put_acted}]
-        if message is not None:
-            key = pending_key(monitor, window, held.version + 1)
-            pending = {"pk": PARTITION, "sk": key, "message": json.dumps(message)}
+        if change.message is not None:
+            key = pending_key(change.monitor, change.window, held.version + 1)
+            pending = {"pk": PARTITION, "sk": key, "message": json.dumps(change.message)}
             writes.append({"Put": {"TableName": self.table_name, "Item": pending}})
-        client = self.table.meta.client
+        return writes
+
+    def _transact(self, groups: Sequence[list[dict[str, Any]]]) -> list[bool]:
+        """Write each group of writes all or nothing, as many groups to a transaction as fit:
+        False for a group whose condition failed. A transaction cancelled for one group's
+        condition (or a conflict) is written again without the refused groups."""
+        done: dict[int, bool] = {}
+        todo = list(range(len(groups)))
+        for _ in range(TRANSACT_ROUNDS):
+            again: list[int] = []
+            for chunk in packed(todo, groups):
+                refused, retry = self._transact_once([groups[i] for i in chunk])
+                done |= {i: False for n, i in enumerate(chunk) if n in refused}
+                done |= {i: True for n, i in enumerate(chunk) if n not in refused and not retry}
+                again += [i for n, i in enumerate(chunk) if n not in refused and retry]
+            if not again:
+                return [done[i] for i in range(len(groups))]
+            todo = again
+        raise RuntimeError(f"{self.table_name}: transactions kept being cancelled")
+
+    def _transact_once(self, groups: list[list[dict[str, Any]]]) -> tuple[set[int], bool]:
+        """One transaction of these groups: the groups a condition refused, and whether the
+        rest must be written again (the transaction was cancelled)."""
+        client = self.client
         try:
-            client.transact_write_items(TransactItems=writes)
-        except client.exceptions.TransactionCanceledException:
-            return False
-        return True
+            client.transact_write_items(TransactItems=[write for group in groups for write in group])
+        except client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            if len(reasons) != sum(map(len, groups)) or not set(reasons) <= RETRIED | {REFUSED}:
+                raise
+            refused, at = set(), 0
+            for n, group in enumerate(groups):
+                if REFUSED in reasons[at : at + len(group)]:
+                    refused.add(n)
+                at += len(group)
+            return refused, True
+        return set(), False
 
     def pending(self) -> list[tuple[str, dict]]:
         """Confirmed changes SNS has not taken yet: (key, message), oldest window first."""
@@ -190,11 +341,39 @@ class VoteStore:
         """The monitor's note (its evidence), and its place in the window's blip: one item per
         window and failing regions, holding the set of monitors (adding one twice counts once),
         which the status history shows as one line."""
-        item = {"pk": PARTITION, "sk": f"note#{monitor}#{window:012d}", "monitor": monitor, "at": at}
-        item |= {"evidence": evidence[:1000], "expiration": int(at + NOTE_DAYS * DAY)}
-        self.table.put_item(Item=to_item(item))
-        if failing:
-            self._blip(monitor, window, at, sorted(failing), sorted(healthy))
+        self.note_many([Note(monitor, window, at, evidence, tuple(failing), tuple(healthy))])
+
+    def note_many(self, notes: Sequence[Note]) -> None:
+        """Notes of a round: their items in BatchWriteItems of 25 (a few at once), then each
+        blip line they join in one update (its set of monitors grows by all of the line's at once)."""
+        items = [note_item(note) for note in notes]
+        each(
+            self._write_batch,
+            [items[start : start + BATCH_WRITE] for start in range(0, len(items), BATCH_WRITE)],
+            None,
+        )
+        lines: dict[tuple[int, tuple[str, ...]], list[Note]] = {}
+        for note in notes:
+            if note.failing:
+                lines.setdefault((note.window, tuple(sorted(note.failing))), []).append(note)
+        fresh = [self._blip(window, failing, line) for (window, failing), line in lines.items()]
+        first = [at for at in fresh if at is not None]
+        if first:
+            # A new line: the home site's publish gate (statuspage.publish_gate's item) is told,
+            # and its probe publishes within a minute instead of at the hourly publish.
+            self.table.update_item(
+                Key={"pk": SITE_GATE[0], "sk": SITE_GATE[1]},
+                UpdateExpression="SET pending_at = :at",
+                ExpressionAttributeValues=to_item({":at": min(first)}),
+            )
+
+    def _write_batch(self, items: list[dict[str, Any]]) -> None:
+        request = {self.table_name: [{"PutRequest": {"Item": to_item(item)}} for item in items]}
+        for _ in range(UNPROCESSED_ROUNDS):
+            request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            if not request:
+                return
+        raise RuntimeError(f"{self.table_name}: BatchWriteItem kept notes unprocessed")
 
     def notes(self, monitor: str) -> list[dict[str, Any]]:
         return self._query(f"note#{monitor}#")
@@ -209,8 +388,12 @@ class VoteStore:
         items = [plain(i) for i in self._pages({"KeyConditionExpression": condition})]
         return [to_blip(item) for item in items]
 
-    def _blip(self, monitor: str, window: int, at: float, failing: list[str], healthy: list[str]) -> None:
-        adds = {":m": {monitor}} | ({":h": set(healthy)} if healthy else {})
+    def _blip(self, window: int, failing: tuple[str, ...], notes: Sequence[Note]) -> Optional[float]:
+        """Add the notes' monitors to the window's line of these failing regions; its time
+        when the line is new, else None (its count grows with the site's next publish)."""
+        at = min(note.at for note in notes)
+        healthy = sorted({region for note in notes for region in note.healthy})
+        adds = {":m": {note.monitor for note in notes}} | ({":h": set(healthy)} if healthy else {})
         before = self.table.update_item(
             Key={"pk": PARTITION, "sk": f"blip#{window:012d}#{','.join(failing)}"},
             UpdateExpression=" ".join(
@@ -220,32 +403,13 @@ class VoteStore:
                 ]
             ),
             ExpressionAttributeNames={"#at": "at"},
-            ExpressionAttributeValues=to_item({":at": at, ":f": failing, ":x": int(at + NOTE_DAYS * DAY)})
+            ExpressionAttributeValues=to_item(
+                {":at": at, ":f": list(failing), ":x": int(at + NOTE_DAYS * DAY)}
+            )
             | adds,
             ReturnValues="UPDATED_OLD",
         )
-        if "monitors" in before.get("Attributes", {}):
-            return  # the line is known: its count grows with the site's next publish
-        # A new line: the home site's publish gate (statuspage.publish_gate's item) is told, and
-        # its probe publishes within a minute instead of at the hourly publish.
-        self.table.update_item(
-            Key={"pk": SITE_GATE[0], "sk": SITE_GATE[1]},
-            UpdateExpression="SET pending_at = :at",
-            ExpressionAttributeValues=to_item({":at": at}),
-        )
-
-    def _put(self, item: dict, condition: str, values: dict, names: dict) -> bool:
-        table = self.table
-        try:
-            table.put_item(
-                Item=to_item(item),
-                ConditionExpression=condition,
-                ExpressionAttributeValues=to_item(values),
-                ExpressionAttributeNames=names,
-            )
-        except table.meta.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return None if "monitors" in before.get("Attributes", {}) else at
 
     def _query(self, prefix: str) -> list[dict[str, Any]]:
         from boto3.dynamodb.conditions import Key
@@ -265,8 +429,32 @@ class VoteStore:
             kwargs = kwargs | {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
+def packed(indexes: Sequence[int], groups: Sequence[list]) -> list[list[int]]:
+    """The groups' indexes in order, as many to a transaction as TRANSACT_ITEMS allows."""
+    chunks: list[list[int]] = []
+    size = TRANSACT_ITEMS
+    for i in indexes:
+        if size + len(groups[i]) > TRANSACT_ITEMS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(i)
+        size += len(groups[i])
+    return chunks
+
+
 def vote_key(monitor: str, window: int, region: str) -> str:
-    return f"vote#{monitor}#{window:012d}#{region}"
+    """The window first: a round reads the votes of all its monitors in one Query (a region
+    is [a-z0-9-], so "~" sorts after every region of a monitor)."""
+    return f"vote#{window:012d}#{monitor}#{region}"
+
+
+def note_item(note: Note) -> dict[str, Any]:
+    item = {"pk": PARTITION, "sk": f"note#{note.monitor}#{note.window:012d}", "monitor": note.monitor}
+    return item | {
+        "at": note.at,
+        "evidence": note.evidence[:1000],
+        "expiration": int(note.at + NOTE_DAYS * DAY),
+    }
 
 
 def acted_key(monitor: str) -> str:

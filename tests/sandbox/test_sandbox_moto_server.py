@@ -102,3 +102,98 @@ def test_the_server_holds_motos_default_amis_only(aws_client: Callable[[str], An
     defaults = {ami["ami_id"] for ami in load_resource("ec2/resources/amis.json")}
     images = {image["ImageId"] for image in aws_client("ec2").describe_images()["Images"]}
     assert images == defaults and "ami-12c6146b" in images
+
+
+def _transaction_table(items: int) -> Any:
+    import boto3
+
+    # moto in this process (the AWS endpoint: a local one another test set is not intercepted)
+    endpoint = "https://dynamodb.us-east-1.amazonaws.com"
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+    client.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for i in range(items):
+        client.put_item(TableName="t", Item={"pk": {"S": "p"}, "sk": {"S": f"i{i:05d}"}, "v": {"N": "0"}})
+    return client
+
+
+def _items_copied(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts each item moto deep-copies from now on."""
+    from moto.dynamodb.models.dynamo_type import Item
+
+    copied = [0]
+    inner = Item.__deepcopy__
+
+    def counted(self: Item, memo: dict[int, Any]) -> Item:
+        copied[0] += 1
+        return inner(self, memo)
+
+    monkeypatch.setattr(Item, "__deepcopy__", counted)
+    return copied
+
+
+def test_a_failed_transaction_leaves_every_item_as_it_was_in_the_patched_moto() -> None:
+    from moto import mock_aws
+
+    from sandbox import moto_server
+
+    moto_server._patch_dynamodb_atomic_writes()
+    with mock_aws():
+        client = _transaction_table(3)
+        key = {"pk": {"S": "p"}, "sk": {"S": "i00001"}}
+        writes = [
+            {"Put": {"TableName": "t", "Item": {"pk": {"S": "p"}, "sk": {"S": "new"}}}},
+            {"Delete": {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "i00000"}}}},
+            {
+                "Update": {
+                    "TableName": "t",
+                    "Key": key,
+                    "UpdateExpression": "SET v = :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": "t",
+                    "Key": {"pk": {"S": "p"}, "sk": {"S": "i00002"}},
+                    "ConditionExpression": "attribute_not_exists(sk)",
+                }
+            },
+        ]
+        with pytest.raises(client.exceptions.TransactionCanceledException):
+            client.transact_write_items(TransactItems=writes)
+        items = client.scan(TableName="t")["Items"]
+        assert sorted((i["sk"]["S"], i["v"]["N"]) for i in items) == [(f"i{i:05d}", "0") for i in range(3)]
+        client.transact_write_items(TransactItems=writes[:3])
+        items = client.scan(TableName="t")["Items"]
+        assert sorted((i["sk"]["S"], i.get("v", {}).get("N")) for i in items) == [
+            ("i00001", "1"),
+            ("i00002", "0"),
+            ("new", None),
+        ]
+
+
+def test_a_transaction_copies_only_the_items_it_names_in_the_patched_moto(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """moto deep-copied every table a transaction wrote to (its rollback): a run of transactions
+    grew with the square of the table. The patch copies the items the transaction names."""
+    from moto import mock_aws
+
+    from sandbox import moto_server
+
+    moto_server._patch_dynamodb_atomic_writes()
+    with mock_aws():
+        client = _transaction_table(500)
+        copied = _items_copied(monkeypatch)
+        put = {"pk": {"S": "p"}, "sk": {"S": "new"}}
+        client.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": put}}])
+        assert copied[0] <= 2, f"{copied[0]} items copied for a transaction of one write"
+        assert client.get_item(TableName="t", Key=put)["Item"] == put

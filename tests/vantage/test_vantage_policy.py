@@ -33,8 +33,8 @@ def test_each_region_asks_the_others_and_votes_and_publishes_at_home() -> None:
         probe = f"arn:aws:lambda:{region}:{ACCOUNT}:function:autoheal-dev-probe"
         assert decide(document, Request("lambda:InvokeFunction", probe)) == "Allow"
     home_table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/autoheal-dev-state"
-    for action in ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem"):
-        assert decide(document, Request(action, home_table)) == "Allow"
+    for verb in ("PutItem", "Query", "GetItem", "DeleteItem", "BatchGetItem", "BatchWriteItem"):
+        assert decide(document, Request(f"dynamodb:{verb}", home_table)) == "Allow"
     home_topic = f"arn:aws:sns:us-east-1:{ACCOUNT}:autoheal-dev-alarms"
     assert decide(document, Request("sns:Publish", home_topic)) == "Allow"
     # no other function, table or topic elsewhere

@@ -77,3 +77,42 @@ def test_a_pending_message_is_claimed_by_one_publisher_until_its_claim_runs_out(
     assert store.claim(key, now=131.0, seconds=30.0)  # the first holder died: free again
     store.published(key)
     assert not store.claim(key, now=200.0, seconds=30.0)  # gone: nothing to publish twice
+
+
+def test_a_batch_of_votes_keeps_a_newer_vote_and_writes_the_rest(store: VoteStore) -> None:
+    newer = Vote("us-east-1", "m3", 5, UP, None, 40.0, 200.0)
+    assert store.cast(newer)
+    batch = [Vote("us-east-1", f"m{i}", 5, DOWN, "timeout after 5s", 5001.0, 100.0) for i in range(150)]
+    written = store.cast_many(batch)  # two transactions; the first cancelled once, for m3
+    assert [i for i, ok in enumerate(written) if not ok] == [3]
+    found = store.round_votes(5, [f"m{i}" for i in range(150)])
+    assert found["m3"] == [newer]
+    assert all(found[f"m{i}"] == [batch[i]] for i in range(150) if i != 3)
+
+
+def test_a_batch_of_changes_records_each_once_and_refuses_a_moved_version(store: VoteStore) -> None:
+    from chalicelib.vantage.votes import Change
+
+    monitors = [f"m{i}" for i in range(60)]
+    assert store.change("m7", store.acted("m7"), UP, 4, None)  # another region, first
+    held = store.acted_many(monitors)
+    assert store.change("m9", held["m9"], UP, 4, None)  # and after this round read m9
+    changes = [Change(m, held[m], DOWN, 5, {"NewStateValue": "ALARM", "m": m}) for m in monitors]
+    written = store.change_many(changes)  # 120 writes: two transactions
+    assert [m for m, ok in zip(monitors, written, strict=True) if not ok] == ["m9"]
+    after = store.acted_many(monitors)
+    assert after["m9"].status == UP and after["m7"].version == 2
+    assert {m: a.status for m, a in after.items() if m != "m9"} == {m: DOWN for m in monitors if m != "m9"}
+    assert sorted(message["m"] for _, message in store.pending()) == sorted(set(monitors) - {"m9"})
+
+
+def test_a_rounds_votes_are_its_monitors_own_read_as_one_range(store: VoteStore) -> None:
+    names = ["m1", "m10", "m1x", "m2", "m20", "m3", "n1"]
+    for region in ("us-east-1", "eu-west-1"):
+        store.cast_many([Vote(region, name, 5, UP, None, 40.0, 100.0) for name in names])
+    store.cast(Vote("us-east-1", "m10", 6, DOWN, "refused", 1.0, 160.0))  # the next window
+    wanted = ["m2", "m10", "m1", "m20"]  # m1x lies between them by name, n1 and m3 after
+    found = store.round_votes(5, wanted)
+    assert sorted(found) == sorted(wanted)
+    assert all(sorted(v.region for v in found[m]) == ["eu-west-1", "us-east-1"] for m in wanted)
+    assert all(v.window == 5 and v.monitor == m for m in wanted for v in found[m])
