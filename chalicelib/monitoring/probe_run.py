@@ -192,7 +192,10 @@ class ProbeRun:
             if self.vantage is None and transition.publishable and not held_back(transition):
                 enqueue(run, transition.monitor, self.message(transition))
         if self.vantage is not None:  # the outbox then holds this region's votes not cast yet
-            report, touched = self.vantage.after_cycle(transitions, run.results, held_back, run.outbox)
+            until = (
+                None if math.isinf(run.publish_by) else run.publish_by
+            )  # the round ends with the Lambda's time
+            report, touched = self.vantage.after_cycle(transitions, run.results, held_back, run.outbox, until)
             run.dirty.update(touched)
             run.vantage += [report] if report else []
         if self.save(run) and self.vantage is None:
