@@ -204,21 +204,6 @@ def start_app(timeout: float) -> tuple[subprocess.Popen, int]:
     return fleet, int(fleet.stdout.readline().split()[1])
 
 
-def alarm_messages(sqs: Any, queue: str) -> list[dict]:
-    found = []
-    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
-        for message in messages:
-            found.append(json.loads(json.loads(message["Body"])["Message"]))
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-    return found
-
-
-def sns_event(message: dict) -> dict:
-    sns = {"Type": "Notification", "MessageId": f"bench-{time.time_ns()}", "TopicArn": "", "Subject": "x"}
-    sns |= {"Message": json.dumps(message), "Timestamp": "", "MessageAttributes": {}}
-    return {"Records": [{"EventSource": "aws:sns", "EventSubscriptionArn": "", "Sns": sns}]}
-
-
 def count_items(table: str, prefix: str) -> int:
     from boto3.dynamodb.conditions import Key
 
@@ -369,6 +354,7 @@ class Local:
         from chalicelib.vantage import regional
         from sandbox.fleet import launch_instances
         from sandbox.provision import provision
+        from sandbox.runtime import drain_envelopes, sns_event
         from sandbox.world import load_app
 
         path = tmp / "autoheal.yaml"
@@ -383,10 +369,10 @@ class Local:
         sqs = client("sqs")
 
         def on_alarm() -> int:
-            messages = alarm_messages(sqs, resources.alarm_queue_url)
-            for message in messages:
-                functions["on_alarm"](sns_event(message), LambdaContext("on_alarm", 256, 60_000))
-            return len(messages)
+            envelopes = drain_envelopes(sqs, resources.alarm_queue_url)
+            for envelope in envelopes:
+                functions["on_alarm"](sns_event(envelope), LambdaContext("on_alarm", 256, 60_000))
+            return len(envelopes)
 
         world, clock = World(args, console), Clock()
         world.build(config, app_url, check, api, clock)

@@ -188,8 +188,9 @@ def _test_listener_port(deployment: Deployment) -> int | None:
     return int(port) if port else None
 
 
-def create_table(name: str) -> None:
-    client("dynamodb").create_table(
+def create_table(name: str, dynamodb: Any = None) -> None:
+    """The state table's shape (pk, sk; on demand), through `dynamodb` (this region's client by default)."""
+    (dynamodb or client("dynamodb")).create_table(
         TableName=name,
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},

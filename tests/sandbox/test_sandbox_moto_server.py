@@ -110,15 +110,9 @@ def _transaction_table(items: int) -> Any:
     # moto in this process (the AWS endpoint: a local one another test set is not intercepted)
     endpoint = "https://dynamodb.us-east-1.amazonaws.com"
     client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
-    client.create_table(
-        TableName="t",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    from sandbox.provision import create_table
+
+    create_table("t", client)
     for i in range(items):
         client.put_item(TableName="t", Item={"pk": {"S": "p"}, "sk": {"S": f"i{i:05d}"}, "v": {"N": "0"}})
     return client

@@ -21,6 +21,7 @@ from chalicelib.vantage.confirm import ConfirmRequest
 from chalicelib.vantage.gate import HELD_VOTE, QuorumGate, keep_votes, new_report
 from chalicelib.vantage.quorum import DOWN, UP, Vote, window_of
 from chalicelib.vantage.votes import VoteStore
+from sandbox.provision import create_table
 
 HOME, OTHERS = "us-east-1", ("eu-west-1", "ap-northeast-2")
 MONITORS = [f"m{i}" for i in range(40)]
@@ -58,15 +59,7 @@ def config() -> Config:
 @pytest.fixture
 def store(local_aws) -> Iterator[VoteStore]:
     regional.reset()
-    regional.client("dynamodb", HOME).create_table(
-        TableName="autoheal-state",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table("autoheal-state", regional.client("dynamodb", HOME))
     yield VoteStore("autoheal-state", HOME)
     regional.reset()
 

@@ -11,6 +11,7 @@ from chalicelib.aws.clients import client
 from chalicelib.vantage import regional
 from chalicelib.vantage.quorum import DOWN, UP, Vote
 from chalicelib.vantage.votes import VoteStore
+from sandbox.provision import create_table
 
 HOME = "eu-west-1"  # not the clients' default region: the store speaks to the home region
 
@@ -18,15 +19,7 @@ HOME = "eu-west-1"  # not the clients' default region: the store speaks to the h
 @pytest.fixture
 def store(local_aws) -> Iterator[VoteStore]:
     regional.reset()
-    regional.client("dynamodb", HOME).create_table(
-        TableName="autoheal-state",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table("autoheal-state", regional.client("dynamodb", HOME))
     yield VoteStore("autoheal-state", HOME)
     regional.reset()
 
