@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from chalicelib.vantage import regional
+from chalicelib.vantage.votes import VoteStore
+from sandbox.provision import create_table
 from sandbox.vantage_world import InvokeApi, KnownGood
 from tests.runbooks.conftest import (  # noqa: F401 - fixtures, shared
     aws,
@@ -43,3 +45,11 @@ def cleanup() -> Iterator[Callable]:
     yield held.extend
     for proxy in held:
         proxy.stop()
+
+
+def home_table_store(home: str) -> Iterator[VoteStore]:
+    """A vote store over a new state table in `home`, with the regional clients forgotten around it."""
+    regional.reset()
+    create_table("autoheal-state", regional.client("dynamodb", home))
+    yield VoteStore("autoheal-state", home)
+    regional.reset()

@@ -21,7 +21,7 @@ from chalicelib.vantage.confirm import ConfirmRequest
 from chalicelib.vantage.gate import HELD_VOTE, QuorumGate, keep_votes, new_report
 from chalicelib.vantage.quorum import DOWN, UP, Vote, window_of
 from chalicelib.vantage.votes import VoteStore
-from sandbox.provision import create_table
+from tests.vantage.conftest import home_table_store
 
 HOME, OTHERS = "us-east-1", ("eu-west-1", "ap-northeast-2")
 MONITORS = [f"m{i}" for i in range(40)]
@@ -58,10 +58,7 @@ def config() -> Config:
 
 @pytest.fixture
 def store(local_aws) -> Iterator[VoteStore]:
-    regional.reset()
-    create_table("autoheal-state", regional.client("dynamodb", HOME))
-    yield VoteStore("autoheal-state", HOME)
-    regional.reset()
+    yield from home_table_store(HOME)
 
 
 def gate(config: Config, region: str, store: VoteStore, **clocks: Any) -> QuorumGate:

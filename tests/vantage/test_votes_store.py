@@ -8,20 +8,16 @@ from collections.abc import Iterator
 import pytest
 
 from chalicelib.aws.clients import client
-from chalicelib.vantage import regional
 from chalicelib.vantage.quorum import DOWN, UP, Vote
 from chalicelib.vantage.votes import VoteStore
-from sandbox.provision import create_table
+from tests.vantage.conftest import home_table_store
 
 HOME = "eu-west-1"  # not the clients' default region: the store speaks to the home region
 
 
 @pytest.fixture
 def store(local_aws) -> Iterator[VoteStore]:
-    regional.reset()
-    create_table("autoheal-state", regional.client("dynamodb", HOME))
-    yield VoteStore("autoheal-state", HOME)
-    regional.reset()
+    yield from home_table_store(HOME)
 
 
 def test_votes_live_in_the_home_region_only(store: VoteStore) -> None:
