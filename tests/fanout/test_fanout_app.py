@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 
 from chalice.local import LambdaContext
-from chalice.test import Client
 
 from chalicelib.aws.clients import client
 from chalicelib.fanout.plan import THRESHOLD, plan_shards
 from chalicelib.fanout.summaries import SummaryStore
 from sandbox.ports import free_port
 from sandbox.sqs_poller import SqsPoller, shard_queues
+from tests.handlers.test_probe_function import invoke_probe
 
 
 def monitors_yaml(count: int, url: str) -> str:
@@ -21,14 +21,6 @@ def monitors_yaml(count: int, url: str) -> str:
         lines += [f"  - name: m{i}", f"    url: {url}?m={i}", "    timeout: 500ms", "    retries: 0"]
         lines += ["    failure_threshold: 1"]
     return "\n".join(lines) + "\n"
-
-
-def invoke_probe(deployment) -> dict:
-    with Client(deployment.app.app) as chalice:
-        event = chalice.events.generate_cw_event(
-            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
-        )
-        return chalice.lambda_.invoke("probe", event).payload
 
 
 def test_probe_over_the_threshold_sends_shards_that_probe_worker_probes(deploy):
