@@ -98,16 +98,10 @@ class Runtime:
             self.threads.append(thread)
         return self
 
-    def stop(self, timeout: float = 5.0, in_flight: float = 20.0) -> None:
-        """Stop the loops, then give the invocations in flight up to `in_flight` seconds to end
-        while the local AWS still answers: one stopped halfway would retry its calls against a
-        closed port, and its thread pools (joined at interpreter exit) would hold the exit."""
+    def stop(self, timeout: float = 5.0) -> None:
         self.stopping.set()
         for thread in self.threads:
             thread.join(timeout)
-        until = time.monotonic() + in_flight
-        for thread in list(self.running.values()):
-            thread.join(max(0.0, until - time.monotonic()))
 
     def schedule_loop(self) -> None:
         """Every tick, each scheduled function runs once (skipped while the last is still running,
