@@ -163,7 +163,10 @@ def monthly(measured: dict) -> dict:
         * (measured["seconds"] * MEMORY_GB * PRICES["lambda_gb_second"] + PRICES["lambda_request"]),
         "dynamodb": ticks * (writes * PRICES["dynamodb_write"] + reads * PRICES["dynamodb_read"]),
         "s3": ticks * sum(v for k, v in calls.items() if k == "s3:PutObject") * PRICES["s3_put"],
-        "sns": ticks * sum(v for k, v in calls.items() if k == "sns:Publish") * PRICES["sns_publish"],
+        # A PublishBatch is billed as one request per 64 KB of payload: ten alarms are one.
+        "sns": ticks
+        * sum(v for k, v in calls.items() if k in ("sns:Publish", "sns:PublishBatch"))
+        * PRICES["sns_publish"],
         # What the invocation printed, plus Lambda's START/END/REPORT lines (about 300 bytes).
         "logs": ticks * (measured["log_bytes"] + 300) / 1e9 * PRICES["logs_gb"],
         # MonitorsUp/Down per component (10 components here), CycleDuration, Skipped, Heartbeat.

@@ -113,7 +113,7 @@ class Calls:
         from botocore.client import BaseClient
 
         self.counts: dict[str, int] = {}
-        self.publishes: dict[str, int] = {}  # topic name -> sns:Publish calls
+        self.publishes: dict[str, int] = {}  # topic name -> messages published
         lock, inner = threading.Lock(), BaseClient._make_api_call
         calls = self
 
@@ -121,9 +121,10 @@ class Calls:
             name = f"{client.meta.service_model.service_name}:{operation}"
             with lock:
                 calls.counts[name] = calls.counts.get(name, 0) + 1
-                if name == "sns:Publish":
+                if name in ("sns:Publish", "sns:PublishBatch"):
                     topic = str(params.get("TopicArn", "")).rsplit(":", 1)[-1]
-                    calls.publishes[topic] = calls.publishes.get(topic, 0) + 1
+                    messages = len(params.get("PublishBatchRequestEntries", [None]))
+                    calls.publishes[topic] = calls.publishes.get(topic, 0) + messages
             return inner(client, operation, params)
 
         BaseClient._make_api_call = counted

@@ -213,7 +213,33 @@ def patch_moto() -> None:
     _patch_cloudformation_sam_transform()
     _patch_account_settings_apis()
     _patch_apigateway_swagger_import()
+    _patch_batch_actions_authorised_as_their_single()
     ssm_invocations.patch_moto()
+
+
+# AWS authorises a batch call with its single call's action: "sns:Publish grants permission to
+# both publish and publish batch", and SQS's batch calls take the permission of the call they
+# batch. IAM has no sns:PublishBatch or sqs:SendMessageBatch action to grant.
+BATCH_ACTIONS = {
+    "sns:PublishBatch": "sns:Publish",
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+
+
+def _patch_batch_actions_authorised_as_their_single() -> None:
+    """moto's access control checks a batch call as an action of its own name (sns:PublishBatch),
+    so with IAM enforced a role holding sns:Publish, which AWS lets publish a batch, was refused."""
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase.__init__
+
+    def init(self: IAMRequestBase, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._action = BATCH_ACTIONS.get(self._action, self._action)
+
+    IAMRequestBase.__init__ = init
 
 
 def _patch_cloudformation_document_content() -> None:

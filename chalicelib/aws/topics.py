@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
 
 from chalicelib.aws.clients import bounded_client, client, topic_arn
 
@@ -56,13 +56,82 @@ def publish_json_within(
     """
     from botocore.exceptions import ConnectionError, HTTPClientError
 
+    try:
+        return quick_client(patience_for(seconds)).publish(**publish_args(topic, message, subject))[
+            "MessageId"
+        ]
+    except (ConnectionError, HTTPClientError) as exc:
+        raise TopicUnreachable(str(exc)) from exc
+
+
+# PublishBatch's limits: ten entries, and 256 KiB for the bodies together (kept under, for the
+# subjects and the request's own bytes).
+BATCH_ENTRIES = 10
+BATCH_BYTES = 240 * 1024
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What SNS did with each message of one PublishBatch, by its position in the batch: those it
+    took, and those it refused with its code and reason. A position in neither got no answer."""
+
+    sent: frozenset[int] = frozenset()
+    refused: Mapping[int, str] = field(default_factory=dict)
+
+
+def publish_batch_within(
+    topic: str, messages: Sequence[tuple[Mapping[str, Any], Optional[str]]], seconds: float
+) -> BatchOutcome:
+    """Publish up to BATCH_ENTRIES (message, subject) pairs in one request, ending within `seconds`.
+
+    One request where a fresh outage's dozens of alarms took one each: in flight together, the
+    outage's publishing is one round trip. Raises as `publish_json_within` does; a ClientError
+    means SNS refused the request as a whole (each message may still be good on its own).
+    """
+    from botocore.exceptions import ConnectionError, HTTPClientError
+
+    if not 0 < len(messages) <= BATCH_ENTRIES:
+        raise ValueError(f"messages: expected 1 to {BATCH_ENTRIES}, got {len(messages)}")
+    entries = []
+    for position, (message, subject) in enumerate(messages):
+        entry = publish_args(topic, message, subject)
+        del entry["TopicArn"]
+        entries.append({"Id": str(position), **entry})
+    try:
+        answer = quick_client(patience_for(seconds)).publish_batch(
+            TopicArn=topic_arn(topic), PublishBatchRequestEntries=entries
+        )
+    except (ConnectionError, HTTPClientError) as exc:
+        raise TopicUnreachable(str(exc)) from exc
+    return BatchOutcome(
+        sent=frozenset(int(entry["Id"]) for entry in answer.get("Successful", [])),
+        refused={
+            int(entry["Id"]): f"{entry.get('Code')}: {entry.get('Message')}"
+            for entry in answer.get("Failed", [])
+        },
+    )
+
+
+def batches(sizes: Sequence[int]) -> list[range]:
+    """Consecutive positions of messages of these body sizes, split into PublishBatch requests."""
+    found: list[range] = []
+    start, total = 0, 0
+    for position, size in enumerate(sizes):
+        if position > start and (position - start == BATCH_ENTRIES or total + size > BATCH_BYTES):
+            found.append(range(start, position))
+            start, total = position, 0
+        total += size
+    if start < len(sizes):
+        found.append(range(start, len(sizes)))
+    return found
+
+
+def patience_for(seconds: float) -> Patience:
+    """The most patient client whose worst case fits in `seconds`."""
     patience = next((p for p in PATIENCE if p.worst <= seconds), None)
     if patience is None:
         raise NoTimeToPublish(f"seconds: expected at least {PATIENCE[-1].worst}, got {seconds:.2f}")
-    try:
-        return quick_client(patience).publish(**publish_args(topic, message, subject))["MessageId"]
-    except (ConnectionError, HTTPClientError) as exc:
-        raise TopicUnreachable(str(exc)) from exc
+    return patience
 
 
 def quick_client(patience: Patience) -> Any:

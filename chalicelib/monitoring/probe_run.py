@@ -7,10 +7,11 @@ floor of EventBridge.
 
 Nothing is lost: a transition's alarm message goes into the monitor's outbox, saved with its new
 state, and leaves it only once SNS accepted it, so a publish that fails is retried every cycle
-(and by the next invocation) until it goes through. A few monitors' outboxes are published at
-once, each monitor's messages in order. Publishing has a deadline inside the invocation's: each
-attempt gives up within seconds, the first publish SNS does not answer (or that finds no time
-left) lets no other start, and what is not sent by then stays saved for the next cycle. A state
+(and by the next invocation) until it goes through. The outboxes are published together, in
+batches, each monitor's messages in order, while the status site is rebuilt (see `outbox_flush`).
+Publishing has a deadline inside the invocation's: each attempt gives up within seconds, the
+first request SNS does not answer (or that finds no time left) lets no other start, and what is
+not sent by then stays saved for the next cycle. A state
 read that fails never leads to a write: the cycle still probes and emits metrics, and the read
 is tried again next cycle.
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Callable, Optional
@@ -28,17 +28,10 @@ from typing import Callable, Optional
 from aws_lambda_powertools import Logger
 
 from chalicelib.alarms.message import probe_alarm_message
-from chalicelib.aws.clients import topic_arn
-from chalicelib.aws.topics import (
-    PATIENCE,
-    NoTimeToPublish,
-    TopicUnreachable,
-    publish_json_within,
-    quick_client,
-)
 from chalicelib.config.model import Config
 from chalicelib.maintenance.silence import Question, one_reading
 from chalicelib.metrics import emit_probe_metrics
+from chalicelib.monitoring.outbox_flush import Flushed, OutboxFlush
 from chalicelib.probe.engine import BACKOFF, ProbeEngine
 from chalicelib.probe.result import ProbeResult
 from chalicelib.state.outbox import OUTBOX_LIMIT, trim
@@ -55,10 +48,6 @@ RESERVE_SHARE = 0.2  # ...or this share of a short invocation, whichever is less
 LATE_START = 0.3  # seconds past its start a slot may still begin: the engine's GRACE and some
 BUDGET_MARGIN = 1.25  # over the longest recent cycle: room for a fresh outage's timeouts
 FINISH_SECONDS = 2.0  # kept after the last publish to save the outbox and update the site
-# Publishes in flight at once: SNS answers each in tens of milliseconds, and a fresh outage's
-# dozens, one after another, would add a second to the invocation. Under the SNS client's
-# connection pool (10), and few enough that a hanging SNS holds few connections.
-PUBLISHERS = 8
 
 
 @dataclass
@@ -161,7 +150,7 @@ class ProbeRun:
         # The stored states are read while the monitors are probed (the fold is the first to need
         # them), so a warm invocation's one request, a Query of every state, adds no wall time.
         # The probing thread only touches the engine, the reading one only `run`.
-        reading = None if run.trusted else in_background(self.load_states, run)
+        reading = None if run.trusted else in_background(self.load_states, run, "state-read")
         began = self.monotonic()
         results = self.engine.run(self.config.monitors, deadline)
         seconds = self.monotonic() - began
@@ -198,9 +187,13 @@ class ProbeRun:
             report, touched = self.vantage.after_cycle(transitions, run.results, held_back, run.outbox, until)
             run.dirty.update(touched)
             run.vantage += [report] if report else []
-        if self.save(run) and self.vantage is None:
+        if self.save(run) and self.vantage is None and run.outbox:
+            # The site is rebuilt while SNS takes the alarms: neither waits for the other.
+            site = in_background(self.publish_status, run, "status-site")
             self.flush_outbox(run)
-        self.publish_status(run, run.states)
+            site.join()
+        else:
+            self.publish_status(run)
 
     def fold(
         self, states: dict[str, MonitorState], results: list[ProbeResult]
@@ -244,49 +237,22 @@ class ProbeRun:
         return True
 
     def flush_outbox(self, run: Invocation) -> None:
-        """Publish saved messages until the publish deadline, PUBLISHERS at once: each monitor's
-        one after another, oldest first, so they reach SNS in order. What SNS refuses, or what
-        there is no time for, stays saved for the next cycle."""
+        """Publish saved messages until the publish deadline (see `outbox_flush`): each monitor's
+        in order, oldest first. What SNS refuses, or what there is no time for, stays saved for
+        the next cycle."""
         if run.outbox:
-            sign = StopSign()
-            warm_publisher(self.config.settings.alarm_topic, run.publish_by - self.monotonic())
-            with ThreadPoolExecutor(PUBLISHERS, thread_name_prefix="publish") as pool:
-                futures = [
-                    pool.submit(self.flush_monitor, monitor, list(messages), run.publish_by, sign)
-                    for monitor, messages in run.outbox.items()
-                ]
-            for future in futures:
-                settle(run, future.result())
-            if sign.reason is not None:
+            topic = self.config.settings.alarm_topic
+            flushed, stopped = OutboxFlush(topic, self.monotonic, run.publish_by, subject_of).run(run.outbox)
+            for each in flushed:
+                settle(run, each)
+            if stopped is not None:
                 pending = sum(len(messages) for messages in run.outbox.values())
                 report(
                     run,
-                    f"{sign.reason}; {pending} message(s) kept in the outbox for the next cycle",
-                    sign.reason.__cause__,
+                    f"{stopped}; {pending} message(s) kept in the outbox for the next cycle",
+                    stopped.__cause__,
                 )
         self.save(run)
-
-    def flush_monitor(self, monitor: str, messages: list[dict], publish_by: float, sign: StopSign) -> Flushed:
-        """Publish one monitor's messages in order (on a publisher thread: it changes nothing but
-        `sign`); stops at a refusal of one, and once `sign` says no more may start."""
-        flushed = Flushed(monitor)
-        for message in messages:
-            if sign.reason is not None:
-                break
-            try:
-                seconds = publish_by - self.monotonic()
-                publish_json_within(self.config.settings.alarm_topic, message, subject_of(message), seconds)
-            except NoTimeToPublish as exc:
-                sign.stop(PublishingStopped("publish deadline reached"), exc)
-                break
-            except TopicUnreachable as exc:
-                sign.stop(PublishingStopped("SNS did not answer"), exc)
-                break
-            except Exception as exc:  # noqa: BLE001 - a refusal of this message: the others still go
-                flushed.refused = exc
-                break
-            flushed.sent += 1
-        return flushed
 
     def cycle_hold(self) -> Callable[[Transition], bool]:
         """`held_back` for one cycle's transitions: maintenance read once, at the first DOWN
@@ -312,43 +278,14 @@ class ProbeRun:
             changed_at=datetime.fromtimestamp(transition.at, UTC),
         )
 
-    def publish_status(self, run: Invocation, states: dict[str, MonitorState]) -> None:
+    def publish_status(self, run: Invocation) -> None:
         """Every cycle: the site records it, and writes only in the cycle something changed."""
         if self.site is None or (self.vantage is not None and not self.vantage.writes_status_site):
             return
         try:
-            self.site.cycle(states, run.results, self.clock())
+            self.site.cycle(run.states, run.results, self.clock())
         except Exception as exc:  # noqa: BLE001
             report(run, "status site update failed", exc)
-
-
-class PublishingStopped(Exception):
-    """No more publishing in this cycle: the deadline is near or SNS does not answer."""
-
-
-class StopSign:
-    """Raised by the first publish that ends the cycle's publishing (no time left, or SNS not
-    answering); the publishers start no message after it. Those in flight end by themselves,
-    each within the time it had."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.reason: Optional[PublishingStopped] = None
-
-    def stop(self, reason: PublishingStopped, cause: Exception) -> None:
-        reason.__cause__ = cause
-        with self.lock:
-            self.reason = self.reason or reason
-
-
-@dataclass
-class Flushed:
-    """What publishing one monitor's outbox did: SNS took its `sent` oldest messages; the next
-    was `refused`, or publishing stopped."""
-
-    monitor: str
-    sent: int = 0
-    refused: Optional[Exception] = None
 
 
 def settle(run: Invocation, flushed: Flushed) -> None:
@@ -364,22 +301,8 @@ def settle(run: Invocation, flushed: Flushed) -> None:
         del run.outbox[flushed.monitor]
 
 
-def warm_publisher(topic: str, seconds: float) -> None:
-    """Fill what the first publishes share before they start together: the SNS client and the
-    topic's ARN (its account asked of STS). Those caches have no lock: PUBLISHERS threads
-    missing one at once would each fill it, a client or a request each. A failure here is left
-    to the publishes to meet and report."""
-    try:
-        topic_arn(topic)
-        patience = next((p for p in PATIENCE if p.worst <= seconds), None)
-        if patience is not None:
-            quick_client(patience)
-    except Exception:  # noqa: BLE001 - each publish reports it, and its message stays
-        pass
-
-
-def in_background(work: Callable[[Invocation], None], run: Invocation) -> threading.Thread:
-    thread = threading.Thread(target=work, args=(run,), name="state-read", daemon=True)
+def in_background(work: Callable[[Invocation], None], run: Invocation, name: str) -> threading.Thread:
+    thread = threading.Thread(target=work, args=(run,), name=name, daemon=True)
     thread.start()
     return thread
 

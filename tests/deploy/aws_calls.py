@@ -17,6 +17,7 @@ from typing import Any
 import boto3.session
 
 from autoheal_ops.policy_eval import Request
+from sandbox.moto_server import BATCH_ACTIONS
 
 # botocore's service name -> IAM's action prefix, where they differ.
 IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
@@ -37,7 +38,7 @@ UNAUTHORISED = {"sts:GetCallerIdentity"}
 @dataclass(frozen=True)
 class Call:
     function: str
-    action: str  # IAM's "prefix:Operation"
+    action: str  # IAM's "prefix:Action" (a batch operation's is its single call's)
     params: Mapping[str, Any]
 
 
@@ -53,6 +54,7 @@ class Recorder:
             return
         service = model.service_model.service_name
         action = f"{IAM_PREFIX.get(service, service)}:{model.name}"
+        action = BATCH_ACTIONS.get(action, action)  # a batch is authorised as the call it batches
         with self._lock:
             self.calls.append(Call(function, action, dict(params)))
 

@@ -51,10 +51,11 @@ SAMPLES = {
 }
 
 
-def config_text(url: str) -> str:
+def config_text(url: str, broken_url: str) -> str:
     return f"""{stage_settings("dev", ACCOUNT, REGION)}
 monitors:
   - {{name: web, url: "{url}", runbook: restart-web}}
+  - {{name: api, url: "{broken_url}", failure_threshold: 1}}
 alarms:
   - {{match: "web-*-memory-high", runbook: restart-web}}
 runbooks:
@@ -94,9 +95,10 @@ def world(tmp_path_factory) -> Iterator[dict]:
     }
     with MotoServer() as server, HTTPServer(host="127.0.0.1") as http:
         http.expect_request("/healthz").respond_with_json({"status": "ok"})
+        http.expect_request("/broken").respond_with_json({"status": "error"}, status=503)
         server.apply_env()
         path = tmp_path_factory.mktemp("roles") / "autoheal.yaml"
-        path.write_text(config_text(http.url_for("/healthz")))
+        path.write_text(config_text(http.url_for("/healthz"), http.url_for("/broken")))
         os.environ["AUTOHEAL_CONFIG"] = str(path)
         wiring.reset()
         config = parse_config(path.read_text())
@@ -198,6 +200,8 @@ def test_each_function_works_with_its_own_role_alone(world, function):
     assert calls, f"{function} made no AWS call: nothing was checked"
     if function == "on_alarm":  # it acted: the restart went out under the role's tag rules
         assert "ssm:SendCommand" in calls and "ec2:DescribeInstances" in calls
+    if function == "probe":  # api turned DOWN: its alarm went out as a batch, under sns:Publish
+        assert "sns:PublishBatch" in calls
     assert denied == [], f"{function}'s role lacks {sorted(set(denied))}"
 
 

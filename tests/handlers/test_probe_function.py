@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 
 import pytest
@@ -172,27 +173,29 @@ def test_a_failing_state_read_writes_nothing_and_publishes_nothing(deploy, serve
 def test_a_transition_sns_refused_stays_in_the_outbox_until_it_is_published(deploy, servers):
     deployment = deploy(monitors_yaml({"broken": servers["broken"]}))
     sns = client("sns")
-    refusals = []
+    refusing = [True]
 
-    def refuse_once(**_):
-        if not refusals:
-            refusals.append(1)
+    def refuse(event_name: str, **_) -> None:
+        # The batch refused as a whole is sent message by message: SNS refuses that too.
+        if refusing[0]:
             raise sns.exceptions.InternalErrorException(
-                {"Error": {"Code": "InternalError", "Message": "injected"}}, "Publish"
+                {"Error": {"Code": "InternalError", "Message": "injected"}}, event_name.rsplit(".", 1)[-1]
             )
 
+    events = ("before-call.sns.PublishBatch", "before-call.sns.Publish")
     quick = [quick_client(patience) for patience in PATIENCE]
-    for publisher in quick:
-        publisher.meta.events.register("before-call.sns.Publish", refuse_once)
+    for publisher, event in itertools.product(quick, events):
+        publisher.meta.events.register(event, refuse)
     try:
         first = invoke_probe(deployment)
-        assert any("kept in the outbox" in e for e in first["errors"])
+        assert any("publishing broken ALARM failed; kept in the outbox" in e for e in first["errors"])
         assert deployment.alarms_published() == []
         assert StateStore("autoheal-state").load_with_outbox()[1]["broken"][0]["NewStateValue"] == "ALARM"
+        refusing[0] = False
         second = invoke_probe(deployment)  # still DOWN: no new transition, the old one goes out
     finally:
-        for publisher in quick:
-            publisher.meta.events.unregister("before-call.sns.Publish", refuse_once)
+        for publisher, event in itertools.product(quick, events):
+            publisher.meta.events.unregister(event, refuse)
     assert second["errors"] == [] and second["transitions"] == []
     [message] = deployment.alarms_published()
     assert (message["AlarmName"], message["NewStateValue"]) == ("autoheal-probe-broken", "ALARM")

@@ -6,11 +6,7 @@ one that answers late by relaying to moto, while the rest of AWS stays the moto 
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import logging
-import socket
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -22,12 +18,13 @@ from chalicelib.alarms.message import probe_alarm_message
 from chalicelib.aws import clients
 from chalicelib.aws.clients import bounded_client
 from chalicelib.aws.topics import NoTimeToPublish, publish_json_within
-from chalicelib.monitoring.probe_run import PUBLISHERS, publish_deadline
+from chalicelib.monitoring.outbox_flush import PUBLISHERS
+from chalicelib.monitoring.probe_run import publish_deadline
 from chalicelib.state.outbox import OUTBOX_LIMIT, trim
 from chalicelib.state.store import StateStore
 from chalicelib.state.thresholds import DOWN, UP, MonitorState
 from tests.handlers.test_probe_function import monitors_yaml
-from tests.support.servers import SocketServer, hang, read_request
+from tests.support.servers import InFlight, SocketServer, hang, relay_late
 
 BROKEN = tuple(f"m{i}" for i in range(10))
 
@@ -64,9 +61,8 @@ def all_down(deploy, httpserver):
 
 
 # A short invocation gets the quickest client (one attempt); a longer one the patient client
-# (one resend). Either way the first unanswered publish ends the cycle's publishing: the
-# publishes already in flight with it (PUBLISHERS at most) end by their own timeouts, and none
-# starts after it.
+# (one resend). Either way the first unanswered request ends the cycle's publishing: the ten
+# alarms are one PublishBatch, sent once per attempt, and no request starts after it.
 @pytest.mark.parametrize(("lambda_seconds", "attempts"), [(3.0, 1), (12.0, 2)])
 def test_a_hanging_sns_ends_publishing_in_time_and_the_next_cycle_sends_it(
     all_down, monkeypatch, lambda_seconds, attempts
@@ -77,7 +73,7 @@ def test_a_hanging_sns_ends_publishing_in_time_and_the_next_cycle_sends_it(
         summary, took = invoke_probe(all_down, lambda_seconds)
     finally:
         hanging.stop()
-    assert hanging.connections == min(len(BROKEN), PUBLISHERS) * attempts
+    assert hanging.connections == attempts
     assert took < lambda_seconds, f"{took:.1f}s against a {lambda_seconds}s timeout"
     assert summary["outbox_pending"] == len(BROKEN)
     assert any(f"SNS did not answer; {len(BROKEN)} message(s) kept" in e for e in summary["errors"])
@@ -92,57 +88,6 @@ def test_a_hanging_sns_ends_publishing_in_time_and_the_next_cycle_sends_it(
         (f"autoheal-probe-{name}", "ALARM") for name in BROKEN
     ]
     assert outbox() == {}
-
-
-class InFlight:
-    """How many requests a server holds at once, the most it held, and how many it took."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.now = self.most = self.total = 0
-
-    def __enter__(self) -> None:
-        with self.lock:
-            self.total += 1
-            self.now += 1
-            self.most = max(self.most, self.now)
-
-    def __exit__(self, *_: object) -> None:
-        with self.lock:
-            self.now -= 1
-
-
-def relay_late(upstream_port: int, delay: float, flight: InFlight | None = None):
-    """A slow AWS service: waits `delay`, then relays the request to moto and its answer back."""
-
-    def serve(conn: socket.socket) -> None:
-        conn.settimeout(10)
-        while request := read_request(conn):
-            with flight or contextlib.nullcontext():
-                relay(conn, request)
-
-    def relay(conn: socket.socket, request: bytes) -> None:
-        head, _, body = request.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        method, path, _ = lines[0].split(" ", 2)
-        headers = dict(line.split(": ", 1) for line in lines[1:])
-        length = int(headers.get("Content-Length", headers.get("content-length", "0")))
-        while len(body) < length:
-            body += conn.recv(length - len(body))
-        time.sleep(delay)
-        upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=10)
-        upstream.request(method, path, body=body, headers=headers)
-        answer = upstream.getresponse()
-        payload = answer.read()
-        upstream.close()
-        conn.sendall(
-            f"HTTP/1.1 {answer.status} {answer.reason}\r\n"
-            f"Content-Type: {answer.getheader('Content-Type', 'text/xml')}\r\n"
-            f"Content-Length: {len(payload)}\r\n\r\n".encode()
-            + payload
-        )
-
-    return serve
 
 
 def test_a_slow_sns_is_cut_off_by_the_publish_deadline_and_nothing_is_lost(all_down, local_aws, monkeypatch):
@@ -173,28 +118,33 @@ def test_a_slow_sns_is_cut_off_by_the_publish_deadline_and_nothing_is_lost(all_d
     )
 
 
-def test_publishes_go_out_several_at_once_and_each_monitors_in_order(
+def test_publishes_go_out_in_batches_several_at_once_and_each_monitors_in_order(
     deploy, httpserver, local_aws, monkeypatch
 ):
-    # 10 monitors with 6 saved messages each, SNS answering each after 0.1 s: one at a time
-    # they would take 6 s; PUBLISHERS at once, under one.
+    # 40 monitors with 3 saved messages each, SNS answering each request after 0.1 s: one
+    # Publish at a time they would take 12 s. Round k carries each monitor's k-th message, ten to
+    # a PublishBatch and the round's four requests in flight together: 12 requests, 3 round trips.
+    monitors = [f"m{i}" for i in range(40)]
     httpserver.expect_request("/healthz").respond_with_json({"status": "ok"})
-    deployment = deploy(monitors_yaml({name: httpserver.url_for("/healthz") for name in BROKEN}))
-    backlog = {name: [message(i, name) for i in range(6)] for name in BROKEN}  # DOWN, UP, ..., UP
-    StateStore("autoheal-state").save(dict.fromkeys(BROKEN, MonitorState(UP, 0, 1, 1_700_000_000.0)), backlog)
+    deployment = deploy(monitors_yaml({name: httpserver.url_for("/healthz") for name in monitors}))
+    backlog = {name: [message(i, name) for i in range(3)] for name in monitors}  # DOWN, UP, DOWN
+    StateStore("autoheal-state").save(
+        dict.fromkeys(monitors, MonitorState(UP, 0, 1, 1_700_000_000.0)), backlog
+    )
     flight = InFlight()
     slow = SocketServer(relay_late(local_aws.port, 0.1, flight))
     try:
         sns_at(monkeypatch, f"http://127.0.0.1:{slow.port}")
-        summary, _ = invoke_probe(deployment, 12.0)
+        summary, took = invoke_probe(deployment, 12.0)
     finally:
         slow.stop()
     assert (summary["errors"], summary["outbox_pending"]) == ([], 0)
-    assert 1 < flight.most <= PUBLISHERS
+    assert flight.total == 12 and 1 < flight.most <= min(4, PUBLISHERS)
     published = [m["NewStateReason"] for m in deployment.alarms_published()]
-    for name in BROKEN:
-        assert [r for r in published if r.startswith(f"{name} ")] == [f"{name} flap {i}" for i in range(6)]
+    for name in monitors:
+        assert [r for r in published if r.startswith(f"{name} ")] == [f"{name} flap {i}" for i in range(3)]
     assert outbox() == {}
+    assert took < 6.0, f"{took:.1f}s: the rounds did not overlap their requests"
 
 
 def message(index: int, monitor: str = "flappy") -> dict:

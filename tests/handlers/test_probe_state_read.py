@@ -9,8 +9,7 @@ from chalicelib import wiring
 from chalicelib.aws import clients
 from chalicelib.monitoring.probe_run import ProbeRun
 from tests.handlers.test_probe_function import monitors_yaml
-from tests.handlers.test_probe_outbox import relay_late
-from tests.support.servers import SocketServer, hang
+from tests.support.servers import SocketServer, hang, relay_late
 
 TIMEOUT = 2.0  # the hanging monitor's: every cycle lasts about this long
 DELAY = 1.5  # each DynamoDB request's

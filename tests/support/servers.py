@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import socket
 import threading
+import time
 from typing import Callable
 
 
@@ -60,3 +62,67 @@ def hang(conn: socket.socket) -> None:
     read_request(conn)
     conn.settimeout(10)
     conn.recv(1)
+
+
+class InFlight:
+    """How many requests a server holds at once, the most it held, and how many it took."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = self.most = self.total = 0
+
+    def __enter__(self) -> None:
+        with self.lock:
+            self.total += 1
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def __exit__(self, *_: object) -> None:
+        with self.lock:
+            self.now -= 1
+
+
+def relay_late(upstream_port: int, delay: float, flight: InFlight | None = None):
+    """A slow AWS service: waits `delay`, then relays the request to moto and its answer back."""
+
+    def serve(conn: socket.socket) -> None:
+        conn.settimeout(10)
+        while request := read_request(conn):
+            with flight or contextlib.nullcontext():
+                method, path, headers, body = read_body(conn, request)
+                time.sleep(delay)
+                relay(conn, upstream_port, method, path, headers, body)
+
+    return serve
+
+
+def read_body(conn: socket.socket, request: bytes) -> tuple[str, str, dict[str, str], bytes]:
+    """The request's method, path, headers and whole body (`request` holds its head)."""
+    head, _, body = request.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    method, path, _ = lines[0].split(" ", 2)
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    length = int(headers.get("Content-Length", headers.get("content-length", "0")))
+    while len(body) < length:
+        body += conn.recv(length - len(body))
+    return method, path, headers, body
+
+
+def relay(
+    conn: socket.socket, upstream_port: int, method: str, path: str, headers: dict[str, str], body: bytes
+) -> None:
+    """Send the request on to the server at `upstream_port`, and its answer back."""
+    upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=10)
+    upstream.request(method, path, body=body, headers=headers)
+    answer = upstream.getresponse()
+    answer_http(conn, answer.status, answer.read(), answer.getheader("Content-Type", "text/xml"))
+    upstream.close()
+
+
+def answer_http(conn: socket.socket, status: int, payload: bytes, content_type: str = "text/xml") -> None:
+    reason = http.client.responses.get(status, "")
+    conn.sendall(
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n".encode()
+        + payload
+    )
