@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol, Sequence, TypeVar, Union
 
+from aws_lambda_powertools import Logger
+
 from chalicelib.alarms.message import probe_alarm_message
 from chalicelib.config.model import Config, Monitor
 from chalicelib.probe.result import ProbeResult
@@ -33,6 +35,8 @@ from chalicelib.vantage.confirm import ConfirmRequest
 from chalicelib.vantage.pool import LATE, Late, each
 from chalicelib.vantage.quorum import ABSTAIN, DOWN, UP, Tally, Vote, acted, is_note, tally, window_of
 from chalicelib.vantage.votes import FEW, TRANSACT_ITEMS, Acted, Change, Note, VoteStore
+
+logger = Logger(service="autoheal", child=True)
 
 SELF_CHECK = "vantage-self-check"
 SELF_CHECK_TIMEOUT = 3.0
@@ -100,16 +104,19 @@ class QuorumGate:
         report = new_report(self.region)
         deadline = self.monotonic() + ROUND_SECONDS if deadline is None else deadline
         moved = [t for t in transitions if t.publishable and t.monitor in results]
+        # Alarms saved before vantage points were turned on: the quorum decides them instead
+        stale = alarms_before_the_quorum(outbox, results)
         held = held_votes(outbox)
         touched: set[str] = set()
         try:
-            if moved:
+            if moved or stale:
                 now = self.clock()
                 window = window_of(now, self.config.settings.probe_every or WINDOW_SECONDS)
                 eyes = self.self_check()
-                fresh = {t.monitor: self.vote(results[t.monitor], window, eyes, now) for t in moved}
+                voting = dict.fromkeys([*(t.monitor for t in moved), *stale])
+                fresh = {monitor: self.vote(results[monitor], window, eyes, now) for monitor in voting}
                 held |= fresh
-                touched |= keep_votes(outbox, fresh)
+                touched |= drop_alarms(outbox, stale) | keep_votes(outbox, fresh)
             if held:
                 late = self.vote_round(list(held.values()), held_back, report, deadline)
                 # All cast but the late (an unreadable one leaves with the cast)
@@ -454,6 +461,34 @@ def held_votes(outbox: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, V
                 except TypeError:
                     continue
     return held
+
+
+def alarms_before_the_quorum(
+    outbox: Mapping[str, Sequence[Mapping[str, Any]]], results: Mapping[str, ProbeResult]
+) -> list[str]:
+    """The monitors probed this cycle whose outbox still holds an alarm message: saved by the
+    region's own fold before vantage points were turned on, never published since. Sent now it
+    would act on one region's word; dropped, a monitor already DOWN would never be voted on (its
+    fold does not turn again). So this cycle's view of it is voted on instead."""
+    return [
+        monitor
+        for monitor, entries in outbox.items()
+        if monitor in results and not results[monitor].skipped and any(HELD_VOTE not in e for e in entries)
+    ]
+
+
+def drop_alarms(outbox: dict[str, list[dict]], monitors: Iterable[str]) -> set[str]:
+    """Take the alarm messages out of these monitors' outboxes, each said in the log."""
+    for monitor in monitors:
+        alarms = [entry for entry in outbox[monitor] if HELD_VOTE not in entry]
+        states = ", ".join(str(alarm.get("NewStateValue")) for alarm in alarms)
+        logger.warning(
+            f"{monitor}: {len(alarms)} alarm message(s) saved before vantage points ({states}) "
+            "left unpublished: this cycle's view is voted on instead",
+            extra={"monitor": monitor, "dropped": len(alarms)},
+        )
+        outbox[monitor] = [entry for entry in outbox[monitor] if HELD_VOTE in entry]
+    return set(monitors)
 
 
 def keep_votes(outbox: dict[str, list[dict]], votes: Mapping[str, Vote]) -> set[str]:

@@ -16,6 +16,7 @@ import pytest
 from chalicelib.config import parse_config
 from chalicelib.config.model import Config
 from chalicelib.probe.engine import ProbeEngine
+from chalicelib.probe.result import ProbeResult
 from chalicelib.vantage import regional
 from chalicelib.vantage.confirm import ConfirmRequest
 from chalicelib.vantage.gate import HELD_VOTE, QuorumGate, keep_votes, new_report
@@ -239,3 +240,24 @@ def test_a_confirmation_probes_short_of_its_deadline_and_casts_its_votes_by_it(
     assert report["errors"] == []
     cast = store.round_votes(WINDOW, MONITORS[:3])
     assert {m: [v.verdict for v in found] for m, found in cast.items()} == {m: [DOWN] for m in MONITORS[:3]}
+
+
+def test_an_alarm_saved_before_vantage_points_is_voted_on_not_published(config, store, caplog) -> None:
+    # m3 turned DOWN and its alarm was saved while the region acted alone; SNS never took it.
+    # Vantage points are on now: its fold will not turn again, so this cycle's view is its vote.
+    asked = Asked()
+
+    def sees_its_self_check(monitors: Any, deadline: float) -> list[ProbeResult]:
+        return [ProbeResult(m.name, True, 20.0, None, 1, NOW) for m in monitors]
+
+    region = QuorumGate(config, OTHERS[0], store, asked, sees_its_self_check, clock=lambda: NOW)
+    alarm = {"AlarmName": "autoheal-probe-m3", "NewStateValue": "ALARM"}
+    later = {"AlarmName": "autoheal-probe-m4", "NewStateValue": "ALARM"}  # m4: not probed this cycle
+    outbox = {"m3": [alarm], "m4": [later]}
+    results = {"m3": ProbeResult("m3", False, None, "timeout after 2s", 1, NOW)}
+    report, touched = region.after_cycle([], results, never_held, outbox)
+    assert touched == {"m3"} and outbox == {"m4": [later]}
+    assert report["votes"] == [f"{OTHERS[0]}: DOWN, timeout after 2s"] and report["published"] == []
+    assert [v.verdict for v in store.votes("m3", window_of(NOW, 60.0))] == [DOWN]
+    assert [request.monitors for request in asked.requests] == [("m3",)]  # the others confirm it
+    assert "m3: 1 alarm message(s) saved before vantage points (ALARM) left unpublished" in caplog.text
