@@ -12,9 +12,10 @@ import argparse
 import contextlib
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
-from typing import Any, TextIO
+from types import FrameType
+from typing import Any, Optional, TextIO
 
 from chalicelib.config import ConfigError
 from sandbox.world import World, export_lines
@@ -33,8 +34,8 @@ def main(argv: list[str]) -> int:
     if not Path(args.config).is_file():
         print(f"{args.config}: no such config file", file=sys.stderr)
         return 2
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = StopSignal()
+    signal.signal(signal.SIGTERM, stop)
     try:
         # The log opens first so it closes last: the runtime may report until the world stops.
         with open(args.log, "a") as log, World(args.config, tick_seconds=args.tick) as world:
@@ -48,14 +49,33 @@ def main(argv: list[str]) -> int:
             print(f"running; `source {args.env_file}` in another shell; log in {args.log}; Ctrl-C to stop")
             sys.stdout.flush()
             with contextlib.suppress(KeyboardInterrupt):
-                # A timed wait: an untimed Event.wait can sit in a lock acquire while the SIGTERM
-                # handler waits for the main thread, and the world then never stops.
-                while not stop.wait(0.5):
-                    pass
+                stop.wait()
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
     return 0
+
+
+class StopSignal:
+    """The SIGTERM handler, and the wait for it.
+
+    Python runs a signal handler on the main thread between any two bytecodes, whatever that
+    thread holds at the time. So the handler takes no lock: it only sets a flag, which `wait`
+    polls. (Setting a threading.Event from it deadlocked when the signal was handled inside that
+    Event's own `wait`, with its lock held: the world never stopped.) The poll is timed because
+    the kernel may hand the signal to another thread, and then nothing wakes the main one.
+    """
+
+    def __init__(self, poll: float = 0.2) -> None:
+        self.poll = poll
+        self.received = False
+
+    def __call__(self, signum: int, frame: Optional[FrameType]) -> None:
+        self.received = True
+
+    def wait(self) -> None:
+        while not self.received:
+            time.sleep(self.poll)
 
 
 def report(invocation: Any, log: TextIO) -> None:

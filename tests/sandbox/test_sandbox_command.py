@@ -7,11 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from types import FrameType
+from typing import Any, Callable, Optional
 
 import pytest
 
-from sandbox.__main__ import probe_line
+from sandbox.__main__ import StopSignal, probe_line
 from tests.sandbox.conftest import run_sandbox_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +71,39 @@ def test_sigterm_stops_the_world_and_its_local_aws(tmp_path: Path) -> None:
     with pytest.raises(OSError):  # the moto server went with it
         socket.create_connection(("127.0.0.1", int(endpoint.group(1))), timeout=2).close()
     assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("at_line", range(1, 41))
+def test_a_sigterm_handled_at_any_line_of_the_wait_ends_it(at_line: int) -> None:
+    # Python runs a signal handler on the main thread between two lines of whatever it is running,
+    # locks held or not: here the handler runs at the wait's `at_line`-th line (its callees' too).
+    stop = StopSignal(poll=0.001)
+    waiting = threading.Thread(target=traced, args=(stop.wait, stop, at_line), daemon=True)
+    waiting.start()
+    waiting.join(5)
+    assert not waiting.is_alive(), f"the wait never ended: the handler ran at its line {at_line}"
+    assert stop.received
+
+
+def traced(
+    wait: Callable[[], None], handler: Callable[[int, Optional[FrameType]], None], at_line: int
+) -> None:
+    """Run `wait`, calling `handler` as a SIGTERM would at the `at_line`-th line it executes."""
+    lines = 0
+
+    def trace(frame: FrameType, event: str, arg: Any) -> Callable[..., Any]:
+        nonlocal lines
+        if event == "line":
+            lines += 1
+            if lines == at_line:
+                handler(signal.SIGTERM, frame)
+        return trace
+
+    sys.settrace(trace)
+    try:
+        wait()
+    finally:
+        sys.settrace(None)
 
 
 @pytest.mark.parametrize(
