@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Optional
@@ -16,6 +17,7 @@ import pytest
 
 from sandbox.__main__ import StopSignal, probe_line
 from tests.sandbox.conftest import run_sandbox_command
+from tests.support.servers import SocketServer, hang
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """settings:
@@ -35,42 +37,77 @@ def test_a_missing_config_is_named_and_the_command_fails(tmp_path: Path) -> None
 def test_sigterm_stops_the_world_and_its_local_aws(tmp_path: Path) -> None:
     config = tmp_path / "autoheal.yaml"
     config.write_text(CONFIG)
+    process, lines = start_world(config, tmp_path)
+    text = stop_world(process, lines, within=30)
+    assert process.returncode == 0, text
+    assert_local_aws_gone(text)
+    assert "Traceback" not in text
+
+
+def test_sigterm_stops_the_world_within_seconds_while_a_probe_waits_on_a_hung_monitor(tmp_path: Path) -> None:
+    # The probe invocation in flight is abandoned, not waited for: its monitor answers after 20 s.
+    probed = threading.Event()
+
+    def hang_and_tell(conn: socket.socket) -> None:
+        probed.set()
+        hang(conn)
+
+    hung = SocketServer(hang_and_tell)
+    config = tmp_path / "autoheal.yaml"
+    config.write_text(
+        CONFIG.replace(
+            '"tcp://127.0.0.1:9", kind: tcp, timeout: 500ms', f'"http://127.0.0.1:{hung.port}/", timeout: 20s'
+        )
+    )
+    try:
+        process, lines = start_world(config, tmp_path)
+        assert probed.wait(20), "".join(lines)
+        sent = time.monotonic()
+        text = stop_world(process, lines, within=10)
+        took = time.monotonic() - sent
+    finally:
+        hung.stop()
+    assert process.returncode == 0, text
+    assert took < 10, text
+    assert_local_aws_gone(text)
+    assert "Traceback" not in text
+
+
+def start_world(config: Path, where: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    """`python -m sandbox --config <config>`, ticking hourly (one probe, at once), read to "running"."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "--config",
-            str(config),
-            "--tick",
-            "3600",
-            *private_files(tmp_path),
-        ],
+        [sys.executable, "-m", "sandbox", "--config", str(config), "--tick", "3600", *private_files(where)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     lines: list[str] = []
+    for _ in range(200):  # the world prints a handful of lines, then "running"
+        line = process.stdout.readline()
+        lines.append(line)
+        if not line or line.startswith("running"):
+            break
+    return process, lines
+
+
+def stop_world(process: subprocess.Popen[str], lines: list[str], within: float) -> str:
+    """SIGTERM, then everything it printed; killed if it outlives `within` seconds."""
     try:
-        for _ in range(200):  # the world prints a handful of lines, then "running"
-            line = process.stdout.readline()
-            lines.append(line)
-            if not line or line.startswith("running"):
-                break
         process.send_signal(signal.SIGTERM)
-        lines.append(process.communicate(timeout=30)[0])
+        lines.append(process.communicate(timeout=within)[0])
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(10)
-    text = "".join(lines)
-    assert process.returncode == 0, text
+    return "".join(lines)
+
+
+def assert_local_aws_gone(text: str) -> None:
     endpoint = re.search(r"^export AWS_ENDPOINT_URL=http://127\.0\.0\.1:(\d+)$", text, re.MULTILINE)
     assert endpoint, text
     with pytest.raises(OSError):  # the moto server went with it
         socket.create_connection(("127.0.0.1", int(endpoint.group(1))), timeout=2).close()
-    assert "Traceback" not in text
 
 
 @pytest.mark.parametrize("at_line", range(1, 41))
