@@ -53,6 +53,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.stopping = threading.Event()
+        self.reporting = threading.Lock()  # held while `on_result` runs; see `stop`
         self.threads: list[threading.Thread] = []
         self.running: dict[str, threading.Thread] = {}
 
@@ -65,7 +66,9 @@ class Runtime:
         except Exception:  # noqa: BLE001 - Lambda would log it and move on; so do we
             invocation.error = traceback.format_exc(limit=5)
         self.invocations.append(invocation)
-        self.on_result(invocation)
+        with self.reporting:
+            if not self.stopping.is_set():
+                self.on_result(invocation)
         return invocation
 
     def invoke_async(self, function: str, event: dict) -> threading.Thread:
@@ -99,7 +102,12 @@ class Runtime:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop the triggers; the invocations in flight are not waited for (a world's end would wait
+        on them: the demo's many worlds added up). They run on, their threads daemons, but report
+        nothing more: what `on_result` writes to goes with the world (the CLI's log closes next)."""
         self.stopping.set()
+        with self.reporting:  # a report under way ends first
+            pass
         for thread in self.threads:
             thread.join(timeout)
 
