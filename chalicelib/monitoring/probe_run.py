@@ -166,6 +166,7 @@ class ProbeRun:
                         "monitor": result.monitor,
                         "reason": result.reason,
                         "latency_ms": result.latency_ms,
+                        **({"starved": True} if result.starved else {}),  # the probe's own loop stalled
                     },
                 )
         namespace, home = self.config.settings.metrics_namespace, self.vantage is None or self.vantage.is_home

@@ -15,6 +15,7 @@ from chalicelib.probe import loop
 from chalicelib.probe.checks import Check, Outcome, build_checks
 from chalicelib.probe.checks.errors import timeout_reason
 from chalicelib.probe.connections import Cycle, Pool
+from chalicelib.probe.lag import LoopLag, starved
 from chalicelib.probe.result import ProbeResult
 from chalicelib.probe.turns import SWEEP, Turns, overtaken_for
 
@@ -118,27 +119,36 @@ class ProbeEngine:
         # handoff per monitor, and monitors start exactly in the order of `turns`. Each run
         # has its own workers (a `verify` beside a cycle adds its own one or two).
         sweeper = asyncio.ensure_future(_sweep(turns)) if workers < len(order) else None
+        lag = LoopLag()
+        watch = asyncio.ensure_future(lag.watch())
         try:
             await asyncio.gather(
-                *(self._worker(turns, monitors, deadline, cycle, shared) for _ in range(workers))
+                *(self._worker(turns, monitors, deadline, cycle, shared, lag) for _ in range(workers))
             )
         finally:
+            watch.cancel()
             if sweeper is not None:
                 sweeper.cancel()
 
     async def _worker(
-        self, turns: Turns, monitors: Sequence[Monitor], deadline: float, cycle: _Cycle, shared: Cycle
+        self,
+        turns: Turns,
+        monitors: Sequence[Monitor],
+        deadline: float,
+        cycle: _Cycle,
+        shared: Cycle,
+        lag: LoopLag,
     ) -> None:
         after = None
         while (i := turns.take(start := time.monotonic(), after)) is not None:
             cycle.started[i] = True
-            cycle.results[i] = result = await self._check(monitors[i], deadline, shared)
+            cycle.results[i] = result = await self._check(monitors[i], deadline, shared, lag)
             turns.done(i, answered=result.latency_ms is not None, now=time.monotonic())
             after = i
             if not result.skipped:
                 cycle.seconds[i] = time.monotonic() - start
 
-    async def _check(self, monitor: Monitor, deadline: float, shared: Cycle) -> ProbeResult:
+    async def _check(self, monitor: Monitor, deadline: float, shared: Cycle, lag: LoopLag) -> ProbeResult:
         check = self._checks.get(monitor.kind)
         if check is None:
             return _result(monitor, Outcome.failed(f"unknown kind {monitor.kind!r}"), 0)
@@ -152,7 +162,7 @@ class ProbeEngine:
             budget = min(monitor.timeout, deadline - time.monotonic())
             if budget < MIN_ATTEMPT:
                 break
-            last = await _attempt(check, monitor, budget, shared)
+            last = await _attempt(check, monitor, budget, shared, lag)
             attempts += 1
             if last.ok:
                 break
@@ -195,13 +205,18 @@ def _wait(future: concurrent.futures.Future, deadline: float) -> None:
         logger.exception("probe cycle failed")
 
 
-async def _attempt(check: Check, monitor: Monitor, budget: float, shared: Cycle) -> Outcome:
+async def _attempt(check: Check, monitor: Monitor, budget: float, shared: Cycle, lag: LoopLag) -> Outcome:
     """One attempt under one deadline covering DNS, connect, TLS, headers and body."""
+    started = time.monotonic()
     try:
         async with asyncio.timeout(budget):
             return await check.attempt(monitor, shared)
     except TimeoutError:
-        return Outcome.failed(timeout_reason(budget))
+        # The stalls the watch saw, or this timeout's own lateness (a stall it ends, before the
+        # watch wakes to see it)
+        ended = time.monotonic()
+        lost = max(lag.stalled(started, ended), ended - started - budget)
+        return Outcome.failed(timeout_reason(budget), starved=starved(budget, lost))
     except Exception as exc:  # a bug in a check must not take the others down
         logger.warning("probe %s: unexpected %s", monitor.name, type(exc).__name__)
         return Outcome.failed(f"error: {type(exc).__name__}")
@@ -227,4 +242,5 @@ def _result(monitor: Monitor, outcome: Outcome, attempts: int) -> ProbeResult:
         reason=None if outcome.ok else outcome.reason,
         attempts=attempts,
         checked_at=time.time(),
+        starved=outcome.starved,
     )

@@ -23,6 +23,7 @@ class ProbeResult:
     attempts: int
     checked_at: float  # time.time() when finished
     skipped: bool = False  # the cycle's deadline came first: not a failure
+    starved: bool = False  # it timed out while the probe's own loop stalled: no verdict on the monitor
 
     @property
     def status(self) -> str:

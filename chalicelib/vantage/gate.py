@@ -33,7 +33,18 @@ from chalicelib.state.thresholds import ALARM_STATE, Transition
 from chalicelib.vantage import regional
 from chalicelib.vantage.confirm import ConfirmRequest
 from chalicelib.vantage.pool import LATE, Late, each
-from chalicelib.vantage.quorum import ABSTAIN, DOWN, UP, Tally, Vote, acted, is_note, tally, window_of
+from chalicelib.vantage.quorum import (
+    ABSTAIN,
+    DOWN,
+    RAN_LATE,
+    UP,
+    Tally,
+    Vote,
+    acted,
+    is_note,
+    tally,
+    window_of,
+)
 from chalicelib.vantage.votes import FEW, TRANSACT_ITEMS, Acted, Change, Note, VoteStore
 
 logger = Logger(service="autoheal", child=True)
@@ -192,6 +203,10 @@ class QuorumGate:
     def vote(self, result: ProbeResult, window: int, eyes: Optional[str], now: float) -> Vote:
         if eyes is not None:
             return Vote(self.region, result.monitor, window, ABSTAIN, eyes, None, now)
+        if result.starved:  # its timeout says this region was short of CPU, not that the monitor hangs
+            return Vote(
+                self.region, result.monitor, window, ABSTAIN, f"{RAN_LATE}: {result.reason}", None, now
+            )
         verdict = UP if result.ok else DOWN
         return Vote(self.region, result.monitor, window, verdict, result.reason, result.latency_ms, now)
 

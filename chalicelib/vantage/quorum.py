@@ -25,6 +25,7 @@ from typing import Iterable, Optional, Sequence
 
 DOWN, UP, ABSTAIN = "DOWN", "UP", "ABSTAIN"
 VERDICTS = (ABSTAIN, UP, DOWN)  # the tie-break of two votes of one region at one instant
+RAN_LATE = "its probe ran late"  # an abstention's error: the timeout came while its loop stalled
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Vote:
     monitor: str
     window: int
     verdict: str
-    error: Optional[str]  # the probe's reason (DOWN), or why the self-check failed (ABSTAIN)
+    error: Optional[str]  # the probe's reason (DOWN); why it abstains: its self-check's failure, or RAN_LATE
     latency_ms: Optional[float]
     at: float  # epoch seconds the region probed
 
@@ -44,6 +45,8 @@ class Vote:
         'eu-west-1: DOWN, connection refused (2 ms)'
         """
         timing = f" ({self.latency_ms:.0f} ms)" if self.latency_ms is not None else ""
+        if self.verdict == ABSTAIN and (self.error or "").startswith(RAN_LATE):
+            return f"{self.region}: abstained, {self.error}{timing}"
         if self.verdict == ABSTAIN:
             return f"{self.region}: abstained, self-check failed: {self.error}{timing}"
         what = f", {self.error}" if self.verdict == DOWN and self.error else ""

@@ -19,7 +19,7 @@ from chalicelib.probe.engine import ProbeEngine
 from chalicelib.probe.result import ProbeResult
 from chalicelib.vantage import regional
 from chalicelib.vantage.confirm import ConfirmRequest
-from chalicelib.vantage.gate import HELD_VOTE, QuorumGate, keep_votes, new_report
+from chalicelib.vantage.gate import HELD_VOTE, SELF_CHECK, QuorumGate, keep_votes, new_report
 from chalicelib.vantage.quorum import DOWN, UP, Vote, window_of
 from chalicelib.vantage.votes import VoteStore
 from tests.vantage.conftest import home_table_store
@@ -261,3 +261,23 @@ def test_an_alarm_saved_before_vantage_points_is_voted_on_not_published(config, 
     assert [v.verdict for v in store.votes("m3", window_of(NOW, 60.0))] == [DOWN]
     assert [request.monitors for request in asked.requests] == [("m3",)]  # the others confirm it
     assert "m3: 1 alarm message(s) saved before vantage points (ALARM) left unpublished" in caplog.text
+
+
+def test_a_confirmation_whose_probe_ran_late_abstains_and_restarts_nothing(config, store) -> None:
+    # The home region is blind; eu-west-1, asked to confirm, is short of CPU: its probe's loop
+    # stalled, so its timeouts say nothing of the monitors. It abstains, and with
+    # ap-northeast-2 seeing them UP no quorum forms.
+    def short_of_cpu(monitors: Any, deadline: float) -> list[ProbeResult]:
+        if [m.name for m in monitors] == [SELF_CHECK]:  # its self-check came first, in time
+            return [ProbeResult(SELF_CHECK, True, 20.0, None, 1, NOW)]
+        return [ProbeResult(m.name, False, None, "timeout after 2s", 1, NOW, starved=True) for m in monitors]
+
+    gate(config, HOME, store).cast_and_settle(votes(HOME, DOWN, 10.0), 10.0, never_held, new_round())
+    starved = QuorumGate(config, OTHERS[0], store, Asked(), short_of_cpu, clock=lambda: 11.0)
+    report = starved.confirm(
+        ConfirmRequest(WINDOW, tuple(MONITORS), HOME, 10.0), never_held, time.monotonic() + 30
+    )
+    assert report["errors"] == [] and report["acted"] == []
+    assert set(report["votes"]) == {f"{OTHERS[0]}: abstained, its probe ran late: timeout after 2s"}
+    gate(config, OTHERS[1], store).cast_and_settle(votes(OTHERS[1], UP, 12.0), 10.0, never_held, new_round())
+    assert DOWN not in {a.status for a in store.acted_many(MONITORS).values()}

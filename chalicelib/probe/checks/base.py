@@ -24,10 +24,11 @@ class Outcome:
     ok: bool
     latency_ms: Optional[float] = None  # None when nothing answered
     reason: Optional[str] = None
+    starved: bool = False  # a timeout while the probe's own loop stalled (see probe/lag.py)
 
     @classmethod
-    def failed(cls, reason: str, latency_ms: Optional[float] = None) -> Outcome:
-        return cls(ok=False, latency_ms=latency_ms, reason=reason)
+    def failed(cls, reason: str, latency_ms: Optional[float] = None, starved: bool = False) -> Outcome:
+        return cls(ok=False, latency_ms=latency_ms, reason=reason, starved=starved)
 
 
 class Check(Protocol):
