@@ -11,9 +11,8 @@ state, and leaves it only once SNS accepted it, so a publish that fails is retri
 batches, each monitor's messages in order, while the status site is rebuilt (see `outbox_flush`).
 Publishing has a deadline inside the invocation's: each attempt gives up within seconds, the
 first request SNS does not answer (or that finds no time left) lets no other start, and what is
-not sent by then stays saved for the next cycle. A state
-read that fails never leads to a write: the cycle still probes and emits metrics, and the read
-is tried again next cycle.
+not sent by then stays saved for the next cycle. A state read that fails never leads to a write:
+the cycle still probes and emits metrics, and the read is tried again next cycle.
 """
 
 from __future__ import annotations
