@@ -60,10 +60,12 @@ def test_an_invocation_that_ends_after_the_stop_is_not_reported() -> None:
     assert reported == ["probe"]
 
 
-def test_the_local_aws_stops_within_half_a_second() -> None:
+def test_the_local_aws_stops_promptly_and_cleanly() -> None:
     # Every world's stop (and so a SIGTERM to `python -m sandbox`) waits for it. moto's own exit
-    # collected its whole heap first: 0.6 s for one this size, 2.5 s and more on a loaded machine.
+    # collected its whole heap first: 0.6 s for one this size, 2.5 s and more on a loaded machine;
+    # it now ends at once (about 0.03 s). The bound is a hang's, not a benchmark's.
     aws = MotoServer().start()
+    process = aws._process
     try:
         for region in REGIONS:  # an EC2 backend each, as big as a world's moto gets
             ec2_in(aws, region).describe_instances()
@@ -71,7 +73,8 @@ def test_the_local_aws_stops_within_half_a_second() -> None:
         began = time.monotonic()
         aws.stop()
         took = time.monotonic() - began
-    assert took < 0.5
+    assert took < 2.0
+    assert process is not None and process.returncode == 0  # its handler's exit, not a kill
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", aws.port), timeout=2).close()
 
