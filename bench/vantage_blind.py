@@ -67,7 +67,7 @@ VOTE_CALLS += ("pending", "claim", "published", "note_many")
 PER_ITEM = {"round_votes": ("votes", 1), "acted_many": ("acted", 1), "note_many": ("note", 1)}
 PER_ITEM |= {"change_many": ("change", 1), "cast_many": ("cast", 2)}
 
-CONFIG = """settings:
+SETTINGS = """settings:
   state_table: autoheal-state
   alarm_topic: autoheal-alarms
   notify_topic: autoheal-notify
@@ -77,32 +77,19 @@ CONFIG = """settings:
   notify: {{email: immediately, chat: immediately}}
   vantage_points: [us-east-1, eu-west-1, ap-northeast-2]
   vantage_self_check: {check}
-monitors:
-  - name: web
-    url: {app}/flip?web
-    timeout: {timeout}s
-    retries: 0
-    failure_threshold: 1
-    success_threshold: 1
-    runbook: restart-web
-{others}runbooks:
-  restart-web:
-    targets: {{tag: {{app: web}}}}
-    budget: {{max_runs: 1000, per: 30m}}
-    steps:
-      - restart: {{service: web, manager: pm2, user: ec2-user}}
-      - verify: {{monitors: [web], within: 5s}}
-      - escalate: {{}}
 """
 
 
 def config_text(app: str, check: str, monitors: int, timeout: float) -> str:
+    from vantage_confirm import RESTART_WEB, web_monitor
+
     others = "".join(
         f"  - {{name: m{i}, url: '{app}/ok?i={i}', timeout: {timeout}s, retries: 0,"
         " failure_threshold: 1, success_threshold: 1}\n"
         for i in range(1, monitors)
     )
-    return CONFIG.format(chat=CHAT, check=check, app=app, timeout=timeout, others=others)
+    head = SETTINGS.format(chat=CHAT, check=check) + "monitors:\n"
+    return head + web_monitor(f"{app}/flip?web", timeout) + others + RESTART_WEB
 
 
 class Calls:

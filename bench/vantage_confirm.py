@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from sandbox.loopback import Quiet, serve, url_of  # noqa: E402 - after the path that finds it
 
-CONFIG = """settings:
+SETTINGS = """settings:
   state_table: autoheal-state
   alarm_topic: autoheal-alarms
   notify_topic: autoheal-notify
@@ -39,23 +39,29 @@ CONFIG = """settings:
   group_wait: 0
   vantage_points: [us-east-1, eu-west-1, ap-northeast-2]
   vantage_self_check: {check}
-monitors:
-  - name: web
-    url: {app}/healthz
-    timeout: {timeout}s
-    retries: 0
-    failure_threshold: 1
-    success_threshold: 1
-    runbook: restart-web
-runbooks:
-  restart-web:
-    targets: {{tag: {{app: web}}}}
-    budget: {{max_runs: 1000, per: 30m}}
-    steps:
-      - restart: {{service: web, manager: pm2, user: ec2-user}}
-      - verify: {{monitors: [web], within: 5s}}
-      - escalate: {{}}
 """
+# The runbook the web monitor's outage runs: a restart through SSM, verified, then escalated.
+RESTART_WEB = """runbooks:
+  restart-web:
+    targets: {tag: {app: web}}
+    budget: {max_runs: 1000, per: 30m}
+    steps:
+      - restart: {service: web, manager: pm2, user: ec2-user}
+      - verify: {monitors: [web], within: 5s}
+      - escalate: {}
+"""
+
+
+def web_monitor(url: str, timeout: float) -> str:
+    """The `web` monitor whose outage the vantage benches time to the first SendCommand."""
+    return (
+        f"  - name: web\n    url: {url}\n    timeout: {timeout}s\n    retries: 0\n"
+        "    failure_threshold: 1\n    success_threshold: 1\n    runbook: restart-web\n"
+    )
+
+
+def config_text(app: str, check: str, timeout: float) -> str:
+    return SETTINGS.format(check=check) + "monitors:\n" + web_monitor(f"{app}/healthz", timeout) + RESTART_WEB
 
 
 class App:
@@ -108,7 +114,7 @@ def main() -> int:
         moto.apply_env()
         os.environ["AWS_ENDPOINT_URL_LAMBDA"] = api.url
         path = Path(tmp) / "autoheal.yaml"
-        path.write_text(CONFIG.format(check=known.url, app=app.url, timeout=args.timeout))
+        path.write_text(config_text(app.url, known.url, args.timeout))
         os.environ["AUTOHEAL_CONFIG"] = str(path)
         wiring.reset()
         regional.reset()
