@@ -22,9 +22,9 @@ from typing import Callable, Mapping, Optional, Sequence
 
 from chalicelib.aws.clients import topic_arn
 from chalicelib.aws.topics import (
-    PATIENCE,
     NoTimeToPublish,
     TopicUnreachable,
+    patience_for,
     publish_batch_within,
     publish_json_within,
     quick_client,
@@ -176,8 +176,6 @@ def warm_publisher(topic: str, seconds: float) -> None:
     to the requests to meet and report."""
     try:
         topic_arn(topic)
-        patience = next((p for p in PATIENCE if p.worst <= seconds), None)
-        if patience is not None:
-            quick_client(patience)
-    except Exception:  # noqa: BLE001 - each request reports it, and its message stays
+        quick_client(patience_for(seconds))
+    except Exception:  # noqa: BLE001 - each request reports it (no time left too), and its message stays
         pass

@@ -240,18 +240,17 @@ class ProbeRun:
         """Publish saved messages until the publish deadline (see `outbox_flush`): each monitor's
         in order, oldest first. What SNS refuses, or what there is no time for, stays saved for
         the next cycle."""
-        if run.outbox:
-            topic = self.config.settings.alarm_topic
-            flushed, stopped = OutboxFlush(topic, self.monotonic, run.publish_by, subject_of).run(run.outbox)
-            for each in flushed:
-                settle(run, each)
-            if stopped is not None:
-                pending = sum(len(messages) for messages in run.outbox.values())
-                report(
-                    run,
-                    f"{stopped}; {pending} message(s) kept in the outbox for the next cycle",
-                    stopped.__cause__,
-                )
+        topic = self.config.settings.alarm_topic
+        flushed, stopped = OutboxFlush(topic, self.monotonic, run.publish_by, subject_of).run(run.outbox)
+        for each in flushed:
+            settle(run, each)
+        if stopped is not None:
+            pending = sum(len(messages) for messages in run.outbox.values())
+            report(
+                run,
+                f"{stopped}; {pending} message(s) kept in the outbox for the next cycle",
+                stopped.__cause__,
+            )
         self.save(run)
 
     def cycle_hold(self) -> Callable[[Transition], bool]:
