@@ -67,28 +67,19 @@ VOTE_CALLS += ("pending", "claim", "published", "note_many")
 PER_ITEM = {"round_votes": ("votes", 1), "acted_many": ("acted", 1), "note_many": ("note", 1)}
 PER_ITEM |= {"change_many": ("change", 1), "cast_many": ("cast", 2)}
 
-SETTINGS = """settings:
-  state_table: autoheal-state
-  alarm_topic: autoheal-alarms
-  notify_topic: autoheal-notify
-  status_bucket: autoheal-status
-  group_wait: 0
-  chat_webhook_parameter: {chat}
-  notify: {{email: immediately, chat: immediately}}
-  vantage_points: [us-east-1, eu-west-1, ap-northeast-2]
-  vantage_self_check: {check}
-"""
+# What this bench adds to vantage_confirm's settings: pages go out at once, to e-mail and chat.
+PAGING = f"  chat_webhook_parameter: {CHAT}\n  notify: {{email: immediately, chat: immediately}}\n"
 
 
 def config_text(app: str, check: str, monitors: int, timeout: float) -> str:
-    from vantage_confirm import RESTART_WEB, web_monitor
+    from vantage_confirm import RESTART_WEB, SETTINGS, web_monitor
 
     others = "".join(
         f"  - {{name: m{i}, url: '{app}/ok?i={i}', timeout: {timeout}s, retries: 0,"
         " failure_threshold: 1, success_threshold: 1}\n"
         for i in range(1, monitors)
     )
-    head = SETTINGS.format(chat=CHAT, check=check) + "monitors:\n"
+    head = SETTINGS.format(check=check) + PAGING + "monitors:\n"
     return head + web_monitor(f"{app}/flip?web", timeout) + others + RESTART_WEB
 
 
