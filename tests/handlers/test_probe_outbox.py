@@ -50,6 +50,20 @@ def sns_at(monkeypatch: pytest.MonkeyPatch, url: str | None) -> None:
     bounded_client.cache_clear()
 
 
+def invoke_with_sns(
+    deployment, monkeypatch: pytest.MonkeyPatch, serve, seconds: float
+) -> tuple[dict, float, SocketServer]:
+    """One invocation with SNS served by `serve` on 127.0.0.1 (stopped after it): its summary,
+    its duration and the server (what it saw)."""
+    server = SocketServer(serve)
+    try:
+        sns_at(monkeypatch, f"http://127.0.0.1:{server.port}")
+        summary, took = invoke_probe(deployment, seconds)
+    finally:
+        server.stop()
+    return summary, took, server
+
+
 def outbox() -> dict[str, list[dict]]:
     return StateStore("autoheal-state").load_with_outbox()[1]
 
@@ -67,12 +81,7 @@ def all_down(deploy, httpserver):
 def test_a_hanging_sns_ends_publishing_in_time_and_the_next_cycle_sends_it(
     all_down, monkeypatch, lambda_seconds, attempts
 ):
-    hanging = SocketServer(hang)
-    try:
-        sns_at(monkeypatch, f"http://127.0.0.1:{hanging.port}")
-        summary, took = invoke_probe(all_down, lambda_seconds)
-    finally:
-        hanging.stop()
+    summary, took, hanging = invoke_with_sns(all_down, monkeypatch, hang, lambda_seconds)
     assert hanging.connections == attempts
     assert took < lambda_seconds, f"{took:.1f}s against a {lambda_seconds}s timeout"
     assert summary["outbox_pending"] == len(BROKEN)
@@ -97,12 +106,9 @@ def test_a_slow_sns_is_cut_off_by_the_publish_deadline_and_nothing_is_lost(all_d
     # seven rounds of them go out, and the rest of 10 monitors x 10 messages waits.
     backlog = {name: [message(i, name) for i in range(1, 10)] for name in BROKEN}  # UP, DOWN, ..., UP
     StateStore("autoheal-state").save(dict.fromkeys(BROKEN, MonitorState(UP, 0, 1, 1_700_000_000.0)), backlog)
-    slow = SocketServer(relay_late(local_aws.port, 0.25))
-    try:
-        sns_at(monkeypatch, f"http://127.0.0.1:{slow.port}")
-        summary, took = invoke_probe(all_down, 3.0)  # each turns DOWN: a tenth message
-    finally:
-        slow.stop()
+    summary, took, _ = invoke_with_sns(
+        all_down, monkeypatch, relay_late(local_aws.port, 0.25), 3.0
+    )  # each turns DOWN: a tenth message
     assert took < 3.0, f"{took:.1f}s against a 3s timeout"
     sent = [m["NewStateReason"] for m in all_down.alarms_published()]
     pending = summary["outbox_pending"]
@@ -132,12 +138,7 @@ def test_publishes_go_out_in_batches_several_at_once_and_each_monitors_in_order(
         dict.fromkeys(monitors, MonitorState(UP, 0, 1, 1_700_000_000.0)), backlog
     )
     flight = InFlight()
-    slow = SocketServer(relay_late(local_aws.port, 0.1, flight))
-    try:
-        sns_at(monkeypatch, f"http://127.0.0.1:{slow.port}")
-        summary, took = invoke_probe(deployment, 12.0)
-    finally:
-        slow.stop()
+    summary, took, _ = invoke_with_sns(deployment, monkeypatch, relay_late(local_aws.port, 0.1, flight), 12.0)
     assert (summary["errors"], summary["outbox_pending"]) == ([], 0)
     assert flight.total == 12 and 1 < flight.most <= min(4, PUBLISHERS)
     published = [m["NewStateReason"] for m in deployment.alarms_published()]

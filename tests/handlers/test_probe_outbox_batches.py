@@ -14,8 +14,8 @@ import pytest
 
 from chalicelib.aws.topics import BATCH_BYTES, BATCH_ENTRIES, batches
 from chalicelib.monitoring.outbox_flush import Entry, split
-from tests.handlers.test_probe_outbox import BROKEN, all_down, invoke_probe, outbox, sns_at  # noqa: F401
-from tests.support.servers import SocketServer, answer_http, read_body, read_request, relay
+from tests.handlers.test_probe_outbox import BROKEN, all_down, invoke_probe, invoke_with_sns, outbox, sns_at  # noqa: F401
+from tests.support.servers import answer_http, read_body, read_request, relay
 
 NS = 'xmlns="http://sns.amazonaws.com/doc/2010-03-31/"'
 
@@ -80,12 +80,7 @@ def test_a_message_sns_fails_in_a_batch_stays_in_the_outbox_and_the_rest_leave_i
     local_aws,
     monkeypatch,
 ):
-    sns = SocketServer(sns_answering(local_aws.port, all_but("m3")))
-    try:
-        sns_at(monkeypatch, f"http://127.0.0.1:{sns.port}")
-        summary, _ = invoke_probe(all_down, 12.0)
-    finally:
-        sns.stop()
+    summary, _, _ = invoke_with_sns(all_down, monkeypatch, sns_answering(local_aws.port, all_but("m3")), 12.0)
     assert {name: [m["NewStateValue"] for m in messages] for name, messages in outbox().items()} == {
         "m3": ["ALARM"]
     }
@@ -101,12 +96,7 @@ def test_a_message_sns_fails_in_a_batch_stays_in_the_outbox_and_the_rest_leave_i
 
 
 def test_a_batch_refused_as_a_whole_is_sent_message_by_message(all_down, local_aws, monkeypatch):  # noqa: F811
-    sns = SocketServer(sns_answering(local_aws.port, refused_whole))
-    try:
-        sns_at(monkeypatch, f"http://127.0.0.1:{sns.port}")
-        summary, _ = invoke_probe(all_down, 12.0)
-    finally:
-        sns.stop()
+    summary, _, _ = invoke_with_sns(all_down, monkeypatch, sns_answering(local_aws.port, refused_whole), 12.0)
     assert (summary["errors"], summary["outbox_pending"]) == ([], 0)
     assert sorted(m["AlarmName"] for m in all_down.alarms_published()) == sorted(
         f"autoheal-probe-{name}" for name in BROKEN
