@@ -106,9 +106,8 @@ def test_a_slow_sns_is_cut_off_by_the_publish_deadline_and_nothing_is_lost(all_d
     # seven rounds of them go out, and the rest of 10 monitors x 10 messages waits.
     backlog = {name: [message(i, name) for i in range(1, 10)] for name in BROKEN}  # UP, DOWN, ..., UP
     StateStore("autoheal-state").save(dict.fromkeys(BROKEN, MonitorState(UP, 0, 1, 1_700_000_000.0)), backlog)
-    summary, took, _ = invoke_with_sns(
-        all_down, monkeypatch, relay_late(local_aws.port, 0.25), 3.0
-    )  # each turns DOWN: a tenth message
+    # each turns DOWN: a tenth message
+    summary, took, _ = invoke_with_sns(all_down, monkeypatch, relay_late(local_aws.port, 0.25), 3.0)
     assert took < 3.0, f"{took:.1f}s against a 3s timeout"
     sent = [m["NewStateReason"] for m in all_down.alarms_published()]
     pending = summary["outbox_pending"]
